@@ -1,0 +1,40 @@
+/**
+ * Every error a user can see carries a stable code from this table and a message that says what to do.
+ * The README's "Error codes" section lists the same codes; test/unit/errors.test.ts checks they agree.
+ * Areas append their own codes here (one table for the whole project).
+ */
+export const ERROR_CODES = {
+  VXTUN_ERR_INVALID_ARGUMENT: 'an argument passed to a vxtun API is out of range or of the wrong type',
+  VXTUN_ERR_CONFIG: 'the configuration file or flags are invalid',
+  VXTUN_ERR_PERMISSION: 'the operation needs root or CAP_NET_ADMIN',
+  VXTUN_ERR_TUN_OPEN: 'the TUN device could not be opened or configured',
+  VXTUN_ERR_LINK: 'setting up the TUN link (MTU, address, route) failed',
+  VXTUN_ERR_UDP_SOCKET: 'the UDP socket could not be opened, bound or configured',
+  VXTUN_ERR_SYSCALL: 'a system call made by the native shim failed',
+  VXTUN_ERR_NATIVE_MISSING: 'the native shim is not built',
+  VXTUN_ERR_STATE_DIR: 'the state directory could not be read or written',
+  VXTUN_ERR_WORKER: 'a dataplane worker thread failed',
+  VXTUN_ERR_NOT_RUNNING: 'the dataplane is not running',
+  VXTUN_ERR_REGISTRY: 'the registry answered with an error',
+  VXTUN_ERR_REGISTRY_UNAVAILABLE: 'no registry endpoint could be reached',
+  VXTUN_ERR_LEASE_NOT_FOUND: 'the registry lease does not exist or has expired',
+  VXTUN_ERR_COMPACTED: 'the requested revision has been compacted',
+  VXTUN_ERR_BENCH: 'a benchmark mode failed',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class VxtunError extends Error {
+  readonly code: ErrorCode;
+  readonly errno: number | undefined;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; errno?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VxtunError';
+    this.code = code;
+    this.errno = options.errno;
+  }
+}
+
+export function isVxtunError(err: unknown): err is VxtunError {
+  return err instanceof VxtunError;
+}
