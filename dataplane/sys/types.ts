@@ -24,10 +24,11 @@ export class PacketBatch {
   /** Number of valid entries. */
   count: number;
 
-  constructor(capacity: number, slotSize: number) {
+  /** buf: an existing buffer to describe (a view batch: offsets may point anywhere in it); default a new one. */
+  constructor(capacity: number, slotSize: number, buf?: Buffer) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) throw new RangeError(`capacity ${capacity} not in 1..1024`);
     if (!Number.isInteger(slotSize) || slotSize < 64 || slotSize > 1 << 20) throw new RangeError(`slotSize ${slotSize} not in 64..1MiB`);
-    this.buf = Buffer.alloc(capacity * slotSize);
+    this.buf = buf ?? Buffer.alloc(capacity * slotSize);
     this.slotSize = slotSize;
     this.capacity = capacity;
     this.offsets = new Int32Array(capacity);
