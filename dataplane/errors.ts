@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   VXTUN_ERR_LEASE_NOT_FOUND: 'the registry lease does not exist or has expired',
   VXTUN_ERR_COMPACTED: 'the requested revision has been compacted',
   VXTUN_ERR_BENCH: 'a benchmark mode failed',
+  VXTUN_ERR_TESTBED: 'the network-namespace testbed could not be set up, or a command inside it failed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

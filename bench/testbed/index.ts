@@ -1,0 +1,11 @@
+export { createTestbed, otherHost, randomPrefix, HOST_NAMES } from './netns.js';
+export type { HostName, NetemOptions, Testbed, TestbedHost, TestbedOptions } from './netns.js';
+export { OFFLOAD_PROFILES, REPORTED_FEATURES, offloadSettings, parseEthtoolFeatures } from './offloads.js';
+export type { OffloadProfile } from './offloads.js';
+export { setupFlannelVxlan } from './kernel-vxlan.js';
+export type { FlannelVxlan, FlannelVxlanOptions } from './kernel-vxlan.js';
+export { startVxtun, repoRoot } from './vxtun.js';
+export type { RunningVxtun, StartVxtunOptions, VxtunStaticConfig } from './vxtun.js';
+export { OVERLAY_NETWORK, overlayMtu, overlayPlan, randomVtepMac, subnetAddress } from './overlay.js';
+export type { OverlayHost, OverlayPeer } from './overlay.js';
+export type { ExecOptions, ExecResult, TrackedProcess } from './process.js';

@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isVxtunError } from '../../dataplane/errors.js';
+import { createTestbed, overlayPlan, setupFlannelVxlan, type Testbed } from './index.js';
+import { run, sleep, type TrackedProcess } from './process.js';
+
+async function namespaces(): Promise<string[]> {
+  const { stdout } = await run(['ip', 'netns', 'list']);
+  return stdout.split('\n').map((line) => line.split(' ')[0]).filter((name) => name !== '');
+}
+
+/** Waits (bounded) until a capture has reported that it listens, so no packet is sent before it can see it. */
+async function waitListening(capture: TrackedProcess): Promise<void> {
+  for (let i = 0; i < 100 && !capture.output().includes('listening on'); i++) await sleep(50);
+}
+
+describe('testbed', () => {
+  let tb: Testbed | undefined;
+  afterEach(async () => {
+    await tb?.destroy();
+    tb = undefined;
+  });
+
+  it('joins two namespaces by a veth pair and removes them and their processes on destroy', async () => {
+    tb = await createTestbed();
+    expect(await namespaces()).toEqual(expect.arrayContaining([tb.hosts.a.netns, tb.hosts.b.netns]));
+    const ping = await tb.exec('a', ['ping', '-c', '1', '-W', '2', tb.hosts.b.underlayIp]);
+    expect(ping.stdout).toContain('1 received');
+    const mtu = await tb.exec('b', ['cat', `/sys/class/net/${tb.hosts.b.dev}/mtu`]);
+    expect(mtu.stdout.trim()).toBe('1500');
+    const sleeper = tb.spawn('b', ['sleep', '300']);
+    const names = [tb.hosts.a.netns, tb.hosts.b.netns];
+    await tb.destroy();
+    expect(await sleeper.exited).toBeDefined();
+    expect(() => process.kill(sleeper.pid, 0)).toThrow();
+    expect(await namespaces()).not.toEqual(expect.arrayContaining([names[0]]));
+    expect(await namespaces()).not.toEqual(expect.arrayContaining([names[1]]));
+  });
+
+  it('applies offload profiles and reports the resulting ethtool state', async () => {
+    tb = await createTestbed({ offloads: 'off' });
+    expect(tb.offloadState.a['tcp-segmentation-offload']).toBe('off');
+    expect(tb.offloadState.b['tx-checksumming']).toBe('off');
+    await tb.destroy();
+    tb = await createTestbed({ offloads: 'nic' });
+    expect(tb.offloadState.a['rx-udp-gro-forwarding']).toBe('on');
+    expect(tb.offloadState.b['generic-receive-offload']).toBe('on');
+  });
+
+  it('carries IPv6 on the underlay when asked', async () => {
+    tb = await createTestbed({ ipv6Underlay: true });
+    expect(tb.hosts.a.underlayIp).toContain(':');
+    const ping = await tb.exec('a', ['ping', '-6', '-c', '1', '-W', '2', tb.hosts.b.underlayIp]);
+    expect(ping.stdout).toContain('1 received');
+  });
+
+  it('either adds netem to the underlay or fails clearly and leaves nothing behind', async () => {
+    const prefix = `vxn${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    try {
+      tb = await createTestbed({ prefix, netem: { delayMs: 5, lossPct: 0 } });
+      const qdisc = await tb.exec('a', ['tc', 'qdisc', 'show', 'dev', tb.hosts.a.dev]);
+      expect(qdisc.stdout).toContain('delay 5ms');
+    } catch (err) {
+      expect(isVxtunError(err) && err.code === 'VXTUN_ERR_TESTBED').toBe(true);
+      expect(String(err)).toContain('netem');
+      expect((await namespaces()).filter((name) => name.startsWith(prefix))).toEqual([]);
+    }
+  });
+
+  it('sets up kernel VXLAN like Flannel: VNI 1 on UDP 8472 between the .0 addresses', async () => {
+    tb = await createTestbed();
+    const plan = overlayPlan(tb);
+    const vxA = await setupFlannelVxlan(tb, 'a', plan.a);
+    await setupFlannelVxlan(tb, 'b', plan.b);
+    expect(vxA.device).toBe('flannel.1');
+    expect(vxA.mtu).toBe(1450);
+    const link = await tb.exec('a', ['ip', '-d', 'link', 'show', 'flannel.1']);
+    expect(link.stdout).toMatch(/vxlan id 1 local 198\.18\.\d+\.1 dev \S+ srcport \d+ \d+ dstport 8472 nolearning/);
+    expect(link.stdout).toContain(`link/ether ${plan.a.vtepMac}`);
+    const capture = tb.spawn('b', ['tcpdump', '-i', tb.hosts.b.dev, '-nn', '-c', '1', '-x', 'udp', 'dst', 'port', '8472']);
+    await waitListening(capture);
+    const ping = await tb.exec('a', ['ping', '-c', '1', '-W', '2', plan.b.overlayIp]);
+    expect(ping.stdout).toContain('1 received');
+    await Promise.race([capture.exited, sleep(5000)]);
+    const hex = capture.output().split('\n').filter((line) => line.includes('0x00')).map((line) => line.split(':')[1])
+      .join('').replace(/\s+/g, '');
+    // Outer IPv4 (20 B) + UDP (8 B), then the VXLAN header: flags 0x08, VNI 1; then the inner Ethernet header
+    // addressed to b's VTEP MAC from a's.
+    const vxlan = hex.slice(56, 72);
+    expect(vxlan).toBe('0800000000000100');
+    expect(hex.slice(72, 96)).toBe((plan.b.vtepMac + plan.a.vtepMac).replace(/:/g, ''));
+  });
+});
