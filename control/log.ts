@@ -1,0 +1,8 @@
+/** One logger for the process: pino JSON lines on stdout, level from --log-level or VXTUN_LOG_LEVEL. */
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export function createLogger(level = process.env.VXTUN_LOG_LEVEL ?? 'info'): Logger {
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+}

@@ -1,0 +1,69 @@
+/**
+ * One queue: a TUN queue and its UDP sockets, both directions, on one thread. Busy while there is work, then
+ * blocks in poll() on the TUN, the receive socket and a wake-up fd, so stop() reaches it at once.
+ */
+import { PacketBatch, READY_TUN, READY_UDP, type Poller, type TunQueue, type UdpBind } from './sys/types.js';
+import type { LocalConfig } from './local.js';
+import { PeerView } from './routes.js';
+import { Encapsulator } from './tx.js';
+import { Decapsulator } from './rx.js';
+import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
+
+/** Packets per TUN read batch and messages per recvmmsg (each up to 64 KB with GSO/GRO). */
+const TUN_BATCH = 32;
+const UDP_BATCH = 32;
+const SLOT = 65536 + VIRTIO_NET_HDR_LEN + 64;
+/** poll() timeout: how often an idle queue re-reads the peer table and the stop flag without a wake-up. */
+const IDLE_POLL_MS = 250;
+
+export interface QueueDeps {
+  cfg: LocalConfig;
+  tun: TunQueue;
+  /** Receives VXLAN on the configured port (SO_REUSEPORT: one per queue). */
+  rx: UdpBind;
+  /** Send sockets, one per outer source port. */
+  tx: UdpBind[];
+  poller: Poller;
+  peers: PeerView;
+  stats: Float64Array;
+  /** stop[0] !== 0 ends the loop. */
+  stop: Int32Array;
+}
+
+export class QueueLoop {
+  private readonly d: QueueDeps;
+  private readonly enc: Encapsulator;
+  private readonly dec: Decapsulator;
+  private readonly tunBatch: PacketBatch;
+  private readonly udpBatch: PacketBatch;
+
+  constructor(d: QueueDeps) {
+    this.d = d;
+    this.enc = new Encapsulator(d.cfg, d.peers, d.stats, d.tun, d.tx);
+    this.dec = new Decapsulator(d.cfg, d.peers, d.stats, d.tun, d.rx);
+    this.tunBatch = new PacketBatch(TUN_BATCH, SLOT);
+    this.udpBatch = new PacketBatch(UDP_BATCH, SLOT);
+    d.peers.refresh();
+  }
+
+  /** One pass over both directions without blocking. Returns true when any packet moved. */
+  turn(): boolean {
+    this.d.peers.refresh();
+    const n = this.d.tun.read(this.tunBatch, this.enc.readHeadroom);
+    if (n > 0) this.enc.process(this.tunBatch, n);
+    const m = this.d.rx.recv(this.udpBatch, this.dec.recvHeadroom);
+    if (m > 0) this.dec.process(this.udpBatch, m);
+    return n > 0 || m > 0;
+  }
+
+  /** Runs for the life of the worker thread, until stop[0] is set (and the poller woken). */
+  runUntilStopped(): void {
+    const { poller, stop } = this.d;
+    let ready = READY_TUN | READY_UDP;
+    while (Atomics.load(stop, 0) === 0) {
+      if (ready !== 0 && this.turn()) continue;
+      ready = poller.wait(IDLE_POLL_MS);
+      if (ready === 0) this.d.peers.refresh();
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Wire -> TUN. A UDP_GRO message holds several VXLAN datagrams of one size; each is checked (sender holds a
+ * lease, VXLAN flags and VNI, inner MAC, inner source inside the sender's subnet), stripped, and its inner
+ * packet offered to the coalescer, which joins TCP segments of one flow into a single TUN write marked
+ * NEEDS_CSUM. Anything wrong is dropped and counted by reason; nothing here throws per packet.
+ */
+import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
+import { ENCAP_HEADROOM, type LocalConfig } from './local.js';
+import { PeerView, readU32, type PeerEntry } from './routes.js';
+import { counterIndex, dropIndex } from './stats.js';
+import { parseIp, IpInfo } from './packet/ip.js';
+import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
+import { VXLAN_HLEN } from './packet/vxlan.js';
+import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
+import { Coalescer } from './offload/gro.js';
+import { ArpResponder } from './arp-responder.js';
+
+const C_RX_PACKETS = counterIndex('rxPackets');
+const C_RX_BYTES = counterIndex('rxBytes');
+const C_RX_DGRAMS = counterIndex('rxDatagrams');
+const C_RX_CALLS = counterIndex('rxSyscalls');
+const C_TUN_WRITES = counterIndex('tunWrites');
+const D_SHORT = dropIndex('short');
+const D_BAD_FLAGS = dropIndex('badFlags');
+const D_WRONG_VNI = dropIndex('wrongVni');
+const D_NOT_OUR_MAC = dropIndex('notOurMac');
+const D_BAD_ETHERTYPE = dropIndex('badEthertype');
+const D_BAD_INNER = dropIndex('badInner');
+const D_NO_PEER = dropIndex('noPeer');
+const D_SPOOFED = dropIndex('spoofedSource');
+const D_TUN_WRITE = dropIndex('tunWrite');
+
+/** Smallest datagram worth parsing: VXLAN + Ethernet + an IPv4 header. */
+const MIN_DATAGRAM = VXLAN_HLEN + ETH_HLEN + 20;
+
+export class Decapsulator {
+  private readonly cfg: LocalConfig;
+  private readonly peers: PeerView;
+  private readonly stats: Float64Array;
+  private readonly tun: TunQueue;
+  private readonly coalescer: Coalescer;
+  private readonly arp: ArpResponder;
+  /** TUN writes: with a virtio header, filled by the coalescer; without one, plain copies. */
+  private readonly out: PacketBatch;
+  private readonly ip: IpInfo;
+  private readonly vniHi: number;
+  private readonly vniMid: number;
+  private readonly vniLo: number;
+
+  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, replyBind: UdpBind) {
+    this.cfg = cfg;
+    this.peers = peers;
+    this.stats = stats;
+    this.tun = tun;
+    this.coalescer = new Coalescer(64);
+    this.arp = new ArpResponder(cfg, stats, replyBind);
+    this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
+    this.ip = new IpInfo();
+    this.vniHi = (cfg.vni >>> 16) & 0xff;
+    this.vniMid = (cfg.vni >>> 8) & 0xff;
+    this.vniLo = cfg.vni & 0xff;
+  }
+
+  /** Headroom to ask of UdpBind.recv: none is needed, the inner packet is copied into TUN slots. */
+  readonly recvHeadroom = 0;
+
+  /** Handles messages 0..n-1 of a batch filled by UdpBind.recv. */
+  process(batch: PacketBatch, n: number): void {
+    const st = this.stats;
+    st[C_RX_CALLS]++;
+    for (let i = 0; i < n; i++) {
+      const off = batch.offsets[i];
+      const len = batch.lengths[i];
+      const seg = batch.segSizes[i] > 0 ? batch.segSizes[i] : len;
+      const peer = this.peers.bySource(batch.families[i], batch.addrs, i * 16);
+      if (peer === undefined) { st[D_NO_PEER] += Math.ceil(len / seg); continue; }
+      for (let o = off, end = off + len; o < end; o += seg) {
+        this.datagram(batch.buf, o, Math.min(seg, end - o), peer, batch, i);
+      }
+    }
+    this.flushTun();
+    this.arp.flush();
+  }
+
+  private datagram(buf: Buffer, o: number, len: number, peer: PeerEntry, batch: PacketBatch, msg: number): void {
+    const st = this.stats;
+    st[C_RX_DGRAMS]++;
+    if (len < MIN_DATAGRAM) { st[D_SHORT]++; return; }
+    if (buf[o] !== 0x08 || buf[o + 1] !== 0 || buf[o + 2] !== 0 || buf[o + 3] !== 0 || buf[o + 7] !== 0) { st[D_BAD_FLAGS]++; return; }
+    if (buf[o + 4] !== this.vniHi || buf[o + 5] !== this.vniMid || buf[o + 6] !== this.vniLo) { st[D_WRONG_VNI]++; return; }
+    const eth = o + VXLAN_HLEN;
+    const ethertype = (buf[eth + 12] << 8) | buf[eth + 13];
+    if (ethertype === ETHERTYPE_ARP) { this.arp.offer(buf, eth, len - VXLAN_HLEN, peer, batch, msg); return; }
+    const mac = this.cfg.vtepMac;
+    if (buf[eth] !== mac[0] || buf[eth + 1] !== mac[1] || buf[eth + 2] !== mac[2] || buf[eth + 3] !== mac[3] || buf[eth + 4] !== mac[4] || buf[eth + 5] !== mac[5]) {
+      st[D_NOT_OUR_MAC]++;
+      return;
+    }
+    if (ethertype !== ETHERTYPE_IPV4 && ethertype !== ETHERTYPE_IPV6) { st[D_BAD_ETHERTYPE]++; return; }
+    const inner = o + ENCAP_HEADROOM;
+    const ip = this.ip;
+    if (!parseIp(buf, inner, len - ENCAP_HEADROOM, ip) || (ip.family === 4) !== (ethertype === ETHERTYPE_IPV4)) { st[D_BAD_INNER]++; return; }
+    const fromPeer = ip.family === 4 ? peer.contains4(readU32(buf, ip.srcOff)) : peer.contains6(buf, ip.srcOff);
+    if (!fromPeer) { st[D_SPOOFED]++; return; }
+    const innerLen = ip.totalLen; // trims Ethernet padding of short frames
+    this.deliver(buf, inner, innerLen);
+    st[C_RX_PACKETS]++;
+    st[C_RX_BYTES] += innerLen;
+  }
+
+  private deliver(buf: Buffer, off: number, len: number): void {
+    const out = this.out;
+    if (!this.tun.vnetHdr) {
+      if (out.count === out.capacity) this.flushTun();
+      const slot = out.slotStart(out.count);
+      buf.copy(out.buf, slot, off, off + len);
+      out.offsets[out.count] = slot;
+      out.lengths[out.count] = len;
+      out.count++;
+      return;
+    }
+    if (!this.coalescer.add(buf, off, len, out)) {
+      this.flushTun();
+      this.coalescer.add(buf, off, len, out);
+    }
+  }
+
+  private flushTun(): void {
+    const out = this.out;
+    if (this.tun.vnetHdr) this.coalescer.finish(out);
+    if (out.count > 0) {
+      const written = this.tun.write(out, out.count);
+      this.stats[C_TUN_WRITES] += written;
+      if (written < out.count) this.stats[D_TUN_WRITE] += out.count - written;
+    }
+    out.count = 0;
+    if (this.tun.vnetHdr) this.coalescer.reset();
+  }
+}

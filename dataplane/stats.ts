@@ -1,0 +1,79 @@
+/**
+ * Per-worker counters in shared memory: each worker writes only its own row (plain stores, one writer),
+ * the main thread sums the rows when asked. Float64 holds exact integers up to 2^53 (9 PB of bytes).
+ */
+export const COUNTERS = [
+  'txPackets', // inner packets taken from the TUN and sent to a peer (after TSO split: segments)
+  'txBytes', // inner IP bytes of those packets
+  'txDatagrams', // VXLAN datagrams handed to the UDP socket
+  'txSyscalls', // sendmmsg calls
+  'rxPackets', // inner packets written to the TUN (before GRO coalescing: segments)
+  'rxBytes',
+  'rxDatagrams', // VXLAN datagrams received (after splitting UDP GRO messages)
+  'rxSyscalls', // recvmmsg calls
+  'tunReads', // packets read from the TUN (super-packets count once)
+  'tunWrites', // packets written to the TUN (coalesced packets count once)
+  'arpReplies',
+  'icmpTooBig',
+  'gsoFallbacks', // UDP_SEGMENT turned off after a send error
+] as const;
+
+export const DROP_REASONS = [
+  'short', // datagram shorter than VXLAN + Ethernet + minimal IP
+  'badFlags', // VXLAN flags other than the I bit, or reserved bits set
+  'wrongVni',
+  'notOurMac', // inner Ethernet destination is not our VTEP MAC (nor broadcast ARP)
+  'badEthertype',
+  'badInner', // inner IP header malformed or truncated
+  'noPeer', // datagram from an address that holds no lease
+  'spoofedSource', // inner source outside the sender's subnet
+  'noRoute', // TUN packet to an address no peer owns
+  'tunWrite', // the TUN refused a write
+  'udpSend', // the UDP socket refused a send
+  'tooBig', // too big, DF set: answered with ICMP
+  'malformedGso', // TUN super-packet with an inconsistent virtio header
+  'arp', // ARP that is not a request for our gateway
+] as const;
+
+export type CounterName = (typeof COUNTERS)[number];
+export type DropReasonName = (typeof DROP_REASONS)[number];
+
+export const ROW = COUNTERS.length + DROP_REASONS.length;
+export const DROP_BASE = COUNTERS.length;
+
+export function counterIndex(name: CounterName): number {
+  return COUNTERS.indexOf(name);
+}
+export function dropIndex(name: DropReasonName): number {
+  return DROP_BASE + DROP_REASONS.indexOf(name);
+}
+
+export interface DataplaneStats {
+  counters: Record<CounterName, number>;
+  drops: Record<DropReasonName, number>;
+  perWorker: { counters: Record<CounterName, number>; drops: Record<DropReasonName, number> }[];
+}
+
+export function createStatsBuffer(workers: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(workers * ROW * 8);
+}
+
+export function workerRow(sab: SharedArrayBuffer, worker: number): Float64Array {
+  return new Float64Array(sab, worker * ROW * 8, ROW);
+}
+
+export function readStats(sab: SharedArrayBuffer, workers: number): DataplaneStats {
+  const rows = Array.from({ length: workers }, (_, w) => toRecord(workerRow(sab, w)));
+  const total = toRecord(new Float64Array(ROW));
+  for (const r of rows) {
+    for (const k of COUNTERS) total.counters[k] += r.counters[k];
+    for (const k of DROP_REASONS) total.drops[k] += r.drops[k];
+  }
+  return { counters: total.counters, drops: total.drops, perWorker: rows };
+}
+
+function toRecord(row: Float64Array) {
+  const counters = Object.fromEntries(COUNTERS.map((k, i) => [k, row[i]])) as Record<CounterName, number>;
+  const drops = Object.fromEntries(DROP_REASONS.map((k, i) => [k, row[DROP_BASE + i]])) as Record<DropReasonName, number>;
+  return { counters, drops };
+}

@@ -1,0 +1,202 @@
+/**
+ * TUN -> wire. Packets are read with headroom so the VXLAN + Ethernet headers are written in place in front of
+ * the inner packet; TSO super-packets are split into segments laid out back to back, each with its headers, and
+ * sent as UDP_SEGMENT messages. Packets go out in the order they were read: a run of in-place packets is flushed
+ * before a super-packet is sent, and a change of source socket ends a run too.
+ */
+import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
+import { ENCAP_HEADROOM, maxUdpPayload, type LocalConfig } from './local.js';
+import { PeerView, readU32, type PeerEntry } from './routes.js';
+import { counterIndex, dropIndex } from './stats.js';
+import { parseIp, IpInfo } from './packet/ip.js';
+import { writeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
+import { writeVxlan } from './packet/vxlan.js';
+import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } from './packet/virtio.js';
+import { flowHash } from './packet/flowhash.js';
+import { writeTooBig } from './packet/icmp.js';
+import { tsoSplit, completeChecksum } from './offload/tso.js';
+
+const C_TX_PACKETS = counterIndex('txPackets');
+const C_TX_BYTES = counterIndex('txBytes');
+const C_TX_DGRAMS = counterIndex('txDatagrams');
+const C_TX_CALLS = counterIndex('txSyscalls');
+const C_TUN_READS = counterIndex('tunReads');
+const C_ICMP = counterIndex('icmpTooBig');
+const C_GSO_FALLBACK = counterIndex('gsoFallbacks');
+const D_NO_ROUTE = dropIndex('noRoute');
+const D_BAD_INNER = dropIndex('badInner');
+const D_UDP_SEND = dropIndex('udpSend');
+const D_TOO_BIG = dropIndex('tooBig');
+const D_MALFORMED_GSO = dropIndex('malformedGso');
+
+/** Kernel limit on segments per UDP_SEGMENT send (64 before Linux 6.9's raise to 128: the safe choice). */
+const MAX_GSO_SEGMENTS = 64;
+const SPLIT_BYTES = 1 << 20;
+
+export class Encapsulator {
+  private readonly cfg: LocalConfig;
+  private readonly peers: PeerView;
+  private readonly stats: Float64Array;
+  private readonly tun: TunQueue;
+  /** One socket per outer source port; the inner flow hash picks one (RFC 7348 section 5). */
+  private readonly binds: UdpBind[];
+  private readonly hdr = new VirtioHdr();
+  private readonly ip: IpInfo;
+  /** Segments of split super-packets, described as UDP messages. */
+  private readonly split: PacketBatch;
+  private readonly segLengths = new Int32Array(1024);
+  /** ICMP errors written back into the TUN. */
+  private readonly icmp: PacketBatch;
+  /** Pending in-place messages: indexes into the TUN batch's descriptor arrays. */
+  private pending = 0;
+  private pendingBind = -1;
+
+  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, binds: UdpBind[]) {
+    this.cfg = cfg;
+    this.peers = peers;
+    this.stats = stats;
+    this.tun = tun;
+    this.binds = binds;
+    this.ip = new IpInfo();
+    this.split = new PacketBatch(128, SPLIT_BYTES / 128);
+    this.icmp = new PacketBatch(8, 2048);
+  }
+
+  /** Headroom to ask of TunQueue.read so the IP packet starts ENCAP_HEADROOM bytes into its slot. */
+  get readHeadroom(): number {
+    return this.tun.vnetHdr ? ENCAP_HEADROOM - VIRTIO_NET_HDR_LEN : ENCAP_HEADROOM;
+  }
+
+  /** Encapsulates and sends packets 0..n-1 of a batch filled by TunQueue.read. */
+  process(batch: PacketBatch, n: number): void {
+    const buf = batch.buf;
+    const st = this.stats;
+    st[C_TUN_READS] += n;
+    this.pending = 0;
+    this.pendingBind = -1;
+    for (let i = 0; i < n; i++) {
+      let off = batch.offsets[i];
+      let len = batch.lengths[i];
+      if (this.tun.vnetHdr) {
+        readVirtioHdr(buf, off, this.hdr);
+        off += VIRTIO_NET_HDR_LEN;
+        len -= VIRTIO_NET_HDR_LEN;
+      } else this.hdr.clear();
+      const ip = this.ip;
+      if (!parseIp(buf, off, len, ip)) { st[D_BAD_INNER]++; continue; }
+      const peer = ip.family === 4 ? this.peers.routeV4(readU32(buf, ip.dstOff)) : this.peers.routeV6(buf, ip.dstOff);
+      if (peer === undefined) { st[D_NO_ROUTE]++; continue; }
+      const mac = ip.family === 4 ? peer.mac : peer.mac6;
+      const bindIdx = flowHash(buf, off, len) % this.binds.length;
+      if (this.hdr.gsoType !== VirtioGso.NONE) {
+        this.flush(batch);
+        this.sendSplit(buf, off, len, peer, mac, bindIdx);
+        continue;
+      }
+      if (this.hdr.flags & VirtioFlag.NEEDS_CSUM) completeChecksum(buf, off, len, this.hdr);
+      if (len > this.cfg.overlayMtu && ip.dontFragment) { this.tooBig(buf, off, len); continue; }
+      if (bindIdx !== this.pendingBind && this.pending > 0) this.flush(batch);
+      this.pendingBind = bindIdx;
+      const start = off - ENCAP_HEADROOM;
+      writeVxlan(buf, start, this.cfg.vni);
+      writeEthernet(buf, start + 8, mac, this.cfg.vtepMac, ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
+      const k = this.pending++;
+      batch.offsets[k] = start;
+      batch.lengths[k] = len + ENCAP_HEADROOM;
+      batch.segSizes[k] = 0;
+      this.address(batch, k, peer);
+      st[C_TX_PACKETS]++;
+      st[C_TX_BYTES] += len;
+    }
+    this.flush(batch);
+    if (this.icmp.count > 0) {
+      this.tun.write(this.icmp, this.icmp.count);
+      this.icmp.count = 0;
+    }
+  }
+
+  private address(batch: PacketBatch, k: number, peer: PeerEntry): void {
+    batch.families[k] = peer.family;
+    batch.addrs.set(peer.publicIp, k * 16);
+    batch.ports[k] = this.cfg.port;
+  }
+
+  private flush(batch: PacketBatch): void {
+    if (this.pending === 0) return;
+    this.send(this.binds[this.pendingBind], batch, this.pending);
+    this.pending = 0;
+  }
+
+  private send(bind: UdpBind, batch: PacketBatch, count: number): void {
+    const gsoBefore = bind.gso;
+    const sent = bind.send(batch, count);
+    this.stats[C_TX_CALLS]++;
+    if (gsoBefore && !bind.gso) this.stats[C_GSO_FALLBACK]++;
+    let dgrams = 0;
+    for (let i = 0; i < sent; i++) {
+      const seg = batch.segSizes[i];
+      dgrams += seg > 0 ? Math.ceil(batch.lengths[i] / seg) : 1;
+    }
+    this.stats[C_TX_DGRAMS] += dgrams;
+    if (sent < count) this.stats[D_UDP_SEND] += count - sent;
+  }
+
+  /** Splits a TSO super-packet into segments that each carry their own VXLAN + Ethernet header. */
+  private sendSplit(buf: Buffer, off: number, len: number, peer: PeerEntry, mac: Uint8Array, bindIdx: number): void {
+    const hdr = this.hdr;
+    const hdrLen = this.ip.headerLen + transportHeaderLen(buf, off, this.ip);
+    if (hdrLen <= 0 || hdr.gsoSize === 0) { this.stats[D_MALFORMED_GSO]++; return; }
+    if (hdrLen + hdr.gsoSize > this.cfg.overlayMtu && this.ip.dontFragment) { this.tooBig(buf, off, len); return; }
+    const stride = ENCAP_HEADROOM + hdrLen + hdr.gsoSize;
+    const out = this.split;
+    const maxSegs = Math.min(this.segLengths.length, Math.floor(out.buf.length / stride));
+    const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths);
+    if (n <= 0) { this.stats[D_MALFORMED_GSO]++; return; }
+    const ethertype = this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
+    let bytes = 0;
+    for (let k = 0; k < n; k++) {
+      const start = k * stride;
+      writeVxlan(out.buf, start, this.cfg.vni);
+      writeEthernet(out.buf, start + 8, mac, this.cfg.vtepMac, ethertype);
+      bytes += this.segLengths[k];
+    }
+    const bind = this.binds[bindIdx];
+    const perMsg = bind.gso ? Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(maxUdpPayload(this.cfg.family) / stride))) : 1;
+    let m = 0;
+    for (let first = 0; first < n; first += perMsg) {
+      const last = Math.min(n, first + perMsg) - 1;
+      out.offsets[m] = first * stride;
+      out.lengths[m] = (last - first) * stride + ENCAP_HEADROOM + this.segLengths[last];
+      out.segSizes[m] = last > first ? stride : 0;
+      this.address(out, m, peer);
+      if (++m === out.capacity) { this.send(bind, out, m); m = 0; }
+    }
+    if (m > 0) this.send(bind, out, m);
+    this.stats[C_TX_PACKETS] += n;
+    this.stats[C_TX_BYTES] += bytes;
+  }
+
+  /** Answers a packet that does not fit the overlay with ICMP "fragmentation needed" / "packet too big". */
+  private tooBig(buf: Buffer, off: number, len: number): void {
+    this.stats[D_TOO_BIG]++;
+    const gw = this.ip.family === 4 ? this.cfg.gateway4 : this.cfg.gateway6;
+    const b = this.icmp;
+    if (gw === null || b.count === b.capacity) return;
+    const slot = b.slotStart(b.count);
+    const lead = this.tun.vnetHdr ? VIRTIO_NET_HDR_LEN : 0;
+    b.buf.fill(0, slot, slot + lead);
+    const n = writeTooBig(buf, off, len, this.cfg.overlayMtu, gw, b.buf, slot + lead);
+    if (n <= 0) return;
+    b.offsets[b.count] = slot;
+    b.lengths[b.count] = lead + n;
+    b.count++;
+    this.stats[C_ICMP]++;
+  }
+}
+
+function transportHeaderLen(buf: Buffer, off: number, ip: IpInfo): number {
+  const l4 = off + ip.headerLen;
+  if (ip.proto === 6) return (buf[l4 + 12] >> 4) * 4;
+  if (ip.proto === 17) return 8;
+  return -1;
+}

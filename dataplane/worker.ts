@@ -1,0 +1,68 @@
+/**
+ * Entry of one queue worker thread. The main thread opened the TUN queue (fds are per process) and hands over its
+ * fd; the worker opens its own UDP sockets (SO_REUSEPORT on the VXLAN port, plus one per outer source port),
+ * reports 'ready', and runs the queue loop until the stop flag is set.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { LocalConfig } from './local.js';
+import { PeerView } from './routes.js';
+import { workerRow } from './stats.js';
+import { QueueLoop } from './queue.js';
+import { tunQueueFromFd } from './sys/tun.js';
+import { openUdp } from './sys/udp.js';
+import { createPoller } from './sys/poll.js';
+import type { UdpBind } from './sys/types.js';
+
+export interface WorkerInit {
+  index: number;
+  cfg: LocalConfig;
+  tunFd: number;
+  vnetHdr: boolean;
+  offloads: number;
+  bindAddress: string;
+  sourcePorts: number;
+  udpBufferBytes: number;
+  gro: boolean;
+  peerSab: SharedArrayBuffer;
+  statsSab: SharedArrayBuffer;
+  stopSab: SharedArrayBuffer;
+  wakeFd: number;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; index: number; gso: boolean; gro: boolean; sourcePorts: number[] }
+  | { type: 'stopped'; index: number };
+
+function main(init: WorkerInit): void {
+  const port = parentPort!;
+  const tun = tunQueueFromFd(init.tunFd, init.vnetHdr, init.offloads);
+  const binds: UdpBind[] = [];
+  try {
+    const rx = openUdp({ family: init.cfg.family, address: init.bindAddress, port: init.cfg.port, reusePort: true, bufferBytes: init.udpBufferBytes, gro: init.gro });
+    binds.push(rx);
+    const tx: UdpBind[] = [];
+    for (let i = 0; i < init.sourcePorts; i++) {
+      const b = openUdp({ family: init.cfg.family, address: init.bindAddress, port: 0, reusePort: false, bufferBytes: init.udpBufferBytes, gro: false });
+      binds.push(b);
+      tx.push(b);
+    }
+    const poller = createPoller(tun, rx, init.wakeFd);
+    const loop = new QueueLoop({
+      cfg: init.cfg, tun, rx, tx: tx.length > 0 ? tx : [rx], poller,
+      peers: new PeerView(init.peerSab), stats: workerRow(init.statsSab, init.index), stop: new Int32Array(init.stopSab),
+    });
+    port.postMessage({ type: 'ready', index: init.index, gso: tx.every((b) => b.gso), gro: rx.gro, sourcePorts: tx.map((b) => localPort(b)) } satisfies WorkerMessage);
+    loop.runUntilStopped();
+    poller.close();
+  } finally {
+    // The TUN fd belongs to the main thread: a restarted worker reuses it.
+    for (const b of binds) b.close();
+  }
+  port.postMessage({ type: 'stopped', index: init.index } satisfies WorkerMessage);
+}
+
+function localPort(b: UdpBind): number {
+  return (b as UdpBind & { localPort?: number }).localPort ?? 0;
+}
+
+main(workerData as WorkerInit);
