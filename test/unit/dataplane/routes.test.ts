@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { PeerTable, PeerView, parseCidr, parseIpBytes, formatIpBytes, readU32 } from '../../../dataplane/routes.js';
+
+const a = { publicIp: '192.0.2.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:02:01' };
+const b = { publicIp: '192.0.2.3', subnet: '10.244.3.0/24', ipv6Subnet: 'fd10:244:3::/64', vtepMac: '02:00:00:00:03:01', ipv6VtepMac: '02:00:00:00:03:06' };
+
+function ip4(s: string): number { return readU32(parseIpBytes(s)!, 0); }
+
+describe('peer table', () => {
+  it('routes inner destinations to the peer that owns the subnet', () => {
+    const t = new PeerTable(16);
+    const v = new PeerView(t.sab);
+    t.set([a, b]);
+    expect(v.refresh()).toBe(true);
+    expect(v.routeV4(ip4('10.244.2.77'))?.publicIp).toEqual(Uint8Array.from([192, 0, 2, 2]));
+    expect(v.routeV4(ip4('10.244.3.1'))?.mac).toEqual(Uint8Array.from([2, 0, 0, 0, 3, 1]));
+    expect(v.routeV4(ip4('10.244.4.1'))).toBeUndefined();
+    const dst6 = parseIpBytes('fd10:244:3::42')!;
+    expect(v.routeV6(dst6, 0)?.mac6).toEqual(Uint8Array.from([2, 0, 0, 0, 3, 6]));
+    expect(v.routeV6(parseIpBytes('fd10:244:4::1')!, 0)).toBeUndefined();
+  });
+
+  it('finds the sender by underlay address and checks its inner source', () => {
+    const t = new PeerTable(16);
+    const v = new PeerView(t.sab);
+    t.set([a]);
+    v.refresh();
+    const p = v.bySource(4, Uint8Array.from([192, 0, 2, 2]), 0)!;
+    expect(p.contains4(ip4('10.244.2.9'))).toBe(true);
+    expect(p.contains4(ip4('10.244.3.9'))).toBe(false);
+    expect(v.bySource(4, Uint8Array.from([192, 0, 2, 9]), 0)).toBeUndefined();
+  });
+
+  it('readers see a swap only after refresh, and an unchanged table costs no rebuild', () => {
+    const t = new PeerTable(16);
+    const v = new PeerView(t.sab);
+    t.set([a]);
+    v.refresh();
+    expect(v.refresh()).toBe(false);
+    t.set([b]);
+    expect(v.routeV4(ip4('10.244.2.1'))).toBeDefined();
+    expect(v.refresh()).toBe(true);
+    expect(v.routeV4(ip4('10.244.2.1'))).toBeUndefined();
+    expect(v.routeV4(ip4('10.244.3.1'))).toBeDefined();
+  });
+
+  it('rejects a bad peer list whole, keeping the old one', () => {
+    const t = new PeerTable(16);
+    const v = new PeerView(t.sab);
+    t.set([a]);
+    expect(() => t.set([b, { ...a, subnet: '10.244.2.1/24' }])).toThrow(/host bits/);
+    expect(() => t.set([{ ...a, vtepMac: 'zz' }])).toThrow(expect.objectContaining({ code: 'VXTUN_ERR_CONFIG' }));
+    v.refresh();
+    expect(v.peers.length).toBe(1);
+  });
+
+  it('longest prefix wins when subnets nest', () => {
+    const t = new PeerTable(16);
+    const v = new PeerView(t.sab);
+    t.set([{ ...a, subnet: '10.244.0.0/16' }, b]);
+    v.refresh();
+    expect(v.routeV4(ip4('10.244.3.5'))?.publicIp[3]).toBe(3);
+    expect(v.routeV4(ip4('10.244.9.5'))?.publicIp[3]).toBe(2);
+  });
+});
+
+describe('address text', () => {
+  it.each([
+    ['10.244.1.0/24', 4, 24],
+    ['fd10:244:1::/64', 6, 64],
+    ['::/0', 6, 0],
+  ])('parses %s', (text, family, len) => {
+    const c = parseCidr(text, 'x');
+    expect(c.family).toBe(family);
+    expect(c.prefixLen).toBe(len);
+  });
+  it.each(['10.244.1.0', '10.244.1.0/33', 'fd::/129', 'nope/8'])('rejects %s', (text) => {
+    expect(() => parseCidr(text, 'x')).toThrow(expect.objectContaining({ code: 'VXTUN_ERR_CONFIG' }));
+  });
+  it.each(['fd10:244:1::42', '::1', '2001:db8::1:0:0:1', '::ffff:192.0.2.1', '1:2:3:4:5:6:7:8'])('round-trips %s', (text) => {
+    const bytes = parseIpBytes(text)!;
+    expect(parseIpBytes(formatIpBytes(bytes, 6))).toEqual(bytes);
+  });
+});
