@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   VXTUN_ERR_REGISTRY_UNAVAILABLE: 'no registry endpoint could be reached',
   VXTUN_ERR_LEASE_NOT_FOUND: 'the registry lease does not exist or has expired',
   VXTUN_ERR_COMPACTED: 'the requested revision has been compacted',
+  VXTUN_ERR_REGISTRY_DATA: 'the registry data directory is corrupt, unreadable or unwritable',
+  VXTUN_ERR_REGISTRY_LISTEN: 'the registry cannot listen on the requested address (non-loopback needs TLS or --insecure)',
   VXTUN_ERR_BENCH: 'a benchmark mode failed',
   VXTUN_ERR_TESTBED: 'the network-namespace testbed could not be set up, or a command inside it failed',
 } as const;
