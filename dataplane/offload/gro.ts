@@ -1,0 +1,213 @@
+/**
+ * TCP receive coalescing (wire -> TUN direction): consecutive segments of one flow become one GSO packet, written
+ * to the TUN with a virtio-net header so the kernel's stack takes them in one go. Rules follow the kernel's
+ * tcp_gro_receive() as wireguard-go applies them (tun/offload_linux.go): same addresses, ports and ACK,
+ * contiguous sequence numbers, equal segment sizes except a smaller last one, PSH only at the end, equal IP
+ * header fields (TOS/TTL/DF, IPv6 first word and hop limit) and TCP options, no IPv4 options, no IPv6
+ * extension headers, no fragments, total length <= 65535. A flow appends only to its newest packet, and any
+ * other TCP packet of the flow (SYN, FIN, RST, URG, pure ACK) ends its coalescing so nothing is reordered.
+ *
+ * Inner checksums: a coalesced packet is written with NEEDS_CSUM, which the kernel treats as locally made and
+ * never verifies. The outer UDP checksum covers the inner frame only when the sender filled it in (IPv4 allows
+ * zero, and Linux VXLAN can be configured with noudpcsum), so by default every segment is checked before it
+ * is merged (lazily: a packet that stays alone is not checked here). A packet that fails is written alone with
+ * an all-zero header, and the kernel verifies and drops it. Pass verifyChecksums = false only where every
+ * datagram is known to carry an outer checksum the kernel verified.
+ */
+import { bytesEqual, copyPayload, readU32, writeU16 } from '../packet/bytes.js';
+import { checksum, fold, pseudoHeaderSum } from '../packet/checksum.js';
+import { tupleHash } from '../packet/flowhash.js';
+import { IpInfo, IPPROTO_TCP, parseIp, setIpLength } from '../packet/ip.js';
+import { TCP_ACK_FLAG, TCP_CSUM, TCP_FLAGS, TCP_HLEN_MAX, TCP_HLEN_MIN, TCP_PSH } from '../packet/tcp.js';
+import { VIRTIO_NET_HDR_LEN, VirtioFlag, VirtioGso, VirtioHdr, writeVirtioHdr, writeZeroVirtioHdr } from '../packet/virtio.js';
+import type { PacketBatch } from '../sys/types.js';
+
+const MAX_IP_LEN = 65535;
+const MAX_SLOTS = 1024;
+
+export class Coalescer {
+  readonly maxFlows: number;
+  readonly verifyChecksums: boolean;
+  /** Packets dropped because they do not fit a slot of the output batch. */
+  oversize: number;
+  private readonly flowHashes: Uint32Array;
+  private readonly flowSlots: Int32Array;
+  private flowCount: number;
+  // Per output slot, valid for slots this coalescer created since the batch was last emptied.
+  private readonly merged: Int32Array;
+  private readonly gsoSize: Int32Array;
+  private readonly nextSeq: Uint32Array;
+  private readonly ipHlen: Uint8Array;
+  private readonly tcpHlen: Uint8Array;
+  private readonly family: Uint8Array;
+  /** 1 once nothing may be appended (PSH, a short segment, a failed checksum, or not a TCP candidate). */
+  private readonly closed: Uint8Array;
+  private readonly verified: Uint8Array;
+  private readonly ip: IpInfo;
+  private readonly hdr: VirtioHdr;
+
+  constructor(maxFlows = 64, verifyChecksums = true) {
+    this.maxFlows = maxFlows;
+    this.verifyChecksums = verifyChecksums;
+    this.oversize = 0;
+    this.flowHashes = new Uint32Array(maxFlows);
+    this.flowSlots = new Int32Array(maxFlows);
+    this.flowCount = 0;
+    this.merged = new Int32Array(MAX_SLOTS);
+    this.gsoSize = new Int32Array(MAX_SLOTS);
+    this.nextSeq = new Uint32Array(MAX_SLOTS);
+    this.ipHlen = new Uint8Array(MAX_SLOTS);
+    this.tcpHlen = new Uint8Array(MAX_SLOTS);
+    this.family = new Uint8Array(MAX_SLOTS);
+    this.closed = new Uint8Array(MAX_SLOTS);
+    this.verified = new Uint8Array(MAX_SLOTS);
+    this.ip = new IpInfo();
+    this.hdr = new VirtioHdr();
+  }
+
+  /**
+   * Takes the inner IP packet src[off, off+len) and either appends its payload to a packet of the same flow in
+   * `out` or copies it into the next slot (virtio header space first; offsets/lengths include the header).
+   * Returns false, taking nothing, when it needs a new slot and `out` is full: finish, write and empty `out`,
+   * then add again. Never throws on packet contents; bytes that are not IP are passed through as they are.
+   */
+  add(src: Uint8Array, off: number, len: number, out: PacketBatch): boolean {
+    const ip = parseIp(src, off, len, this.ip);
+    let candidate = false;
+    let hash = 0;
+    let flow = -1;
+    let l4 = 0;
+    let thl = 0;
+    let dataLen = 0;
+    if (ip !== null && ip.proto === IPPROTO_TCP && !ip.fragment && (ip.family === 6 || ip.headerLen === 20)) {
+      l4 = off + ip.headerLen;
+      thl = ip.totalLen >= ip.headerLen + TCP_HLEN_MIN ? (src[l4 + 12] >>> 4) * 4 : 0;
+      if (thl >= TCP_HLEN_MIN && thl <= TCP_HLEN_MAX && ip.headerLen + thl <= ip.totalLen) {
+        hash = tupleHash(src, ip.srcOff, ip.addrLen, IPPROTO_TCP, l4);
+        flow = this.findFlow(hash, src, off, ip, l4, out);
+        const flags = src[l4 + TCP_FLAGS];
+        dataLen = ip.totalLen - ip.headerLen - thl;
+        candidate = (flags === TCP_ACK_FLAG || flags === (TCP_ACK_FLAG | TCP_PSH)) && dataLen > 0;
+        if (candidate && flow >= 0 && this.append(this.flowSlots[flow], src, off, ip, l4, thl, dataLen, out)) return true;
+        if (!candidate && flow >= 0) this.removeFlow(flow);
+      }
+    }
+    const copyLen = ip === null ? len : ip.totalLen;
+    if (VIRTIO_NET_HDR_LEN + copyLen > out.slotSize) {
+      this.oversize++;
+      return true;
+    }
+    if (out.count >= out.capacity) return false;
+    const i = out.count++;
+    const start = out.slotStart(i);
+    writeZeroVirtioHdr(out.buf, start);
+    copyPayload(src, off, out.buf, start + VIRTIO_NET_HDR_LEN, copyLen);
+    out.offsets[i] = start;
+    out.lengths[i] = VIRTIO_NET_HDR_LEN + copyLen;
+    this.merged[i] = 0;
+    this.verified[i] = 0;
+    this.closed[i] = candidate ? (src[l4 + TCP_FLAGS] & TCP_PSH) >>> 3 : 1;
+    if (!candidate || ip === null) return true;
+    this.gsoSize[i] = dataLen;
+    this.nextSeq[i] = (readU32(src, l4 + 4) + dataLen) >>> 0;
+    this.ipHlen[i] = ip.headerLen;
+    this.tcpHlen[i] = thl;
+    this.family[i] = ip.family;
+    if (flow >= 0) this.flowSlots[flow] = i;
+    else if (this.flowCount < this.maxFlows) {
+      this.flowHashes[this.flowCount] = hash;
+      this.flowSlots[this.flowCount++] = i;
+    }
+    return true;
+  }
+
+  /**
+   * Writes the virtio header of every packet in `out`: coalesced ones get NEEDS_CSUM + TCP GSO fields, their IP
+   * length fields and only the pseudo-header sum in the TCP checksum field; single packets an all-zero header.
+   * Then forgets all flows (the batch can no longer be appended to).
+   */
+  finish(out: PacketBatch): void {
+    const buf = out.buf;
+    const hdr = this.hdr;
+    for (let i = 0; i < out.count; i++) {
+      if (this.merged[i] === 0) continue;
+      const pkt = out.offsets[i] + VIRTIO_NET_HDR_LEN;
+      const total = out.lengths[i] - VIRTIO_NET_HDR_LEN;
+      const family = this.family[i] as 4 | 6;
+      const iph = this.ipHlen[i];
+      setIpLength(buf, pkt, family, iph, total);
+      hdr.flags = VirtioFlag.NEEDS_CSUM;
+      hdr.gsoType = family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6;
+      hdr.hdrLen = iph + this.tcpHlen[i];
+      hdr.gsoSize = this.gsoSize[i];
+      hdr.csumStart = iph;
+      hdr.csumOffset = TCP_CSUM;
+      writeVirtioHdr(buf, out.offsets[i], hdr);
+      writeU16(buf, pkt + iph + TCP_CSUM, fold(pseudoHeaderSum(buf, pkt, family, IPPROTO_TCP, total - iph)));
+      this.merged[i] = 0;
+    }
+    this.reset();
+  }
+
+  /** Forgets all flows. */
+  reset(): void {
+    this.flowCount = 0;
+  }
+
+  private findFlow(hash: number, src: Uint8Array, off: number, ip: IpInfo, l4: number, out: PacketBatch): number {
+    for (let f = this.flowCount - 1; f >= 0; f--) {
+      if (this.flowHashes[f] !== hash) continue;
+      const i = this.flowSlots[f];
+      if (i >= out.count || this.family[i] !== ip.family) continue;
+      const pkt = out.offsets[i] + VIRTIO_NET_HDR_LEN;
+      const addrAt = pkt + (ip.srcOff - off);
+      if (bytesEqual(src, ip.srcOff, out.buf, addrAt, 2 * ip.addrLen) && bytesEqual(src, l4, out.buf, pkt + this.ipHlen[i], 4)) return f;
+    }
+    return -1;
+  }
+
+  private removeFlow(f: number): void {
+    this.flowCount--;
+    this.flowHashes[f] = this.flowHashes[this.flowCount];
+    this.flowSlots[f] = this.flowSlots[this.flowCount];
+  }
+
+  private append(i: number, src: Uint8Array, off: number, ip: IpInfo, l4: number, thl: number, dataLen: number, out: PacketBatch): boolean {
+    const buf = out.buf;
+    const pkt = out.offsets[i] + VIRTIO_NET_HDR_LEN;
+    const cur = out.lengths[i] - VIRTIO_NET_HDR_LEN;
+    const iph = ip.headerLen;
+    if (this.closed[i] !== 0 || this.ipHlen[i] !== iph || this.tcpHlen[i] !== thl || dataLen > this.gsoSize[i]) return false;
+    if (readU32(src, l4 + 4) !== this.nextSeq[i] || cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize) return false;
+    if (!bytesEqual(src, l4 + 8, buf, pkt + iph + 8, 4) || !bytesEqual(src, l4 + 20, buf, pkt + iph + 20, thl - 20)) return false;
+    if (ip.family === 4) {
+      if (src[off + 1] !== buf[pkt + 1] || src[off + 8] !== buf[pkt + 8] || src[off + 6] >>> 5 !== buf[pkt + 6] >>> 5) return false;
+    } else if (!bytesEqual(src, off, buf, pkt, 4) || src[off + 7] !== buf[pkt + 7]) {
+      return false;
+    }
+    if (this.verifyChecksums) {
+      if (this.verified[i] === 0) {
+        if (!tcpChecksumOk(buf, pkt, ip.family, iph, cur)) {
+          this.closed[i] = 1;
+          return false;
+        }
+        this.verified[i] = 1;
+      }
+      if (!tcpChecksumOk(src, off, ip.family, iph, ip.totalLen)) return false;
+    }
+    copyPayload(src, l4 + thl, buf, pkt + cur, dataLen);
+    out.lengths[i] += dataLen;
+    this.nextSeq[i] = (this.nextSeq[i] + dataLen) >>> 0;
+    this.merged[i]++;
+    if (dataLen < this.gsoSize[i]) this.closed[i] = 1;
+    if ((src[l4 + TCP_FLAGS] & TCP_PSH) !== 0) {
+      buf[pkt + iph + TCP_FLAGS] |= TCP_PSH;
+      this.closed[i] = 1;
+    }
+    return true;
+  }
+}
+
+function tcpChecksumOk(buf: Uint8Array, ipOff: number, family: 4 | 6, iph: number, total: number): boolean {
+  return checksum(buf, ipOff + iph, total - iph, pseudoHeaderSum(buf, ipOff, family, IPPROTO_TCP, total - iph)) === 0;
+}

@@ -1,0 +1,63 @@
+/**
+ * A flow hash for the outer UDP source port (RFC 7348 §5: "a hash of fields from the inner packet"), so the
+ * receiver's RSS / SO_REUSEPORT spreads flows over queues while each flow stays on one.
+ * Fixed seed, so a flow keeps its outer port across restarts; not a defence against crafted collisions.
+ */
+import { IpInfo, IPPROTO_TCP, IPPROTO_UDP, parseIp } from './ip.js';
+
+const SEED = 0x9747b28c;
+/** Linux's default ephemeral range (net.ipv4.ip_local_port_range), which its vxlan driver uses for source ports. */
+export const SRC_PORT_MIN = 32768;
+export const SRC_PORT_MAX = 60999;
+const SCTP = 132;
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Hash of both addresses (addrLen bytes each, source first at addrOff), the protocol and, when portsOff >= 0,
+ * the 4 port bytes there. Unsigned 32-bit.
+ */
+export function tupleHash(buf: Uint8Array, addrOff: number, addrLen: number, proto: number, portsOff: number): number {
+  let h = SEED;
+  const end = addrOff + 2 * addrLen;
+  for (let i = addrOff; i < end; i += 4) {
+    h = mix(h, (buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3]);
+  }
+  if (portsOff >= 0) {
+    h = mix(h, (buf[portsOff] << 24) | (buf[portsOff + 1] << 16) | (buf[portsOff + 2] << 8) | buf[portsOff + 3]);
+  }
+  return finish(mix(h, proto));
+}
+
+const info = new IpInfo();
+
+/** Flow hash of the IP packet at buf[ipOff, ipOff+len); ports count only for unfragmented TCP/UDP/SCTP. 0 if unparsable. */
+export function flowHash(buf: Uint8Array, ipOff: number, len: number): number {
+  const ip = parseIp(buf, ipOff, len, info);
+  if (ip === null) return 0;
+  const p = ip.proto;
+  const hasPorts = (p === IPPROTO_TCP || p === IPPROTO_UDP || p === SCTP) && !ip.fragment && ip.totalLen >= ip.headerLen + 4;
+  return tupleHash(buf, ip.srcOff, ip.addrLen, p, hasPorts ? ipOff + ip.headerLen : -1);
+}
+
+/** Maps a hash into [min, max) the way Linux's udp_flow_src_port() does. */
+export function sourcePortFromHash(h: number, min = SRC_PORT_MIN, max = SRC_PORT_MAX): number {
+  h = (h ^ (h << 16)) >>> 0;
+  return Math.floor((h * (max - min)) / 4294967296) + min;
+}

@@ -1,0 +1,81 @@
+/**
+ * struct virtio_net_hdr (include/uapi/linux/virtio_net.h), which precedes every packet on a TUN opened with
+ * IFF_VNET_HDR. Its u16 fields are in host byte order for a legacy (non-virtio-1.0) TUN: little-endian here,
+ * as on every platform vxtun targets (x86-64, arm64, little-endian arm).
+ */
+
+export const VIRTIO_NET_HDR_LEN = 10;
+
+export const VirtioFlag = {
+  NEEDS_CSUM: 1,
+  DATA_VALID: 2,
+} as const;
+
+export const VirtioGso = {
+  NONE: 0,
+  TCPV4: 1,
+  UDP: 3,
+  TCPV6: 4,
+  UDP_L4: 5,
+  ECN: 0x80,
+} as const;
+
+/** One reusable shape: read into it, never allocate one per packet. */
+export class VirtioHdr {
+  flags: number;
+  gsoType: number;
+  /** Length of the headers before the payload. Not trusted on read: see offload/tso.ts. */
+  hdrLen: number;
+  /** Payload bytes per segment. */
+  gsoSize: number;
+  /** Where checksumming starts, from the start of the IP packet (= the IP header length). */
+  csumStart: number;
+  /** Where the checksum goes, from csumStart (16 for TCP, 6 for UDP). */
+  csumOffset: number;
+
+  constructor() {
+    this.flags = 0;
+    this.gsoType = 0;
+    this.hdrLen = 0;
+    this.gsoSize = 0;
+    this.csumStart = 0;
+    this.csumOffset = 0;
+  }
+
+  clear(): void {
+    this.flags = 0;
+    this.gsoType = 0;
+    this.hdrLen = 0;
+    this.gsoSize = 0;
+    this.csumStart = 0;
+    this.csumOffset = 0;
+  }
+}
+
+export function readVirtioHdr(buf: Uint8Array, off: number, out: VirtioHdr): VirtioHdr {
+  out.flags = buf[off];
+  out.gsoType = buf[off + 1];
+  out.hdrLen = buf[off + 2] | (buf[off + 3] << 8);
+  out.gsoSize = buf[off + 4] | (buf[off + 5] << 8);
+  out.csumStart = buf[off + 6] | (buf[off + 7] << 8);
+  out.csumOffset = buf[off + 8] | (buf[off + 9] << 8);
+  return out;
+}
+
+export function writeVirtioHdr(buf: Uint8Array, off: number, hdr: VirtioHdr): void {
+  buf[off] = hdr.flags;
+  buf[off + 1] = hdr.gsoType;
+  buf[off + 2] = hdr.hdrLen;
+  buf[off + 3] = hdr.hdrLen >>> 8;
+  buf[off + 4] = hdr.gsoSize;
+  buf[off + 5] = hdr.gsoSize >>> 8;
+  buf[off + 6] = hdr.csumStart;
+  buf[off + 7] = hdr.csumStart >>> 8;
+  buf[off + 8] = hdr.csumOffset;
+  buf[off + 9] = hdr.csumOffset >>> 8;
+}
+
+/** Writes the all-zero header: a plain packet, checksums to be verified by the kernel. */
+export function writeZeroVirtioHdr(buf: Uint8Array, off: number): void {
+  for (let i = 0; i < VIRTIO_NET_HDR_LEN; i++) buf[off + i] = 0;
+}
