@@ -1,0 +1,130 @@
+/** TUN device: open its queues, configure the link, and move packet batches through a queue fd. */
+import { constants } from 'node:os';
+import { VxtunError } from '../errors.js';
+import { bindBatch } from './batch-handle.js';
+import { loadNative, ST_ERRNO, TUN_FLAG_MULTI_QUEUE, TUN_FLAG_VNET_HDR } from './native.js';
+import { sysError } from './syserror.js';
+import type { PacketBatch, TunQueue } from './types.js';
+import { addressBytes, checkBool, checkFamily, checkIfName, checkInt, formatAddress, invalid } from './validate.js';
+
+export interface TunOptions {
+  /** Device name (1-15 chars); 'vx%d' lets the kernel pick the number. */
+  name: string;
+  multiQueue: boolean;
+  /** Prefix every packet with a 10-byte virtio_net_hdr and accept TSO/USO super-packets. */
+  vnetHdr: boolean;
+  /** Number of queues (fds); more than 1 needs multiQueue. The kernel allows up to 256. */
+  queues: number;
+}
+
+export interface OpenedTun {
+  /** The name the kernel gave the device. */
+  name: string;
+  queues: TunQueue[];
+}
+
+export interface LinkConfig {
+  mtu: number;
+  /** At most one IPv4 address (the ioctl interface holds one per device); any number of IPv6. */
+  addresses: { family: 4 | 6; addr: string | Uint8Array; prefixLen: number }[];
+  /** dst may have host bits set; they are masked off. */
+  routes: { family: 4 | 6; dst: string | Uint8Array; prefixLen: number }[];
+}
+
+const MAX_QUEUES = 256;
+const { EINVAL, EFAULT } = constants.errno;
+const IFNAMSIZ = 16;
+
+class NativeTunQueue implements TunQueue {
+  readonly fd: number;
+  readonly vnetHdr: boolean;
+  readonly offloads: number;
+  /** errno of the last failed packet of read/write (0 if none): for diagnostics, not control flow. */
+  lastErrno = 0;
+  private closed = false;
+  private readonly native = loadNative();
+
+  constructor(fd: number, vnetHdr: boolean, offloads: number) {
+    this.fd = fd;
+    this.vnetHdr = vnetHdr;
+    this.offloads = offloads;
+  }
+
+  read(batch: PacketBatch, headroom: number): number {
+    const b = bindBatch(this.native, batch);
+    const n = this.native.tunRead(this.fd, b.handle, headroom);
+    this.lastErrno = b.status[ST_ERRNO];
+    if (n < 0) throw this.failure('reading from', n, headroom);
+    batch.count = n;
+    return n;
+  }
+
+  write(batch: PacketBatch, count: number): number {
+    const b = bindBatch(this.native, batch);
+    const n = this.native.tunWrite(this.fd, b.handle, count);
+    this.lastErrno = b.status[ST_ERRNO];
+    if (n < 0) throw this.failure('writing to', n, count);
+    return n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.closeFd(this.fd);
+  }
+
+  private failure(what: string, negErrno: number, arg: number): VxtunError {
+    if (negErrno === -EINVAL) return invalid(`TUN ${what} fd ${this.fd}: headroom/count ${arg} does not fit the batch`);
+    if (negErrno === -EFAULT) return invalid(`TUN ${what} fd ${this.fd}: a packet's offset/length lies outside the batch buffer`);
+    return sysError('VXTUN_ERR_SYSCALL', `${what} TUN queue fd ${this.fd}`, negErrno, 'the TUN device was closed or removed; restart vxtun');
+  }
+}
+
+/** Opens `queues` fds of one TUN device (non-blocking, close-on-exec). The device disappears when all are closed. */
+export function openTun(opts: TunOptions): OpenedTun {
+  const name = checkIfName('tun name', opts?.name);
+  const multiQueue = checkBool('multiQueue', opts.multiQueue);
+  const vnetHdr = checkBool('vnetHdr', opts.vnetHdr);
+  const queues = checkInt('queues', opts.queues, 1, MAX_QUEUES);
+  if (queues > 1 && !multiQueue) throw invalid(`queues is ${queues} but multiQueue is false: set multiQueue or use 1 queue`);
+  const native = loadNative();
+  const fds = new Int32Array(queues);
+  const nameOut = new Uint8Array(IFNAMSIZ);
+  const flags = (multiQueue ? TUN_FLAG_MULTI_QUEUE : 0) | (vnetHdr ? TUN_FLAG_VNET_HDR : 0);
+  const offloads = native.tunOpen(name, flags, fds, nameOut);
+  if (offloads < 0) {
+    throw sysError('VXTUN_ERR_TUN_OPEN', `opening TUN ${name} (${queues} queue(s))`, offloads,
+      'check that /dev/net/tun exists (modprobe tun), that an existing device of that name has the same flags, and that multi-queue is supported');
+  }
+  const actual = Buffer.from(nameOut).toString('latin1').replace(/\0.*$/s, '');
+  return { name: actual, queues: Array.from(fds, (fd) => new NativeTunQueue(fd, vnetHdr, offloads)) };
+}
+
+/** Wraps a queue fd opened elsewhere in this process (a worker gets the fd from the main thread). */
+export function tunQueueFromFd(fd: number, vnetHdr: boolean, offloads: number): TunQueue {
+  return new NativeTunQueue(checkInt('fd', fd, 0, 0x7fffffff), checkBool('vnetHdr', vnetHdr), checkInt('offloads', offloads, 0, 0xffff));
+}
+
+/** Sets MTU, addresses, brings the link up, then adds routes (IPv4 routes need the device up). Re-running is harmless. */
+export function configureLink(name: string, cfg: LinkConfig): void {
+  checkIfName('link name', name);
+  const mtu = checkInt('mtu', cfg?.mtu, 68, 65535);
+  if (!Array.isArray(cfg.addresses) || !Array.isArray(cfg.routes)) throw invalid('addresses and routes must be arrays');
+  const addrs = cfg.addresses.map((a, i) => prefixArg(`addresses[${i}]`, a?.family, a?.addr, a?.prefixLen));
+  const routes = cfg.routes.map((r, i) => prefixArg(`routes[${i}]`, r?.family, r?.dst, r?.prefixLen));
+  if (addrs.filter((a) => a.family === 4).length > 1) throw invalid('at most one IPv4 address per link');
+  const native = loadNative();
+  const step = (what: string, r: number): void => {
+    if (r < 0) throw sysError('VXTUN_ERR_LINK', `${what} on ${name}`, r, 'check that the device exists in this network namespace and the values are valid');
+  };
+  step(`setting MTU ${mtu}`, native.linkSetMtu(name, mtu));
+  for (const a of addrs) step(`adding address ${a.text}/${a.prefixLen}`, native.linkAdd(name, a.family, a.bytes, a.prefixLen, 0));
+  step('bringing the link up', native.linkSetUp(name));
+  for (const r of routes) step(`adding route ${r.text}/${r.prefixLen}`, native.linkAdd(name, r.family, r.bytes, r.prefixLen, 1));
+}
+
+function prefixArg(what: string, family: unknown, text: unknown, prefixLen: unknown) {
+  const f = checkFamily(`${what}.family`, family);
+  const bytes = addressBytes(`${what} address`, f, text);
+  return { family: f, text: formatAddress(f, bytes), bytes, prefixLen: checkInt(`${what}.prefixLen`, prefixLen, 0, f === 4 ? 32 : 128) };
+}
