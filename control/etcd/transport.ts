@@ -101,7 +101,7 @@ export class Transport {
           attempt--;
           continue;
         }
-        if (!retryable(err, opts.idempotent)) throw err;
+        if (!retryable(err, opts.idempotent)) throw err instanceof VxtunError ? err : unavailable([endpoint], err);
         this.rotate();
         if (attempt + 1 < this.maxAttempts) await sleep(this.backoffDelay(attempt));
       }
@@ -118,7 +118,7 @@ export class Transport {
         return await this.once(this.endpoint(), 'GET', path, undefined, false);
       } catch (err) {
         lastErr = err;
-        if (!retryable(err, true)) throw err;
+        if (!retryable(err, true)) throw err instanceof VxtunError ? err : unavailable(this.endpoints, err);
         this.rotate();
         if (attempt + 1 < this.maxAttempts) await sleep(this.backoffDelay(attempt));
       }
