@@ -102,3 +102,45 @@ export function buildTcp(p: TcpSpec): Uint8Array {
   dv.setUint16(iph + 16, naiveChecksum(all, 0, all.length));
   return pkt;
 }
+
+/** A complete, valid UDP/IP packet. */
+export function buildUdp(family: 4 | 6, src: Uint8Array, dst: Uint8Array, sport: number, dport: number, payload: Uint8Array): Uint8Array {
+  const iph = family === 4 ? 20 : 40;
+  const pkt = new Uint8Array(iph + 8 + payload.length);
+  const dv = new DataView(pkt.buffer);
+  if (family === 4) {
+    pkt[0] = 0x45;
+    dv.setUint16(2, pkt.length);
+    pkt[6] = 0x40;
+    pkt[8] = 64;
+    pkt[9] = 17;
+    pkt.set(src, 12);
+    pkt.set(dst, 16);
+    dv.setUint16(10, naiveChecksum(pkt, 0, 20));
+  } else {
+    pkt[0] = 0x60;
+    dv.setUint16(4, pkt.length - 40);
+    pkt[6] = 17;
+    pkt[7] = 64;
+    pkt.set(src, 8);
+    pkt.set(dst, 24);
+  }
+  dv.setUint16(iph, sport);
+  dv.setUint16(iph + 2, dport);
+  dv.setUint16(iph + 4, 8 + payload.length);
+  pkt.set(payload, iph + 8);
+  const l4 = [...pkt.subarray(iph)];
+  const all = [...pseudo(family, src, dst, 17, l4.length), ...(l4.length % 2 ? [...l4, 0] : l4)];
+  dv.setUint16(iph + 6, naiveChecksum(all, 0, all.length) || 0xffff);
+  return pkt;
+}
+
+/** The folded pseudo-header sum the kernel leaves in the checksum field of a CHECKSUM_PARTIAL packet. */
+export function partialChecksum(pkt: Uint8Array, family: 4 | 6): number {
+  const iph = family === 4 ? (pkt[0] & 15) * 4 : 40;
+  const src = family === 4 ? pkt.subarray(12, 16) : pkt.subarray(8, 24);
+  const dst = family === 4 ? pkt.subarray(16, 20) : pkt.subarray(24, 40);
+  const proto = family === 4 ? pkt[9] : pkt[6];
+  const ps = pseudo(family, src, dst, proto, pkt.length - iph);
+  return ~naiveChecksum(ps, 0, ps.length) & 0xffff;
+}
