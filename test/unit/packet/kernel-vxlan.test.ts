@@ -1,0 +1,178 @@
+/**
+ * Golden frames from the kernel: two network namespaces joined by a veth, each with a Linux VXLAN device set up
+ * the way Flannel sets up flannel.1 (VNI 1, port 8472, nolearning, <subnet>.0/32, onlink route, neighbour + FDB
+ * entry for the peer). One ping from A makes the kernels exchange an ARP request/reply and an ICMP echo pair,
+ * captured on B's veth; our parsers must read them and our writers must produce the same bytes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArpRequest, writeArpReply } from '../../../dataplane/packet/arp.js';
+import { DropReason } from '../../../dataplane/packet/drops.js';
+import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, parseMac, writeEthernet } from '../../../dataplane/packet/ethernet.js';
+import { icmpChecksumValid } from '../../../dataplane/packet/icmp.js';
+import { parseIp } from '../../../dataplane/packet/ip.js';
+import { SRC_PORT_MAX, SRC_PORT_MIN } from '../../../dataplane/packet/flowhash.js';
+import { innerEthertype, readVni, VXLAN_HLEN, VXLAN_OVERHEAD, VXLAN_PORT_LINUX, writeVxlan } from '../../../dataplane/packet/vxlan.js';
+import { ip4, ipv4HeaderValid } from './helpers.js';
+import { readPcap } from './pcap.js';
+
+const isRoot = process.getuid?.() === 0;
+const haveTools = ['/usr/sbin/ip', '/usr/bin/tcpdump', '/usr/sbin/tcpdump', '/usr/bin/ip'].some(existsSync);
+const P = `vx${randomBytes(2).toString('hex')}`;
+const MAC_A = parseMac('0e:2a:00:00:00:0a')!;
+const MAC_B = parseMac('0e:2a:00:00:00:0b')!;
+const PCAP = join(tmpdir(), `${P}.pcap`);
+
+function sh(cmd: string, ...args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function setUp(): void {
+  for (const n of ['a', 'b']) {
+    sh('ip', 'netns', 'add', `${P}${n}`);
+    // No IPv6: its autoconfiguration traffic would cross the tunnel and crowd the capture.
+    sh('ip', 'netns', 'exec', `${P}${n}`, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1');
+    sh('ip', '-n', `${P}${n}`, 'link', 'set', 'lo', 'up');
+  }
+  sh('ip', 'link', 'add', `${P}va`, 'type', 'veth', 'peer', 'name', `${P}vb`);
+  const side = (n: 'a' | 'b', me: string, peer: string, mac: string, peerMac: string, subnet: string, peerSubnet: string) => {
+    const ns = `${P}${n}`;
+    const dev = `${P}f${n}`;
+    sh('ip', 'link', 'set', `${P}v${n}`, 'netns', ns);
+    sh('ip', '-n', ns, 'addr', 'add', `${me}/24`, 'dev', `${P}v${n}`);
+    sh('ip', '-n', ns, 'link', 'set', `${P}v${n}`, 'up');
+    sh('ip', '-n', ns, 'link', 'add', dev, 'address', mac, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', me, 'dev', `${P}v${n}`, 'nolearning');
+    sh('ip', '-n', ns, 'addr', 'add', `${subnet}/32`, 'dev', dev);
+    sh('ip', '-n', ns, 'link', 'set', dev, 'up');
+    sh('bridge', '-n', ns, 'fdb', 'add', peerMac, 'dev', dev, 'dst', peer, 'self', 'permanent');
+    sh('ip', '-n', ns, 'route', 'add', `${peerSubnet}/24`, 'via', peerSubnet, 'dev', dev, 'onlink');
+    return { ns, dev };
+  };
+  const a = side('a', '192.168.77.1', '192.168.77.2', '0e:2a:00:00:00:0a', '0e:2a:00:00:00:0b', '10.5.1.0', '10.5.2.0');
+  const b = side('b', '192.168.77.2', '192.168.77.1', '0e:2a:00:00:00:0b', '0e:2a:00:00:00:0a', '10.5.2.0', '10.5.1.0');
+  // B knows A's MAC like Flannel's neighbour entry; A has none for B, so its kernel ARPs through the tunnel
+  // (the all-zero FDB entry carries the broadcast).
+  sh('ip', '-n', b.ns, 'neigh', 'add', '10.5.1.0', 'lladdr', '0e:2a:00:00:00:0a', 'dev', b.dev, 'nud', 'permanent');
+  sh('bridge', '-n', a.ns, 'fdb', 'append', '00:00:00:00:00:00', 'dev', a.dev, 'dst', '192.168.77.2');
+}
+
+async function capture(): Promise<void> {
+  const dump = spawn('ip', ['netns', 'exec', `${P}b`, 'tcpdump', '-i', `${P}vb`, '-U', '-n', '-c', '4', '-w', PCAP, 'udp', 'port', '8472'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => dump.on('exit', () => resolve()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('tcpdump did not start within 5 s')), 5000);
+      dump.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(t); resolve(); } });
+    });
+    sh('ip', 'netns', 'exec', `${P}a`, 'ping', '-c', '1', '-W', '3', '10.5.2.0');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  } finally {
+    if (dump.exitCode === null && dump.pid !== undefined) process.kill(dump.pid);
+  }
+}
+
+function tearDown(): void {
+  for (const n of ['a', 'b']) {
+    try { sh('ip', 'netns', 'del', `${P}${n}`); } catch { /* not created */ }
+  }
+  rmSync(PCAP, { force: true });
+}
+
+/** UDP payload (VXLAN header onwards) and outer source port of a captured Ethernet/IPv4/UDP frame. */
+function vxlanOf(frame: Uint8Array): { payload: Uint8Array; srcPort: number; dstPort: number } {
+  const ihl = (frame[14] & 15) * 4;
+  const udp = 14 + ihl;
+  return { payload: frame.subarray(udp + 8), srcPort: (frame[udp] << 8) | frame[udp + 1], dstPort: (frame[udp + 2] << 8) | frame[udp + 3] };
+}
+
+describe.skipIf(!isRoot || !haveTools)('kernel VXLAN golden frames (netns, root)', () => {
+  let frames: Uint8Array[] = [];
+
+  beforeAll(async () => {
+    try {
+      setUp();
+      await capture();
+      const pcap = readPcap(readFileSync(PCAP));
+      expect(pcap.linkType).toBe(1);
+      frames = pcap.frames.map((f) => f.data);
+    } catch (err) {
+      tearDown();
+      throw err;
+    }
+  });
+  afterAll(tearDown);
+
+  it('captured ARP request, ARP reply, echo request, echo reply', () => {
+    expect(frames.length).toBe(4);
+    const types = frames.map((f) => { const v = vxlanOf(f).payload; return (v[VXLAN_HLEN + 12] << 8) | v[VXLAN_HLEN + 13]; });
+    expect(types).toEqual([ETHERTYPE_ARP, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV4]);
+  });
+
+  it('VXLAN header: readVni reads VNI 1, writeVxlan writes the same 8 bytes', () => {
+    const mine = new Uint8Array(VXLAN_HLEN);
+    writeVxlan(mine, 0, 1);
+    for (const f of frames) {
+      const { payload, dstPort } = vxlanOf(f);
+      expect(dstPort).toBe(VXLAN_PORT_LINUX);
+      expect(readVni(payload, 0, payload.length)).toBe(1);
+      expect(payload.subarray(0, VXLAN_HLEN)).toEqual(mine);
+    }
+  });
+
+  it('the kernel picks outer source ports in the range sourcePortFromHash uses', () => {
+    for (const f of frames) {
+      const { srcPort } = vxlanOf(f);
+      expect(srcPort).toBeGreaterThanOrEqual(SRC_PORT_MIN);
+      expect(srcPort).toBeLessThan(SRC_PORT_MAX);
+    }
+  });
+
+  it('inner Ethernet headers: writeEthernet reproduces them, innerEthertype accepts and refuses as a VTEP should', () => {
+    const want = [[MAC_B, MAC_A, ETHERTYPE_ARP], [MAC_A, MAC_B, ETHERTYPE_ARP], [MAC_B, MAC_A, ETHERTYPE_IPV4], [MAC_A, MAC_B, ETHERTYPE_IPV4]] as const;
+    frames.forEach((f, i) => {
+      const eth = vxlanOf(f).payload.subarray(VXLAN_HLEN);
+      const mine = new Uint8Array(ETH_HLEN);
+      const [dst, src, type] = want[i];
+      writeEthernet(mine, 0, i === 0 ? new Uint8Array(6).fill(0xff) : dst, src, type);
+      expect(eth.subarray(0, ETH_HLEN)).toEqual(mine);
+      const receiver = i % 2 === 0 ? MAC_B : MAC_A;
+      expect(innerEthertype(eth, 0, receiver)).toBe(type);
+      // Another host's VTEP must refuse unicast frames not meant for it (broadcast ARP is fine).
+      expect(innerEthertype(eth, 0, parseMac('0e:2a:00:00:00:99')!)).toBe(i === 0 ? ETHERTYPE_ARP : ~DropReason.NOT_OUR_MAC);
+    });
+  });
+
+  it("ARP: parses the kernel's request and writes the kernel's reply byte for byte", () => {
+    const req = parseArpRequest(vxlanOf(frames[0]).payload, VXLAN_OVERHEAD, vxlanOf(frames[0]).payload.length - VXLAN_OVERHEAD);
+    expect(req).not.toBeNull();
+    expect(req!.senderMac).toEqual(MAC_A);
+    expect(req!.senderIp).toEqual(ip4('10.5.1.0'));
+    expect(req!.targetIp).toEqual(ip4('10.5.2.0'));
+    const out = new Uint8Array(64);
+    const n = writeArpReply(out, 0, MAC_B, req!);
+    expect(out.subarray(0, n)).toEqual(vxlanOf(frames[1]).payload.subarray(VXLAN_HLEN));
+    expect(parseArpRequest(vxlanOf(frames[1]).payload, VXLAN_OVERHEAD, 28)).toBeNull();
+  });
+
+  it('ICMP echo: parseIp reads the inner packets and the encapsulation rebuilt around them matches', () => {
+    for (const [i, src, dst, srcMac, dstMac] of [[2, '10.5.1.0', '10.5.2.0', MAC_A, MAC_B], [3, '10.5.2.0', '10.5.1.0', MAC_B, MAC_A]] as const) {
+      const payload = vxlanOf(frames[i]).payload;
+      const info = parseIp(payload, VXLAN_OVERHEAD, payload.length - VXLAN_OVERHEAD);
+      const inner = payload.subarray(VXLAN_OVERHEAD);
+      expect(info).toMatchObject({ family: 4, proto: 1, totalLen: 84, headerLen: 20, dontFragment: (inner[6] & 0x40) !== 0, fragment: false });
+      expect(payload.subarray(info!.srcOff, info!.srcOff + 4)).toEqual(ip4(src));
+      expect(payload.subarray(info!.dstOff, info!.dstOff + 4)).toEqual(ip4(dst));
+      expect(ipv4HeaderValid(inner)).toBe(true);
+      expect(icmpChecksumValid(inner, 0, inner.length)).toBe(true);
+      const rebuilt = new Uint8Array(payload.length);
+      writeVxlan(rebuilt, 0, 1);
+      writeEthernet(rebuilt, VXLAN_HLEN, dstMac, srcMac, ETHERTYPE_IPV4);
+      rebuilt.set(inner, VXLAN_OVERHEAD);
+      expect(rebuilt).toEqual(payload);
+    }
+  });
+});
