@@ -8,9 +8,9 @@ export interface RawResponse {
   json: any;
 }
 
-export function rawRequest(url: string, method: string, path: string, body?: string): Promise<RawResponse> {
+export function rawRequest(url: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, url), { method, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = http.request(new URL(path, url), { method, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
