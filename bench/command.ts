@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { VxtunError, isVxtunError } from '../dataplane/errors.js';
+import { addBenchOptions, resolveBenchOptions, type CliBenchOptions } from './options.js';
+import { renderMarkdown } from './report/markdown.js';
+import { renderSvg } from './report/svg.js';
+import type { BenchResult } from './result.js';
+import { runBench } from './runner.js';
+
+export const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
+
+/** Adds `vxtun bench` to the vxtun command. */
+export function registerBenchCommand(program: Command): Command {
+  return configureBenchCommand(program.command('bench').description(DESCRIPTION));
+}
+
+/** Options and action of the bench command, for `vxtun bench` and for the stand-alone `npm run bench`. */
+export function configureBenchCommand(cmd: Command): Command {
+  addBenchOptions(cmd).action(async (raw) => {
+    try {
+      await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
+    } catch (err) {
+      reportError(err);
+    }
+  });
+  return cmd;
+}
+
+/** The whole `bench` command: preflight, run (progress on stderr), write the three files, print the table. */
+export async function benchAction(opts: CliBenchOptions): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new VxtunError('VXTUN_ERR_PERMISSION', 'the benchmark creates network namespaces: run it as root ' +
+      '(sudo npm run bench, or sudo vxtun bench)');
+  }
+  checkTools(opts);
+  const started = Date.now();
+  process.stderr.write(`vxtun bench: modes ${opts.modes.join(', ')}; metrics ${opts.metrics.join(', ')}; ` +
+    `${opts.repetitions} × ${opts.durationS} s\n`);
+  const result = await runBench(opts, (line) => {
+    process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+  });
+  const files = writeResults(result, opts.outDir);
+  process.stdout.write(renderMarkdown(result));
+  process.stderr.write(`wrote ${files.join(', ')}\n`);
+  if (result.summary.length === 0) {
+    throw new VxtunError('VXTUN_ERR_BENCH', 'no mode produced a single measurement; see the failures above');
+  }
+}
+
+export function writeResults(result: BenchResult, outDir: string): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const stamp = result.startedAt.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const files: [string, string][] = [
+    [join(outDir, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`],
+    [join(outDir, `${stamp}.md`), renderMarkdown(result)],
+    [join(outDir, `${stamp}.svg`), renderSvg(result)],
+  ];
+  for (const [path, content] of files) writeFileSync(path, content);
+  return files.map(([path]) => path);
+}
+
+const TOOLS: readonly { tool: string; pkg: string; needed: (o: CliBenchOptions) => boolean }[] = [
+  { tool: 'ip', pkg: 'iproute2', needed: () => true },
+  { tool: 'bridge', pkg: 'iproute2', needed: (o) => o.modes.includes('kernel-vxlan') },
+  { tool: 'ethtool', pkg: 'ethtool', needed: () => true },
+  { tool: 'ss', pkg: 'iproute2', needed: () => true },
+  { tool: 'tc', pkg: 'iproute2', needed: (o) => o.wan !== undefined },
+  { tool: 'iperf3', pkg: 'iperf3', needed: () => true },
+  { tool: 'sockperf', pkg: 'sockperf', needed: () => true },
+  { tool: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') },
+];
+
+function checkTools(opts: CliBenchOptions): void {
+  const missing = TOOLS.filter((t) => t.needed(opts) && !onPath(t.tool));
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map((t) => t.pkg))].join(' ');
+    throw new VxtunError('VXTUN_ERR_BENCH', `missing ${missing.map((t) => t.tool).join(', ')}: ` +
+      `install with \`apt-get install -y ${pkgs}\``);
+  }
+}
+
+function onPath(tool: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Prints a VxtunError as `code: message` and sets a failing exit status; anything else is rethrown. */
+export function reportError(err: unknown): void {
+  if (!isVxtunError(err)) throw err;
+  process.stderr.write(`vxtun bench: ${err.code}: ${err.message}\n`);
+  process.exitCode = 1;
+}

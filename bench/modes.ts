@@ -1,0 +1,95 @@
+import { setupFlannelVxlan, type FlannelVxlan } from './testbed/kernel-vxlan.js';
+import type { HostName, Testbed } from './testbed/netns.js';
+import { overlayPlan } from './testbed/overlay.js';
+import { startVxtun, type RunningVxtun } from './testbed/vxtun.js';
+
+export type ModeName = 'underlay' | 'kernel-vxlan' | 'vxtun';
+export const MODE_NAMES: readonly ModeName[] = ['underlay', 'kernel-vxlan', 'vxtun'];
+
+/**
+ * How CPU per GB is counted: `process` = the forwarder processes' own CPU (utime + stime, all threads);
+ * `kernel` = the machine's sys + irq + softirq time, where in-kernel forwarding runs.
+ */
+export type CpuAccounting = 'process' | 'kernel';
+
+/** One mode set up on the testbed: where to send traffic, and what to measure. */
+export interface ModeSession {
+  /** The address each host is reached at in this mode. */
+  readonly address: Readonly<Record<HostName, string>>;
+  readonly cpuAccounting: CpuAccounting;
+  /** The forwarder processes (empty for in-kernel modes). */
+  readonly forwarderPids: readonly number[];
+  /** Why the mode stopped working, if it did (a forwarder exited); undefined while healthy. */
+  health(): string | undefined;
+  teardown(): Promise<void>;
+}
+
+export async function setUpMode(mode: ModeName, tb: Testbed): Promise<ModeSession> {
+  switch (mode) {
+    case 'underlay':
+      return {
+        address: { a: tb.hosts.a.underlayIp, b: tb.hosts.b.underlayIp },
+        cpuAccounting: 'kernel',
+        forwarderPids: [],
+        health: () => undefined,
+        teardown: async () => {},
+      };
+    case 'kernel-vxlan':
+      return setUpKernelVxlan(tb);
+    case 'vxtun':
+      return setUpVxtun(tb);
+  }
+}
+
+async function setUpKernelVxlan(tb: Testbed): Promise<ModeSession> {
+  const plan = overlayPlan(tb);
+  const devices: FlannelVxlan[] = [];
+  const teardown = async (): Promise<void> => {
+    await Promise.all(devices.map((d) => d.remove()));
+  };
+  try {
+    devices.push(await setupFlannelVxlan(tb, 'a', plan.a));
+    devices.push(await setupFlannelVxlan(tb, 'b', plan.b));
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return {
+    address: { a: plan.a.overlayIp, b: plan.b.overlayIp },
+    cpuAccounting: 'kernel',
+    forwarderPids: [],
+    health: () => undefined,
+    teardown,
+  };
+}
+
+async function setUpVxtun(tb: Testbed): Promise<ModeSession> {
+  const plan = overlayPlan(tb);
+  const running: RunningVxtun[] = [];
+  const exits = new Map<number, number | string>();
+  const teardown = async (): Promise<void> => {
+    await Promise.all(running.map((r) => r.stop()));
+  };
+  try {
+    for (const host of ['a', 'b'] as const) {
+      const forwarder = await startVxtun(tb, host, plan[host]);
+      void forwarder.process.exited.then((code) => exits.set(forwarder.pid, code));
+      running.push(forwarder);
+    }
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  const health = (): string | undefined => {
+    const dead = running.find((r) => exits.has(r.pid));
+    if (dead === undefined) return undefined;
+    return `vxtun (pid ${dead.pid}) exited with ${String(exits.get(dead.pid))}: ${dead.output().trim().slice(-500)}`;
+  };
+  return {
+    address: { a: plan.a.overlayIp, b: plan.b.overlayIp },
+    cpuAccounting: 'process',
+    forwarderPids: running.map((r) => r.pid),
+    health,
+    teardown,
+  };
+}

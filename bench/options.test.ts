@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { isVxtunError } from '../dataplane/errors.js';
+import { QUICK, addBenchOptions, parseWan, resolveBenchOptions } from './options.js';
+
+function parse(argv: string[]) {
+  const cmd = addBenchOptions(new Command('bench')).exitOverride();
+  cmd.parse(argv, { from: 'user' });
+  return resolveBenchOptions(cmd.opts(), (name) => cmd.getOptionValueSource(name) === 'default');
+}
+
+describe('bench options', () => {
+  it('defaults to every mode and metric, 3 repetitions of 10 s, MTU 1500, veth defaults', () => {
+    const opts = parse([]);
+    expect(opts).toMatchObject({ durationS: 10, repetitions: 3, mtu: 1500, profile: 'default' });
+    expect(opts.modes).toEqual(['underlay', 'kernel-vxlan', 'vxtun']);
+    expect(opts.metrics).toEqual(['tcp1', 'tcp4', 'udp64', 'latency', 'ping']);
+    expect(opts.outDir).toMatch(/bench[/\\]results$/);
+  });
+
+  it('--quick shortens only what was not given, and lists keep the canonical order', () => {
+    expect(parse(['--quick'])).toMatchObject({ durationS: QUICK.durationS, repetitions: QUICK.repetitions });
+    expect(parse(['--quick', '--duration', '5'])).toMatchObject({ durationS: 5, repetitions: QUICK.repetitions });
+    expect(parse(['--modes', 'vxtun,underlay']).modes).toEqual(['underlay', 'vxtun']);
+  });
+
+  it('rejects unknown modes and bad numbers with a config error naming the flag', () => {
+    for (const argv of [['--modes', 'wireguard'], ['--duration', '0'], ['--mtu', '1000'], ['--wan', 'jitter=3ms']]) {
+      try {
+        parse(argv);
+        expect.unreachable(`accepted ${argv.join(' ')}`);
+      } catch (err) {
+        expect(isVxtunError(err) && err.code === 'VXTUN_ERR_CONFIG').toBe(true);
+        expect((err as Error).message).toContain(argv[0]);
+      }
+    }
+  });
+
+  it('reads a WAN spec of delay and loss', () => {
+    expect(parseWan('delay=10ms,loss=0.5%')).toEqual({ delayMs: 10, lossPct: 0.5 });
+    expect(parseWan('delay=25')).toEqual({ delayMs: 25, lossPct: 0 });
+  });
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { collectFailures, evaluateTargets, summarizeRuns, type BenchResult, type RunRecord } from '../result.js';
+import { renderMarkdown } from './markdown.js';
+import { renderSvg } from './svg.js';
+
+function result(): BenchResult {
+  const runs: RunRecord[] = [];
+  const tcp = { underlay: [19, 20, 21], 'kernel-vxlan': [14, 15, 16], vxtun: [7, 7.5, 8] } as const;
+  for (let rep = 1; rep <= 3; rep++) {
+    for (const mode of ['underlay', 'kernel-vxlan'] as const) {
+      runs.push({ rep, mode, samples: { 'tcp1.ab': tcp[mode][rep - 1], 'latency.p50': mode === 'underlay' ? 12 : 60 },
+        errors: {} });
+    }
+    runs.push({ rep, mode: 'vxtun', samples: { 'tcp1.ab': tcp.vxtun[rep - 1], 'rss.peak': 90 },
+      errors: { 'latency.p50': 'sockperf output lacks the 50th percentile: <no reply>' } });
+  }
+  runs.push({ rep: 4, mode: 'vxtun', error: 'vxtun exited (1) before it was ready', samples: {}, errors: {} });
+  const modes = ['underlay', 'kernel-vxlan', 'vxtun'] as const;
+  const summary = summarizeRuns(runs, modes);
+  return {
+    schema: 1,
+    startedAt: '2026-11-23T15:00:00.000Z',
+    finishedAt: '2026-11-23T15:05:00.000Z',
+    commit: '0123456789abcdef0123456789abcdef01234567',
+    dirty: false,
+    machine: { kernel: '6.18.0', cpus: 2, cpuModel: 'AMD EPYC', node: 'v20.20.2' },
+    options: { durationS: 10, repetitions: 3 },
+    testbed: { underlayMtu: 1500, overlayMtu: 1450, profile: 'default', offloads: { a: { 'generic-receive-offload': 'off' } } },
+    modes,
+    runs,
+    summary,
+    targets: evaluateTargets(summary),
+    failures: collectFailures(runs),
+  };
+}
+
+describe('Markdown report', () => {
+  const md = renderMarkdown(result());
+
+  it('shows median (min–max) per mode and the vxtun / kernel ratio', () => {
+    expect(md).toContain('| TCP 1 stream a→b | Gbit/s | 20.0 (19.0–21.0) | 15.0 (14.0–16.0) | 7.50 (7.00–8.00) | 0.50× |');
+  });
+
+  it('marks a metric a mode could not produce as failed, and one that does not apply with a dash', () => {
+    expect(md).toMatch(/\| Request\/response p50 \| µs \| 12\.0 \| 60\.0 \| failed \| – \|/);
+    expect(md).toContain('| Forwarder peak RSS | MB | – | – | 90.0 | – |');
+  });
+
+  it('lists every target with met / not met / not measured', () => {
+    expect(md).toContain('| TCP 1 stream a→b | vxtun ≥ 0.80 × kernel | 7.50 Gbit/s | 15.0 Gbit/s | **not met** |');
+    expect(md).toContain('| Forwarder peak RSS | vxtun ≤ 150 MB | 90.0 MB | – | **met** |');
+    expect(md).toContain('| UDP 64 B received | vxtun ≥ 0.80 × kernel | – | – | not measured |');
+  });
+
+  it('states the testbed, commit and each failure reason', () => {
+    expect(md).toContain('Commit `0123456789ab`');
+    expect(md).toContain('offload profile `default`');
+    expect(md).toContain('generic-receive-offload off');
+    expect(md).toContain('- vxtun: vxtun exited (1) before it was ready');
+    expect(md).toContain('- vxtun latency.p50: sockperf output lacks the 50th percentile: &lt;no reply&gt;');
+  });
+});
+
+describe('SVG chart', () => {
+  const svg = renderSvg(result());
+
+  it('is one well-formed SVG document with a legend entry per mode', () => {
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trim().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<text /g)?.length).toBe(svg.match(/<\/text>/g)?.length);
+    for (const mode of ['underlay', 'kernel-vxlan', 'vxtun']) expect(svg).toContain(`>${mode}</text>`);
+  });
+
+  it('draws bars normalised to kernel VXLAN: vxtun at half the height of kernel for half the throughput', () => {
+    const heights = [...svg.matchAll(/<rect [^>]*height="([\d.]+)" fill="#[0-9a-f]+"><title>([^<]*)<\/title>/g)]
+      .map((m) => ({ height: Number(m[1]), title: m[2] }));
+    const bar = (prefix: string) => heights.find((h) => h.title.startsWith(prefix))?.height;
+    expect(bar('vxtun TCP 1 stream a→b')).toBeCloseTo((bar('kernel-vxlan TCP 1 stream a→b') ?? 0) / 2, 6);
+    expect(svg).toContain('>7.50</text>');
+  });
+
+  it('labels a mode without a value as failed and escapes text', () => {
+    expect(svg).toMatch(/>failed<\/text>/);
+    expect(svg).not.toMatch(/<no reply>/);
+  });
+});

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { cpus, release } from 'node:os';
+import { metricInfo, type MetricGroup } from './catalog.js';
+import { setUpMode, type ModeName } from './modes.js';
+import { collectFailures, evaluateTargets, summarizeRuns, type BenchResult, type RunRecord } from './result.js';
+import { measureSession } from './session.js';
+import { createTestbed, type NetemOptions } from './testbed/netns.js';
+import type { OffloadProfile } from './testbed/offloads.js';
+import { overlayMtu } from './testbed/overlay.js';
+import { repoRoot } from './testbed/vxtun.js';
+import { formatValue } from './report/format.js';
+
+export interface BenchOptions {
+  readonly durationS: number;
+  readonly repetitions: number;
+  readonly modes: readonly ModeName[];
+  readonly metrics: readonly MetricGroup[];
+  readonly mtu: number;
+  readonly profile: OffloadProfile;
+  readonly wan?: NetemOptions;
+}
+
+/**
+ * One testbed for the whole run; repetitions are interleaved (rep 1: every mode, rep 2: every mode, …) so slow
+ * drift of the machine (other load, thermal state) spreads over all modes instead of favouring one.
+ * A mode that fails to set up is recorded with its reason and the next mode runs.
+ */
+export async function runBench(opts: BenchOptions, log: (line: string) => void): Promise<BenchResult> {
+  const startedAt = new Date().toISOString();
+  const { commit, dirty } = gitState();
+  const tb = await createTestbed({ mtu: opts.mtu, offloads: opts.profile, ...(opts.wan ? { netem: opts.wan } : {}) });
+  const runs: RunRecord[] = [];
+  try {
+    log(`testbed ${tb.prefix}: ${tb.hosts.a.netns} ${tb.hosts.a.underlayIp} <-veth-> ${tb.hosts.b.netns} ` +
+      `${tb.hosts.b.underlayIp}, MTU ${tb.mtu}, offloads ${opts.profile}`);
+    for (let rep = 1; rep <= opts.repetitions; rep++) {
+      for (const mode of opts.modes) {
+        const tag = `[rep ${rep}/${opts.repetitions}] ${mode}`;
+        let session;
+        try {
+          session = await setUpMode(mode, tb);
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err);
+          log(`${tag}: FAILED to set up: ${error}`);
+          runs.push({ rep, mode, error, samples: {}, errors: {} });
+          continue;
+        }
+        try {
+          const measured = await measureSession(tb, session, {
+            metrics: opts.metrics,
+            durationS: opts.durationS,
+            onSample: (id, value, error) => {
+              const info = metricInfo(id);
+              log(value === undefined ? `${tag} ${info.label}: failed: ${error ?? ''}`
+                : `${tag} ${info.label}: ${formatValue(value)} ${info.unit}`);
+            },
+          });
+          runs.push({ rep, mode, ...measured });
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err);
+          log(`${tag}: FAILED: ${error}`);
+          runs.push({ rep, mode, error, samples: {}, errors: {} });
+        } finally {
+          await session.teardown();
+        }
+      }
+    }
+    const summary = summarizeRuns(runs, opts.modes);
+    return {
+      schema: 1,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      commit,
+      dirty,
+      machine: { kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+      options: { ...opts },
+      testbed: {
+        underlayMtu: tb.mtu,
+        overlayMtu: overlayMtu(tb),
+        profile: opts.profile,
+        ...(opts.wan ? { netem: opts.wan } : {}),
+        offloads: { a: { ...tb.offloadState.a }, b: { ...tb.offloadState.b } },
+      },
+      modes: opts.modes,
+      runs,
+      summary,
+      targets: evaluateTargets(summary),
+      failures: collectFailures(runs),
+    };
+  } finally {
+    await tb.destroy();
+  }
+}
+
+function gitState(): { commit: string; dirty: boolean } {
+  const git = (...args: string[]): string =>
+    execFileSync('git', ['-C', repoRoot(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no') !== '' };
+  } catch {
+    return { commit: 'unknown', dirty: true };
+  }
+}
