@@ -1,0 +1,273 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { VxtunError } from '../../dataplane/errors.js';
+import { Errors, GrpcCode, RpcError } from './wire/rpc-error.js';
+import { Store } from './store/store.js';
+import { WatchHub } from './store/watch-hub.js';
+import { checkPut, deleteRange, put, range, txn } from './store/kv-ops.js';
+import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeRequest, type TxnRequest } from './store/requests.js';
+import type { WalRecord } from './store/types.js';
+import { WriteAheadLog } from './wal/wal.js';
+import { loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
+import type { RegistryMetrics } from './metrics.js';
+import type { Logger } from 'pino';
+
+/** The registry's one service layer: both transports call these methods with decoded messages. */
+export interface ServiceOptions {
+  dataDir: string;
+  snapshotEvery?: number;
+  /** Auto-compaction keeps this many revisions of history (0 = never compact automatically). */
+  historyRevisions?: number;
+  expiryIntervalMs?: number;
+  progressIntervalMs?: number;
+  log: Logger;
+  metrics?: RegistryMetrics;
+  /** Called once when the log cannot be written: the registry must stop, as etcd does. */
+  onFatal?: (err: Error) => void;
+}
+
+export interface Header { cluster_id: string; member_id: string; revision?: number; raft_term: number }
+type Resp = Record<string, unknown>;
+
+export class RegistryService {
+  readonly store: Store;
+  readonly hub: WatchHub;
+  private readonly revAtSeq: [seq: number, rev: number][] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly opts: ServiceOptions,
+    store: Store,
+    private wal: WriteAheadLog,
+    readonly clusterId: string,
+    readonly memberId: string,
+  ) {
+    this.store = store;
+    this.hub = new WatchHub(store);
+  }
+
+  static async open(opts: ServiceOptions): Promise<RegistryService> {
+    const { dataDir, log } = opts;
+    try {
+      await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+      const ids = await loadIds(dataDir);
+      const store = new Store();
+      const snapSeq = await loadSnapshot(dataDir, store);
+      const rec = await WriteAheadLog.recover(dataDir, snapSeq);
+      for (const r of rec.records) store.replay(r);
+      const lastSeq = rec.records.length > 0 ? rec.records[rec.records.length - 1].s : snapSeq;
+      log.info({ dataDir, snapshotSeq: snapSeq, walRecords: rec.records.length, discardedTornBytes: rec.discardedBytes,
+        revision: store.rev, keys: store.keyspace.size, leases: store.leases.size }, `recovered ${rec.records.length} log records`);
+      // eslint-disable-next-line prefer-const
+      let svc: RegistryService;
+      const wal = await WriteAheadLog.open(dataDir, lastSeq, {
+        snapshotEvery: opts.snapshotEvery ?? 10_000,
+        takeSnapshot: (seq) => serializeSnapshot(store, seq),
+        onSnapshot: (seq, bytes) => (seq < 0 ? log.warn('snapshot failed; the log keeps every record') : log.info({ seq, bytes }, 'snapshot written')),
+        onFsync: (s, n) => opts.metrics?.observeFsync(s, n),
+        onDurable: (seq) => svc.durable(seq),
+      });
+      svc = new RegistryService(opts, store, wal, ids.clusterId, ids.memberId);
+      svc.startTimers();
+      return svc;
+    } catch (err) {
+      if (err instanceof VxtunError) throw err;
+      throw new VxtunError('VXTUN_ERR_REGISTRY_DATA', `cannot open registry data directory ${dataDir}: ${(err as Error).message}; fix or move it away (a fresh directory starts an empty registry)`, { cause: err });
+    }
+  }
+
+  private startTimers(): void {
+    const expiry = setInterval(() => this.expireLeases(), this.opts.expiryIntervalMs ?? 500);
+    const progress = setInterval(() => this.hub.tick(), this.opts.progressIntervalMs ?? 600_000);
+    expiry.unref(); progress.unref();
+    this.timers.push(expiry, progress);
+  }
+
+  private durable(seq: number): void {
+    let rev = 0;
+    while (this.revAtSeq.length > 0 && this.revAtSeq[0][0] <= seq) rev = this.revAtSeq.shift()![1];
+    if (rev > 0) this.hub.advance(rev);
+  }
+
+  get healthy(): boolean { return !this.closed && !this.wal.error; }
+
+  header(revision = this.store.rev): Header {
+    return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: 1 };
+  }
+
+  private check(): void {
+    if (this.closed) throw Errors.stopped();
+    if (this.wal.error) throw new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${this.wal.error.message}`);
+  }
+
+  private async commit(record: WalRecord | undefined): Promise<void> {
+    if (!record) return this.wal.whenDurable();
+    const p = this.wal.append(record);
+    this.revAtSeq.push([this.wal.lastSeq, this.store.rev]);
+    this.opts.metrics?.setRevision(this.store.rev);
+    try {
+      await p;
+    } catch (err) {
+      this.fatal(err as Error);
+      throw new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${(err as Error).message}`);
+    }
+  }
+
+  private fatal(err: Error): void {
+    if (this.closed) return;
+    this.opts.log.fatal({ err }, 'write-ahead log failed; the registry stops serving');
+    this.opts.onFatal?.(err);
+  }
+
+  /** Reads answer now but return only once everything they may have seen is durable. */
+  async range(req: RangeRequest): Promise<Resp> {
+    this.check();
+    const r = range(this.store, req);
+    const rev = this.store.rev;
+    await this.wal.whenDurable();
+    return { header: this.header(rev), ...r };
+  }
+
+  async put(req: PutRequest): Promise<Resp> {
+    this.check();
+    checkPut(this.store, req);
+    const { result, record } = this.store.write(() => put(this.store, req));
+    const rev = this.store.rev;
+    await this.commit(record);
+    return { header: this.header(rev), ...result };
+  }
+
+  async deleteRange(req: DeleteRangeRequest): Promise<Resp> {
+    this.check();
+    const { result, record } = this.store.write(() => deleteRange(this.store, req));
+    const rev = this.store.rev;
+    await this.commit(record);
+    return { header: this.header(rev), ...result };
+  }
+
+  async txn(req: TxnRequest): Promise<Resp> {
+    this.check();
+    const { resp, record } = txn(this.store, req);
+    const rev = this.store.rev;
+    await this.commit(record);
+    return { header: this.header(rev), ...resp };
+  }
+
+  async compact(req: { revision?: string | number }): Promise<Resp> {
+    this.check();
+    const rev = num(req.revision);
+    // Watchers must have been handed every revision the compaction drops from history.
+    for (let i = 0; i < 100 && rev > this.hub.delivered && rev <= this.store.rev; i++) await this.wal.whenDurable();
+    const record = this.store.compact(rev);
+    await this.commit(record);
+    this.opts.log.info({ revision: rev }, 'compacted');
+    return { header: this.header() };
+  }
+
+  async leaseGrant(req: { TTL?: string | number; ID?: string | number }): Promise<Resp> {
+    this.check();
+    const { record, lease } = this.store.grant(leaseIdOf(req.ID), num(req.TTL));
+    await this.commit(record);
+    this.opts.metrics?.setLeases(this.store.leases.size);
+    return { header: this.header(), ID: lease.id, TTL: lease.ttl };
+  }
+
+  async leaseRevoke(req: { ID?: string | number }): Promise<Resp> {
+    this.check();
+    const record = this.store.revoke(leaseIdOf(req.ID));
+    const rev = this.store.rev;
+    await this.commit(record);
+    this.opts.metrics?.setLeases(this.store.leases.size);
+    return { header: this.header(rev) };
+  }
+
+  /** TTL 0 (omitted on the wire) tells the caller the lease is gone. Keepalives are not logged. */
+  async leaseKeepAlive(req: { ID?: string | number }): Promise<Resp> {
+    this.check();
+    const id = leaseIdOf(req.ID);
+    const lease = this.store.leases.get(id);
+    let ttl = 0;
+    if (lease && !this.store.leases.isExpired(lease)) {
+      this.store.leases.renew(lease);
+      ttl = lease.ttl;
+    }
+    await this.wal.whenDurable();
+    return { header: this.header(), ID: id, TTL: ttl };
+  }
+
+  async leaseTimeToLive(req: { ID?: string | number; keys?: boolean }): Promise<Resp> {
+    this.check();
+    const id = leaseIdOf(req.ID);
+    const lease = this.store.leases.get(id);
+    await this.wal.whenDurable();
+    if (!lease) return { header: this.header(), ID: id, TTL: -1 };
+    const resp: Resp = { header: this.header(), ID: id, TTL: Math.max(this.store.leases.remaining(lease), 0), grantedTTL: lease.ttl };
+    if (req.keys) resp.keys = [...lease.keys].sort().map((k) => Buffer.from(k, 'latin1'));
+    return resp;
+  }
+
+  async leaseLeases(): Promise<Resp> {
+    this.check();
+    const ids = [...this.store.leases.all()].map((l) => l.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    await this.wal.whenDurable();
+    return { header: this.header(), leases: ids.map((ID) => ({ ID })) };
+  }
+
+  status(version: string): Resp {
+    return {
+      header: this.header(), version, dbSize: 0, leader: this.memberId,
+      raftIndex: this.wal.lastSeq, raftTerm: 1, raftAppliedIndex: this.wal.lastSeq, dbSizeInUse: 0,
+    };
+  }
+
+  /** Revokes expired leases, one revision each, so watchers see their keys' DELETE events. */
+  expireLeases(): void {
+    if (this.closed || this.wal.error) return;
+    for (const lease of this.store.leases.expired()) {
+      const keys = lease.keys.size;
+      const record = this.store.revoke(lease.id);
+      this.opts.log.info({ lease: lease.id, keys, revision: this.store.rev }, 'lease expired');
+      this.commit(record).catch(() => {});
+    }
+    this.opts.metrics?.setLeases(this.store.leases.size);
+    this.autoCompact();
+  }
+
+  private autoCompact(): void {
+    const keep = this.opts.historyRevisions ?? 0;
+    const target = this.hub.delivered - keep;
+    if (keep > 0 && target > this.store.compactRev + Math.max(1, keep / 10)) {
+      const record = this.store.compact(target);
+      this.opts.log.info({ revision: target }, 'auto-compacted');
+      this.commit(record).catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.wal.close();
+  }
+}
+
+/** Cluster and member IDs are random per data directory and kept, like etcd's. */
+async function loadIds(dataDir: string): Promise<{ clusterId: string; memberId: string }> {
+  const file = path.join(dataDir, 'member.json');
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as { clusterId: string; memberId: string };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const rnd = () => (randomBytes(8).readBigUInt64BE() >> 1n).toString();
+  const ids = { clusterId: rnd(), memberId: rnd() };
+  const tmp = file + '.tmp';
+  const fh = await fs.open(tmp, 'w');
+  await fh.writeFile(JSON.stringify(ids));
+  await fh.sync();
+  await fh.close();
+  await fs.rename(tmp, file);
+  return ids;
+}

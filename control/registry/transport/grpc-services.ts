@@ -1,0 +1,96 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { RegistryService } from '../service.js';
+import type { RegistryMetrics } from '../metrics.js';
+import { grpcPackage } from '../wire/proto.js';
+import { Errors, toRpcError } from '../wire/rpc-error.js';
+import { WatchStream, type WatchRequest } from '../watch-stream.js';
+import { ETCD_VERSION, MAX_REQUEST_BYTES } from './http-gateway.js';
+
+/**
+ * etcd's gRPC services over the same service layer, with etcd's own protos: what etcdctl and clientv3 call
+ * (KV, Watch, Lease, Maintenance.Status, Cluster.MemberList, Auth.Authenticate).
+ */
+type Msg = Record<string, unknown>;
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string): grpc.Server {
+  // etcd allows --max-request-bytes plus 512 KiB of gRPC overhead.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES + 512 * 1024, 'grpc.max_send_message_length': 2 ** 31 - 1 });
+  const pkg = grpc.loadPackageDefinition(grpcPackage()) as any;
+  const pb = pkg.etcdserverpb;
+
+  const unary = (method: string, fn: (req: Msg) => Promise<Msg> | Msg): grpc.handleUnaryCall<Msg, Msg> => (call, cb) => {
+    Promise.resolve().then(() => fn(call.request)).then(
+      (resp) => { metrics.request(method, 0); cb(null, resp); },
+      (err) => {
+        const e = toRpcError(err);
+        metrics.request(method, e.grpcCode);
+        if (e.grpcCode === grpc.status.UNKNOWN) log.error({ err, method }, 'gRPC request failed');
+        cb({ code: e.grpcCode, details: e.message } as grpc.ServiceError);
+      },
+    );
+  };
+
+  server.addService(pb.KV.service, {
+    Range: unary('Range', (r) => svc.range(r)),
+    Put: unary('Put', (r) => svc.put(r)),
+    DeleteRange: unary('DeleteRange', (r) => svc.deleteRange(r)),
+    Txn: unary('Txn', (r) => svc.txn(r)),
+    Compact: unary('Compact', (r) => svc.compact(r)),
+  });
+
+  server.addService(pb.Lease.service, {
+    LeaseGrant: unary('LeaseGrant', (r) => svc.leaseGrant(r)),
+    LeaseRevoke: unary('LeaseRevoke', (r) => svc.leaseRevoke(r)),
+    LeaseTimeToLive: unary('LeaseTimeToLive', (r) => svc.leaseTimeToLive(r)),
+    LeaseLeases: unary('LeaseLeases', () => svc.leaseLeases()),
+    LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => {
+      let chain = Promise.resolve();
+      call.on('data', (req: Msg) => {
+        chain = chain.then(() => svc.leaseKeepAlive(req)).then(
+          (resp) => { if (!call.cancelled) call.write(resp); },
+          (err) => { const e = toRpcError(err); call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode })); },
+        );
+      });
+      call.on('end', () => void chain.then(() => call.end()));
+      call.on('error', () => {});
+    },
+  });
+
+  server.addService(pb.Watch.service, {
+    Watch: (call: grpc.ServerDuplexStream<WatchRequest, Msg>) => {
+      const stream = new WatchStream(svc, (resp) => { if (!call.cancelled && call.writable) call.write(resp); });
+      metrics.watchers.inc();
+      let closed = false;
+      const close = () => { if (!closed) { closed = true; stream.close(); metrics.watchers.dec(); } };
+      call.on('data', (req: WatchRequest) => stream.handle(req));
+      call.on('cancelled', close);
+      call.on('error', close);
+      call.on('close', close);
+      // Like etcd, a half-closed stream keeps delivering events until the client cancels it.
+    },
+  });
+
+  const notImplemented = (name: string) => unary(name, () => { throw Errors.unimplemented(name); });
+  const member = () => ({ ID: svc.memberId, name: 'vxtun-registry', peerURLs: [], clientURLs: [clientUrl()] });
+  server.addService(pb.Maintenance.service, {
+    Status: unary('Status', () => svc.status(ETCD_VERSION.etcdserver)),
+    Alarm: unary('Alarm', () => ({ header: svc.header() })),
+    Defragment: unary('Defragment', () => ({ header: svc.header() })),
+    Hash: notImplemented('Hash'), HashKV: notImplemented('HashKV'), MoveLeader: notImplemented('MoveLeader'),
+    Downgrade: notImplemented('Downgrade'),
+    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => call.destroy(Object.assign(new Error('Snapshot is not implemented by the embedded registry'), { code: grpc.status.UNIMPLEMENTED })),
+  });
+  server.addService(pb.Cluster.service, {
+    MemberList: unary('MemberList', () => ({ header: svc.header(), members: [member()] })),
+    MemberAdd: notImplemented('MemberAdd'), MemberRemove: notImplemented('MemberRemove'),
+    MemberUpdate: notImplemented('MemberUpdate'), MemberPromote: notImplemented('MemberPromote'),
+  });
+  const authMethods: Record<string, grpc.UntypedHandleCall> = {};
+  for (const name of Object.keys(pb.Auth.service)) authMethods[name] = notImplemented(name);
+  authMethods.Authenticate = unary('Authenticate', () => { throw Errors.authNotEnabled(); });
+  authMethods.AuthStatus = unary('AuthStatus', () => ({ header: svc.header(), enabled: false }));
+  server.addService(pb.Auth.service, authMethods);
+  return server;
+}
