@@ -1,13 +1,11 @@
 /**
- * Golden frames from the kernel: two network namespaces joined by a veth, each with a Linux VXLAN device set up
- * the way Flannel sets up flannel.1 (VNI 1, port 8472, nolearning, <subnet>.0/32, onlink route, neighbour + FDB
- * entry for the peer). One ping from A makes the kernels exchange an ARP request/reply and an ICMP echo pair,
- * captured on B's veth; our parsers must read them and our writers must produce the same bytes.
+ * Golden frames from the kernel (two Flannel-style VXLAN hosts, see kernel-pair.ts). One ping from A makes the
+ * kernels exchange an ARP request/reply and an ICMP echo pair, captured on B's veth; our parsers must read them
+ * and our writers must produce the same bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArpRequest, writeArpReply } from '../../../dataplane/packet/arp.js';
@@ -18,57 +16,23 @@ import { parseIp } from '../../../dataplane/packet/ip.js';
 import { SRC_PORT_MAX, SRC_PORT_MIN } from '../../../dataplane/packet/flowhash.js';
 import { innerEthertype, readVni, VXLAN_HLEN, VXLAN_OVERHEAD, VXLAN_PORT_LINUX, writeVxlan } from '../../../dataplane/packet/vxlan.js';
 import { ip4, ipv4HeaderValid } from './helpers.js';
+import { canRunNetns, GW_B, KernelPair, MAC_A as A, MAC_B as B, sh } from './kernel-pair.js';
 import { readPcap } from './pcap.js';
 
-const isRoot = process.getuid?.() === 0;
-const haveTools = ['/usr/sbin/ip', '/usr/bin/tcpdump', '/usr/sbin/tcpdump', '/usr/bin/ip'].some(existsSync);
-const P = `vx${randomBytes(2).toString('hex')}`;
-const MAC_A = parseMac('0e:2a:00:00:00:0a')!;
-const MAC_B = parseMac('0e:2a:00:00:00:0b')!;
-const PCAP = join(tmpdir(), `${P}.pcap`);
-
-function sh(cmd: string, ...args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function setUp(): void {
-  for (const n of ['a', 'b']) {
-    sh('ip', 'netns', 'add', `${P}${n}`);
-    // No IPv6: its autoconfiguration traffic would cross the tunnel and crowd the capture.
-    sh('ip', 'netns', 'exec', `${P}${n}`, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1');
-    sh('ip', '-n', `${P}${n}`, 'link', 'set', 'lo', 'up');
-  }
-  sh('ip', 'link', 'add', `${P}va`, 'type', 'veth', 'peer', 'name', `${P}vb`);
-  const side = (n: 'a' | 'b', me: string, peer: string, mac: string, peerMac: string, subnet: string, peerSubnet: string) => {
-    const ns = `${P}${n}`;
-    const dev = `${P}f${n}`;
-    sh('ip', 'link', 'set', `${P}v${n}`, 'netns', ns);
-    sh('ip', '-n', ns, 'addr', 'add', `${me}/24`, 'dev', `${P}v${n}`);
-    sh('ip', '-n', ns, 'link', 'set', `${P}v${n}`, 'up');
-    sh('ip', '-n', ns, 'link', 'add', dev, 'address', mac, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', me, 'dev', `${P}v${n}`, 'nolearning');
-    sh('ip', '-n', ns, 'addr', 'add', `${subnet}/32`, 'dev', dev);
-    sh('ip', '-n', ns, 'link', 'set', dev, 'up');
-    sh('bridge', '-n', ns, 'fdb', 'add', peerMac, 'dev', dev, 'dst', peer, 'self', 'permanent');
-    sh('ip', '-n', ns, 'route', 'add', `${peerSubnet}/24`, 'via', peerSubnet, 'dev', dev, 'onlink');
-    return { ns, dev };
-  };
-  const a = side('a', '192.168.77.1', '192.168.77.2', '0e:2a:00:00:00:0a', '0e:2a:00:00:00:0b', '10.5.1.0', '10.5.2.0');
-  const b = side('b', '192.168.77.2', '192.168.77.1', '0e:2a:00:00:00:0b', '0e:2a:00:00:00:0a', '10.5.2.0', '10.5.1.0');
-  // B knows A's MAC like Flannel's neighbour entry; A has none for B, so its kernel ARPs through the tunnel
-  // (the all-zero FDB entry carries the broadcast).
-  sh('ip', '-n', b.ns, 'neigh', 'add', '10.5.1.0', 'lladdr', '0e:2a:00:00:00:0a', 'dev', b.dev, 'nud', 'permanent');
-  sh('bridge', '-n', a.ns, 'fdb', 'append', '00:00:00:00:00:00', 'dev', a.dev, 'dst', '192.168.77.2');
-}
+const pair = new KernelPair();
+const MAC_A = parseMac(A)!;
+const MAC_B = parseMac(B)!;
+const PCAP = join(tmpdir(), `${pair.prefix}.pcap`);
 
 async function capture(): Promise<void> {
-  const dump = spawn('ip', ['netns', 'exec', `${P}b`, 'tcpdump', '-i', `${P}vb`, '-U', '-n', '-c', '4', '-w', PCAP, 'udp', 'port', '8472'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dump = spawn('ip', ['netns', 'exec', pair.nsB, 'tcpdump', '-i', pair.vethB, '-U', '-n', '-c', '4', '-w', PCAP, 'udp', 'port', '8472'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => dump.on('exit', () => resolve()));
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('tcpdump did not start within 5 s')), 5000);
       dump.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(t); resolve(); } });
     });
-    sh('ip', 'netns', 'exec', `${P}a`, 'ping', '-c', '1', '-W', '3', '10.5.2.0');
+    sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-c', '1', '-W', '3', GW_B);
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
   } finally {
     if (dump.exitCode === null && dump.pid !== undefined) process.kill(dump.pid);
@@ -76,9 +40,7 @@ async function capture(): Promise<void> {
 }
 
 function tearDown(): void {
-  for (const n of ['a', 'b']) {
-    try { sh('ip', 'netns', 'del', `${P}${n}`); } catch { /* not created */ }
-  }
+  pair.destroy();
   rmSync(PCAP, { force: true });
 }
 
@@ -89,12 +51,12 @@ function vxlanOf(frame: Uint8Array): { payload: Uint8Array; srcPort: number; dst
   return { payload: frame.subarray(udp + 8), srcPort: (frame[udp] << 8) | frame[udp + 1], dstPort: (frame[udp + 2] << 8) | frame[udp + 3] };
 }
 
-describe.skipIf(!isRoot || !haveTools)('kernel VXLAN golden frames (netns, root)', () => {
+describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => {
   let frames: Uint8Array[] = [];
 
   beforeAll(async () => {
     try {
-      setUp();
+      pair.create();
       await capture();
       const pcap = readPcap(readFileSync(PCAP));
       expect(pcap.linkType).toBe(1);
