@@ -38,7 +38,14 @@ export interface BenchResult {
   readonly commit: string;
   /** Uncommitted changes to tracked files when the run started. */
   readonly dirty: boolean;
-  readonly machine: { kernel: string; cpus: number; cpuModel: string; node: string };
+  readonly machine: {
+    kernel: string;
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    /** 1/5/15-minute load averages when the run started and ended. */
+    loadAverage?: { start: number[]; end: number[] };
+  };
   readonly options: Record<string, unknown>;
   readonly testbed: {
     readonly underlayMtu: number;

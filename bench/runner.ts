@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { metricInfo, type MetricGroup } from './catalog.js';
 import { setUpMode, type ModeName } from './modes.js';
 import { collectFailures, evaluateTargets, summarizeRuns, type BenchResult, type RunRecord } from './result.js';
@@ -27,6 +27,8 @@ export interface BenchOptions {
  */
 export async function runBench(opts: BenchOptions, log: (line: string) => void): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
+  // Other work on the machine skews every mode; the load average at the start shows how much there was.
+  const loadAtStart = loadavg();
   const { commit, dirty } = gitState();
   const tb = await createTestbed({ mtu: opts.mtu, offloads: opts.profile, ...(opts.wan ? { netem: opts.wan } : {}) });
   const runs: RunRecord[] = [];
@@ -72,7 +74,8 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
       finishedAt: new Date().toISOString(),
       commit,
       dirty,
-      machine: { kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+      machine: { kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version,
+        loadAverage: { start: loadAtStart, end: loadavg() } },
       options: { ...opts },
       testbed: {
         underlayMtu: tb.mtu,

@@ -11,7 +11,8 @@ export function renderMarkdown(result: BenchResult): string {
   const lines: string[] = [];
   lines.push(`# vxtun benchmark, ${result.startedAt}`, '');
   lines.push(`Commit \`${result.commit.slice(0, 12)}\`${result.dirty ? ' (with uncommitted changes)' : ''} · ` +
-    `Linux ${result.machine.kernel} · ${result.machine.cpus} × ${result.machine.cpuModel} · Node ${result.machine.node}`, '');
+    `Linux ${result.machine.kernel} · ${result.machine.cpus} × ${result.machine.cpuModel} · Node ${result.machine.node}` +
+    loadLine(result), '');
   lines.push(`Testbed: two network namespaces joined by one veth pair; underlay MTU ${result.testbed.underlayMtu}, ` +
     `overlay MTU ${result.testbed.overlayMtu}; offload profile \`${result.testbed.profile}\`; ` +
     `WAN: ${result.testbed.netem ? `netem delay ${result.testbed.netem.delayMs} ms, loss ${result.testbed.netem.lossPct} % each way` : 'none'}.`);
@@ -67,4 +68,10 @@ function cell(row: MetricSummary, mode: ModeName, result: BenchResult): string {
 
 function offloadLine(features: Record<string, string>): string {
   return REPORTED_FEATURES.map((name) => `${name} ${features[name] ?? '?'}`).join(', ');
+}
+
+function loadLine(result: BenchResult): string {
+  const load = result.machine.loadAverage;
+  if (load === undefined) return '';
+  return ` · load average (1 min) ${load.start[0].toFixed(2)} at start, ${load.end[0].toFixed(2)} at end`;
 }

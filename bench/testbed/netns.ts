@@ -96,7 +96,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   trackLeftovers(leftovers);
 
   const exec = (host: HostName, argv: readonly string[], execOpts?: ExecOptions): Promise<ExecResult> =>
-    run(['ip', 'netns', 'exec', hosts[host].netns, ...argv], execOpts);
+    run(['ip', 'netns', 'exec', hosts[host].netns, ...argv], execOpts, leftovers.pids);
   const tracked = new Set<TrackedProcess>();
   // `ip netns exec` execs the command in place, so the PID we track is the program's own.
   const spawn = (host: HostName, argv: readonly string[]): TrackedProcess => {

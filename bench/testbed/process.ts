@@ -19,12 +19,14 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** Runs argv to completion with a time limit; rejects with VXTUN_ERR_TESTBED and the command's stderr on failure. */
-export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export function run(argv: readonly string[], opts: ExecOptions = {}, track?: Set<number>): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', 'run() needs a command');
   const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT_BYTES }, (err, stdout, stderr) => {
+    // While it runs, the child's PID sits in `track`, so an interrupted run can still kill it.
+    const child = execFile(file, args, { timeout, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT_BYTES }, (err, stdout, stderr) => {
+      if (child.pid !== undefined) track?.delete(child.pid);
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
       const result: ExecResult = { stdout, stderr, code };
       if (code === 0 || opts.allowFail === true) return resolve(result);
@@ -35,6 +37,7 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
         }),
       );
     });
+    if (child.pid !== undefined) track?.add(child.pid);
   });
 }
 

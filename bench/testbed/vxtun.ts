@@ -30,6 +30,8 @@ export interface StartVxtunOptions {
   readonly network?: string;
   /** Default: a fresh directory beside the config file, removed by stop(). */
   readonly stateDir?: string;
+  /** More config fields (e.g. `workers`, `offloads`), written into the file as given. */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
   /** Extra command-line arguments after `static --config <file>`. */
   readonly extraArgs?: readonly string[];
   /** How long to wait for the "dataplane started" log line (default 20 s). */
@@ -66,7 +68,7 @@ export async function startVxtun(tb: Testbed, host: HostName, opts: StartVxtunOp
     peers: opts.peers,
   };
   const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  writeFileSync(configPath, `${JSON.stringify({ ...config, ...opts.extraConfig }, null, 2)}\n`);
   const proc = tb.spawn(host, [process.execPath, cli, 'static', '--config', configPath, ...(opts.extraArgs ?? [])]);
   const stop = async (graceMs = 5000): Promise<void> => {
     await proc.stop(graceMs);
