@@ -40,38 +40,22 @@ const shared = new IpInfo();
 export function parseIp(buf: Uint8Array, off: number, len: number, out: IpInfo = shared): IpInfo | null {
   if (len < IPV4_HLEN || off < 0 || off + len > buf.length) return null;
   const version = buf[off] >>> 4;
-  if (version === 4) {
-    const headerLen = (buf[off] & 0x0f) * 4;
-    const totalLen = readU16(buf, off + 2);
-    if (headerLen < IPV4_HLEN || totalLen < headerLen || totalLen > len) return null;
-    const flags = buf[off + 6];
-    out.family = 4;
-    out.headerLen = headerLen;
-    out.proto = buf[off + 9];
-    out.totalLen = totalLen;
-    out.srcOff = off + 12;
-    out.dstOff = off + 16;
-    out.addrLen = 4;
-    out.dontFragment = (flags & IPV4_FLAG_DF) !== 0;
-    out.fragment = (flags & IPV4_FLAG_MF) !== 0 || ((flags & 0x1f) | buf[off + 7]) !== 0;
-    return out;
-  }
-  if (version === 6) {
-    if (len < IPV6_HLEN) return null;
-    const totalLen = IPV6_HLEN + readU16(buf, off + 4);
-    if (totalLen > len) return null;
-    out.family = 6;
-    out.headerLen = IPV6_HLEN;
-    out.proto = buf[off + 6];
-    out.totalLen = totalLen;
-    out.srcOff = off + 8;
-    out.dstOff = off + 24;
-    out.addrLen = 16;
-    out.dontFragment = true;
-    out.fragment = out.proto === IPPROTO_IPV6_FRAGMENT;
-    return out;
-  }
-  return null;
+  const v4 = version === 4;
+  if (!v4 && (version !== 6 || len < IPV6_HLEN)) return null;
+  const headerLen = v4 ? (buf[off] & 0x0f) * 4 : IPV6_HLEN;
+  const totalLen = v4 ? readU16(buf, off + 2) : IPV6_HLEN + readU16(buf, off + 4);
+  if (headerLen < IPV4_HLEN || totalLen < headerLen || totalLen > len) return null;
+  const flags = buf[off + 6];
+  out.family = v4 ? 4 : 6;
+  out.headerLen = headerLen;
+  out.proto = buf[off + (v4 ? 9 : 6)];
+  out.totalLen = totalLen;
+  out.srcOff = off + (v4 ? 12 : 8);
+  out.addrLen = v4 ? 4 : 16;
+  out.dstOff = out.srcOff + out.addrLen;
+  out.dontFragment = !v4 || (flags & IPV4_FLAG_DF) !== 0;
+  out.fragment = v4 ? (flags & IPV4_FLAG_MF) !== 0 || ((flags & 0x1f) | buf[off + 7]) !== 0 : out.proto === IPPROTO_IPV6_FRAGMENT;
+  return out;
 }
 
 /** Copies the address at buf[addrOff] (addrLen 4 or 16 bytes) into out[outOff]. */

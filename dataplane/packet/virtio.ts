@@ -41,15 +41,6 @@ export class VirtioHdr {
     this.csumStart = 0;
     this.csumOffset = 0;
   }
-
-  clear(): void {
-    this.flags = 0;
-    this.gsoType = 0;
-    this.hdrLen = 0;
-    this.gsoSize = 0;
-    this.csumStart = 0;
-    this.csumOffset = 0;
-  }
 }
 
 export function readVirtioHdr(buf: Uint8Array, off: number, out: VirtioHdr): VirtioHdr {
