@@ -22,18 +22,19 @@ export const VirtioGso = {
 
 /** One reusable shape: read into it, never allocate one per packet. */
 export class VirtioHdr {
-  flags: number;
-  gsoType: number;
+  flags = 0;
+  gsoType = 0;
   /** Length of the headers before the payload. Not trusted on read: see offload/tso.ts. */
-  hdrLen: number;
+  hdrLen = 0;
   /** Payload bytes per segment. */
-  gsoSize: number;
+  gsoSize = 0;
   /** Where checksumming starts, from the start of the IP packet (= the IP header length). */
-  csumStart: number;
+  csumStart = 0;
   /** Where the checksum goes, from csumStart (16 for TCP, 6 for UDP). */
-  csumOffset: number;
+  csumOffset = 0;
 
-  constructor() {
+  /** Back to the all-zero header (a plain packet), as read from a TUN without IFF_VNET_HDR. */
+  clear(): void {
     this.flags = 0;
     this.gsoType = 0;
     this.hdrLen = 0;
