@@ -153,12 +153,11 @@ typedef struct {
   vx_batch *b;
   int32_t next;   /* batch message to fill from */
   int32_t offset; /* bytes of that message already queued (GSO fallback splits a message) */
-  int32_t count;
   bool gso;
 } send_cursor;
 
-/* Queues one wire message into scratch slot n; returns false when the cursor is exhausted. */
-static bool queue_one(send_cursor *c, uint32_t n) {
+/* Queues the next wire message into scratch slot n and advances the cursor. */
+static void queue_one(send_cursor *c, uint32_t n) {
   vx_batch *b = c->b;
   int32_t i = c->next, len = b->lengths[i], seg = b->seg_sizes[i];
   struct msghdr *m = &b->msgs[n].msg_hdr;
@@ -191,7 +190,6 @@ static bool queue_one(send_cursor *c, uint32_t n) {
     c->next++;
     c->offset = 0;
   }
-  return true;
 }
 
 static bool bad_message(vx_batch *b, int32_t i) {
@@ -217,7 +215,7 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   if (start < 0 || count < start || (uint32_t)count > b->capacity) return vx_int(env, -EINVAL);
   for (int32_t i = start; i < count; i++)
     if (bad_message(b, i)) return vx_int(env, -EFAULT);
-  send_cursor c = {.b = b, .next = start, .offset = 0, .count = count, .gso = use_gso != 0};
+  send_cursor c = {.b = b, .next = start, .offset = 0, .gso = use_gso != 0};
   int32_t sent = 0;
   b->status[VX_ST_ERRNO] = 0;
   b->status[VX_ST_DROPPED] = 0;

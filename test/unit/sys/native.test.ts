@@ -96,6 +96,29 @@ describe('UDP batches over loopback', () => {
   });
 });
 
+describe('batch bounds', () => {
+  it('counts a datagram larger than its slot as truncated', () => {
+    const tx = bind(false);
+    const rx = bind(false);
+    const out = new PacketBatch(1, 4096);
+    queue(out, 0, payload(3000, 6), 0, rx);
+    expect(tx.send(out, 1)).toBe(1);
+    const small = new PacketBatch(4, 2048);
+    for (let turn = 0; turn < 100 && rx.recv(small, 48) === 0; turn++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    expect(small.count).toBe(1);
+    expect(small.lengths[0]).toBe(2048 - 48);
+    expect(rx.truncated).toBe(1);
+  });
+
+  it('refuses a message that points outside the batch buffer instead of reading past it', () => {
+    const tx = bind(false);
+    const out = new PacketBatch(1, 256);
+    queue(out, 0, payload(100, 7), 0, bind(false));
+    out.lengths[0] = 300;
+    expect(() => tx.send(out, 1)).toThrow(expect.objectContaining({ code: 'VXTUN_ERR_INVALID_ARGUMENT' }));
+  });
+});
+
 describe('wake-ups', () => {
   it('one signal wakes exactly one wait', () => {
     const wake = createWakeFd();
