@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { startEtcd } from './etcd-process.js';
 
 export interface RunningServer {
@@ -30,11 +31,8 @@ export const embedded: Target = {
   name: 'embedded registry',
   async start() {
     const dataDir = await mkdtemp(join(tmpdir(), 'vxtun-registry-'));
-    const modPath = '../../control/registry/server.js';
-    const { startRegistry } = (await import(modPath)) as {
-      startRegistry(o: { listen: string; dataDir: string }): Promise<{ url: string; port: number; close(): Promise<void> | void }>;
-    };
-    const reg = await startRegistry({ listen: '127.0.0.1:0', dataDir });
+    const { startRegistry } = await import('../../control/registry/server.js');
+    const reg = await startRegistry({ listen: '127.0.0.1:0', dataDir, logger: pino({ level: 'error' }, pino.destination(2)) });
     return {
       url: reg.url,
       async stop() {

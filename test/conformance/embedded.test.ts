@@ -1,0 +1,4 @@
+import { conformanceSuite } from './suite.js';
+import { embedded } from './targets.js';
+
+conformanceSuite(embedded);
