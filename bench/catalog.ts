@@ -38,7 +38,7 @@ export const METRICS: readonly MetricInfo[] = [
   { id: 'latency.p50', short: 'RR p50', label: 'Request/response p50', unit: 'µs', better: 'lower' },
   { id: 'latency.p99', short: 'RR p99', label: 'Request/response p99', unit: 'µs', better: 'lower' },
   { id: 'ping.rtt', short: 'ping RTT', label: 'Ping RTT (median)', unit: 'µs', better: 'lower' },
-  { id: 'cpu.perGB', short: 'CPU/GB fwd·kernel', label: 'CPU per GB (forwarder; kernel: sys+softirq)', unit: 'CPU-s/GB', better: 'lower' },
+  { id: 'cpu.perGB', short: 'CPU/GB fwd/sys', label: 'CPU per GB (forwarder; kernel: sys+softirq)', unit: 'CPU-s/GB', better: 'lower' },
   { id: 'cpu.busyPerGB', short: 'CPU/GB machine', label: 'CPU per GB (whole machine)', unit: 'CPU-s/GB', better: 'lower' },
   { id: 'rss.peak', short: 'peak RSS', label: 'Forwarder peak RSS', unit: 'MB', better: 'lower', forwarderOnly: true },
 ];

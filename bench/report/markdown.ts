@@ -21,12 +21,14 @@ export function renderMarkdown(result: BenchResult): string {
     'within each repetition. Cells: median (min–max).', '');
 
   lines.push('## Results', '');
-  lines.push(`| Metric | Unit | ${result.modes.join(' | ')} | vxtun / kernel-vxlan |`);
-  lines.push(`|---|---|${result.modes.map(() => '---:').join('|')}|---:|`);
+  const showRatio = result.modes.includes('vxtun') && result.modes.includes('kernel-vxlan');
+  const columns = [...result.modes, ...(showRatio ? ['vxtun / kernel-vxlan'] : [])];
+  lines.push(`| Metric | Unit | ${columns.join(' | ')} |`);
+  lines.push(`|---|---|${columns.map(() => '---:').join('|')}|`);
   for (const row of result.summary) {
     const cells = result.modes.map((mode) => cell(row, mode, result));
-    const ratio = row.ratio === undefined ? '–' : `${row.ratio.toFixed(2)}×`;
-    lines.push(`| ${row.label} | ${row.unit} | ${cells.join(' | ')} | ${ratio} |`);
+    if (showRatio) cells.push(row.ratio === undefined ? '–' : `${row.ratio.toFixed(2)}×`);
+    lines.push(`| ${row.label} | ${row.unit} | ${cells.join(' | ')} |`);
   }
   lines.push('');
 
