@@ -1,7 +1,7 @@
 /**
  * Registry benchmark: puts/s, ranges/s and watch fan-out latency, the embedded registry beside real etcd 3.4.23
  * in the same run. `npx tsc && node dist/bench/registry/run.js [--duration-ms 3000] [--concurrency 16]
- * [--watchers 1000] [--puts 20]`. Writes bench/results/registry-<timestamp>.json.
+ * [--watchers 1000] [--puts 20] [--reps 3]`; throughput is the median of the reps. Writes bench/results/registry-<timestamp>.json.
  */
 import { execSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { EtcdClient } from '../../control/etcd/index.js';
 import { compare, table, type ServerFigures } from './report.js';
 import { startEmbeddedServer, startEtcdServer, type BenchServer } from './servers.js';
-import { putThroughput, rangeThroughput, watchFanout } from './workloads.js';
+import { putThroughput, rangeThroughput, watchFanout, type Throughput } from './workloads.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     watchers: { type: 'string', default: '1000' },
     puts: { type: 'string', default: '20' },
+    reps: { type: 'string', default: '3' },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -26,36 +27,60 @@ const cfg = {
   concurrency: Math.min(256, Number(values.concurrency)),
   watchers: Math.min(5000, Number(values.watchers)),
   puts: Math.min(200, Number(values.puts)),
+  reps: Math.min(9, Number(values.reps)),
 };
 
-async function measure(name: string, start: () => Promise<BenchServer>): Promise<ServerFigures> {
-  let server: BenchServer | undefined;
-  const client = () => new EtcdClient({ endpoints: [server!.url], timeoutMs: 10_000 });
+interface Running {
+  figures: ServerFigures;
+  server?: BenchServer;
+  client?: EtcdClient;
+  puts: Throughput[];
+  ranges: Throughput[];
+}
+
+async function open(name: string, start: () => Promise<BenchServer>): Promise<Running> {
   try {
-    server = await start();
-    const f: ServerFigures = { server: name, version: server.version };
-    const c = client();
-    try {
-      process.stderr.write(`${name}: puts...\n`);
-      f.puts = await putThroughput(c, cfg.durationMs, cfg.concurrency);
-      process.stderr.write(`${name}: ranges...\n`);
-      f.ranges = await rangeThroughput(c, cfg.durationMs, cfg.concurrency);
-      process.stderr.write(`${name}: watch fan-out to ${cfg.watchers}...\n`);
-      f.fanout = await watchFanout(c, cfg.watchers, cfg.puts);
-    } finally {
-      c.close();
-    }
-    return f;
+    const server = await start();
+    const client = new EtcdClient({ endpoints: [server.url], timeoutMs: 10_000 });
+    return { figures: { server: name, version: server.version }, server, client, puts: [], ranges: [] };
   } catch (err) {
-    return { server: name, version: server?.version ?? 'n/a', error: (err as Error).message };
-  } finally {
-    await server?.stop();
+    return { figures: { server: name, version: 'n/a', error: (err as Error).message }, puts: [], ranges: [] };
   }
 }
 
+/** Runs `step` on every live server, recording the first failure as that server's error. */
+async function each(servers: Running[], label: string, step: (r: Running, c: EtcdClient) => Promise<void>): Promise<void> {
+  for (const r of servers) {
+    if (r.client === undefined || r.figures.error !== undefined) continue;
+    process.stderr.write(`${r.figures.server}: ${label}\n`);
+    try {
+      await step(r, r.client);
+    } catch (err) {
+      r.figures.error = `${label}: ${(err as Error).message}`;
+    }
+  }
+}
+
+const byMedian = (runs: Throughput[]): Throughput | undefined => [...runs].sort((a, b) => a.perSecond - b.perSecond)[runs.length >> 1];
+
 const startedAt = new Date();
-const etcd = await measure('etcd', startEtcdServer);
-const embedded = await measure('embedded', startEmbeddedServer);
+// Both servers stay up for the whole run and take turns, so drift in a shared machine's load hits both alike.
+const servers = [await open('etcd', startEtcdServer), await open('embedded', startEmbeddedServer)];
+try {
+  for (let rep = 1; rep <= cfg.reps; rep++) {
+    await each(servers, `puts (rep ${rep}/${cfg.reps})`, async (r, c) => { r.puts.push(await putThroughput(c, cfg.durationMs, cfg.concurrency)); });
+    await each(servers, `ranges (rep ${rep}/${cfg.reps})`, async (r, c) => { r.ranges.push(await rangeThroughput(c, cfg.durationMs, cfg.concurrency)); });
+  }
+  await each(servers, `watch fan-out to ${cfg.watchers} watchers`, async (r, c) => { r.figures.fanout = await watchFanout(c, cfg.watchers, cfg.puts); });
+} finally {
+  for (const r of servers) {
+    r.figures.puts = byMedian(r.puts);
+    r.figures.ranges = byMedian(r.ranges);
+    r.client?.close();
+    await r.server?.stop();
+  }
+}
+const [etcd, embedded] = servers.map((r) => r.figures);
 const rows = compare(embedded, etcd);
 process.stdout.write(`${table(rows, etcd.version)}\n`);
 for (const f of [embedded, etcd]) if (f.error) process.stdout.write(`${f.server}: FAILED: ${f.error}\n`);
@@ -64,7 +89,7 @@ const commit = (() => { try { return execSync('git rev-parse HEAD', { encoding: 
 const record = {
   schema: 1, benchmark: 'registry', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), commit,
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-  config: cfg, servers: { embedded, etcd }, rows,
+  config: cfg, servers: { embedded, etcd }, runs: { puts: servers.map((r) => r.puts), ranges: servers.map((r) => r.ranges) }, rows,
 };
 await mkdir(values.out!, { recursive: true });
 const file = `${values.out}/registry-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
