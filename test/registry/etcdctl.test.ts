@@ -1,25 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
 import { promisify } from 'node:util';
-import pino from 'pino';
-import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
-import { b64, post, tempDir, unb64 } from './helpers.js';
+import { b64, inProcessRegistry, post, unb64 } from './helpers.js';
 
 /** Debian's etcdctl (v3 API over gRPC) against the registry: Flannel operators' habits must work. */
 const run = promisify(execFile);
-let reg: RunningRegistry;
-let dir: string;
 const ctl = async (...args: string[]) => (await run('etcdctl', ['--endpoints', reg.url, '--command-timeout=5s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 15_000 })).stdout;
 
-beforeAll(async () => {
-  dir = await tempDir('vxreg-ctl-');
-  reg = await startRegistry({ listen: '127.0.0.1:0', dataDir: dir, logger: pino({ level: 'silent' }) });
-});
-afterAll(async () => {
-  await reg?.close();
-  await fs.rm(dir, { recursive: true, force: true });
-});
+const reg = inProcessRegistry('vxreg-ctl-');
 
 describe('etcdctl against the registry (gRPC on the same port as the gateway)', () => {
   it('put, get --prefix, del round-trip and agree with the HTTP gateway', async () => {

@@ -1,26 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fs from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import http from 'node:http';
 import fc from 'fast-check';
-import pino from 'pino';
-import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
-import { b64, post, tempDir } from './helpers.js';
+import { b64, inProcessRegistry, post } from './helpers.js';
 
 /**
  * Random and mutated requests to every route: the server never crashes, never answers a unary route with 5xx,
  * always uses etcd's error body for errors, and a rejected or read-only request leaves the store unchanged.
  */
-let reg: RunningRegistry;
-let dir: string;
-beforeAll(async () => {
-  dir = await tempDir('vxreg-fuzz-');
-  reg = await startRegistry({ listen: '127.0.0.1:0', dataDir: dir, logger: pino({ level: 'silent' }) });
-  await post(reg.url, '/v3/lease/grant', { TTL: 600, ID: 7 });
-  for (const k of ['a', 'b', '/p/1', '/p/2']) await post(reg.url, '/v3/kv/put', { key: b64(k), value: b64('seed-' + k), lease: k === 'a' ? 7 : 0 });
-});
-afterAll(async () => {
-  await reg?.close();
-  await fs.rm(dir, { recursive: true, force: true });
+const reg = inProcessRegistry('vxreg-fuzz-', async (url) => {
+  await post(url, '/v3/lease/grant', { TTL: 600, ID: 7 });
+  for (const k of ['a', 'b', '/p/1', '/p/2']) await post(url, '/v3/kv/put', { key: b64(k), value: b64('seed-' + k), lease: k === 'a' ? 7 : 0 });
 });
 
 const READ_ONLY = new Set(['/v3/kv/range', '/v3/lease/timetolive', '/v3/lease/leases', '/v3/kv/lease/timetolive', '/v3/lease/keepalive']);

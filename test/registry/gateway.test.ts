@@ -1,19 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fs from 'node:fs/promises';
-import pino from 'pino';
-import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
-import { b64, post, tempDir, unb64, watch } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { b64, inProcessRegistry, post, unb64, watch } from './helpers.js';
 
-let reg: RunningRegistry;
-let dir: string;
-beforeAll(async () => {
-  dir = await tempDir();
-  reg = await startRegistry({ listen: '127.0.0.1:0', dataDir: dir, logger: pino({ level: 'silent' }) });
-});
-afterAll(async () => {
-  await reg?.close();
-  await fs.rm(dir, { recursive: true, force: true });
-});
+const reg = inProcessRegistry('vxreg-gw-');
 
 describe('registry HTTP/JSON gateway', () => {
   it('put/range/txn answer with etcd 3.4 shapes (strings for int64, omitted zero values)', async () => {

@@ -4,6 +4,9 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENTRY = path.join(ROOT, 'dist/control/registry/main.js');
@@ -111,4 +114,20 @@ export function watch(url: string, create: Record<string, unknown>) {
     },
     close: () => req.destroy(),
   };
+}
+
+/** Starts an in-process registry on port 0 in a temp data dir for the current test file; removes both after it. */
+export function inProcessRegistry(prefix: string, setup?: (url: string) => Promise<void>): { readonly url: string } {
+  let reg: RunningRegistry | undefined;
+  let dir = '';
+  beforeAll(async () => {
+    dir = await tempDir(prefix);
+    reg = await startRegistry({ listen: '127.0.0.1:0', dataDir: dir, logger: pino({ level: 'silent' }) });
+    await setup?.(reg.url);
+  });
+  afterAll(async () => {
+    await reg?.close();
+    if (dir) await fsp.rm(dir, { recursive: true, force: true });
+  });
+  return { get url() { return reg!.url; } };
 }

@@ -1,19 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fs from 'node:fs/promises';
-import pino from 'pino';
-import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
-import { b64, ensureBuilt, post, spawnRegistry, tempDir, watch } from './helpers.js';
+import { b64, ensureBuilt, inProcessRegistry, post, spawnRegistry, tempDir, watch } from './helpers.js';
 
-let reg: RunningRegistry;
-let dir: string;
-beforeAll(async () => {
-  dir = await tempDir('vxreg-lease-');
-  reg = await startRegistry({ listen: '127.0.0.1:0', dataDir: dir, logger: pino({ level: 'silent' }) });
-});
-afterAll(async () => {
-  await reg?.close();
-  await fs.rm(dir, { recursive: true, force: true });
-});
+const reg = inProcessRegistry('vxreg-lease-');
 
 describe('lease expiry', () => {
   it('keys vanish within TTL + 1 s after keepalives stop, and watchers see DELETE events', async () => {
