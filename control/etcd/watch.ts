@@ -7,7 +7,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { VxtunError } from '../../dataplane/errors.js';
 import { b64, decodeHeader, decodeKv, int64, prefixEnd, type Bytes } from './codec.js';
-import { EtcdError, GRPC, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
+import { GRPC, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { sleep, type Transport } from './transport.js';
 import type { WatchEvent } from './types.js';
@@ -131,7 +131,8 @@ export class Watcher {
     try {
       req = await this.transport.openStream(endpoint, '/v3/watch', this.createRequest());
     } catch (err) {
-      return err instanceof VxtunError && !(err instanceof EtcdError) ? { kind: 'fatal', err } : { kind: 'transient', err, created };
+      const fatal = err instanceof VxtunError && err.code !== 'VXTUN_ERR_REGISTRY_UNAVAILABLE';
+      return fatal ? { kind: 'fatal', err } : { kind: 'transient', err, created };
     }
     this.req = req;
     if (this.closed) req.destroy();
@@ -199,7 +200,10 @@ export class Watcher {
     if (r.canceled === true) {
       if (compactRevision > 0n) return { kind: 'compacted', rev: compactRevision };
       const reason = typeof r.cancel_reason === 'string' ? r.cancel_reason : 'no reason given';
-      return { kind: 'fatal', err: registryError(this.transport.endpoint(), GRPC.UNKNOWN, `watch canceled: ${reason}`) };
+      const err = registryError(this.transport.endpoint(), GRPC.UNKNOWN, `watch canceled: ${reason}`);
+      if (!/invalid auth token/.test(reason)) return { kind: 'fatal', err };
+      this.transport.dropToken(); // the token expired while we were away: authenticate again and retry
+      return { kind: 'transient', err, created: false };
     }
     if (r.created === true) {
       // Without a start revision, "now" is fixed at the first creation; later streams resume after it.

@@ -16,6 +16,8 @@ export interface EtcdProcess {
   pid: number;
   dataDir: string;
   stop(): Promise<void>;
+  /** Stops etcd (SIGTERM) and starts it again on the same ports and data dir. */
+  restart(): Promise<void>;
 }
 
 export interface EtcdProcessOptions {
@@ -52,18 +54,31 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
     '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error',
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
+  const watchChild = (c: ChildProcess) => {
+    c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    return new Promise<void>((resolve) => c.once('exit', () => resolve()));
+  };
+  let exited = watchChild(child);
+  const kill = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      process.kill(child.pid, 'SIGTERM');
-      const timer = setTimeout(() => { if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL'); }, 3000);
+      const pid = child.pid;
+      process.kill(pid, 'SIGTERM');
+      const timer = setTimeout(() => { if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL'); }, 3000);
       await exited;
       clearTimeout(timer);
     }
+  };
+  const stop = async (): Promise<void> => {
+    await kill();
     await rm(dataDir, { recursive: true, force: true });
+  };
+  const restart = async (): Promise<void> => {
+    await kill();
+    child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    exited = watchChild(child);
+    await waitHealthy(url, child, opts.startTimeoutMs ?? 15_000);
   };
   try {
     await waitHealthy(url, child, opts.startTimeoutMs ?? 15_000);
@@ -71,7 +86,7 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
     await stop();
     throw new Error(`etcd did not become healthy: ${(err as Error).message}\n${stderr}`);
   }
-  return { url, port: clientPort, pid: child.pid ?? -1, dataDir, stop };
+  return { url, port: clientPort, get pid() { return child.pid ?? -1; }, dataDir, stop, restart };
 }
 
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {

@@ -83,6 +83,23 @@ export function watchTests(ctx: SuiteContext): void {
     expect(events.map((e) => [text(e.kv.value), e.kv.modRevision])).toEqual([['lease-3', put.header.revision]]);
   });
 
+  it('a watcher survives a server restart: it resumes after the last revision it saw, with no gap and no repeat', async () => {
+    const p = uniquePrefix('restart');
+    const got: WatchEvent[] = [];
+    const w = ctx.client.watch(p, { prefix: true }, (evs) => got.push(...evs));
+    await w.ready;
+    await ctx.client.put(`${p}a`, '1');
+    await ctx.client.put(`${p}b`, '2');
+    await until(() => got.length >= 2);
+    await ctx.restart();
+    const put = await ctx.client.put(`${p}c`, '3');
+    await until(() => got.length >= 3, 8000);
+    w.close();
+    expect(got.map((e) => text(e.kv.value))).toEqual(['1', '2', '3']);
+    expect(got[2].kv.modRevision).toBe(put.header.revision);
+    expect(w.reconnects).toBeGreaterThanOrEqual(1);
+  });
+
   it(ctx.target.dropsDeleteAtCompactRevision
     ? 'KNOWN BUG of etcd < 3.4.36 (#18089/#19179): a watch opened at the compaction revision misses the DELETE of that revision'
     : 'a watch opened at the compaction revision delivers every event of that revision', async () => {

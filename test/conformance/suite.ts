@@ -13,6 +13,8 @@ export interface SuiteContext {
   url: string;
   client: EtcdClient;
   target: Target;
+  /** Restarts the server on the same port and data dir. */
+  restart(): Promise<void>;
 }
 
 export function conformanceSuite(target: Target): void {
@@ -22,6 +24,7 @@ export function conformanceSuite(target: Target): void {
     beforeAll(async () => {
       server = await target.start();
       ctx.url = server.url;
+      ctx.restart = () => server!.restart();
       ctx.client = new EtcdClient({ endpoints: [server.url], timeoutMs: 5000 });
     });
     afterAll(async () => {

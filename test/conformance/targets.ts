@@ -11,6 +11,8 @@ import { startEtcd } from './etcd-process.js';
 export interface RunningServer {
   url: string;
   stop(): Promise<void>;
+  /** Stops the server and starts it again on the same port with the same data. */
+  restart(): Promise<void>;
 }
 
 export interface Target {
@@ -32,12 +34,18 @@ export const embedded: Target = {
   async start() {
     const dataDir = await mkdtemp(join(tmpdir(), 'vxtun-registry-'));
     const { startRegistry } = await import('../../control/registry/server.js');
-    const reg = await startRegistry({ listen: '127.0.0.1:0', dataDir, logger: pino({ level: 'error' }, pino.destination(2)) });
+    const logger = pino({ level: 'error' }, pino.destination(2));
+    let reg = await startRegistry({ listen: '127.0.0.1:0', dataDir, logger });
+    const port = reg.port;
     return {
       url: reg.url,
       async stop() {
         await reg.close();
         await rm(dataDir, { recursive: true, force: true });
+      },
+      async restart() {
+        await reg.close();
+        reg = await startRegistry({ listen: `127.0.0.1:${port}`, dataDir, logger });
       },
     };
   },
