@@ -56,6 +56,14 @@ export function kvTests(ctx: SuiteContext): void {
     expect((await ctx.client.range(p, { prefix: true })).kvs.map((kv) => text(kv.key))).toEqual([`${p}a`, `${p}ab`]);
   });
 
+  it('prefix ranges over binary keys ending in 0xff include exactly the keys under the prefix', async () => {
+    const p = Buffer.from(uniquePrefix('ff'));
+    const key = (...tail: number[]) => Buffer.concat([p, Buffer.from(tail)]);
+    for (const k of [key(0x61, 0xff), key(0x61, 0xff, 0x01), key(0x61, 0xfe), key(0x62)]) await ctx.client.put(k, 'x');
+    const got = await ctx.client.range(key(0x61, 0xff), { prefix: true });
+    expect(got.kvs.map((kv) => kv.key.subarray(p.length).toString('hex'))).toEqual(['61ff', '61ff01']);
+  });
+
   it('creates a key only if absent (create_revision == 0 and version == 0, as Flannel does)', async () => {
     const k = `${uniquePrefix('cas')}10.5.72.0-24`;
     const create = (v: string, c = cmp.create(k, '=', 0)) => ctx.client.txn({ compare: [c], success: [op.put(k, v)], failure: [op.range(k)] });

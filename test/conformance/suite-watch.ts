@@ -2,7 +2,7 @@
 import { expect, it } from 'vitest';
 import { cmp, op, text, type KeyValue, type WatchEvent } from '../../control/etcd/index.js';
 import type { SuiteContext } from './suite.js';
-import { uniquePrefix } from './targets.js';
+import { PROGRESS_INTERVAL_MS, uniquePrefix } from './targets.js';
 
 const show = (e: WatchEvent) => [e.type, text(e.kv.key).replace(/^.*\//, ''), text(e.kv.value), e.kv.modRevision, e.prevKv ? text(e.prevKv.value) : null];
 
@@ -46,6 +46,18 @@ export function watchTests(ctx: SuiteContext): void {
     w.close();
     expect(put.header.revision).toBe(createdAt + 1n);
     expect(got.map((e) => text(e.kv.key))).toEqual([`${p}after`]);
+  });
+
+  it('progress notifications on an idle watch report the current revision', async () => {
+    const p = uniquePrefix('progress');
+    const rev = (await ctx.client.put(`${uniquePrefix('elsewhere')}k`, 'v')).header.revision;
+    const progress: bigint[] = [];
+    const w = ctx.client.watch(p, { prefix: true, progressNotify: true }, { events: () => undefined, progress: (r) => progress.push(r) });
+    await w.ready;
+    await until(() => progress.length >= 2, 4 * PROGRESS_INTERVAL_MS + 1000);
+    w.close();
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.every((r) => r >= rev)).toBe(true);
   });
 
   it('a compacted start revision stops the watch with the compact revision, and reads below it fail', async () => {

@@ -15,6 +15,9 @@ export interface RunningServer {
   restart(): Promise<void>;
 }
 
+/** Watch progress notifications every 500 ms instead of etcd's 10 min, so the suite can see them. */
+export const PROGRESS_INTERVAL_MS = 500;
+
 export interface Target {
   name: string;
   start(): Promise<RunningServer>;
@@ -24,7 +27,7 @@ export interface Target {
 
 export const etcd3423: Target = {
   name: 'etcd 3.4.23 (Debian etcd-server)',
-  start: () => startEtcd(),
+  start: () => startEtcd({ extraArgs: ['--experimental-watch-progress-notify-interval', `${PROGRESS_INTERVAL_MS}ms`] }),
   dropsDeleteAtCompactRevision: true,
 };
 
@@ -35,7 +38,7 @@ export const embedded: Target = {
     const dataDir = await mkdtemp(join(tmpdir(), 'vxtun-registry-'));
     const { startRegistry } = await import('../../control/registry/server.js');
     const logger = pino({ level: 'error' }, pino.destination(2));
-    let reg = await startRegistry({ listen: '127.0.0.1:0', dataDir, logger });
+    let reg = await startRegistry({ listen: '127.0.0.1:0', dataDir, logger, progressIntervalMs: PROGRESS_INTERVAL_MS });
     const port = reg.port;
     return {
       url: reg.url,
@@ -45,7 +48,7 @@ export const embedded: Target = {
       },
       async restart() {
         await reg.close();
-        reg = await startRegistry({ listen: `127.0.0.1:${port}`, dataDir, logger });
+        reg = await startRegistry({ listen: `127.0.0.1:${port}`, dataDir, logger, progressIntervalMs: PROGRESS_INTERVAL_MS });
       },
     };
   },
