@@ -94,6 +94,22 @@ describe('registry HTTP/JSON gateway', () => {
     replay.close();
   });
 
+  it('watch from a future revision stays quiet until the store reaches it; cancel and progress on the same stream', async () => {
+    const now = Number((await post(reg.url, '/v3/kv/range', { key: b64('/f') })).json.header.revision);
+    const w = watch(reg.url, { key: b64('/f'), start_revision: String(now + 2), watch_id: '7' });
+    await post(reg.url, '/v3/kv/put', { key: b64('/f'), value: b64('early') });
+    await post(reg.url, '/v3/kv/put', { key: b64('/f'), value: b64('due') });
+    expect(await w.until((l) => l.length >= 2)).toBe(true);
+    expect(w.lines[0].result).toMatchObject({ watch_id: '7', created: true });
+    expect(w.lines[1].result.events.map((e: { kv: { value: string } }) => unb64(e.kv.value))).toEqual(['due']);
+    w.send({ progress_request: {} });
+    w.send({ cancel_request: { watch_id: '7' } });
+    expect(await w.until((l) => l.length >= 4)).toBe(true);
+    expect(w.lines[2].result.watch_id).toBe('-1');
+    expect(w.lines[3].result).toMatchObject({ watch_id: '7', canceled: true });
+    w.close();
+  });
+
   it('watch on a compacted revision: created, then canceled with compact_revision; compacted reads fail', async () => {
     const r = Number((await post(reg.url, '/v3/kv/put', { key: b64('/c/x'), value: b64('1') })).json.header.revision);
     await post(reg.url, '/v3/kv/put', { key: b64('/c/x'), value: b64('2') });

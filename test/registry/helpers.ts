@@ -112,6 +112,7 @@ export function watch(url: string, create: Record<string, unknown>) {
       }
       return pred(lines);
     },
+    send: (msg: unknown) => req.write(JSON.stringify(msg)),
     close: () => req.destroy(),
   };
 }

@@ -82,6 +82,8 @@ export class WatchHub {
     if (this.count === 0) return;
     const per = new Map<Watcher, Event[]>();
     const add = (w: Watcher, ev: Event) => {
+      // A watcher created for a future start revision waits for it.
+      if (rev < w.nextRev) return;
       if ((ev.type === EVENT_PUT && w.noPut) || (ev.type === EVENT_DELETE && w.noDelete)) return;
       const list = per.get(w);
       if (list) list.push(ev); else per.set(w, [ev]);

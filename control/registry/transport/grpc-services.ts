@@ -6,6 +6,7 @@ import { grpcPackage } from '../wire/proto.js';
 import { Errors, toRpcError } from '../wire/rpc-error.js';
 import { WatchStream, type WatchRequest } from '../watch-stream.js';
 import { ETCD_VERSION, MAX_REQUEST_BYTES } from './http-gateway.js';
+import { MAX_UNSENT_BYTES, slowWatcher } from './http-streams.js';
 
 /**
  * etcd's gRPC services over the same service layer, with etcd's own protos: what etcdctl and clientv3 call
@@ -60,7 +61,15 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
 
   server.addService(pb.Watch.service, {
     Watch: (call: grpc.ServerDuplexStream<WatchRequest, Msg>) => {
-      const stream = new WatchStream(svc, (resp) => { if (!call.cancelled && call.writable) call.write(resp); });
+      const stream = new WatchStream(svc, (resp) => {
+        if (call.cancelled || !call.writable) return;
+        call.write(resp);
+        if (call.writableLength > MAX_UNSENT_BYTES) {
+          const e = slowWatcher();
+          close();
+          call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
+        }
+      });
       metrics.watchers.inc();
       let closed = false;
       const close = () => { if (!closed) { closed = true; stream.close(); metrics.watchers.dec(); } };

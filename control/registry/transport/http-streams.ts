@@ -14,6 +14,10 @@ import type { Event } from '../store/types.js';
  */
 const HTTP_STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable', 412: 'Precondition Failed' };
 
+/** A client that stops reading would otherwise make the server buffer every event for it. */
+export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
+export const slowWatcher = () => new RpcError(GrpcCode.RESOURCE_EXHAUSTED, 'watch stream fell too far behind; reconnect and resume from the last revision received');
+
 export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMessage, res: http.ServerResponse): void {
   const isWatch = url === '/v3/watch';
   const splitter = new JsonObjectSplitter();
@@ -44,6 +48,7 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
     if (finished) return;
     start();
     res.write(encodeWatchResponse(deps.svc, resp));
+    if (res.writableLength > MAX_UNSENT_BYTES) fail(slowWatcher());
   }) : undefined;
   if (watch) deps.metrics.watchers.inc();
 
