@@ -5,9 +5,12 @@
  * all-zero FDB entry carries the broadcast). IPv6 is off so autoconfiguration does not add traffic.
  * Every name carries a random prefix; destroy() removes exactly what create() made.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPcap } from './pcap.js';
 
 export const canRunNetns = process.getuid?.() === 0
   && ['/usr/sbin/ip', '/usr/bin/ip'].some(existsSync) && ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].some(existsSync);
@@ -19,6 +22,12 @@ export const UNDERLAY_B = '192.168.77.2';
 export const GW_A = '10.5.1.0';
 export const GW_B = '10.5.2.0';
 
+/** UDP payload (VXLAN header onwards) and outer ports of a captured Ethernet/IPv4/UDP frame. */
+export function vxlanOf(frame: Uint8Array): { payload: Uint8Array; srcPort: number; dstPort: number } {
+  const udp = 14 + (frame[14] & 15) * 4;
+  return { payload: frame.subarray(udp + 8), srcPort: (frame[udp] << 8) | frame[udp + 1], dstPort: (frame[udp + 2] << 8) | frame[udp + 3] };
+}
+
 export function sh(cmd: string, ...args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -29,6 +38,7 @@ export class KernelPair {
   readonly nsB = `${this.prefix}b`;
   readonly vethB = `${this.prefix}vb`;
   readonly vxlanA = `${this.prefix}fa`;
+  readonly vxlanB = `${this.prefix}fb`;
 
   create(): void {
     for (const ns of [this.nsA, this.nsB]) {
@@ -42,6 +52,34 @@ export class KernelPair {
     this.side('b', UNDERLAY_B, UNDERLAY_A, MAC_B, MAC_A, GW_B, GW_A);
     sh('ip', '-n', this.nsB, 'neigh', 'add', GW_A, 'lladdr', MAC_A, 'dev', `${p}fb`, 'nud', 'permanent');
     sh('bridge', '-n', this.nsA, 'fdb', 'append', '00:00:00:00:00:00', 'dev', `${p}fa`, 'dst', UNDERLAY_B);
+  }
+
+  /**
+   * Captures VXLAN datagrams on B's veth while `action` runs: until `count` frames arrived, or for settleMs
+   * after the action when count is 0. Returns the Ethernet frames as captured.
+   */
+  async capture(action: () => void, count: number, settleMs = 1000): Promise<Uint8Array[]> {
+    const file = join(tmpdir(), `${this.prefix}-${randomBytes(3).toString('hex')}.pcap`);
+    const args = ['netns', 'exec', this.nsB, 'tcpdump', '-i', this.vethB, '-U', '-n', '-w', file];
+    if (count > 0) args.push('-c', String(count));
+    const dump = spawn('ip', [...args, 'udp', 'port', '8472'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<void>((resolve) => dump.on('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('tcpdump did not start within 5 s')), 5000);
+        dump.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(t); resolve(); } });
+      });
+      action();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, count > 0 ? 5000 : settleMs))]);
+      if (dump.exitCode === null && dump.pid !== undefined) {
+        process.kill(dump.pid, 'SIGINT');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+      }
+      return readPcap(readFileSync(file)).frames.map((f) => f.data);
+    } finally {
+      if (dump.exitCode === null && dump.pid !== undefined) process.kill(dump.pid, 'SIGKILL');
+      rmSync(file, { force: true });
+    }
   }
 
   destroy(): void {

@@ -4,10 +4,6 @@
  * and our writers must produce the same bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArpRequest, writeArpReply } from '../../../dataplane/packet/arp.js';
 import { DropReason } from '../../../dataplane/packet/drops.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, parseMac, writeEthernet } from '../../../dataplane/packet/ethernet.js';
@@ -16,40 +12,11 @@ import { parseIp } from '../../../dataplane/packet/ip.js';
 import { SRC_PORT_MAX, SRC_PORT_MIN } from '../../../dataplane/packet/flowhash.js';
 import { innerEthertype, readVni, VXLAN_HLEN, VXLAN_OVERHEAD, VXLAN_PORT_LINUX, writeVxlan } from '../../../dataplane/packet/vxlan.js';
 import { ip4, ipv4HeaderValid } from './helpers.js';
-import { canRunNetns, GW_B, KernelPair, MAC_A as A, MAC_B as B, sh } from './kernel-pair.js';
-import { readPcap } from './pcap.js';
+import { canRunNetns, GW_B, KernelPair, MAC_A as A, MAC_B as B, sh, vxlanOf } from './kernel-pair.js';
 
 const pair = new KernelPair();
 const MAC_A = parseMac(A)!;
 const MAC_B = parseMac(B)!;
-const PCAP = join(tmpdir(), `${pair.prefix}.pcap`);
-
-async function capture(): Promise<void> {
-  const dump = spawn('ip', ['netns', 'exec', pair.nsB, 'tcpdump', '-i', pair.vethB, '-U', '-n', '-c', '4', '-w', PCAP, 'udp', 'port', '8472'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => dump.on('exit', () => resolve()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('tcpdump did not start within 5 s')), 5000);
-      dump.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(t); resolve(); } });
-    });
-    sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-c', '1', '-W', '3', GW_B);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  } finally {
-    if (dump.exitCode === null && dump.pid !== undefined) process.kill(dump.pid);
-  }
-}
-
-function tearDown(): void {
-  pair.destroy();
-  rmSync(PCAP, { force: true });
-}
-
-/** UDP payload (VXLAN header onwards) and outer source port of a captured Ethernet/IPv4/UDP frame. */
-function vxlanOf(frame: Uint8Array): { payload: Uint8Array; srcPort: number; dstPort: number } {
-  const ihl = (frame[14] & 15) * 4;
-  const udp = 14 + ihl;
-  return { payload: frame.subarray(udp + 8), srcPort: (frame[udp] << 8) | frame[udp + 1], dstPort: (frame[udp + 2] << 8) | frame[udp + 3] };
-}
 
 describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => {
   let frames: Uint8Array[] = [];
@@ -57,16 +24,13 @@ describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => 
   beforeAll(async () => {
     try {
       pair.create();
-      await capture();
-      const pcap = readPcap(readFileSync(PCAP));
-      expect(pcap.linkType).toBe(1);
-      frames = pcap.frames.map((f) => f.data);
+      frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-c', '1', '-W', '3', GW_B), 4);
     } catch (err) {
-      tearDown();
+      pair.destroy();
       throw err;
     }
   });
-  afterAll(tearDown);
+  afterAll(() => pair.destroy());
 
   it('captured ARP request, ARP reply, echo request, echo reply', () => {
     expect(frames.length).toBe(4);
