@@ -7,18 +7,10 @@
  *   stream line     {"error":{"grpc_code":N,"http_code":N,"message":"..."}}  (3.6: {"error":{"code":N,"message":"..."}})
  */
 import { VxtunError, type ErrorCode } from '../../dataplane/errors.js';
+import { GrpcCode } from '../registry/wire/rpc-error.js';
 
-export const GRPC = {
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  FAILED_PRECONDITION: 9,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
+/** gRPC status codes; one table shared with the embedded registry, which speaks the same codes. */
+export const GRPC = GrpcCode;
 
 /** A registry error that keeps what etcd said beside the vxtun code. */
 export class EtcdError extends VxtunError {
