@@ -98,6 +98,15 @@ export function kvTests(ctx: SuiteContext): void {
     expect(kvs.map((kv) => [text(kv.key), kv.modRevision])).toEqual([[`${p}a`, rev + 1n], [`${p}b`, rev + 1n]]);
   });
 
+  it('reports the server version and status (store revision, member as leader)', async () => {
+    const rev = (await ctx.client.put(`${uniquePrefix('status')}k`, 'v')).header.revision;
+    expect((await ctx.client.version()).etcdserver).toMatch(/^3\.\d+\.\d+/);
+    const st = await ctx.client.status();
+    expect(st.header.revision).toBeGreaterThanOrEqual(rev);
+    expect(st.version).toMatch(/^3\.\d+\.\d+/);
+    expect(st.leader).toBe(st.header.memberId);
+  });
+
   it('rejects bad requests with etcd codes kept on the error', async () => {
     const p = uniquePrefix('bad');
     const future = await ctx.client.range(`${p}x`, { revision: 1n << 40n }).catch((e: unknown) => e);
