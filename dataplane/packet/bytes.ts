@@ -28,10 +28,13 @@ export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstO
   for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
 }
 
-/** Copy for payloads: one memcpy; the subarray view it needs is the only allocation, paid once per segment. */
+/**
+ * Copy for payloads: one memcpy. The source view it needs is the only allocation, once per segment; a plain
+ * Uint8Array view is cheaper than Buffer#subarray, which builds a Buffer.
+ */
 export function copyPayload(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
   if (len < 64) copyBytes(src, srcOff, dst, dstOff, len);
-  else dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+  else dst.set(new Uint8Array(src.buffer, src.byteOffset + srcOff, len), dstOff);
 }
 
 export function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
