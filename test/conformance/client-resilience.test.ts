@@ -99,4 +99,19 @@ describe('etcd client under faults (scripted gateway)', () => {
     expect(got.map((e) => [e.type, text(e.kv.key), e.kv.modRevision])).toEqual([['PUT', '/w/a', 11n], ['PUT', '/w/b', 12n], ['DELETE', '/w/a', 13n]]);
     expect([w.duplicatesDropped, w.reconnects]).toEqual([1, 1]);
   });
+
+  it('a watch that goes silent past idleTimeoutMs reconnects on its own', async () => {
+    let creates = 0;
+    const url = await fakeGateway((_p, _b, _r, res) => {
+      creates++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`${JSON.stringify({ result: { header: header(5), created: true } })}\n`); // then nothing, ever
+    });
+    const w = client([url]).watch('/w/', { prefix: true, idleTimeoutMs: 200 }, () => undefined);
+    const end = Date.now() + 3000;
+    while (creates < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    w.close();
+    expect(creates).toBeGreaterThanOrEqual(3);
+    expect(w.reconnects).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -74,6 +74,25 @@ export function watchTests(ctx: SuiteContext): void {
     expect(w.isClosed).toBe(true);
   });
 
+  it('listAndWatch lists the prefix, then delivers exactly the changes after the list', async () => {
+    const p = uniquePrefix('follow');
+    await ctx.client.put(`${p}10.5.1.0-24`, 'lease-1');
+    await ctx.client.put(`${p}10.5.2.0-24`, 'lease-2');
+    const snapshots: [string[], bigint][] = [];
+    const events: WatchEvent[] = [];
+    const lw = ctx.client.listAndWatch(p, {
+      snapshot: (kvs: KeyValue[], rev) => snapshots.push([kvs.map((kv) => text(kv.value)), rev]),
+      events: (evs) => events.push(...evs),
+    });
+    const listedAt = await lw.ready;
+    const del = await ctx.client.delete(`${p}10.5.1.0-24`);
+    await until(() => events.length > 0);
+    lw.close();
+    expect(snapshots).toEqual([[['lease-1', 'lease-2'], listedAt]]);
+    expect(events.map((e) => [e.type, text(e.kv.key).replace(p, ''), e.kv.modRevision])).toEqual([['DELETE', '10.5.1.0-24', del.header.revision]]);
+    expect(lw.relists).toBe(0);
+  });
+
   it('listAndWatch re-lists when its resume revision was compacted, then follows new events', async () => {
     const p = uniquePrefix('relist');
     const old = (await ctx.client.put(`${p}10.5.1.0-24`, 'lease-1')).header.revision;
