@@ -8,6 +8,7 @@ import type { PeerEntry } from './routes.js';
 import { counterIndex, dropIndex } from './stats.js';
 import { parseArpRequest, writeArpReply, arpAsksFor } from './packet/arp.js';
 import { writeVxlan, VXLAN_HLEN } from './packet/vxlan.js';
+import { ETH_HLEN } from './packet/ethernet.js';
 
 const C_ARP = counterIndex('arpReplies');
 const D_ARP = dropIndex('arp');
@@ -25,9 +26,10 @@ export class ArpResponder {
     this.replies = new PacketBatch(16, 128);
   }
 
-  offer(buf: Buffer, eth: number, len: number, peer: PeerEntry, _batch: PacketBatch, _msg: number): void {
+  /** eth/len: the inner Ethernet frame. */
+  offer(buf: Buffer, eth: number, len: number, peer: PeerEntry): void {
     const gw = this.cfg.gateway4;
-    const req = parseArpRequest(buf, eth, len);
+    const req = parseArpRequest(buf, eth + ETH_HLEN, len - ETH_HLEN);
     if (gw === null || req === null || !arpAsksFor(req, gw)) { this.stats[D_ARP]++; return; }
     const r = this.replies;
     if (r.count === r.capacity) this.flush();

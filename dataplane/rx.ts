@@ -12,6 +12,7 @@ import { parseIp, IpInfo } from './packet/ip.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
 import { VXLAN_HLEN } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
+import { markChecksumPartial } from './offload/partial.js';
 import { Coalescer } from './offload/gro.js';
 import { ArpResponder } from './arp-responder.js';
 
@@ -52,7 +53,8 @@ export class Decapsulator {
     this.peers = peers;
     this.stats = stats;
     this.tun = tun;
-    this.coalescer = new Coalescer(64);
+    // Inner checksums are not verified here: see offload/partial.ts for why.
+    this.coalescer = new Coalescer(64, false);
     this.arp = new ArpResponder(cfg, stats, replyBind);
     this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
     this.ip = new IpInfo();
@@ -75,14 +77,14 @@ export class Decapsulator {
       const peer = this.peers.bySource(batch.families[i], batch.addrs, i * 16);
       if (peer === undefined) { st[D_NO_PEER] += Math.ceil(len / seg); continue; }
       for (let o = off, end = off + len; o < end; o += seg) {
-        this.datagram(batch.buf, o, Math.min(seg, end - o), peer, batch, i);
+        this.datagram(batch.buf, o, Math.min(seg, end - o), peer);
       }
     }
     this.flushTun();
     this.arp.flush();
   }
 
-  private datagram(buf: Buffer, o: number, len: number, peer: PeerEntry, batch: PacketBatch, msg: number): void {
+  private datagram(buf: Buffer, o: number, len: number, peer: PeerEntry): void {
     const st = this.stats;
     st[C_RX_DGRAMS]++;
     if (len < MIN_DATAGRAM) { st[D_SHORT]++; return; }
@@ -90,7 +92,7 @@ export class Decapsulator {
     if (buf[o + 4] !== this.vniHi || buf[o + 5] !== this.vniMid || buf[o + 6] !== this.vniLo) { st[D_WRONG_VNI]++; return; }
     const eth = o + VXLAN_HLEN;
     const ethertype = (buf[eth + 12] << 8) | buf[eth + 13];
-    if (ethertype === ETHERTYPE_ARP) { this.arp.offer(buf, eth, len - VXLAN_HLEN, peer, batch, msg); return; }
+    if (ethertype === ETHERTYPE_ARP) { this.arp.offer(buf, eth, len - VXLAN_HLEN, peer); return; }
     const mac = this.cfg.vtepMac;
     if (buf[eth] !== mac[0] || buf[eth + 1] !== mac[1] || buf[eth + 2] !== mac[2] || buf[eth + 3] !== mac[3] || buf[eth + 4] !== mac[4] || buf[eth + 5] !== mac[5]) {
       st[D_NOT_OUR_MAC]++;
@@ -127,7 +129,10 @@ export class Decapsulator {
 
   private flushTun(): void {
     const out = this.out;
-    if (this.tun.vnetHdr) this.coalescer.finish(out);
+    if (this.tun.vnetHdr) {
+      this.coalescer.finish(out);
+      markSinglesPartial(out);
+    }
     if (out.count > 0) {
       const written = this.tun.write(out, out.count);
       this.stats[C_TUN_WRITES] += written;
@@ -135,5 +140,13 @@ export class Decapsulator {
     }
     out.count = 0;
     if (this.tun.vnetHdr) this.coalescer.reset();
+  }
+}
+
+/** Packets left alone by the coalescer carry an all-zero header: let the kernel fill their checksums too. */
+function markSinglesPartial(out: PacketBatch): void {
+  for (let i = 0; i < out.count; i++) {
+    const h = out.offsets[i];
+    if (out.buf[h] === 0 && out.buf[h + 1] === 0) markChecksumPartial(out.buf, h, out.lengths[i]);
   }
 }
