@@ -70,8 +70,10 @@ export class Coalescer {
    * `out` or copies it into the next slot (virtio header space first; offsets/lengths include the header).
    * Returns false, taking nothing, when it needs a new slot and `out` is full: finish, write and empty `out`,
    * then add again. Never throws on packet contents; bytes that are not IP are passed through as they are.
+   * Throws RangeError only for a range outside src (a caller bug).
    */
   add(src: Uint8Array, off: number, len: number, out: PacketBatch): boolean {
+    if (off < 0 || len < 0 || off + len > src.length) throw new RangeError(`packet [${off}, ${off + len}) outside a ${src.length}-byte buffer`);
     const ip = parseIp(src, off, len, this.ip);
     let candidate = false;
     let hash = 0;
