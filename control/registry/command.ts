@@ -18,6 +18,7 @@ export function registerRegistryCommand(program: Command): void {
     .option('--cert-file <file>', 'TLS certificate (PEM) for clients')
     .option('--key-file <file>', 'TLS private key (PEM)')
     .option('--trusted-ca-file <file>', 'require client certificates signed by this CA (PEM)')
+    .option('--auth-file <file>', 'enable user/password auth; JSON {"roles":{"r":{"prefix":"/p/","readOnly":false}},"users":{"u":{"password":"…","roles":["r"]},"root":{"password":"…"}}}')
     .option('--insecure', 'allow plain-text on a non-loopback address (trusted networks only)', false)
     .option('--history-revisions <n>', 'revisions of history kept for watches; older ones are compacted (0 = keep all)', int('--history-revisions'), 100_000)
     .option('--snapshot-every <n>', 'write a snapshot and truncate the log every n records', int('--snapshot-every'), 10_000)
@@ -27,11 +28,11 @@ Clients: etcdctl --endpoints http://127.0.0.1:2379 get --prefix /coreos.com/netw
          curl -s http://127.0.0.1:2379/v3/kv/range -d '{"key":"L2NvcmVvcy5jb20=","range_end":"AA=="}'
 Writes are fsynced to --data-dir before they are acknowledged; the registry survives kill -9.
 Leases expire like etcd's (minimum TTL 2 s) and restart at their full TTL after a restart.`)
-    .action(async (o: { listen: string; dataDir: string; certFile?: string; keyFile?: string; trustedCaFile?: string; insecure: boolean; historyRevisions: number; snapshotEvery: number; progressInterval: number }) => {
+    .action(async (o: { listen: string; dataDir: string; certFile?: string; keyFile?: string; trustedCaFile?: string; authFile?: string; insecure: boolean; historyRevisions: number; snapshotEvery: number; progressInterval: number }) => {
       const log = pino({ name: 'vxtun-registry' });
       let stopping = false;
       const reg = await startRegistry({
-        listen: o.listen, dataDir: o.dataDir, certFile: o.certFile, keyFile: o.keyFile, trustedCaFile: o.trustedCaFile,
+        listen: o.listen, dataDir: o.dataDir, certFile: o.certFile, keyFile: o.keyFile, trustedCaFile: o.trustedCaFile, authFile: o.authFile,
         insecure: o.insecure, historyRevisions: o.historyRevisions, snapshotEvery: Math.max(1, o.snapshotEvery),
         progressIntervalMs: Math.max(100, o.progressInterval), logger: log,
         onFatal: () => { process.exitCode = 1; void stop('fatal'); },

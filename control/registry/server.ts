@@ -8,6 +8,7 @@ import { RegistryMetrics } from './metrics.js';
 import { createGatewayHandler } from './transport/http-gateway.js';
 import { createGrpcServer } from './transport/grpc-services.js';
 import { createSharedListener, type TlsFiles } from './transport/listener.js';
+import { AuthStore } from './auth.js';
 
 export interface RegistryOptions {
   /** host:port to listen on; port 0 picks a free one. Default 127.0.0.1:2379. */
@@ -18,6 +19,8 @@ export interface RegistryOptions {
   keyFile?: string;
   /** Client certificates signed by this CA are required when set. */
   trustedCaFile?: string;
+  /** Users and prefix-limited roles (see auth.ts); when set, KV requests need a token. */
+  authFile?: string;
   /** Allow plain-text on a non-loopback address. */
   insecure?: boolean;
   /** Keep this many revisions of history; older ones are compacted automatically (0 = never). Default 100000. */
@@ -66,6 +69,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
     throw new VxtunError('VXTUN_ERR_REGISTRY_LISTEN', `refusing to serve plain-text on non-loopback address ${host}: give --cert-file and --key-file, or --insecure if the network is trusted`);
   }
 
+  const auth = opts.authFile ? await AuthStore.load(opts.authFile) : undefined;
   const metrics = new RegistryMetrics();
   const svc = await RegistryService.open({
     dataDir: opts.dataDir, log, metrics,
@@ -74,8 +78,8 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
   });
   const scheme = tlsFiles ? 'https' : 'http';
   let url = '';
-  const httpServer = http.createServer({ keepAlive: true }, createGatewayHandler({ svc, log, metrics }));
-  const grpcServer = createGrpcServer(svc, metrics, log, () => url);
+  const httpServer = http.createServer({ keepAlive: true }, createGatewayHandler({ svc, log, metrics, auth }));
+  const grpcServer = createGrpcServer(svc, metrics, log, () => url, auth);
   const shared = createSharedListener(httpServer, grpcServer, tlsFiles);
 
   try {
@@ -90,7 +94,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
   const addr = shared.server.address() as net.AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   url = `${scheme}://${urlHost}:${addr.port}`;
-  log.info({ url, dataDir: opts.dataDir, tls: !!tlsFiles, clientCerts: !!tlsFiles?.ca }, 'registry listening');
+  log.info({ url, dataDir: opts.dataDir, tls: !!tlsFiles, clientCerts: !!tlsFiles?.ca, auth: !!auth }, 'registry listening');
 
   let closing: Promise<void> | undefined;
   return {

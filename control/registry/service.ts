@@ -215,6 +215,15 @@ export class RegistryService {
     return { header: this.header(), leases: ids.map((ID) => ({ ID })) };
   }
 
+  /** Keys attached to a lease (for revoke permission checks). */
+  leaseKeys(id: unknown): string[] {
+    try {
+      return [...(this.store.leases.get(leaseIdOf(id as string))?.keys ?? [])];
+    } catch {
+      return [];
+    }
+  }
+
   status(version: string): Resp {
     return {
       header: this.header(), version, dbSize: 0, leader: this.memberId,

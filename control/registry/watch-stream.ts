@@ -3,6 +3,8 @@ import type { Watcher } from './store/watch-hub.js';
 import { rangeBounds } from './store/kv-ops.js';
 import { num } from './store/requests.js';
 import type { Event } from './store/types.js';
+import { grpcErrorText, type KeyRange } from './auth.js';
+import { toRpcError } from './wire/rpc-error.js';
 
 /**
  * One watch stream (a gRPC Watch call or one POST /v3/watch): create, cancel and progress requests in,
@@ -27,7 +29,12 @@ export class WatchStream {
   private nextId = 0;
   private closed = false;
 
-  constructor(private readonly svc: RegistryService, private readonly send: (resp: WatchResponse) => void) {}
+  /** `mayRead` throws (an RpcError) when the stream's user may not watch a range. */
+  constructor(
+    private readonly svc: RegistryService,
+    private readonly send: (resp: WatchResponse) => void,
+    private readonly mayRead?: (range: KeyRange) => void,
+  ) {}
 
   handle(req: WatchRequest): void {
     if (this.closed) return;
@@ -50,6 +57,13 @@ export class WatchStream {
     }
     const start = num(c.start_revision);
     const { from, to } = rangeBounds(c.key ?? Buffer.alloc(0), c.range_end);
+    try {
+      this.mayRead?.({ from, to });
+    } catch (err) {
+      const e = toRpcError(err);
+      this.send({ header: this.svc.header(hub.delivered), watch_id: -1, created: true, canceled: true, cancel_reason: grpcErrorText(e.grpcCode, e.message) });
+      return;
+    }
     const filters = c.filters ?? [];
     const prevKv = c.prev_kv === true;
     const send = this.send;

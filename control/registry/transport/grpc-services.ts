@@ -5,7 +5,8 @@ import type { RegistryMetrics } from '../metrics.js';
 import { grpcPackage } from '../wire/proto.js';
 import { Errors, toRpcError } from '../wire/rpc-error.js';
 import { WatchStream, type WatchRequest } from '../watch-stream.js';
-import { ETCD_VERSION, MAX_REQUEST_BYTES } from './http-gateway.js';
+import { ETCD_VERSION, MAX_REQUEST_BYTES, authenticate } from './http-gateway.js';
+import { authorize, type AuthStore } from '../auth.js';
 import { MAX_UNSENT_BYTES, slowWatcher } from './http-streams.js';
 
 /**
@@ -15,14 +16,19 @@ import { MAX_UNSENT_BYTES, slowWatcher } from './http-streams.js';
 type Msg = Record<string, unknown>;
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string): grpc.Server {
+const tokenOf = (md: grpc.Metadata): string | undefined => (md.get('token')[0] ?? md.get('authorization')[0])?.toString();
+
+export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, auth?: AuthStore): grpc.Server {
   // etcd allows --max-request-bytes plus 512 KiB of gRPC overhead.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES + 512 * 1024, 'grpc.max_send_message_length': 2 ** 31 - 1 });
   const pkg = grpc.loadPackageDefinition(grpcPackage()) as any;
   const pb = pkg.etcdserverpb;
 
   const unary = (method: string, fn: (req: Msg) => Promise<Msg> | Msg): grpc.handleUnaryCall<Msg, Msg> => (call, cb) => {
-    Promise.resolve().then(() => fn(call.request)).then(
+    Promise.resolve().then(() => {
+      authorize(auth, method, call.request, tokenOf(call.metadata), (id) => svc.leaseKeys(id));
+      return fn(call.request);
+    }).then(
       (resp) => { metrics.request(method, 0); cb(null, resp); },
       (err) => {
         const e = toRpcError(err);
@@ -61,6 +67,7 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
 
   server.addService(pb.Watch.service, {
     Watch: (call: grpc.ServerDuplexStream<WatchRequest, Msg>) => {
+      const token = tokenOf(call.metadata);
       const stream = new WatchStream(svc, (resp) => {
         if (call.cancelled || !call.writable) return;
         call.write(resp);
@@ -69,7 +76,7 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
           close();
           call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
         }
-      });
+      }, auth ? (range) => auth.check(token, [range], false) : undefined);
       metrics.watchers.inc();
       let closed = false;
       const close = () => { if (!closed) { closed = true; stream.close(); metrics.watchers.dec(); } };
@@ -98,8 +105,8 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
   });
   const authMethods: Record<string, grpc.UntypedHandleCall> = {};
   for (const name of Object.keys(pb.Auth.service)) authMethods[name] = notImplemented(name);
-  authMethods.Authenticate = unary('Authenticate', () => { throw Errors.authNotEnabled(); });
-  authMethods.AuthStatus = unary('AuthStatus', () => ({ header: svc.header(), enabled: false }));
+  authMethods.Authenticate = unary('Authenticate', (r) => authenticate({ svc, auth }, r));
+  authMethods.AuthStatus = unary('AuthStatus', () => ({ header: svc.header(), enabled: auth !== undefined }));
   server.addService(pb.Auth.service, authMethods);
   return server;
 }

@@ -7,6 +7,7 @@ import { decodeMessage, encodeMessage, parseJsonBody } from '../wire/gateway-jso
 import { messageType } from '../wire/proto.js';
 import { Errors, GrpcCode, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { serveStream } from './http-streams.js';
+import { authorize, type AuthStore } from '../auth.js';
 
 /**
  * etcd's v3 JSON gateway over node:http: POST /v3/<service>/<method> with a JSON body, answered with the
@@ -37,6 +38,7 @@ const ROUTES: Record<string, Route> = {
   '/v3/lease/revoke': { method: 'LeaseRevoke', req: P + 'LeaseRevokeRequest', resp: P + 'LeaseRevokeResponse', call: (s, m) => s.leaseRevoke(m as any) },
   '/v3/lease/timetolive': { method: 'LeaseTimeToLive', req: P + 'LeaseTimeToLiveRequest', resp: P + 'LeaseTimeToLiveResponse', call: (s, m) => s.leaseTimeToLive(m as any) },
   '/v3/lease/leases': { method: 'LeaseLeases', req: P + 'LeaseLeasesRequest', resp: P + 'LeaseLeasesResponse', call: (s) => s.leaseLeases() },
+  '/v3/auth/authenticate': { method: 'Authenticate', req: P + 'AuthenticateRequest', resp: P + 'AuthenticateResponse', call: () => ({}) },
   '/v3/maintenance/status': { method: 'Status', req: P + 'StatusRequest', resp: P + 'StatusResponse', call: (s) => s.status(ETCD_VERSION.etcdserver) },
 };
 /* eslint-enable @typescript-eslint/no-explicit-any */
@@ -58,7 +60,7 @@ export const GATEWAY_HEADERS = {
   'Access-Control-Allow-Origin': '*',
 };
 
-export interface GatewayDeps { svc: RegistryService; log: Logger; metrics: RegistryMetrics }
+export interface GatewayDeps { svc: RegistryService; log: Logger; metrics: RegistryMetrics; auth?: AuthStore }
 
 export function createGatewayHandler(deps: GatewayDeps): http.RequestListener {
   return (req, res) => {
@@ -90,7 +92,8 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
     const body = await readBody(req);
     const msg = decodeMessage(typeOf(route.req), parseJsonBody(body));
     if (body.length > 1024 * 1024) checkEncodedSize(route.req, msg);
-    const resp = await route.call(deps.svc, msg);
+    const token = req.headers.authorization;
+    const resp = route.method === 'Authenticate' ? authenticate(deps, msg) : (authorize(deps.auth, route.method, msg, token, (id) => deps.svc.leaseKeys(id)), await route.call(deps.svc, msg));
     sendJson(res, 200, encodeMessage(typeOf(route.resp), resp));
   } catch (err) {
     const e = toRpcError(err);
@@ -100,6 +103,11 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   } finally {
     deps.metrics.request(route.method, code);
   }
+}
+
+export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, msg: Record<string, unknown>): Record<string, unknown> {
+  if (!deps.auth) throw Errors.authNotEnabled();
+  return { header: deps.svc.header(), token: deps.auth.authenticate(msg.name as string | undefined, msg.password as string | undefined) };
 }
 
 /** etcd refuses requests whose protobuf encoding exceeds --max-request-bytes. */

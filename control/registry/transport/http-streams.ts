@@ -49,7 +49,7 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
     start();
     res.write(encodeWatchResponse(deps.svc, resp));
     if (res.writableLength > MAX_UNSENT_BYTES) fail(slowWatcher());
-  }) : undefined;
+  }, deps.auth ? (range) => deps.auth!.check(req.headers.authorization, [range], false) : undefined) : undefined;
   if (watch) deps.metrics.watchers.inc();
 
   let queue: Promise<void> = Promise.resolve();
