@@ -85,6 +85,19 @@ m.eventfdDrain(wake);
 measure('pollWait, nothing ready, timeout 0 (N-API + poll(2) on 3 fds)', 100_000, () => m.pollWait(rx.fd, tx.fd, wake, 0));
 measure('udpRecv(64) on an empty socket (N-API + recvmmsg -> EAGAIN)', 100_000, () => m.udpRecv(rx.fd, b64.h, 0));
 
+// The TypeScript wrappers, when compiled (npm run build): WeakMap lookup of the batch handle + status checks.
+const dist = new URL('../dist/dataplane/sys/', import.meta.url);
+try {
+  const { openUdp } = await import(new URL('udp.js', dist).href);
+  const { PacketBatch } = await import(new URL('types.js', dist).href);
+  const bind = openUdp({ family: 4, address: '127.0.0.1', port: 0, reusePort: false, bufferBytes: 0, gro: false });
+  const pb = new PacketBatch(64, 2048);
+  measure('NativeUdpBind.recv(64) on an empty socket (wrapper + the above)', 100_000, () => bind.recv(pb, 0));
+  bind.close();
+} catch (e) {
+  console.log(`(wrappers not measured: ${e.message}; run npm run build first)`);
+}
+
 fill(b64, 64, 1400, rx.port);
 const perSend = measure('udpSend 64 x 1400 B, plain sendmmsg (loopback, incl. delivery)', 300, () => { m.udpSend(tx.fd, b64.h, 0, 64, 0); }, drainAll);
 console.log(`${'  per datagram'.padEnd(58)} ${(perSend / 64 / 1000).toFixed(2)} µs`);
