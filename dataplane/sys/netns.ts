@@ -7,10 +7,12 @@
 import { closeSync, openSync } from 'node:fs';
 import { loadNative } from './native.js';
 import { sysError } from './syserror.js';
-import { checkIfName } from './validate.js';
+import { invalid } from './validate.js';
 
 export function withNetns<T>(name: string, fn: () => T): T {
-  checkIfName('namespace name', name);
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name) || name === '.' || name === '..') {
+    throw invalid(`namespace name must be 1-64 letters, digits, '_', '-', '.', got ${JSON.stringify(name)}`);
+  }
   const native = loadNative();
   const home = openSync('/proc/thread-self/ns/net', 'r');
   try {
