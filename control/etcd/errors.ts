@@ -77,7 +77,8 @@ export function unexpectedResponse(endpoint: string, httpStatus: number, text: s
 
 export function unavailable(endpoints: readonly string[], cause: unknown): VxtunError {
   const why = cause instanceof Error ? cause.message : String(cause);
-  return new VxtunError('VXTUN_ERR_REGISTRY_UNAVAILABLE',
-    `no registry endpoint answered (${endpoints.join(', ')}; last error: ${why}); check that the registry is running and the endpoints are right`,
-    { cause });
+  const hint = /certificate|self.signed|CERT_/i.test(why)
+    ? 'the server certificate is not trusted: pass the CA that signed it (the tls.ca client option)'
+    : 'check that the registry is running and the endpoints are right';
+  return new VxtunError('VXTUN_ERR_REGISTRY_UNAVAILABLE', `no registry endpoint answered (${endpoints.join(', ')}; last error: ${why}); ${hint}`, { cause });
 }

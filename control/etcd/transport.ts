@@ -227,6 +227,7 @@ export function retryable(err: unknown, idempotent: boolean): boolean {
   }
   if (err instanceof VxtunError) return false;
   const e = err as NodeJS.ErrnoException & { neverSent?: boolean };
+  if (/CERT|SELF_SIGNED|ERR_TLS/.test(e.code ?? '')) return false; // another try meets the same certificate
   if (e.neverSent === true || (e.code !== undefined && NEVER_SENT.has(e.code))) return true;
   return idempotent;
 }

@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,8 @@ export interface EtcdProcess {
 export interface EtcdProcessOptions {
   /** Extra etcd flags, e.g. ['--experimental-watch-progress-notify-interval', '1s']. */
   extraArgs?: string[];
+  /** Serve clients over TLS with this certificate (its CA must be given to clients). */
+  tls?: { certFile: string; keyFile: string; ca: Buffer };
   /** How long to wait for /health before giving up. */
   startTimeoutMs?: number;
 }
@@ -44,7 +48,7 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
   const dataDir = await mkdtemp(join(tmpdir(), 'vxtun-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const url = `http://127.0.0.1:${clientPort}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
     '--name', 'conformance', '--data-dir', dataDir,
@@ -52,6 +56,7 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
     '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
     '--initial-cluster', `conformance=${peer}`, '--initial-cluster-state', 'new',
     '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error',
+    ...(opts.tls ? ['--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile] : []),
     ...(opts.extraArgs ?? []),
   ];
   let child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -78,10 +83,10 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
     await kill();
     child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     exited = watchChild(child);
-    await waitHealthy(url, child, opts.startTimeoutMs ?? 15_000);
+    await waitHealthy(url, child, opts.startTimeoutMs ?? 15_000, opts.tls?.ca);
   };
   try {
-    await waitHealthy(url, child, opts.startTimeoutMs ?? 15_000);
+    await waitHealthy(url, child, opts.startTimeoutMs ?? 15_000, opts.tls?.ca);
   } catch (err) {
     await stop();
     throw new Error(`etcd did not become healthy: ${(err as Error).message}\n${stderr}`);
@@ -89,18 +94,28 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
   return { url, port: clientPort, get pid() { return child.pid ?? -1; }, dataDir, stop, restart };
 }
 
-async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, ca?: Buffer): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`etcd exited with code ${child.exitCode}`);
     try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-      const body = (await res.json()) as { health?: string };
-      if (body.health === 'true') return;
+      if ((await health(`${url}/health`, ca)) === 'true') return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no healthy answer from ${url}/health within ${timeoutMs} ms`);
+}
+
+function health(url: string, ca?: Buffer): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? https : http).get(url, { ca, timeout: 1000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => { try { resolve((JSON.parse(body) as { health?: string }).health); } catch (err) { reject(err); } });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
 }
