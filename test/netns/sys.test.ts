@@ -131,6 +131,16 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
     expect(r6.map((r: { dst: string }) => r.dst)).toContain('fd99:201::/32');
   });
 
+  it('reports kernel refusals with the area code and the errno', () => {
+    withNetns(tb.hosts.a.netns, () => {
+      // The device exists as multi-queue: reopening it single-queue is refused by the kernel.
+      expect(() => openTun({ name: a.tun.name, multiQueue: false, vnetHdr: true, queues: 1 }))
+        .toThrow(expect.objectContaining({ code: 'VXTUN_ERR_TUN_OPEN', message: expect.stringContaining('EINVAL') }));
+      expect(() => configureLink(`${tb.prefix}none`, { mtu: 1400, addresses: [], routes: [] }))
+        .toThrow(expect.objectContaining({ code: 'VXTUN_ERR_LINK', message: expect.stringContaining('ENODEV') }));
+    });
+  });
+
   it('carries a TCP stream between two TUNs intact, reading TSO super-packets', async () => {
     const link = bridge(a.tun.queues, b.tun.queues, 60_000);
     try {

@@ -110,6 +110,11 @@ describe('batch bounds', () => {
     expect(rx.truncated).toBe(1);
   });
 
+  it('reports a bind to an address this host lacks as VXTUN_ERR_UDP_SOCKET with the errno', () => {
+    expect(() => openUdp({ family: 4, address: '198.51.100.7', port: 0, reusePort: false, bufferBytes: 0, gro: false }))
+      .toThrow(expect.objectContaining({ code: 'VXTUN_ERR_UDP_SOCKET', message: expect.stringContaining('EADDRNOTAVAIL') }));
+  });
+
   it('refuses a message that points outside the batch buffer instead of reading past it', () => {
     const tx = bind(false);
     const out = new PacketBatch(1, 256);
