@@ -6,7 +6,7 @@ import path from 'node:path';
 import http from 'node:http';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
+import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../control/registry/server.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENTRY = path.join(ROOT, 'dist/control/registry/main.js');
@@ -118,12 +118,12 @@ export function watch(url: string, create: Record<string, unknown>) {
 }
 
 /** Starts an in-process registry on port 0 in a temp data dir for the current test file; removes both after it. */
-export function inProcessRegistry(prefix: string, setup?: (url: string) => Promise<void>): { readonly url: string } {
+export function inProcessRegistry(prefix: string, setup?: (url: string) => Promise<void>, options: Partial<RegistryOptions> = {}): { readonly url: string } {
   let reg: RunningRegistry | undefined;
   let dir = '';
   beforeAll(async () => {
     dir = await tempDir(prefix);
-    reg = await startRegistry({ listen: '127.0.0.1:0', dataDir: dir, logger: pino({ level: 'silent' }) });
+    reg = await startRegistry({ listen: '127.0.0.1:0', dataDir: dir, logger: pino({ level: 'silent' }), ...options });
     await setup?.(reg.url);
   });
   afterAll(async () => {
