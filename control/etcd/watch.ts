@@ -36,6 +36,18 @@ export interface WatchHandlers {
   error?(err: VxtunError): void;
 }
 
+/**
+ * Runs a caller's handler. A throw there is the caller's bug, not a broken stream: it is re-thrown outside the
+ * stream code (as an EventEmitter listener's would be) instead of forcing a reconnect that would hide it.
+ */
+function deliver(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    queueMicrotask(() => { throw err; });
+  }
+}
+
 export type WatchHandler = WatchHandlers | ((events: WatchEvent[], revision: bigint) => void);
 
 type Outcome = { kind: 'compacted'; rev: bigint } | { kind: 'fatal'; err: VxtunError } | { kind: 'transient'; err: unknown; created: boolean };
@@ -213,7 +225,7 @@ export class Watcher {
       }
       if (!alreadyCreated && !this.everCreated) {
         this.everCreated = true;
-        this.handlers.created?.(header.revision);
+        deliver(() => this.handlers.created?.(header.revision));
         this.settleReady?.resolve(header.revision);
       }
       return undefined;
@@ -222,7 +234,7 @@ export class Watcher {
     if (raw.length === 0) {
       if (header.revision > 0n && compactRevision === 0n) {
         if (header.revision + 1n > this.nextRevision) this.nextRevision = header.revision + 1n;
-        this.handlers.progress?.(header.revision);
+        deliver(() => this.handlers.progress?.(header.revision));
       }
       return undefined;
     }
@@ -238,7 +250,8 @@ export class Watcher {
       if (kv.modRevision > this.lastEventRevision) this.lastEventRevision = kv.modRevision;
     }
     if (this.lastEventRevision + 1n > this.nextRevision) this.nextRevision = this.lastEventRevision + 1n;
-    if (events.length > 0) this.handlers.events(events, this.lastEventRevision);
+    const rev = this.lastEventRevision;
+    if (events.length > 0) deliver(() => this.handlers.events(events, rev));
     return undefined;
   }
 }
