@@ -93,12 +93,14 @@ export class Watcher {
     let failures = 0;
     let lastErr: unknown;
     while (!this.closed) {
+      const started = Date.now();
       const outcome = await this.stream(this.transport.endpoint());
       if (this.closed) return;
       if (outcome.kind === 'compacted') return this.stop(undefined, outcome.rev);
       if (outcome.kind === 'fatal') return this.stop(outcome.err);
       lastErr = outcome.err;
-      failures = outcome.created ? 0 : failures + 1;
+      // Only a stream that was accepted and then lived a while proves the server healthy; a flapping one backs off.
+      failures = outcome.created && Date.now() - started > 1000 ? 0 : failures + 1;
       if (failures > max) break;
       this.reconnects++;
       this.transport.rotate();
