@@ -14,7 +14,7 @@ import { writeVxlan } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } from './packet/virtio.js';
 import { flowHash } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
-import { tsoSplit, completeChecksum } from './offload/tso.js';
+import { tsoSplit, completeChecksum, maxSegmentLen } from './offload/tso.js';
 
 const C_TX_PACKETS = counterIndex('txPackets');
 const C_TX_BYTES = counterIndex('txBytes');
@@ -144,10 +144,10 @@ export class Encapsulator {
   /** Splits a TSO super-packet into segments that each carry their own VXLAN + Ethernet header. */
   private sendSplit(buf: Buffer, off: number, len: number, peer: PeerEntry, mac: Uint8Array, bindIdx: number): void {
     const hdr = this.hdr;
-    const hdrLen = this.ip.headerLen + transportHeaderLen(buf, off, this.ip);
-    if (hdrLen <= 0 || hdr.gsoSize === 0) { this.stats[D_MALFORMED_GSO]++; return; }
-    if (hdrLen + hdr.gsoSize > this.cfg.overlayMtu && this.ip.dontFragment) { this.tooBig(buf, off, len); return; }
-    const stride = ENCAP_HEADROOM + hdrLen + hdr.gsoSize;
+    const segLen = maxSegmentLen(buf, off, len, hdr);
+    if (segLen <= 0 || hdr.gsoSize === 0) { this.stats[D_MALFORMED_GSO]++; return; }
+    if (segLen > this.cfg.overlayMtu && this.ip.dontFragment) { this.tooBig(buf, off, len); return; }
+    const stride = ENCAP_HEADROOM + segLen;
     const out = this.split;
     const maxSegs = Math.min(this.segLengths.length, Math.floor(out.buf.length / stride));
     const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths);
@@ -192,11 +192,4 @@ export class Encapsulator {
     b.count++;
     this.stats[C_ICMP]++;
   }
-}
-
-function transportHeaderLen(buf: Buffer, off: number, ip: IpInfo): number {
-  const l4 = off + ip.headerLen;
-  if (ip.proto === 6) return (buf[l4 + 12] >> 4) * 4;
-  if (ip.proto === 17) return 8;
-  return -1;
 }

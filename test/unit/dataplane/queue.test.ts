@@ -1,0 +1,113 @@
+/**
+ * Two queue loops wired back to back over the fakes: what host A's TUN hands over comes out of host B's TUN,
+ * with VXLAN on the "wire" in between. Kernel behaviour is tested in test/netns; this is the packet logic.
+ */
+import { describe, expect, it } from 'vitest';
+import { QueueLoop } from '../../../dataplane/queue.js';
+import { PeerTable, PeerView } from '../../../dataplane/routes.js';
+import { ROW, counterIndex, dropIndex } from '../../../dataplane/stats.js';
+import type { LocalConfig } from '../../../dataplane/local.js';
+import { FakePoller, FakeTunQueue, fakeUdpPair, type FakeUdpBind } from '../../../dataplane/sys/fake.js';
+import { VirtioFlag, VirtioGso, VirtioHdr, readVirtioHdr, writeVirtioHdr, VIRTIO_NET_HDR_LEN } from '../../../dataplane/packet/virtio.js';
+import { buildTcp, buildUdp, ip4, l4ChecksumValid, partialChecksum } from '../packet/helpers.js';
+
+const MAC_A = Uint8Array.of(2, 0, 0, 0, 1, 1);
+const MAC_B = Uint8Array.of(2, 0, 0, 0, 2, 1);
+
+function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean) {
+  const self = name === 'a' ? { mac: MAC_A, subnet: '10.244.1.0/24', gw: ip4('10.244.1.0') } : { mac: MAC_B, subnet: '10.244.2.0/24', gw: ip4('10.244.2.0') };
+  const other = name === 'a' ? { ip: '192.0.2.2', subnet: '10.244.2.0/24', mac: '02:00:00:00:02:01' } : { ip: '192.0.2.1', subnet: '10.244.1.0/24', mac: '02:00:00:00:01:01' };
+  const cfg: LocalConfig = { vni: 1, port: 8472, family: 4, vtepMac: self.mac, gateway4: self.gw, gateway6: null, overlayMtu: 1450 };
+  const table = new PeerTable(8);
+  table.set([{ publicIp: other.ip, subnet: other.subnet, vtepMac: other.mac }]);
+  const tun = new FakeTunQueue({ vnetHdr });
+  const stats = new Float64Array(ROW);
+  const loop = new QueueLoop({ cfg, tun, rx: udp, tx: [udp], poller: new FakePoller(tun, udp), peers: new PeerView(table.sab), stats, stop: new Int32Array(1) });
+  return { tun, stats, loop, udp };
+}
+
+function pair(vnetHdr = true) {
+  const [ua, ub] = fakeUdpPair();
+  return { a: host('a', ua, vnetHdr), b: host('b', ub, vnetHdr) };
+}
+
+function withHdr(pkt: Uint8Array, hdr?: VirtioHdr): Uint8Array {
+  const out = new Uint8Array(VIRTIO_NET_HDR_LEN + pkt.length);
+  writeVirtioHdr(out, 0, hdr ?? new VirtioHdr());
+  out.set(pkt, VIRTIO_NET_HDR_LEN);
+  return out;
+}
+
+function payloadOf(pkt: Uint8Array): Uint8Array {
+  const thl = (pkt[20 + 12] >> 4) * 4;
+  return pkt.subarray(20 + thl);
+}
+
+const SRC = ip4('10.244.1.0');
+const DST = ip4('10.244.2.0');
+
+describe('queue loop over fakes', () => {
+  it('a TSO super-packet crosses as VXLAN datagrams and comes out coalesced with the same payload', () => {
+    const { a, b } = pair();
+    const payload = Uint8Array.from({ length: 40_000 }, (_, i) => (i * 7) & 0xff);
+    const pkt = buildTcp({ family: 4, src: SRC, dst: DST, sport: 40000, dport: 5201, seq: 1000, ack: 5, flags: 0x18, payload });
+    new DataView(pkt.buffer).setUint16(36, partialChecksum(pkt, 4));
+    const h = new VirtioHdr();
+    h.flags = VirtioFlag.NEEDS_CSUM; h.gsoType = VirtioGso.TCPV4; h.gsoSize = 1398; h.csumStart = 20; h.csumOffset = 16;
+    a.tun.push(withHdr(pkt, h));
+    expect(a.loop.turn()).toBe(true);
+    const segs = Math.ceil(payload.length / 1398);
+    expect(a.udp.wire.length).toBe(segs);
+    for (const d of a.udp.wire) {
+      expect(d.port).toBe(8472);
+      expect([...d.addr]).toEqual([192, 0, 2, 2]);
+      expect([...d.bytes.subarray(0, 8)]).toEqual([0x08, 0, 0, 0, 0, 0, 1, 0]);
+      expect([...d.bytes.subarray(8, 14)]).toEqual([...MAC_B]);
+      expect([...d.bytes.subarray(14, 20)]).toEqual([...MAC_A]);
+      expect(d.bytes.length).toBeLessThanOrEqual(22 + 1450);
+      expect(l4ChecksumValid(d.bytes.subarray(22), 4)).toBe(true);
+    }
+    expect(b.loop.turn()).toBe(true);
+    expect(b.tun.outbound.length).toBe(1);
+    const out = b.tun.outbound[0];
+    const oh = readVirtioHdr(out, 0, new VirtioHdr());
+    expect(oh.gsoType).toBe(VirtioGso.TCPV4);
+    expect(oh.gsoSize).toBe(1398);
+    expect(Buffer.from(payloadOf(out.subarray(VIRTIO_NET_HDR_LEN)))).toEqual(Buffer.from(payload));
+    expect(a.stats[counterIndex('txPackets')]).toBe(segs);
+    expect(b.stats[counterIndex('rxPackets')]).toBe(segs);
+  });
+
+  it('works the same without a virtio header (offloads off): one datagram and one TUN write per packet', () => {
+    const { a, b } = pair(false);
+    const pkt = buildUdp(4, SRC, DST, 1000, 2000, Uint8Array.from({ length: 600 }, (_, i) => i & 0xff));
+    a.tun.push(pkt);
+    a.tun.push(pkt);
+    a.loop.turn();
+    b.loop.turn();
+    expect(b.tun.outbound.map((p) => Buffer.from(p))).toEqual([Buffer.from(pkt), Buffer.from(pkt)]);
+  });
+
+  it('a packet to a subnet no peer owns is dropped and counted, not sent', () => {
+    const { a } = pair();
+    a.tun.push(withHdr(buildUdp(4, SRC, ip4('10.244.7.1'), 1, 2, new Uint8Array(10))));
+    a.loop.turn();
+    expect(a.udp.wire.length).toBe(0);
+    expect(a.stats[dropIndex('noRoute')]).toBe(1);
+  });
+
+  it('a too-big packet with DF gets ICMP fragmentation-needed back into the TUN', () => {
+    const { a } = pair();
+    const big = buildTcp({ family: 4, src: SRC, dst: DST, sport: 1, dport: 2, seq: 1, ack: 1, flags: 0x10, payload: new Uint8Array(2000) });
+    a.tun.push(withHdr(big));
+    a.loop.turn();
+    expect(a.udp.wire.length).toBe(0);
+    expect(a.tun.outbound.length).toBe(1);
+    const icmp = a.tun.outbound[0].subarray(VIRTIO_NET_HDR_LEN);
+    expect(icmp[9]).toBe(1); // ICMP
+    expect([...icmp.subarray(16, 20)]).toEqual([...SRC]); // back to the sender
+    expect([icmp[20], icmp[21]]).toEqual([3, 4]); // destination unreachable, fragmentation needed
+    expect((icmp[26] << 8) | icmp[27]).toBe(1450); // next-hop MTU
+    expect(a.stats[dropIndex('tooBig')]).toBe(1);
+  });
+});
