@@ -98,15 +98,17 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
 }
 
 const eventsJson = new WeakMap<Event[], string>();
-let lastHeader: { rev: number | undefined; text: string } = { rev: -1, text: '' };
+const headerJson = new WeakMap<GatewayDeps['svc'], { rev: number | undefined; text: string }>();
 
 /** WatchResponse as a gateway line; the events array and header are encoded once and shared by all watchers. */
 function encodeWatchResponse(svc: GatewayDeps['svc'], resp: WatchResponse): string {
   const onlyEvents = resp.events !== undefined && resp.created === undefined && resp.canceled === undefined;
   if (!onlyEvents) return '{"result":' + encodeMessage(typeOf('etcdserverpb.WatchResponse'), resp) + '}\n';
   const header = resp.header as { revision?: number };
-  if (lastHeader.rev !== header.revision || !lastHeader.text.includes(svc.memberId)) {
-    lastHeader = { rev: header.revision, text: encodeMessage(typeOf('etcdserverpb.ResponseHeader'), header) };
+  let h = headerJson.get(svc);
+  if (!h || h.rev !== header.revision) {
+    h = { rev: header.revision, text: encodeMessage(typeOf('etcdserverpb.ResponseHeader'), header) };
+    headerJson.set(svc, h);
   }
   let ev = eventsJson.get(resp.events!);
   if (ev === undefined) {
@@ -115,5 +117,5 @@ function encodeWatchResponse(svc: GatewayDeps['svc'], resp: WatchResponse): stri
     eventsJson.set(resp.events!, ev);
   }
   const id = resp.watch_id as number;
-  return '{"result":{"header":' + lastHeader.text + (id !== 0 ? ',"watch_id":"' + id + '"' : '') + ',"events":' + ev + '}}\n';
+  return '{"result":{"header":' + h.text + (id !== 0 ? ',"watch_id":"' + id + '"' : '') + ',"events":' + ev + '}}\n';
 }
