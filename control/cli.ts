@@ -4,6 +4,8 @@ import { Command, Option } from 'commander';
 import { createLogger } from './log.js';
 import { runStatic } from './static.js';
 import { isVxtunError } from '../dataplane/errors.js';
+import { registerRegistryCommand } from './registry/command.js';
+import { registerBenchCommand } from '../bench/command.js';
 
 const program = new Command();
 program
@@ -24,16 +26,8 @@ program
     await runStatic({ config: flags.config, stateDir: flags.stateDir, workers: flags.workers, statsInterval: flags.statsInterval }, log);
   });
 
-await registerOptional('../control/registry/command.js', 'registerRegistryCommand');
-await registerOptional('../bench/command.js', 'registerBenchCommand');
-
-async function registerOptional(path: string, fn: string): Promise<void> {
-  const mod = (await import(new URL(path, import.meta.url).href).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ERR_MODULE_NOT_FOUND') return null;
-    throw err;
-  })) as Record<string, (p: Command) => void> | null;
-  mod?.[fn]?.(program);
-}
+registerRegistryCommand(program);
+registerBenchCommand(program);
 
 function positiveInt(v: string, name: string): number {
   const n = Number(v);
