@@ -117,9 +117,20 @@ export class EtcdClient {
     return w;
   }
 
-  /** List `prefix`, then watch from the list's revision + 1; on compaction list again (Flannel's resync). */
-  listAndWatch(prefix: Bytes, handlers: ListAndWatchHandlers, opts: ListAndWatchOptions = {}): ListAndWatch {
-    return listAndWatch(this, prefix, handlers, opts);
+  /**
+   * List `prefix`, then watch from the list's revision + 1; on compaction list again (Flannel's resync).
+   * Takes the handlers as an object, or as `(prefix, onSnapshot, onEvents, opts?)`.
+   */
+  listAndWatch(prefix: Bytes, handlers: ListAndWatchHandlers, opts?: ListAndWatchOptions): ListAndWatch;
+  listAndWatch(prefix: Bytes, onSnapshot: ListAndWatchHandlers['snapshot'], onEvents: ListAndWatchHandlers['events'], opts?: ListAndWatchOptions): ListAndWatch;
+  listAndWatch(
+    prefix: Bytes,
+    a: ListAndWatchHandlers | ListAndWatchHandlers['snapshot'],
+    b?: ListAndWatchHandlers['events'] | ListAndWatchOptions,
+    c?: ListAndWatchOptions,
+  ): ListAndWatch {
+    if (typeof a === 'function') return listAndWatch(this, prefix, { snapshot: a, events: b as ListAndWatchHandlers['events'] }, c ?? {});
+    return listAndWatch(this, prefix, a, (b as ListAndWatchOptions | undefined) ?? {});
   }
 
   async status(): Promise<ServerStatus> {

@@ -80,10 +80,7 @@ export function watchTests(ctx: SuiteContext): void {
     await ctx.client.put(`${p}10.5.2.0-24`, 'lease-2');
     const snapshots: [string[], bigint][] = [];
     const events: WatchEvent[] = [];
-    const lw = ctx.client.listAndWatch(p, {
-      snapshot: (kvs: KeyValue[], rev) => snapshots.push([kvs.map((kv) => text(kv.value)), rev]),
-      events: (evs) => events.push(...evs),
-    });
+    const lw = ctx.client.listAndWatch(p, (kvs, rev) => snapshots.push([kvs.map((kv) => text(kv.value)), rev]), (evs) => events.push(...evs));
     const listedAt = await lw.ready;
     const del = await ctx.client.delete(`${p}10.5.1.0-24`);
     await until(() => events.length > 0);
