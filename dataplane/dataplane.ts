@@ -14,6 +14,7 @@ import { openTun, configureLink } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
+import { RestartBudget } from './restart.js';
 
 export type { Peer } from './routes.js';
 export type { DataplaneStats } from './stats.js';
@@ -50,10 +51,8 @@ export interface DataplaneOptions {
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 3_000;
-const MAX_RESTARTS = 5;
-const RESTART_WINDOW_MS = 60_000;
 
-interface Slot { init: WorkerInit; worker: Worker | null; restarts: number[] }
+interface Slot { init: WorkerInit; worker: Worker | null; restarts: RestartBudget }
 
 export class Dataplane extends EventEmitter {
   readonly tunName: string;
@@ -141,7 +140,7 @@ export class Dataplane extends EventEmitter {
       sourcePorts: o.sourcePorts, udpBufferBytes: o.udpBufferBytes, gro: o.offloads,
       peerSab: this.table.sab, statsSab: this.statsSab, stopSab: this.stopSab, wakeFd: createWakeFd(),
     };
-    const slot: Slot = { init, worker: null, restarts: [] };
+    const slot: Slot = { init, worker: null, restarts: new RestartBudget() };
     this.slots[index] = slot;
     return this.launch(slot);
   }
@@ -175,17 +174,14 @@ export class Dataplane extends EventEmitter {
   }
 
   private restart(slot: Slot, code: number): void {
-    const now = Date.now();
-    slot.restarts = slot.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
-    if (slot.restarts.length >= MAX_RESTARTS) {
-      const err = new VxtunError('VXTUN_ERR_WORKER', `worker ${slot.init.index} failed ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s; see the log for its errors`);
+    const delay = slot.restarts.next(Date.now());
+    if (delay < 0) {
+      const err = new VxtunError('VXTUN_ERR_WORKER', `worker ${slot.init.index} keeps failing (${slot.restarts.recent} restarts within a minute); see the log for its errors`);
       this.opts.logger.error({ worker: slot.init.index, code }, 'worker keeps failing; stopping the dataplane');
       this.emit('fatal', err);
       return;
     }
-    slot.restarts.push(now);
-    this.opts.logger.warn({ worker: slot.init.index, code, restarts: slot.restarts.length }, 'worker exited; restarting it');
-    const delay = 100 * 2 ** (slot.restarts.length - 1);
+    this.opts.logger.warn({ worker: slot.init.index, code, restarts: slot.restarts.recent, delayMs: delay }, 'worker exited; restarting it');
     setTimeout(() => {
       if (this.stopping) return;
       this.launch(slot).catch((err) => this.opts.logger.error({ worker: slot.init.index, err: String(err) }, 'worker restart failed'));
