@@ -10,6 +10,7 @@ import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeReq
 import type { WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
 import { loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
+import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { Logger } from 'pino';
 
@@ -43,6 +44,7 @@ export class RegistryService {
     private wal: WriteAheadLog,
     readonly clusterId: string,
     readonly memberId: string,
+    private readonly unlock: () => Promise<void>,
   ) {
     this.store = store;
     this.hub = new WatchHub(store);
@@ -50,8 +52,10 @@ export class RegistryService {
 
   static async open(opts: ServiceOptions): Promise<RegistryService> {
     const { dataDir, log } = opts;
+    let unlock: (() => Promise<void>) | undefined;
     try {
       await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+      unlock = await lockDataDir(dataDir);
       const ids = await loadIds(dataDir);
       const store = new Store();
       const snapSeq = await loadSnapshot(dataDir, store);
@@ -69,10 +73,11 @@ export class RegistryService {
         onFsync: (s, n) => opts.metrics?.observeFsync(s, n),
         onDurable: (seq) => svc.durable(seq),
       });
-      svc = new RegistryService(opts, store, wal, ids.clusterId, ids.memberId);
+      svc = new RegistryService(opts, store, wal, ids.clusterId, ids.memberId, unlock);
       svc.startTimers();
       return svc;
     } catch (err) {
+      await unlock?.();
       if (err instanceof VxtunError) throw err;
       throw new VxtunError('VXTUN_ERR_REGISTRY_DATA', `cannot open registry data directory ${dataDir}: ${(err as Error).message}; fix or move it away (a fresh directory starts an empty registry)`, { cause: err });
     }
@@ -259,6 +264,7 @@ export class RegistryService {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     await this.wal.close();
+    await this.unlock();
   }
 }
 

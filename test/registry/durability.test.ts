@@ -106,4 +106,10 @@ describe('registry durability under kill -9', () => {
       expect(byKey.get(e.kv.key)).toMatchObject({ mod_revision: e.kv.mod_revision, value: e.kv.value });
     }
   });
+
+  it('refuses a second registry on the same data directory while the first runs', async () => {
+    expect(reg).toBeDefined();
+    await expect(spawnRegistry(dir)).rejects.toThrow(/VXTUN_ERR_REGISTRY_DATA: data directory .* is in use by another registry \(pid \d+\)/);
+    expect((await post(reg!.url, '/v3/kv/range', { key: b64('/d/'), count_only: true, range_end: b64('/d0') })).status).toBe(200);
+  });
 });
