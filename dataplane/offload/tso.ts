@@ -56,6 +56,7 @@ export function gsoHeaderLen(src: Uint8Array, pktOff: number, pktLen: number, hd
   if (version !== family || pktLen < start + 8 || pktOff < 0 || pktOff + pktLen > src.length) return MALFORMED;
   if (family === 4 ? start !== (src[pktOff] & 0x0f) * 4 || start < IPV4_HLEN : start < IPV6_HLEN) return MALFORMED;
   if (proto === IPPROTO_UDP) return hdr.csumOffset === UDP_CSUM ? start + UDP_HLEN : MALFORMED;
+  if (pktLen < start + TCP_HLEN_MIN) return MALFORMED;
   const thl = (src[pktOff + start + 12] >>> 4) * 4;
   if (hdr.csumOffset !== TCP_CSUM || thl < TCP_HLEN_MIN || thl > TCP_HLEN_MAX || start + thl > pktLen) return MALFORMED;
   return start + thl;
