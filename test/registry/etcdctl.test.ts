@@ -32,9 +32,30 @@ describe('etcdctl against the registry (gRPC on the same port as the gateway)', 
     expect(await ctl('lease', 'list')).toContain(hex!);
     expect(await ctl('lease', 'timetolive', '--keys', hex!)).toMatch(/granted with TTL\(60s\), remaining\(\d+s\), attached keys\(\[\/leased\]\)/);
     const viaHttp = await post(reg.url, '/v3/lease/leases', {});
-    expect(viaHttp.json.leases.map((l: { ID: string }) => BigInt(l.ID).toString(16))).toContain(hex);
+    expect(viaHttp.json.leases.map((l: { ID: string }) => l.ID)).toContain(BigInt('0x' + hex).toString());
     expect(await ctl('lease', 'revoke', hex!)).toMatch(/revoked/);
     expect(await ctl('get', '/leased')).toBe('');
+  });
+
+  it('lease keep-alive (bidi stream), txn, get --rev, compaction and watch --rev', async () => {
+    const hex = /lease ([0-9a-f]+) granted/.exec(await ctl('lease', 'grant', '5'))![1];
+    expect(await ctl('lease', 'keep-alive', '--once', hex)).toBe(`lease ${hex} keepalived with TTL(5)\n`);
+    const first = JSON.parse(await ctl('put', '/t/a', '1', '-w', 'json')).header.revision as number;
+    await ctl('put', '/t/a', '2');
+    expect(await ctl('get', '/t/a', `--rev=${first}`, '--print-value-only')).toBe('1\n');
+    const txn = (await run('sh', ['-c', `printf 'value("/t/a") = "2"\n\nput /t/b yes\n\nput /t/b no\n\n' | etcdctl --endpoints ${reg.url} txn`], { env: { ...process.env, ETCDCTL_API: '3' } })).stdout;
+    expect(txn).toBe('SUCCESS\n\nOK\n');
+    expect(await ctl('get', '/t/b', '--print-value-only')).toBe('yes\n');
+    const replay = await new Promise<string>((resolve) => {
+      const child = spawn('etcdctl', ['--endpoints', reg.url, 'watch', '--prefix', '/t/', `--rev=${first}`], { env: { ...process.env, ETCDCTL_API: '3' } });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('/t/b\nyes\n')) child.kill('SIGTERM'); });
+      setTimeout(() => child.kill('SIGTERM'), 5000);
+      child.on('exit', () => resolve(out));
+    });
+    expect(replay).toBe('PUT\n/t/a\n1\nPUT\n/t/a\n2\nPUT\n/t/b\nyes\n');
+    expect(await ctl('compaction', String(first + 1))).toBe(`compacted revision ${first + 1}\n`);
+    await expect(ctl('get', '/t/a', `--rev=${first}`)).rejects.toThrow(/required revision has been compacted/);
   });
 
   it('watch --prefix streams PUT and DELETE events written over HTTP', async () => {
