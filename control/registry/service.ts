@@ -5,7 +5,7 @@ import { VxtunError } from '../../dataplane/errors.js';
 import { Errors, GrpcCode, RpcError } from './wire/rpc-error.js';
 import { Store } from './store/store.js';
 import { WatchHub } from './store/watch-hub.js';
-import { checkPut, deleteRange, put, range, txn } from './store/kv-ops.js';
+import { checkPut, checkRequestSize, deleteRange, put, range, txn } from './store/kv-ops.js';
 import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeRequest, type TxnRequest } from './store/requests.js';
 import type { WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
@@ -137,6 +137,7 @@ export class RegistryService {
 
   async put(req: PutRequest): Promise<Resp> {
     this.check();
+    checkRequestSize(req);
     checkPut(this.store, req);
     const { result, record } = this.store.write(() => put(this.store, req));
     const rev = this.store.rev;
@@ -154,6 +155,7 @@ export class RegistryService {
 
   async txn(req: TxnRequest): Promise<Resp> {
     this.check();
+    checkRequestSize(req);
     const { resp, record } = txn(this.store, req);
     const rev = this.store.rev;
     await this.commit(record);

@@ -14,14 +14,15 @@ describe('lease expiry', () => {
     await w.until((l) => l.length >= 1);
 
     // Keepalives hold the lease past its TTL.
+    let stopped = 0;
     for (let i = 0; i < 4; i++) {
-      const ka = await post(reg.url, '/v3/lease/keepalive', { ID: id });
-      expect(JSON.parse(ka.body).result.TTL).toBe('2');
       await new Promise((r) => setTimeout(r, 700));
+      const ka = await post(reg.url, '/v3/lease/keepalive', { ID: id });
+      stopped = Date.now();
+      expect(JSON.parse(ka.body).result.TTL).toBe('2');
     }
     expect((await post(reg.url, '/v3/kv/range', { key: b64(keys[0]) })).json.kvs).toHaveLength(1);
 
-    const stopped = Date.now();
     const deleted = await w.until((l) => l.filter((x) => x.result.events?.some((e: { type?: string }) => e.type === 'DELETE')).length >= 1, 4000);
     const elapsed = Date.now() - stopped;
     expect(deleted).toBe(true);

@@ -8,6 +8,29 @@ import {
 
 /** etcd's --max-txn-ops default. */
 export const MAX_TXN_OPS = 128;
+/** etcd's --max-request-bytes default. */
+export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+
+/** Bytes of keys and values a write carries (what etcd's request-size limit is about). */
+export function payloadBytes(req: PutRequest | TxnRequest): number {
+  if ('compare' in req || 'success' in req || 'failure' in req) {
+    const t = req as TxnRequest;
+    let n = 0;
+    for (const c of t.compare ?? []) n += (c.key?.length ?? 0) + (c.value?.length ?? 0) + (c.range_end?.length ?? 0);
+    for (const op of [...(t.success ?? []), ...(t.failure ?? [])]) {
+      if (op.request_put) n += payloadBytes(op.request_put);
+      else if (op.request_txn) n += payloadBytes(op.request_txn);
+      else n += (op.request_range?.key?.length ?? 0) + (op.request_delete_range?.key?.length ?? 0);
+    }
+    return n;
+  }
+  const p = req as PutRequest;
+  return (p.key?.length ?? 0) + (p.value?.length ?? 0);
+}
+
+export function checkRequestSize(req: PutRequest | TxnRequest): void {
+  if (payloadBytes(req) > MAX_REQUEST_BYTES) throw Errors.requestTooLarge();
+}
 
 const SORT_NONE = 0, SORT_ASCEND = 1, SORT_DESCEND = 2;
 const TARGET_KEY = 0;

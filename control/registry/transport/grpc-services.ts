@@ -5,7 +5,8 @@ import type { RegistryMetrics } from '../metrics.js';
 import { grpcPackage } from '../wire/proto.js';
 import { Errors, toRpcError } from '../wire/rpc-error.js';
 import { WatchStream, type WatchRequest } from '../watch-stream.js';
-import { ETCD_VERSION, MAX_REQUEST_BYTES, authenticate } from './http-gateway.js';
+import { ETCD_VERSION, authenticate } from './http-gateway.js';
+import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
 import { authorize, type AuthStore } from '../auth.js';
 import { MAX_UNSENT_BYTES, slowWatcher } from './http-streams.js';
 

@@ -7,6 +7,7 @@ import { decodeMessage, encodeMessage, parseJsonBody } from '../wire/gateway-jso
 import { messageType } from '../wire/proto.js';
 import { Errors, GrpcCode, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { serveStream } from './http-streams.js';
+import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
 import { authorize, type AuthStore } from '../auth.js';
 
 /**
@@ -14,7 +15,6 @@ import { authorize, type AuthStore } from '../auth.js';
  * same JSON grpc-gateway writes, or etcd's error body. Streams (/v3/watch, /v3/lease/keepalive) live in
  * http-streams.ts.
  */
-export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 /** Base64 makes a body up to 4/3 of the request it carries; anything beyond cannot fit. */
 export const MAX_BODY_BYTES = Math.ceil((MAX_REQUEST_BYTES * 4) / 3) + 64 * 1024;
 export const ETCD_VERSION = { etcdserver: '3.4.23', etcdcluster: '3.4.0' };
@@ -91,7 +91,6 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   try {
     const body = await readBody(req);
     const msg = decodeMessage(typeOf(route.req), parseJsonBody(body));
-    if (body.length > 1024 * 1024) checkEncodedSize(route.req, msg);
     const token = req.headers.authorization;
     const resp = route.method === 'Authenticate' ? authenticate(deps, msg) : (authorize(deps.auth, route.method, msg, token, (id) => deps.svc.leaseKeys(id)), await route.call(deps.svc, msg));
     sendJson(res, 200, encodeMessage(typeOf(route.resp), resp));
@@ -108,12 +107,6 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
 export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, msg: Record<string, unknown>): Record<string, unknown> {
   if (!deps.auth) throw Errors.authNotEnabled();
   return { header: deps.svc.header(), token: deps.auth.authenticate(msg.name as string | undefined, msg.password as string | undefined) };
-}
-
-/** etcd refuses requests whose protobuf encoding exceeds --max-request-bytes. */
-function checkEncodedSize(typeName: string, msg: Record<string, unknown>): void {
-  const t = typeOf(typeName);
-  if (t.encode(t.fromObject(msg)).finish().length > MAX_REQUEST_BYTES) throw Errors.requestTooLarge();
 }
 
 /** Reads the body as text; over the limit, answers "request is too large" and drops the rest. */
