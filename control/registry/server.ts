@@ -78,7 +78,8 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
   });
   const scheme = tlsFiles ? 'https' : 'http';
   let url = '';
-  const httpServer = http.createServer({ keepAlive: true }, createGatewayHandler({ svc, log, metrics, auth }));
+  // A watch is a request whose body may stay open for days: no whole-request deadline (Node's default is 300 s).
+  const httpServer = http.createServer({ keepAlive: true, requestTimeout: 0 }, createGatewayHandler({ svc, log, metrics, auth }));
   const grpcServer = createGrpcServer(svc, metrics, log, () => url, auth);
   const shared = createSharedListener(httpServer, grpcServer, tlsFiles);
 
