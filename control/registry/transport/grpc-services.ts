@@ -8,7 +8,10 @@ import { WatchStream, type WatchRequest } from '../watch-stream.js';
 import { ETCD_VERSION, authenticate } from './http-gateway.js';
 import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
 import { authorize, type AuthStore } from '../auth.js';
-import { MAX_UNSENT_BYTES, slowWatcher } from './http-streams.js';
+import { slowWatcher } from './http-streams.js';
+
+/** Watch responses a gRPC client may leave unread before its stream is cut. */
+const MAX_UNSENT_MESSAGES = 50_000;
 
 /**
  * etcd's gRPC services over the same service layer, with etcd's own protos: what etcdctl and clientv3 call
@@ -72,7 +75,8 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
       const stream = new WatchStream(svc, (resp) => {
         if (call.cancelled || !call.writable) return;
         call.write(resp);
-        if (call.writableLength > MAX_UNSENT_BYTES) {
+        // The call is an object-mode stream: its backlog counts messages, not bytes.
+        if (call.writableLength > MAX_UNSENT_MESSAGES) {
           const e = slowWatcher();
           close();
           call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
