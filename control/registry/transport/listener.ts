@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 export interface TlsFiles { cert: Buffer; key: Buffer; ca?: Buffer }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
+const PROTOCOL_TIMEOUT_MS = 10_000;
 
 export function createSharedListener(httpServer: http.Server, grpcServer: grpc.Server, tlsFiles?: TlsFiles): { server: net.Server; close(): void } {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -19,11 +20,14 @@ export function createSharedListener(httpServer: http.Server, grpcServer: grpc.S
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     let seen = Buffer.alloc(0);
+    // A connection that never says which protocol it speaks is dropped instead of held forever.
+    socket.setTimeout(PROTOCOL_TIMEOUT_MS, () => socket.destroy());
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
       if (n < PREFACE.length && seen.subarray(0, n).equals(PREFACE.subarray(0, n))) return;
       socket.off('data', onData);
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
       if (seen.subarray(0, PREFACE.length).equals(PREFACE)) injector.injectConnection(socket);
