@@ -1,0 +1,61 @@
+/**
+ * `/run/flannel/subnet.env`, the file Flannel's CNI plugin and Docker read: written atomically (temp file,
+ * fsync, rename) in flanneld's order, and read back at startup for the previous subnet.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { VxtunError } from '../../dataplane/errors.js';
+import { formatIp4, formatSubnet4, parseIp4, type Subnet4 } from './ip4.js';
+
+export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
+
+export interface SubnetEnv {
+  network: Subnet4;
+  subnet: Subnet4;
+  mtu: number;
+  ipMasq: boolean;
+}
+
+export function formatSubnetEnv(e: SubnetEnv): string {
+  return [
+    `FLANNEL_NETWORK=${formatSubnet4(e.network)}`,
+    // The first usable address: the CNI bridge takes it, while <subnet>.0 sits on the TUN.
+    `FLANNEL_SUBNET=${formatIp4(e.subnet.ip + 1)}/${e.subnet.len}`,
+    `FLANNEL_MTU=${e.mtu}`,
+    `FLANNEL_IPMASQ=${e.ipMasq}`,
+    '',
+  ].join('\n');
+}
+
+export function writeSubnetEnv(path: string, e: SubnetEnv): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      writeSync(fd, formatSubnetEnv(e));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    throw new VxtunError('VXTUN_ERR_STATE_DIR', `cannot write ${path}: ${(err as Error).message}; pass --subnet-file to a writable path`, { cause: err });
+  }
+}
+
+/** The subnet a previous run wrote (FLANNEL_SUBNET, e.g. 10.244.3.1/24 -> 10.244.3.0/24); undefined if none. */
+export function readPreviousSubnet(path: string): Subnet4 | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^FLANNEL_SUBNET=(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})\s*$/m.exec(text);
+  const ip = m ? parseIp4(m[1]) : null;
+  const len = m ? Number(m[2]) : 33;
+  if (ip === null || len > 32) return undefined;
+  const size = 2 ** (32 - len);
+  return { ip: ip - (ip % size), len };
+}
