@@ -27,6 +27,8 @@ export interface EtcdProcessOptions {
   extraArgs?: string[];
   /** Serve clients over TLS with this certificate (its CA must be given to clients). */
   tls?: { certFile: string; keyFile: string; ca: Buffer };
+  /** Join a cluster as this member (see startEtcdCluster); default: a one-member cluster on fresh ports. */
+  member?: { name: string; clientPort: number; peerPort: number; initialCluster: string };
   /** How long to wait for /health before giving up. */
   startTimeoutMs?: number;
 }
@@ -46,15 +48,16 @@ export async function freePort(): Promise<number> {
 
 export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vxtun-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  const clientPort = opts.member?.clientPort ?? (await freePort());
+  const peerPort = opts.member?.peerPort ?? (await freePort());
+  const name = opts.member?.name ?? 'conformance';
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
-    '--name', 'conformance', '--data-dir', dataDir,
+    '--name', name, '--data-dir', dataDir,
     '--listen-client-urls', url, '--advertise-client-urls', url,
     '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `conformance=${peer}`, '--initial-cluster-state', 'new',
+    '--initial-cluster', opts.member?.initialCluster ?? `${name}=${peer}`, '--initial-cluster-state', 'new',
     '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error',
     ...(opts.tls ? ['--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile] : []),
     ...(opts.extraArgs ?? []),
@@ -92,6 +95,21 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
     throw new Error(`etcd did not become healthy: ${(err as Error).message}\n${stderr}`);
   }
   return { url, port: clientPort, get pid() { return child.pid ?? -1; }, dataDir, stop, restart };
+}
+
+/** A real etcd cluster of `size` members on loopback; members start together because health needs a quorum. */
+export async function startEtcdCluster(size: number): Promise<EtcdProcess[]> {
+  const ports = [];
+  for (let i = 0; i < size; i++) ports.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort() });
+  const initialCluster = ports.map((p) => `${p.name}=http://127.0.0.1:${p.peerPort}`).join(',');
+  const started = await Promise.allSettled(ports.map((p) => startEtcd({ member: { ...p, initialCluster } })));
+  const members = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(members.map((m) => m.stop()));
+    throw failed.reason;
+  }
+  return members;
 }
 
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, ca?: Buffer): Promise<void> {
