@@ -41,7 +41,7 @@ export class RegistryService {
   private constructor(
     private readonly opts: ServiceOptions,
     store: Store,
-    private wal: WriteAheadLog,
+    private readonly wal: WriteAheadLog,
     readonly clusterId: string,
     readonly memberId: string,
     private readonly unlock: () => Promise<void>,
@@ -75,6 +75,8 @@ export class RegistryService {
       });
       svc = new RegistryService(opts, store, wal, ids.clusterId, ids.memberId, unlock);
       svc.startTimers();
+      opts.metrics?.setRevision(store.rev);
+      opts.metrics?.setLeases(store.leases.size);
       return svc;
     } catch (err) {
       await unlock?.();

@@ -76,7 +76,7 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   const url = (req.url ?? '/').split('?')[0].replace(/^\/v3beta\//, '/v3/');
   if (req.method === 'OPTIONS') { res.writeHead(200, GATEWAY_HEADERS).end(); return; }
   if (url === '/version' && req.method === 'GET') return sendJson(res, 200, JSON.stringify(ETCD_VERSION));
-  if (url === '/health' && req.method === 'GET') return sendJson(res, 200, deps.svc.healthy ? '{"health":"true"}' : '{"health":"false"}');
+  if (url === '/health' && req.method === 'GET') return deps.svc.healthy ? sendJson(res, 200, '{"health":"true"}') : sendJson(res, 503, '{"health":"false"}');
   if (url === '/metrics' && req.method === 'GET') {
     const body = await deps.metrics.registry.metrics();
     res.writeHead(200, { 'Content-Type': deps.metrics.registry.contentType }).end(body);
