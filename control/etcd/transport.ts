@@ -86,43 +86,36 @@ export class Transport {
   }
 
   /** POST `body` to `path`, failing over across endpoints; resolves with the decoded success message. */
-  async call(path: string, body: unknown, opts: CallOptions): Promise<Record<string, unknown>> {
+  call(path: string, body: unknown, opts: CallOptions): Promise<Record<string, unknown>> {
+    return this.withFailover((endpoint) => this.once(endpoint, 'POST', path, body, opts.streamed === true), opts.idempotent);
+  }
+
+  /** GET a plain JSON document (/version, /health) with failover. */
+  get(path: string): Promise<Record<string, unknown>> {
+    return this.withFailover((endpoint) => this.once(endpoint, 'GET', path, undefined, false), true);
+  }
+
+  private async withFailover(attempt: (endpoint: string) => Promise<Record<string, unknown>>, idempotent: boolean): Promise<Record<string, unknown>> {
     let lastErr: unknown;
     let reauthenticated = false;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    for (let n = 0; n < this.maxAttempts; n++) {
       const endpoint = this.endpoint();
       try {
-        return await this.once(endpoint, 'POST', path, body, opts.streamed === true);
+        return await attempt(endpoint);
       } catch (err) {
         lastErr = err;
         if (err instanceof EtcdError && err.grpcCode === GRPC.UNAUTHENTICATED && this.opts.auth !== undefined && !reauthenticated) {
-          this.dropToken(); // tokens expire (300 s by default); get a new one once
+          this.dropToken(); // tokens expire (300 s by default); get a new one, once
           reauthenticated = true;
-          attempt--;
+          n--;
           continue;
         }
-        if (!retryable(err, opts.idempotent)) throw err instanceof VxtunError ? err : unavailable([endpoint], err);
+        if (!retryable(err, idempotent)) throw err instanceof VxtunError ? err : unavailable([endpoint], err);
         this.rotate();
-        if (attempt + 1 < this.maxAttempts) await sleep(this.backoffDelay(attempt));
+        if (n + 1 < this.maxAttempts) await sleep(this.backoffDelay(n));
       }
     }
     if (lastErr instanceof EtcdError) throw lastErr;
-    throw unavailable(this.endpoints, lastErr);
-  }
-
-  /** GET a plain JSON document (/version, /health) from the current endpoint with failover. */
-  async get(path: string): Promise<Record<string, unknown>> {
-    let lastErr: unknown;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      try {
-        return await this.once(this.endpoint(), 'GET', path, undefined, false);
-      } catch (err) {
-        lastErr = err;
-        if (!retryable(err, true)) throw err instanceof VxtunError ? err : unavailable(this.endpoints, err);
-        this.rotate();
-        if (attempt + 1 < this.maxAttempts) await sleep(this.backoffDelay(attempt));
-      }
-    }
     throw unavailable(this.endpoints, lastErr);
   }
 
