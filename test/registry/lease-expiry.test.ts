@@ -55,6 +55,9 @@ describe('lease expiry', () => {
       expect(await w.until((l) => l.some((x) => x.result.events?.[0]?.type === 'DELETE'), 5000)).toBe(true);
       w.close();
       expect(p.log.some((l) => l.includes('lease expired'))).toBe(true);
+      // SIGTERM stops it cleanly: exit status 0 after closing the log.
+      expect(await p.stop()).toBe(0);
+      expect(p.log.some((l) => l.includes('"msg":"registry stopped"'))).toBe(true);
     } finally {
       await p.kill9();
       await fs.rm(d, { recursive: true, force: true });
