@@ -1,7 +1,8 @@
 /**
  * TCP segments as a Linux VXLAN peer sends them (kernel-pair.ts: two Flannel-style hosts over a veth), fed to
- * the Coalescer: they must merge (the peer's inner checksums are only pseudo-header sums over veth) and the
- * merged packets must carry exactly the stream's bytes in order, with headers the kernel accepts.
+ * the Coalescer: they must merge (the peer's inner checksums are only pseudo-header sums over veth, so a
+ * coalescer verifying them merges none: this guards its default) and the merged packets must carry exactly the
+ * stream's bytes in order, with valid IPv4 headers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Coalescer } from '../../../dataplane/offload/gro.js';
