@@ -9,7 +9,7 @@ import { checkPut, checkRequestSize, deleteRange, put, range, txn } from './stor
 import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeRequest, type TxnRequest } from './store/requests.js';
 import type { WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
-import { loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
+import { SNAPSHOT_FILE, loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
 import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { Logger } from 'pino';
@@ -233,10 +233,16 @@ export class RegistryService {
     }
   }
 
-  status(version: string): Resp {
+  /** dbSize is what the registry keeps on disk: snapshot plus log segments. */
+  async status(version: string): Promise<Resp> {
+    let dbSize = 0;
+    const add = async (file: string) => { dbSize += (await fs.stat(file).catch(() => ({ size: 0 }))).size; };
+    await add(path.join(this.opts.dataDir, SNAPSHOT_FILE));
+    const walDir = path.join(this.opts.dataDir, 'wal');
+    for (const name of await fs.readdir(walDir).catch(() => [] as string[])) await add(path.join(walDir, name));
     return {
-      header: this.header(), version, dbSize: 0, leader: this.memberId,
-      raftIndex: this.wal.lastSeq, raftTerm: 1, raftAppliedIndex: this.wal.lastSeq, dbSizeInUse: 0,
+      header: this.header(), version, dbSize, leader: this.memberId,
+      raftIndex: this.wal.lastSeq, raftTerm: 1, raftAppliedIndex: this.wal.lastSeq, dbSizeInUse: dbSize,
     };
   }
 
