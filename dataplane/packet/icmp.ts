@@ -37,7 +37,7 @@ function sourceUnanswerable(buf: Uint8Array, info: IpInfo): boolean {
 }
 
 /**
- * Builds the error for the IP packet orig[off, off+len) at out[outOff]: from gatewayAddr (4 or 16 bytes, the
+ * Builds the error for the IP packet origBuf[off, off+len) at out[outOff]: from gatewayAddr (4 or 16 bytes, the
  * family of the packet) to the packet's source, carrying `mtu` and as much of the packet as allowed.
  * Returns the error's length, or 0 when no error may be sent (unparsable packet, non-first fragment, an ICMP
  * error, a source that cannot be answered, a gateway address of the wrong family, or too little room in out).
