@@ -98,7 +98,12 @@ export class WatchHub {
       w.nextRev = rev + 1;
       w.sentSinceTick = true;
       // All events of the revision go to everyone who wants them all: share the array so encoders can cache.
-      w.deliver(rev, list.length === events.length ? events : list);
+      try {
+        w.deliver(rev, list.length === events.length ? events : list);
+      } catch {
+        // A broken stream must not stop delivery to the others; its transport closes it.
+        this.remove(w);
+      }
     }
   }
 

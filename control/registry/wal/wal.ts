@@ -110,7 +110,7 @@ export class WriteAheadLog {
       const batch = this.pending;
       const last = this.pendingLast;
       this.pending = [];
-      const snapshot = this.sinceSnapshot >= this.opts.snapshotEvery && !this.snapshotting ? this.opts.takeSnapshot(last) : undefined;
+      const snapshot = this.sinceSnapshot >= this.opts.snapshotEvery && !this.snapshotting ? this.trySnapshot(last) : undefined;
       const started = performance.now();
       try {
         await this.fh.write(batch.length === 1 ? batch[0] : Buffer.concat(batch));
@@ -135,6 +135,17 @@ export class WriteAheadLog {
       }
     }
     this.flushing = false;
+  }
+
+  /** A snapshot that cannot be serialized only postpones log truncation; the log still has every record. */
+  private trySnapshot(seq: number): Buffer | undefined {
+    try {
+      return this.opts.takeSnapshot(seq);
+    } catch {
+      this.sinceSnapshot = 0;
+      this.opts.onSnapshot?.(-1, 0);
+      return undefined;
+    }
   }
 
   private releaseWaiters(): void {
