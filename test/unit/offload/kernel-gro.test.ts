@@ -29,21 +29,15 @@ function tcpPayload(p: Uint8Array): Uint8Array {
 describe.skipIf(!canRunNetns)('Coalescer on a TCP stream sent by kernel VXLAN (netns, root)', () => {
   let segs: Uint8Array[] = [];
 
-  beforeAll(async () => {
-    try {
-      pair.create();
-      // Over a veth the peer's super-packets would cross whole; on a real wire they arrive as MSS segments.
-      sh('ip', 'netns', 'exec', pair.nsA, 'ethtool', '-K', pair.vxlanA, 'tso', 'off', 'gso', 'off');
-      const server = `require('net').createServer(s=>s.resume().on('end',()=>process.exit(0))).listen(${PORT},'${GW_B}')`;
-      sh('ip', 'netns', 'exec', pair.nsB, 'sh', '-c', `timeout 10 ${process.execPath} -e "${server}" >/dev/null 2>&1 &`);
-      const client = `setTimeout(()=>{const s=require('net').connect(${PORT},'${GW_B}',()=>{s.end(Buffer.alloc(${BYTES},7))});s.on('close',()=>process.exit(0))},500)`;
-      const frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'timeout', '8', process.execPath, '-e', client), 0, 1000);
-      segs = dataSegments(frames);
-    } catch (err) {
-      pair.destroy();
-      throw err;
-    }
-  });
+  beforeAll(() => pair.start(async () => {
+    // Over a veth the peer's super-packets would cross whole; on a real wire they arrive as MSS segments.
+    sh('ip', 'netns', 'exec', pair.nsA, 'ethtool', '-K', pair.vxlanA, 'tso', 'off', 'gso', 'off');
+    const server = `require('net').createServer(s=>s.resume().on('end',()=>process.exit(0))).listen(${PORT},'${GW_B}')`;
+    sh('ip', 'netns', 'exec', pair.nsB, 'sh', '-c', `timeout 10 ${process.execPath} -e "${server}" >/dev/null 2>&1 &`);
+    const client = `setTimeout(()=>{const s=require('net').connect(${PORT},'${GW_B}',()=>{s.end(Buffer.alloc(${BYTES},7))});s.on('close',()=>process.exit(0))},500)`;
+    const frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'timeout', '8', process.execPath, '-e', client), 0, 1000);
+    segs = dataSegments(frames);
+  }));
   afterAll(() => pair.destroy());
 
   it('merges the segments and keeps every byte in order', () => {

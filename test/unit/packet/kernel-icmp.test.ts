@@ -42,16 +42,10 @@ async function waitFor(name: string, want: number): Promise<number> {
 }
 
 describe.skipIf(!canRunNetns)('writeTooBig errors accepted by a Linux host through kernel VXLAN (netns, root)', () => {
-  beforeAll(() => {
-    try {
-      pair.create();
-      sh('ip', 'netns', 'exec', pair.nsA, 'sysctl', '-qw', `net.ipv6.conf.${pair.vxlanA}.disable_ipv6=0`);
-      sh('ip', '-n', pair.nsA, 'addr', 'add', `${V6_A}/128`, 'dev', pair.vxlanA, 'nodad');
-    } catch (err) {
-      pair.destroy();
-      throw err;
-    }
-  });
+  beforeAll(() => pair.start(async () => {
+    sh('ip', 'netns', 'exec', pair.nsA, 'sysctl', '-qw', `net.ipv6.conf.${pair.vxlanA}.disable_ipv6=0`);
+    sh('ip', '-n', pair.nsA, 'addr', 'add', `${V6_A}/128`, 'dev', pair.vxlanA, 'nodad');
+  }));
   afterAll(() => pair.destroy());
 
   const v4Error = () => {

@@ -23,20 +23,14 @@ function icmp6Frames(frames: Uint8Array[], type: number): Uint8Array[] {
 describe.skipIf(!canRunNetns)('NDP golden frames from kernel VXLAN (netns, root)', () => {
   let frames: Uint8Array[] = [];
 
-  beforeAll(async () => {
-    try {
-      pair.create();
-      for (const [ns, dev, me, peer] of [[pair.nsA, pair.vxlanA, V6_A, V6_B], [pair.nsB, pair.vxlanB, V6_B, V6_A]]) {
-        sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`, `net.ipv6.conf.${dev}.addr_gen_mode=1`);
-        sh('ip', '-n', ns, 'addr', 'add', `${me}/128`, 'dev', dev, 'nodad');
-        sh('ip', '-n', ns, 'route', 'add', `${peer}/64`, 'via', peer, 'dev', dev, 'onlink');
-      }
-      frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-6', '-c', '1', '-W', '3', V6_B), 0, 1000);
-    } catch (err) {
-      pair.destroy();
-      throw err;
+  beforeAll(() => pair.start(async () => {
+    for (const [ns, dev, me, peer] of [[pair.nsA, pair.vxlanA, V6_A, V6_B], [pair.nsB, pair.vxlanB, V6_B, V6_A]]) {
+      sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`, `net.ipv6.conf.${dev}.addr_gen_mode=1`);
+      sh('ip', '-n', ns, 'addr', 'add', `${me}/128`, 'dev', dev, 'nodad');
+      sh('ip', '-n', ns, 'route', 'add', `${peer}/64`, 'via', peer, 'dev', dev, 'onlink');
     }
-  });
+    frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-6', '-c', '1', '-W', '3', V6_B), 0, 1000);
+  }));
   afterAll(() => pair.destroy());
 
   it("parses the kernel's solicitation and writes the kernel's advertisement byte for byte", () => {

@@ -54,6 +54,17 @@ export class KernelPair {
     sh('bridge', '-n', this.nsA, 'fdb', 'append', '00:00:00:00:00:00', 'dev', `${p}fa`, 'dst', UNDERLAY_B);
   }
 
+  /** create(), then `prepare`; everything is removed again when either fails. */
+  async start(prepare: () => void | Promise<void> = () => undefined): Promise<void> {
+    try {
+      this.create();
+      await prepare();
+    } catch (err) {
+      this.destroy();
+      throw err;
+    }
+  }
+
   /**
    * Captures VXLAN datagrams on B's veth while `action` runs: until `count` frames arrived, or for settleMs
    * after the action when count is 0. Returns the Ethernet frames as captured.

@@ -21,15 +21,9 @@ const MAC_B = parseMac(B)!;
 describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => {
   let frames: Uint8Array[] = [];
 
-  beforeAll(async () => {
-    try {
-      pair.create();
-      frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-c', '1', '-W', '3', GW_B), 4);
-    } catch (err) {
-      pair.destroy();
-      throw err;
-    }
-  });
+  beforeAll(() => pair.start(async () => {
+    frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-c', '1', '-W', '3', GW_B), 4);
+  }));
   afterAll(() => pair.destroy());
 
   it('captured ARP request, ARP reply, echo request, echo reply', () => {
