@@ -1,0 +1,130 @@
+/**
+ * `vxtun agent` on a two-host testbed, the way an operator would run it: the registry (`vxtun registry`) runs
+ * inside host a's namespace on its underlay address, so both hosts reach it over the underlay; the network
+ * config is written with etcdctl; each agent keeps its state and subnet.env in its own directory, which
+ * survives an agent restart. Shared by the demo and the namespace test.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VxtunError } from '../dataplane/errors.js';
+import { repoRoot, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
+import { sleep } from './testbed/process.js';
+
+export const DEFAULT_PREFIX = '/coreos.com/network';
+const REGISTRY_PORT = 2379;
+
+export interface RunningAgent {
+  readonly host: HostName;
+  /** The subnet the agent leased, e.g. `10.244.37.0/24`. */
+  readonly subnet: string;
+  readonly subnetFile: string;
+  output(): string;
+  /** SIGTERM and wait; returns the counters of the "final stats" line. */
+  stop(): Promise<Record<string, unknown>>;
+}
+
+export interface AgentCluster {
+  readonly endpoint: string;
+  readonly prefix: string;
+  /** etcdctl (API v3) run inside host a against the registry; returns stdout. */
+  etcdctl(args: readonly string[]): Promise<string>;
+  /** Every key under `<prefix>/subnets/` with its value. */
+  leases(): Promise<Map<string, string>>;
+  startAgent(host: HostName, extraArgs?: readonly string[]): Promise<RunningAgent>;
+  /** Stops every agent still running and the registry, and removes the working directory. */
+  close(): Promise<void>;
+}
+
+export interface AgentClusterOptions {
+  prefix?: string;
+  /** Lease TTL passed to every agent, e.g. `60s`. */
+  leaseTtl?: string;
+  workers?: number;
+  /** The vxtun CLI to run (default dist/control/cli.js). */
+  cli?: string;
+}
+
+export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}): Promise<AgentCluster> {
+  const cli = o.cli ?? process.env.VXTUN_CLI ?? join(repoRoot(), 'dist', 'control', 'cli.js');
+  if (!existsSync(cli)) throw new VxtunError('VXTUN_ERR_TESTBED', `${cli} does not exist: build vxtun first with \`npm run build\``);
+  const prefix = o.prefix ?? DEFAULT_PREFIX;
+  const dir = mkdtempSync(join(tmpdir(), `vxtun-agents-${tb.prefix}-`));
+  const endpoint = `http://${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`;
+  const running = new Set<TrackedProcess>();
+  const registry = tb.spawn('a', ['node', cli, 'registry', '--listen', `${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')]);
+  running.add(registry);
+  const close = async () => {
+    await Promise.allSettled([...running].map((p) => p.stop(5_000)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForLine(registry, '"msg":"registry listening"', 15_000, 'the registry');
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const etcdctl = async (args: readonly string[]) =>
+    (await tb.exec('a', ['etcdctl', '--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs: 15_000 })).stdout;
+
+  return {
+    endpoint,
+    prefix,
+    etcdctl,
+    async leases() {
+      const lines = (await etcdctl(['get', '--prefix', `${prefix}/subnets/`])).split('\n').filter((l) => l !== '');
+      const out = new Map<string, string>();
+      for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i], lines[i + 1]);
+      return out;
+    },
+    async startAgent(host, extraArgs = []) {
+      const home = join(dir, host);
+      const subnetFile = join(home, 'subnet.env');
+      const argv = [
+        'node', cli, 'agent', '--etcd-endpoints', endpoint, '--etcd-prefix', prefix, '--public-ip', tb.hosts[host].underlayIPv4,
+        '--subnet-file', subnetFile, '--state-dir', join(home, 'state'), '--tun-name', `${tb.prefix}t`,
+        ...(o.leaseTtl ? ['--subnet-lease-ttl', o.leaseTtl] : []), ...(o.workers ? ['--workers', String(o.workers)] : []), ...extraArgs,
+      ];
+      const proc = tb.spawn(host, argv);
+      running.add(proc);
+      try {
+        const line = await waitForLine(proc, '"msg":"vxtun agent running"', 30_000, `vxtun agent on host ${host}`);
+        const subnet = String(JSON.parse(line).subnet);
+        return {
+          host, subnet, subnetFile, output: () => proc.output(),
+          async stop() {
+            await proc.stop(5_000);
+            running.delete(proc);
+            const code = await proc.exited;
+            const final = proc.output().split('\n').find((l) => l.includes('"msg":"final stats"'));
+            if (code !== 0 || !final) throw new VxtunError('VXTUN_ERR_TESTBED', `vxtun agent on host ${host} exited with ${code}:\n${proc.output()}`);
+            return JSON.parse(final).stats as Record<string, unknown>;
+          },
+        };
+      } catch (err) {
+        await proc.stop(1_000);
+        running.delete(proc);
+        throw err;
+      }
+    },
+    close,
+  };
+}
+
+/** Waits (bounded) until the process printed a line containing `needle`; returns that line. */
+async function waitForLine(p: TrackedProcess, needle: string, timeoutMs: number, what: string): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = p.output().split('\n').find((l) => l.includes(needle));
+    if (line) return line;
+    const exited = p.child.exitCode !== null || p.child.signalCode !== null;
+    if (exited || Date.now() > deadline) {
+      throw new VxtunError('VXTUN_ERR_TESTBED', `${what} ${exited ? 'exited' : `did not start within ${timeoutMs} ms`}:\n${p.output().slice(-4000)}`);
+    }
+    await sleep(50);
+  }
+}
+
+export function readSubnetFile(path: string): string {
+  return readFileSync(path, 'utf8');
+}

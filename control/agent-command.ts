@@ -1,0 +1,70 @@
+/** The `vxtun agent` subcommand: flags named like flanneld's, handed to runAgent. */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { VxtunError } from '../dataplane/errors.js';
+import { runAgent } from './agent.js';
+import { createLogger } from './log.js';
+import { DEFAULT_STATE_DIR } from './state.js';
+import { DEFAULT_LEASE_TTL_SECONDS } from './subnet/manager.js';
+import { DEFAULT_SUBNET_FILE } from './subnet/subnet-env.js';
+
+/** `24h`, `90m`, `60s` or plain seconds. */
+export function parseDuration(v: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(v.trim());
+  const n = m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'] : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a duration such as 24h, 90m or 60s, got "${v}"`);
+  return n;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function readPem(file: string | undefined, flag: string): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new VxtunError('VXTUN_ERR_CONFIG', `cannot read ${flag} ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+interface AgentFlags {
+  etcdEndpoints: string; etcdPrefix: string; etcdCafile?: string; etcdCertfile?: string; etcdKeyfile?: string;
+  etcdUsername?: string; etcdPassword?: string; publicIp: string; subnetFile: string; stateDir: string; tunName: string;
+  workers?: number; subnetLeaseTtl: number; statsInterval: number;
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('Join a Flannel-compatible overlay: take a subnet lease from etcd (or `vxtun registry`), run the forwarder on it, write subnet.env and follow the other hosts\' leases (needs root or CAP_NET_ADMIN)')
+    .requiredOption('--public-ip <ip>', 'IPv4 address other hosts reach this one on; also identifies this host\'s lease')
+    .option('--etcd-endpoints <urls>', 'comma-separated registry URLs', process.env.FLANNELD_ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379')
+    .option('--etcd-prefix <prefix>', 'registry prefix holding config and subnets/', process.env.FLANNELD_ETCD_PREFIX ?? '/coreos.com/network')
+    .option('--etcd-cafile <file>', 'CA (PEM) that signed the registry\'s certificate')
+    .option('--etcd-certfile <file>', 'client certificate (PEM)')
+    .option('--etcd-keyfile <file>', 'client key (PEM)')
+    .option('--etcd-username <user>', 'registry user')
+    .option('--etcd-password <password>', 'registry password')
+    .option('--subnet-file <file>', 'where to write FLANNEL_NETWORK/SUBNET/MTU/IPMASQ for the CNI plugin', DEFAULT_SUBNET_FILE)
+    .option('--state-dir <dir>', 'where the VTEP MAC is kept across restarts', DEFAULT_STATE_DIR)
+    .option('--tun-name <name>', 'TUN device name', 'vxtun0')
+    .option('--workers <n>', 'queue worker threads (default: number of cores)', positiveInt)
+    .option('--subnet-lease-ttl <duration>', 'TTL of the subnet lease, renewed before it runs out (Flannel: 24h)', parseDuration, DEFAULT_LEASE_TTL_SECONDS)
+    .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', (v) => (v === '0' ? 0 : positiveInt(v)), 0)
+    .action(async (f: AgentFlags) => {
+      const log = createLogger(program.opts().logLevel);
+      const endpoints = f.etcdEndpoints.split(',').map((e) => e.trim()).filter(Boolean);
+      const tls = f.etcdCafile || f.etcdCertfile || f.etcdKeyfile
+        ? { ca: readPem(f.etcdCafile, '--etcd-cafile'), cert: readPem(f.etcdCertfile, '--etcd-certfile'), key: readPem(f.etcdKeyfile, '--etcd-keyfile') }
+        : undefined;
+      const auth = f.etcdUsername !== undefined ? { user: f.etcdUsername, password: f.etcdPassword ?? '' } : undefined;
+      await runAgent({
+        etcd: { endpoints, tls, auth }, prefix: f.etcdPrefix, publicIp: f.publicIp, subnetFile: f.subnetFile, stateDir: f.stateDir,
+        tunName: f.tunName, workers: f.workers, leaseTtlSeconds: f.subnetLeaseTtl, statsInterval: f.statsInterval,
+      }, log);
+    });
+}

@@ -1,0 +1,51 @@
+/** Lease events -> the dataplane's peer list: our own lease and unusable ones left out, renewals not republished. */
+import { describe, expect, it } from 'vitest';
+import { LeasePeers } from '../../../control/agent.js';
+import { parseSubnet4 } from '../../../control/subnet/ip4.js';
+import { encodeLeaseAttrs, vxlanLeaseAttrs } from '../../../control/subnet/lease.js';
+import type { Peer } from '../../../dataplane/dataplane.js';
+
+const sn = (s: string) => parseSubnet4(s)!;
+const lease = (subnet: string, ip: string, mac: string, vni = 1) => ({ subnet: sn(subnet), value: encodeLeaseAttrs(vxlanLeaseAttrs(ip, vni, mac)) });
+
+function setup() {
+  const published: Peer[][] = [];
+  const lines: string[] = [];
+  const log = { info: (o: object, m: string) => lines.push(`${m} ${JSON.stringify(o)}`), warn() {}, error() {} };
+  const peers = new LeasePeers(sn('10.244.1.0/24'), 1, { setPeers: (p) => published.push([...p]) }, log as never);
+  return { peers, published, lines };
+}
+
+describe('lease peers', () => {
+  it('publishes every other vxlan lease as a peer, not our own, not other backends or VNIs', () => {
+    const { peers, published, lines } = setup();
+    peers.snapshot([
+      lease('10.244.1.0/24', '198.18.0.1', '02:00:00:00:00:01'),
+      lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02'),
+      { subnet: sn('10.244.3.0/24'), value: '{"PublicIP":"198.18.0.3","PublicIPv6":null,"BackendType":"host-gw"}' },
+      lease('10.244.4.0/24', '198.18.0.4', '02:00:00:00:00:04', 9),
+      { subnet: sn('10.244.5.0/24'), value: 'garbage' },
+    ]);
+    expect(published).toEqual([[{ publicIp: '198.18.0.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:00:02' }]]);
+    expect(lines.filter((l) => l.startsWith('ignoring lease')).length).toBe(3);
+  });
+
+  it('a renewal (same value) changes nothing; a new MAC, an added and a removed lease republish', () => {
+    const { peers, published, lines } = setup();
+    peers.snapshot([lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02')]);
+    peers.apply([{ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02') }]);
+    expect(published.length).toBe(1);
+    peers.apply([{ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:22') }, { type: 'put', lease: lease('10.244.3.0/24', '198.18.0.3', '02:00:00:00:00:03') }]);
+    expect(published.at(-1)!.map((p) => p.vtepMac)).toEqual(['02:00:00:00:00:22', '02:00:00:00:00:03']);
+    peers.apply([{ type: 'delete', subnet: sn('10.244.2.0/24') }]);
+    expect(published.at(-1)!.map((p) => p.subnet)).toEqual(['10.244.3.0/24']);
+    expect(lines.map((l) => l.split(' ')[0] + ' ' + l.split(' ')[1])).toEqual(['peer added', 'peer changed', 'peer added', 'peer removed']);
+  });
+
+  it('a fresh snapshot (after compaction) drops leases that vanished meanwhile', () => {
+    const { peers, published } = setup();
+    peers.snapshot([lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02'), lease('10.244.3.0/24', '198.18.0.3', '02:00:00:00:00:03')]);
+    peers.snapshot([lease('10.244.3.0/24', '198.18.0.3', '02:00:00:00:00:03')]);
+    expect(published.at(-1)!.map((p) => p.subnet)).toEqual(['10.244.3.0/24']);
+  });
+});
