@@ -10,9 +10,9 @@ export interface LocalConfig {
   /** Underlay family: decides the UDP socket family and the VXLAN overhead (50 or 70 bytes). */
   family: 4 | 6;
   vtepMac: Uint8Array;
-  /** Our IPv4 gateway address (<subnet>.0), answered for ARP and used as the source of ICMP errors. */
+  /** Our IPv4 gateway address (<subnet>.0), answered for ARP; ICMP errors are sent only for families we hold. */
   gateway4: Uint8Array | null;
-  /** Our IPv6 gateway address (<ipv6 subnet>::), the source of ICMPv6 errors. */
+  /** Our IPv6 gateway address (<ipv6 subnet>::). */
   gateway6: Uint8Array | null;
   /** Largest inner IP packet that fits the underlay: underlay MTU - 50 (IPv4) or - 70 (IPv6). */
   overlayMtu: number;

@@ -185,7 +185,9 @@ export class Encapsulator {
     const slot = b.slotStart(b.count);
     const lead = this.tun.vnetHdr ? VIRTIO_NET_HDR_LEN : 0;
     b.buf.fill(0, slot, slot + lead);
-    const n = writeTooBig(buf, off, len, this.cfg.overlayMtu, gw, b.buf, slot + lead);
+    // Sourced from the packet's destination, as Linux's own tunnels do (iptunnel_pmtud_build_icmp): from our
+    // gateway, a local address, Linux drops the IPv4 error as a martian source and the sender never learns the MTU.
+    const n = writeTooBig(buf, off, len, this.cfg.overlayMtu, buf.subarray(this.ip.dstOff, this.ip.dstOff + this.ip.addrLen), b.buf, slot + lead);
     if (n <= 0) return;
     b.offsets[b.count] = slot;
     b.lengths[b.count] = lead + n;
