@@ -5,13 +5,14 @@
 import { PacketBatch, type UdpBind } from './sys/types.js';
 import type { LocalConfig } from './local.js';
 import type { PeerEntry } from './routes.js';
+import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex } from './stats.js';
 import { parseArpRequest, writeArpReply, arpAsksFor } from './packet/arp.js';
 import { writeVxlan, VXLAN_HLEN } from './packet/vxlan.js';
 import { ETH_HLEN } from './packet/ethernet.js';
 
 const C_ARP = counterIndex('arpReplies');
-const D_ARP = dropIndex('arp');
+const D_ARP = dropIndex(DropReason.ARP_IGNORED);
 
 export class ArpResponder {
   private readonly cfg: LocalConfig;

@@ -7,6 +7,9 @@
  */
 import { isIP } from 'node:net';
 import { VxtunError } from './errors.js';
+import { readU32 } from './packet/bytes.js';
+
+export { readU32 } from './packet/bytes.js';
 
 export interface Peer {
   /** Underlay address the peer receives VXLAN on (IPv4 or IPv6). */
@@ -194,9 +197,6 @@ export function prefixMatch(buf: Uint8Array, off: number, prefix: Uint8Array, pr
   return true;
 }
 
-export function readU32(buf: Uint8Array, off: number): number {
-  return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0;
-}
 
 /** The reader side, one per worker. refresh() once per loop turn; lookups are map reads. */
 export class PeerView {

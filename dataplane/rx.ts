@@ -7,6 +7,7 @@
 import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
 import { ENCAP_HEADROOM, type LocalConfig } from './local.js';
 import { PeerView, readU32, type PeerEntry } from './routes.js';
+import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex } from './stats.js';
 import { parseIp, IpInfo } from './packet/ip.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
@@ -21,15 +22,15 @@ const C_RX_BYTES = counterIndex('rxBytes');
 const C_RX_DGRAMS = counterIndex('rxDatagrams');
 const C_RX_CALLS = counterIndex('rxSyscalls');
 const C_TUN_WRITES = counterIndex('tunWrites');
-const D_SHORT = dropIndex('short');
-const D_BAD_FLAGS = dropIndex('badFlags');
-const D_WRONG_VNI = dropIndex('wrongVni');
-const D_NOT_OUR_MAC = dropIndex('notOurMac');
-const D_BAD_ETHERTYPE = dropIndex('badEthertype');
-const D_BAD_INNER = dropIndex('badInner');
-const D_NO_PEER = dropIndex('noPeer');
-const D_SPOOFED = dropIndex('spoofedSource');
-const D_TUN_WRITE = dropIndex('tunWrite');
+const D_SHORT = dropIndex(DropReason.SHORT);
+const D_BAD_FLAGS = dropIndex(DropReason.BAD_FLAGS);
+const D_WRONG_VNI = dropIndex(DropReason.WRONG_VNI);
+const D_NOT_OUR_MAC = dropIndex(DropReason.NOT_OUR_MAC);
+const D_BAD_ETHERTYPE = dropIndex(DropReason.BAD_ETHERTYPE);
+const D_BAD_INNER = dropIndex(DropReason.BAD_INNER);
+const D_NO_PEER = dropIndex(DropReason.NO_PEER);
+const D_SPOOFED = dropIndex(DropReason.SPOOFED_SOURCE);
+const D_TUN_WRITE = dropIndex(DropReason.TUN_WRITE);
 
 /** Smallest datagram worth parsing: VXLAN + Ethernet + an IPv4 header. */
 const MIN_DATAGRAM = VXLAN_HLEN + ETH_HLEN + 20;

@@ -1,3 +1,5 @@
+import { DROP_REASON_NAMES, DropReason } from './packet/drops.js';
+
 /**
  * Per-worker counters in shared memory: each worker writes only its own row (plain stores, one writer),
  * the main thread sums the rows when asked. Float64 holds exact integers up to 2^53 (9 PB of bytes).
@@ -18,25 +20,13 @@ export const COUNTERS = [
   'gsoFallbacks', // UDP_SEGMENT turned off after a send error
 ] as const;
 
-export const DROP_REASONS = [
-  'short', // datagram shorter than VXLAN + Ethernet + minimal IP
-  'badFlags', // VXLAN flags other than the I bit, or reserved bits set
-  'wrongVni',
-  'notOurMac', // inner Ethernet destination is not our VTEP MAC (nor broadcast ARP)
-  'badEthertype',
-  'badInner', // inner IP header malformed or truncated
-  'noPeer', // datagram from an address that holds no lease
-  'spoofedSource', // inner source outside the sender's subnet
-  'noRoute', // TUN packet to an address no peer owns
-  'tunWrite', // the TUN refused a write
-  'udpSend', // the UDP socket refused a send
-  'tooBig', // too big, DF set: answered with ICMP
-  'malformedGso', // TUN super-packet with an inconsistent virtio header
-  'arp', // ARP that is not a request for our gateway
-] as const;
+/** Drop reasons by name, in the order of packet/drops.ts (camelCase: `NO_ROUTE` is logged as `noRoute`). */
+export const DROP_REASONS: readonly string[] = DROP_REASON_NAMES.map((n) =>
+  n.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
+);
 
 export type CounterName = (typeof COUNTERS)[number];
-export type DropReasonName = (typeof DROP_REASONS)[number];
+export type DropReasonName = string;
 
 export const ROW = COUNTERS.length + DROP_REASONS.length;
 export const DROP_BASE = COUNTERS.length;
@@ -44,8 +34,9 @@ export const DROP_BASE = COUNTERS.length;
 export function counterIndex(name: CounterName): number {
   return COUNTERS.indexOf(name);
 }
-export function dropIndex(name: DropReasonName): number {
-  return DROP_BASE + DROP_REASONS.indexOf(name);
+/** Where a worker counts a drop: the index of its stats row for a DropReason value. */
+export function dropIndex(reason: (typeof DropReason)[keyof typeof DropReason]): number {
+  return DROP_BASE + reason;
 }
 
 export interface DataplaneStats {

@@ -7,6 +7,7 @@
 import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
 import { ENCAP_HEADROOM, maxUdpPayload, type LocalConfig } from './local.js';
 import { PeerView, readU32, type PeerEntry } from './routes.js';
+import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex } from './stats.js';
 import { parseIp, IpInfo } from './packet/ip.js';
 import { writeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
@@ -23,11 +24,11 @@ const C_TX_CALLS = counterIndex('txSyscalls');
 const C_TUN_READS = counterIndex('tunReads');
 const C_ICMP = counterIndex('icmpTooBig');
 const C_GSO_FALLBACK = counterIndex('gsoFallbacks');
-const D_NO_ROUTE = dropIndex('noRoute');
-const D_BAD_INNER = dropIndex('badInner');
-const D_UDP_SEND = dropIndex('udpSend');
-const D_TOO_BIG = dropIndex('tooBig');
-const D_MALFORMED_GSO = dropIndex('malformedGso');
+const D_NO_ROUTE = dropIndex(DropReason.NO_ROUTE);
+const D_BAD_INNER = dropIndex(DropReason.BAD_INNER);
+const D_UDP_SEND = dropIndex(DropReason.UDP_SEND);
+const D_TOO_BIG = dropIndex(DropReason.TOO_BIG);
+const D_MALFORMED_GSO = dropIndex(DropReason.MALFORMED_GSO);
 
 /** Kernel limit on segments per UDP_SEGMENT send (64 before Linux 6.9's raise to 128: the safe choice). */
 const MAX_GSO_SEGMENTS = 64;

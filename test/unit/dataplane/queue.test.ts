@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { QueueLoop } from '../../../dataplane/queue.js';
 import { PeerTable, PeerView } from '../../../dataplane/routes.js';
+import { DropReason } from '../../../dataplane/packet/drops.js';
 import { ROW, counterIndex, dropIndex } from '../../../dataplane/stats.js';
 import type { LocalConfig } from '../../../dataplane/local.js';
 import { FakePoller, FakeTunQueue, fakeUdpPair, type FakeUdpBind } from '../../../dataplane/sys/fake.js';
@@ -93,7 +94,7 @@ describe('queue loop over fakes', () => {
     a.tun.push(withHdr(buildUdp(4, SRC, ip4('10.244.7.1'), 1, 2, new Uint8Array(10))));
     a.loop.turn();
     expect(a.udp.wire.length).toBe(0);
-    expect(a.stats[dropIndex('noRoute')]).toBe(1);
+    expect(a.stats[dropIndex(DropReason.NO_ROUTE)]).toBe(1);
   });
 
   it('a too-big packet with DF gets ICMP fragmentation-needed back into the TUN', () => {
@@ -108,6 +109,6 @@ describe('queue loop over fakes', () => {
     expect([...icmp.subarray(16, 20)]).toEqual([...SRC]); // back to the sender
     expect([icmp[20], icmp[21]]).toEqual([3, 4]); // destination unreachable, fragmentation needed
     expect((icmp[26] << 8) | icmp[27]).toBe(1450); // next-hop MTU
-    expect(a.stats[dropIndex('tooBig')]).toBe(1);
+    expect(a.stats[dropIndex(DropReason.TOO_BIG)]).toBe(1);
   });
 });
