@@ -26,6 +26,8 @@ export interface RunningAgent {
 
 export interface AgentCluster {
   readonly endpoint: string;
+  /** Working directory (registry data, each host's state and subnet.env); close() removes it. */
+  readonly dir: string;
   readonly prefix: string;
   /** etcdctl (API v3) run inside host a against the registry; returns stdout. */
   etcdctl(args: readonly string[]): Promise<string>;
@@ -69,6 +71,7 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
 
   return {
     endpoint,
+    dir,
     prefix,
     etcdctl,
     async leases() {
