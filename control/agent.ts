@@ -65,7 +65,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       log.info({ file: o.subnetFile }, 'subnet.env written');
       const peers = new LeasePeers(subnet, backend.vni, dp, log);
       watch = store.watch({
-        snapshot: (ls) => peers.snapshot(ls),
+        snapshot: (ls) => { leases.observeSnapshot(ls); peers.snapshot(ls); },
         changes: (cs) => { for (const c of cs) leases.observe(c); peers.apply(cs); },
         error: failAgent,
       });

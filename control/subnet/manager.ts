@@ -88,6 +88,13 @@ export class LeaseManager {
     }
   }
 
+  /** The same for a full listing (the first, and each re-list after compaction): our key may have gone meanwhile. */
+  observeSnapshot(leases: StoredLease[]): void {
+    if (!this.subnet) return;
+    const own = leases.find((l) => sameSubnet(l.subnet, this.subnet!));
+    this.observe(own ? { type: 'put', lease: own } : { type: 'delete', subnet: this.subnet });
+  }
+
   /** Stops renewing; the lease stays in the registry (like flanneld) so a restart gets the same subnet. */
   stop(): void {
     this.stopped = true;

@@ -147,4 +147,19 @@ describe('lease manager', () => {
     expect(lost[0].message).toMatch(/198\.18\.0\.66/);
     m.stop();
   });
+
+  it('notices from a re-list that its key vanished while the watch was behind, and takes it back', async () => {
+    const store = new MemoryLeaseStore();
+    const { m, lost } = manager(store);
+    const { subnet } = await m.acquire();
+    m.startRenewal();
+    await store.delete(subnet);
+    m.observeSnapshot((await store.list()).leases);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(store.get(subnet)).toContain('"PublicIP":"198.18.0.1"');
+    store.putOther(subnet, other('198.18.0.66'));
+    m.observeSnapshot((await store.list()).leases);
+    expect(lost.length).toBe(1);
+    m.stop();
+  });
 });
