@@ -1,6 +1,6 @@
 /**
- * `vxtun agent` on a two-host testbed, the way an operator would run it: the registry (`vxtun registry`) runs
- * inside host a's namespace on its underlay address, so both hosts reach it over the underlay; the network
+ * `vxtun agent` on a two-host testbed, the way an operator would run it: the registry (`vxtun registry`, or a
+ * real etcd) runs inside host a's namespace on its underlay address, so both hosts reach it over the underlay; the network
  * config is written with etcdctl; each agent keeps its state and subnet.env in its own directory, which
  * survives an agent restart. Shared by the demo and the namespace test.
  */
@@ -45,6 +45,8 @@ export interface AgentClusterOptions {
   workers?: number;
   /** The vxtun CLI to run (default dist/control/cli.js). */
   cli?: string;
+  /** `vxtun registry` (default) or Debian's etcd 3.4 (/usr/bin/etcd), both inside host a. */
+  registry?: 'vxtun' | 'etcd';
 }
 
 export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}): Promise<AgentCluster> {
@@ -54,20 +56,24 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
   const dir = mkdtempSync(join(tmpdir(), `vxtun-agents-${tb.prefix}-`));
   const endpoint = `http://${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`;
   const running = new Set<TrackedProcess>();
-  const registry = tb.spawn('a', ['node', cli, 'registry', '--listen', `${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')]);
+  const registry = tb.spawn('a', o.registry === 'etcd'
+    ? ['etcd', '--name', 'a', '--data-dir', join(dir, 'registry'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+      '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
+      '--initial-cluster', 'a=http://127.0.0.1:2380', '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error']
+    : ['node', cli, 'registry', '--listen', `${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')]);
   running.add(registry);
   const close = async () => {
     await Promise.allSettled([...running].map((p) => p.stop(5_000)));
     rmSync(dir, { recursive: true, force: true });
   };
+  const etcdctl = async (args: readonly string[], timeoutMs = 15_000) =>
+    (await tb.exec('a', ['etcdctl', '--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs })).stdout;
   try {
-    await waitForLine(registry, '"msg":"registry listening"', 15_000, 'the registry');
+    await waitForHealth(registry, etcdctl, 15_000);
   } catch (err) {
     await close();
     throw err;
   }
-  const etcdctl = async (args: readonly string[]) =>
-    (await tb.exec('a', ['etcdctl', '--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs: 15_000 })).stdout;
 
   return {
     endpoint,
@@ -112,6 +118,17 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
     },
     close,
   };
+}
+
+async function waitForHealth(p: TrackedProcess, etcdctl: (args: string[], timeoutMs: number) => Promise<string>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await etcdctl(['endpoint', 'health'], 5_000).then(() => true, () => false)) return;
+    if (p.child.exitCode !== null || Date.now() > deadline) {
+      throw new VxtunError('VXTUN_ERR_TESTBED', `the registry ${p.child.exitCode !== null ? 'exited' : `was not healthy within ${timeoutMs} ms`}:\n${p.output().slice(-4000)}`);
+    }
+    await sleep(200);
+  }
 }
 
 /** Waits (bounded) until the process printed a line containing `needle`; returns that line. */

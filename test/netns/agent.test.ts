@@ -128,3 +128,34 @@ describe.runIf(isRoot)('vxtun agent with the registry', () => {
     expect(await ping(tb, 'b', gateway(agents.a!.subnet))).toBe(3);
   });
 });
+
+describe.runIf(isRoot)('vxtun agent with Debian\'s etcd 3.4.23 as the registry', () => {
+  let tb: Testbed;
+  let cluster: AgentCluster;
+  const agents: RunningAgent[] = [];
+
+  beforeAll(async () => {
+    tb = await createTestbed();
+    cluster = await startAgentCluster(tb, { registry: 'etcd', prefix: '/vxtun-test/network' });
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(agents.map((a) => a.stop()));
+    await cluster?.close();
+    await tb?.destroy();
+  });
+
+  it('both hosts lease subnets under the chosen prefix and 20 MB cross intact', async () => {
+    await cluster.etcdctl(['put', '/vxtun-test/network/config', '{"Network":"10.99.0.0/20","Backend":{"Type":"vxlan","VNI":42}}']);
+    agents.push(await cluster.startAgent('a'), await cluster.startAgent('b'));
+    const [a, b] = agents;
+    // A /20 gets /24 subnets, the first one skipped: 10.99.1.0 .. 10.99.15.0.
+    for (const s of [a.subnet, b.subnet]) expect(s).toMatch(/^10\.99\.([1-9]|1[0-5])\.0\/24$/);
+    const leases = await cluster.leases();
+    expect([...leases.keys()].sort()).toEqual([a.subnet, b.subnet].map((s) => `/vxtun-test/network/subnets/${s.replace('/', '-')}`).sort());
+    for (const v of leases.values()) expect(JSON.parse(v).BackendData.VNI).toBe(42);
+    expect(await ping(tb, 'b', gateway(a.subnet))).toBe(3);
+    const r = await tcpTransfer(tb, 'b', 'a', gateway(a.subnet), 20 * MB);
+    expect(r.received).toEqual(r.sent);
+  });
+});
