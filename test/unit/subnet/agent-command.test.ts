@@ -1,0 +1,37 @@
+/** `vxtun agent` flags: flanneld's names, durations for the lease TTL, and refusals a user sees. */
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { parseDuration, registerAgentCommand } from '../../../control/agent-command.js';
+
+function program() {
+  const out: string[] = [];
+  const p = new Command().exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => out.push(s) });
+  registerAgentCommand(p);
+  p.commands.forEach((c) => c.exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => out.push(s) }));
+  return { p, out };
+}
+
+describe('vxtun agent command', () => {
+  it('reads lease TTLs the way operators write them', () => {
+    expect([parseDuration('24h'), parseDuration('90m'), parseDuration('60s'), parseDuration('45')]).toEqual([86400, 5400, 60, 45]);
+    for (const bad of ['0', '-5s', '1d', 'soon', '']) expect(() => parseDuration(bad)).toThrow(/duration such as 24h/);
+  });
+
+  it('offers flanneld\'s etcd and subnet flags', async () => {
+    const { p, out } = program();
+    await expect(p.parseAsync(['node', 'vxtun', 'agent', '--help'])).rejects.toThrow();
+    const help = out.join('');
+    for (const flag of ['--etcd-endpoints', '--etcd-prefix', '--public-ip', '--subnet-file', '--subnet-lease-ttl', '--state-dir', '--workers']) expect(help).toContain(flag);
+    expect(help).toContain('/coreos.com/network');
+    expect(help).toContain('/run/flannel/subnet.env');
+  });
+
+  it('refuses to start without --public-ip, or with a bad TTL, before touching anything', async () => {
+    const a = program();
+    await expect(a.p.parseAsync(['node', 'vxtun', 'agent'])).rejects.toThrow();
+    expect(a.out.join('')).toMatch(/required option '--public-ip <ip>' not specified/);
+    const b = program();
+    await expect(b.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', '198.18.0.1', '--subnet-lease-ttl', 'forever'])).rejects.toThrow();
+    expect(b.out.join('')).toMatch(/expected a duration such as 24h, 90m or 60s, got "forever"/);
+  });
+});
