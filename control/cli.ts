@@ -5,6 +5,7 @@ import { createLogger } from './log.js';
 import { runStatic } from './static.js';
 import { isVxtunError } from '../dataplane/errors.js';
 import { registerRegistryCommand } from './registry/command.js';
+import { registerAgentCommand } from './agent-command.js';
 import { registerBenchCommand } from '../bench/command.js';
 
 const program = new Command();
@@ -26,6 +27,7 @@ program
     await runStatic({ config: flags.config, stateDir: flags.stateDir, workers: flags.workers, statsInterval: flags.statsInterval }, log);
   });
 
+registerAgentCommand(program);
 registerRegistryCommand(program);
 registerBenchCommand(program);
 
