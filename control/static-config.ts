@@ -7,13 +7,14 @@ import { z } from 'zod';
 import { VxtunError } from '../dataplane/errors.js';
 
 const mac = z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'a MAC address like 02:00:00:00:01:01');
-const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'a CIDR like 10.244.1.0/24');
+const cidr4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR like 10.244.1.0/24');
+const cidr6 = z.string().regex(/^[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/\d{1,3}$/, 'an IPv6 CIDR like fd10:244:1::/64');
 const ip = z.string().regex(/^[0-9a-fA-F:.]+$/, 'an IP address');
 
 export const PeerSchema = z.object({
   publicIp: ip,
-  subnet: cidr.optional(),
-  ipv6Subnet: cidr.optional(),
+  subnet: cidr4.optional(),
+  ipv6Subnet: cidr6.optional(),
   vtepMac: mac,
   ipv6VtepMac: mac.optional(),
 }).strict().refine((p) => p.subnet || p.ipv6Subnet, 'a peer needs subnet and/or ipv6Subnet');
@@ -23,10 +24,10 @@ export const StaticConfigSchema = z.object({
   port: z.number().int().min(1).max(65535).default(8472),
   publicIp: ip,
   bindAddress: ip.optional(),
-  subnet: cidr.optional(),
-  ipv6Subnet: cidr.optional(),
-  network: cidr.optional(),
-  ipv6Network: cidr.optional(),
+  subnet: cidr4.optional(),
+  ipv6Subnet: cidr6.optional(),
+  network: cidr4.optional(),
+  ipv6Network: cidr6.optional(),
   vtepMac: mac.optional(),
   mtu: z.number().int().min(576).max(65535).optional(),
   underlayMtu: z.number().int().min(1280).max(65535).optional(),

@@ -96,7 +96,11 @@ export class Dataplane extends EventEmitter {
           return { family: c.family, dst: c.addr, prefixLen: c.prefixLen };
         }),
       });
-      await Promise.all(queues.map((q, i) => dp.spawn(i, q)));
+      // The first worker picks the outer source ports; the others bind the same ones (see WorkerInit).
+      await dp.spawn(0, queues[0]);
+      const ports = dp.workerInfo[0].sourcePorts;
+      dp.slots[0].init.sourcePortList = ports;
+      await Promise.all(queues.slice(1).map((q, i) => dp.spawn(i + 1, q, ports)));
     } catch (err) {
       await dp.stop();
       throw err;
@@ -132,12 +136,12 @@ export class Dataplane extends EventEmitter {
     this.opts.logger.info({ tun: this.tunName }, 'dataplane stopped');
   }
 
-  private spawn(index: number, q: TunQueue): Promise<void> {
+  private spawn(index: number, q: TunQueue, sourcePortList: number[] = []): Promise<void> {
     const o = this.opts;
     const init: WorkerInit = {
       index, cfg: this.cfg, tunFd: q.fd, vnetHdr: q.vnetHdr, offloads: q.offloads,
       bindAddress: o.bindAddress ?? (this.cfg.family === 4 ? '0.0.0.0' : '::'),
-      sourcePorts: o.sourcePorts, udpBufferBytes: o.udpBufferBytes, gro: o.offloads,
+      sourcePorts: o.sourcePorts, sourcePortList, udpBufferBytes: o.udpBufferBytes, gro: o.offloads,
       peerSab: this.table.sab, statsSab: this.statsSab, stopSab: this.stopSab, wakeFd: createWakeFd(),
     };
     const slot: Slot = { init, worker: null, restarts: new RestartBudget() };

@@ -21,6 +21,11 @@ export interface WorkerInit {
   offloads: number;
   bindAddress: string;
   sourcePorts: number;
+  /**
+   * The outer source ports every worker binds (SO_REUSEPORT), so a flow the kernel moves to another TUN queue
+   * keeps its outer source port. Empty for the first worker, which picks them and reports them when ready.
+   */
+  sourcePortList: number[];
   udpBufferBytes: number;
   gro: boolean;
   peerSab: SharedArrayBuffer;
@@ -42,7 +47,7 @@ function main(init: WorkerInit): void {
     binds.push(rx);
     const tx: UdpBind[] = [];
     for (let i = 0; i < init.sourcePorts; i++) {
-      const b = openUdp({ family: init.cfg.family, address: init.bindAddress, port: 0, reusePort: false, bufferBytes: init.udpBufferBytes, gro: false });
+      const b = openUdp({ family: init.cfg.family, address: init.bindAddress, port: init.sourcePortList[i] ?? 0, reusePort: true, bufferBytes: init.udpBufferBytes, gro: false });
       binds.push(b);
       tx.push(b);
     }

@@ -198,7 +198,7 @@ describe('vxtun static with a bad config file', () => {
   it.each([
     ['a missing file', null, /cannot read config .*missing\.json/],
     ['a file that is not JSON', '{ "publicIp": ', /is not JSON/],
-    ['a subnet that is no CIDR', { ...valid, subnet: 'banana' }, /subnet: a CIDR like/],
+    ['a subnet that is no CIDR', { ...valid, subnet: 'banana' }, /subnet: an IPv4 CIDR like/],
     ['a subnet whose prefix is longer than 32 bits', { ...valid, subnet: '10.244.1.0/33' }, /subnet: "10\.244\.1\.0\/33" is not a CIDR/],
     ['a subnet with host bits set', { ...valid, subnet: '10.244.1.7/24' }, /subnet: .*host bits set; use 10\.244\.1\.0\/24/],
     ['an IPv6 CIDR as subnet', { ...valid, subnet: 'fd10:244:1::/64' }, /subnet/],
