@@ -26,6 +26,8 @@ export interface MetricInfo {
   readonly better: 'higher' | 'lower';
   /** Only meaningful for modes with a forwarder process. */
   readonly forwarderOnly?: boolean;
+  /** A ratio of this metric says nothing (a loss percentage near zero makes any ratio huge). */
+  readonly noRatio?: boolean;
 }
 
 export const METRICS: readonly MetricInfo[] = [
@@ -34,7 +36,7 @@ export const METRICS: readonly MetricInfo[] = [
   { id: 'tcp4.ab', short: 'TCP×4 a→b', label: 'TCP 4 streams a→b', unit: 'Gbit/s', better: 'higher' },
   { id: 'tcp4.ba', short: 'TCP×4 b→a', label: 'TCP 4 streams b→a', unit: 'Gbit/s', better: 'higher' },
   { id: 'udp64.pps', short: 'UDP 64 B pps', label: 'UDP 64 B received', unit: 'kpps', better: 'higher' },
-  { id: 'udp64.loss', short: 'UDP loss', label: 'UDP 64 B loss', unit: '%', better: 'lower' },
+  { id: 'udp64.loss', short: 'UDP loss', label: 'UDP 64 B loss', unit: '%', better: 'lower', noRatio: true },
   { id: 'latency.p50', short: 'RR p50', label: 'Request/response p50', unit: 'µs', better: 'lower' },
   { id: 'latency.p99', short: 'RR p99', label: 'Request/response p99', unit: 'µs', better: 'lower' },
   { id: 'ping.rtt', short: 'ping RTT', label: 'Ping RTT (median)', unit: 'µs', better: 'lower' },

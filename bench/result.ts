@@ -72,7 +72,7 @@ export function summarizeRuns(runs: readonly RunRecord[], modes: readonly ModeNa
       if (summary !== undefined) perMode[mode] = summary;
     }
     if (Object.keys(perMode).length === 0) continue;
-    const r = ratio(perMode.vxtun, perMode['kernel-vxlan']);
+    const r = info.noRatio === true ? undefined : ratio(perMode.vxtun, perMode['kernel-vxlan']);
     out.push({ id: info.id, label: info.label, unit: info.unit, better: info.better, modes: perMode,
       ...(r === undefined ? {} : { ratio: r }) });
   }

@@ -54,13 +54,16 @@ describe('targets', () => {
     const kernel = [14, 15, 16];
     const vxtun = [6, 13, 12.5];
     for (let rep = 0; rep < 3; rep++) {
-      runs.push({ rep: rep + 1, mode: 'kernel-vxlan', samples: { 'tcp1.ab': kernel[rep], 'latency.p50': 60 }, errors: {} });
-      runs.push({ rep: rep + 1, mode: 'vxtun', samples: { 'tcp1.ab': vxtun[rep], 'latency.p50': 90 }, errors: {} });
+      runs.push({ rep: rep + 1, mode: 'kernel-vxlan', samples: { 'tcp1.ab': kernel[rep], 'latency.p50': 60,
+        'udp64.loss': 0.1 }, errors: {} });
+      runs.push({ rep: rep + 1, mode: 'vxtun', samples: { 'tcp1.ab': vxtun[rep], 'latency.p50': 90, 'udp64.loss': 70 },
+        errors: {} });
     }
     const summary = summarizeRuns(runs, ['kernel-vxlan', 'vxtun']);
     const tcp = summary.find((s) => s.id === 'tcp1.ab');
     expect(tcp?.modes.vxtun).toEqual({ median: 12.5, min: 6, max: 13, n: 3 });
     expect(tcp?.ratio).toBeCloseTo(12.5 / 15, 12);
+    expect(summary.find((s) => s.id === 'udp64.loss')?.ratio).toBeUndefined();
     const targets = evaluateTargets(summary);
     expect(targets.find((t) => t.metric === 'tcp1.ab')?.met).toBe(true);
     expect(targets.find((t) => t.metric === 'latency.p50')?.met).toBe(false);
