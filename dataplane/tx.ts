@@ -16,6 +16,7 @@ import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } f
 import { flowHash } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
 import { tsoSplit, completeChecksum, maxSegmentLen } from './offload/tso.js';
+import { finishSegmentChecksums } from './sys/csum.js';
 
 const C_TX_PACKETS = counterIndex('txPackets');
 const C_TX_BYTES = counterIndex('txBytes');
@@ -151,8 +152,10 @@ export class Encapsulator {
     const stride = ENCAP_HEADROOM + segLen;
     const out = this.split;
     const maxSegs = Math.min(this.segLengths.length, Math.floor(out.buf.length / stride));
-    const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths);
+    const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths, true);
     if (n <= 0) { this.stats[D_MALFORMED_GSO]++; return; }
+    const udp = this.ip.proto === 17;
+    finishSegmentChecksums(out.buf, ENCAP_HEADROOM, stride, n, hdr.csumStart, udp ? 6 : 16, this.segLengths, udp);
     const ethertype = this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
     let bytes = 0;
     for (let k = 0; k < n; k++) {

@@ -84,10 +84,13 @@ export function maxSegmentLen(src: Uint8Array, pktOff: number, pktLen: number, h
  * packet, it needs more than maxSegs segments, or a segment would not fit its stride or `out`.
  * gso_type NONE is copied as one segment (its checksum completed when NEEDS_CSUM is set); callers that can
  * send in place should use completeChecksum instead and skip the copy. src is not modified.
+ * With partialChecksums, each segment's checksum field gets only the pseudo-header sum (as the kernel hands a
+ * NEEDS_CSUM packet over) and the caller finishes them all at once (sys/csum.ts, in C).
  */
 export function tsoSplit(
   src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr,
   out: Uint8Array, outOff: number, stride: number, headroom: number, maxSegs: number, lengths: Int32Array,
+  partialChecksums = false,
 ): number {
   if (maxSegs < 1 || lengths.length < 1) return MALFORMED;
   if (hdr.gsoType === VirtioGso.NONE) {
@@ -129,6 +132,11 @@ export function tsoSplit(
       out[seg + l4 + TCP_FLAGS] = flags;
     } else {
       writeU16(out, seg + l4 + UDP_LENGTH, segLen - l4);
+    }
+    if (partialChecksums) {
+      writeU16(out, seg + csumAt, fold(pseudo + fold(segLen - l4)));
+      lengths[k] = segLen;
+      continue;
     }
     out[seg + csumAt] = 0;
     out[seg + csumAt + 1] = 0;

@@ -32,6 +32,7 @@ export interface NativeShim {
   eventfdSignal(fd: number): number;
   eventfdDrain(fd: number): number;
   closeFd(fd: number): number;
+  csumSegments(buf: Uint8Array, first: number, stride: number, count: number, l4Off: number, csumOff: number, lengths: Int32Array, isUdp: number): number;
 }
 
 export const TUN_FLAG_MULTI_QUEUE = 1;

@@ -11,7 +11,7 @@ static bool register_table(napi_env env, napi_value exports, const vx_fn *table)
 }
 
 NAPI_MODULE_INIT() {
-  const vx_fn *tables[] = {vx_batch_fns, vx_tun_fns, vx_link_fns, vx_udp_fns, vx_poll_fns};
+  const vx_fn *tables[] = {vx_batch_fns, vx_tun_fns, vx_link_fns, vx_udp_fns, vx_poll_fns, vx_csum_fns};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     if (!register_table(env, exports, tables[i])) return NULL;
   }

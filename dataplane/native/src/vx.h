@@ -25,6 +25,7 @@ extern const vx_fn vx_tun_fns[];
 extern const vx_fn vx_link_fns[];
 extern const vx_fn vx_udp_fns[];
 extern const vx_fn vx_poll_fns[];
+extern const vx_fn vx_csum_fns[];
 
 /* Argument helpers: on a wrong type they throw a TypeError and return false. */
 bool vx_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv);

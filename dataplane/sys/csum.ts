@@ -1,0 +1,17 @@
+/** Finishing transport checksums in the shim: see dataplane/native/src/csum.c for why this is native. */
+import { loadNative } from './native.js';
+import { invalid } from './validate.js';
+
+const native = loadNative();
+
+/**
+ * Segment k starts at buf[first + k*stride] and is lengths[k] bytes (an IP packet); its transport header starts
+ * l4Off bytes in and its checksum field csumOff bytes after that, holding the pseudo-header sum. Writes the final
+ * checksums. isUdp: a result of 0 is sent as 0xffff.
+ */
+export function finishSegmentChecksums(
+  buf: Uint8Array, first: number, stride: number, count: number, l4Off: number, csumOff: number, lengths: Int32Array, isUdp: boolean,
+): void {
+  const r = native.csumSegments(buf, first, stride, count, l4Off, csumOff, lengths, isUdp ? 1 : 0);
+  if (r < 0) throw invalid(`finishSegmentChecksums: a segment lies outside the buffer or is too short (first ${first}, stride ${stride}, count ${count})`);
+}
