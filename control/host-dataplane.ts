@@ -76,5 +76,7 @@ export function runUntilStopped(dp: Dataplane, o: RunOptions, log: Logger): Prom
 export function compactStats(dp: Dataplane) {
   const s = dp.stats();
   const drops = Object.fromEntries(Object.entries(s.drops).filter(([, v]) => v > 0));
-  return { ...s.counters, drops };
+  // Per worker, so an operator sees whether flows spread over the queues.
+  const perWorker = s.perWorker.map((w) => ({ txPackets: w.counters.txPackets, rxPackets: w.counters.rxPackets }));
+  return { ...s.counters, drops, perWorker };
 }
