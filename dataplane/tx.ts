@@ -15,8 +15,8 @@ import { writeVxlan } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } from './packet/virtio.js';
 import { flowHash } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
-import { tsoSplit, completeChecksum, maxSegmentLen } from './offload/tso.js';
-import { finishSegmentChecksums } from './sys/csum.js';
+import { tsoSplit, completeChecksum, maxSegmentLen, segmentCount } from './offload/tso.js';
+import { copySegments, finishSegmentChecksums } from './sys/csum.js';
 
 const C_TX_PACKETS = counterIndex('txPackets');
 const C_TX_BYTES = counterIndex('txBytes');
@@ -152,7 +152,10 @@ export class Encapsulator {
     const stride = ENCAP_HEADROOM + segLen;
     const out = this.split;
     const maxSegs = Math.min(this.segLengths.length, Math.floor(out.buf.length / stride));
-    const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths, true);
+    const count = segmentCount(buf, off, len, hdr);
+    if (count <= 0 || count > maxSegs) { this.stats[D_MALFORMED_GSO]++; return; }
+    copySegments(buf, off, len, segLen - hdr.gsoSize, hdr.gsoSize, out.buf, ENCAP_HEADROOM, stride);
+    const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths, true, true);
     if (n <= 0) { this.stats[D_MALFORMED_GSO]++; return; }
     const udp = this.ip.proto === 17;
     finishSegmentChecksums(out.buf, ENCAP_HEADROOM, stride, n, hdr.csumStart, udp ? 6 : 16, this.segLengths, udp);

@@ -86,11 +86,13 @@ export function maxSegmentLen(src: Uint8Array, pktOff: number, pktLen: number, h
  * send in place should use completeChecksum instead and skip the copy. src is not modified.
  * With partialChecksums, each segment's checksum field gets only the pseudo-header sum (as the kernel hands a
  * NEEDS_CSUM packet over) and the caller finishes them all at once (sys/csum.ts, in C).
+ * With segmentsCopied, the caller has already laid out each segment's header and payload bytes at its place
+ * (sys/csum.ts copySegments): only the fields are fixed.
  */
 export function tsoSplit(
   src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr,
   out: Uint8Array, outOff: number, stride: number, headroom: number, maxSegs: number, lengths: Int32Array,
-  partialChecksums = false,
+  partialChecksums = false, segmentsCopied = false,
 ): number {
   if (maxSegs < 1 || lengths.length < 1) return MALFORMED;
   if (hdr.gsoType === VirtioGso.NONE) {
@@ -120,8 +122,10 @@ export function tsoSplit(
     const seg = outOff + k * stride + headroom;
     const dataLen = k === n - 1 ? lastLen - hdrLen : gsoSize;
     const segLen = hdrLen + dataLen;
-    copyBytes(src, pktOff, out, seg, hdrLen);
-    copyPayload(src, pktOff + hdrLen + k * gsoSize, out, seg + hdrLen, dataLen);
+    if (!segmentsCopied) {
+      copyBytes(src, pktOff, out, seg, hdrLen);
+      copyPayload(src, pktOff + hdrLen + k * gsoSize, out, seg + hdrLen, dataLen);
+    }
     if (family === 4) writeU16(out, seg + 4, (id0 + k) & 0xffff);
     setIpLength(out, seg, family, l4, segLen);
     if (isTcp) {

@@ -1,4 +1,4 @@
-/** Finishing transport checksums in the shim: see dataplane/native/src/csum.c for why this is native. */
+/** Laying out TSO segments and finishing their transport checksums in the shim: see dataplane/native/src/csum.c for why this is native. */
 import { loadNative } from './native.js';
 import { invalid } from './validate.js';
 
@@ -14,4 +14,17 @@ export function finishSegmentChecksums(
 ): void {
   const r = native.csumSegments(buf, first, stride, count, l4Off, csumOff, lengths, isUdp ? 1 : 0);
   if (r < 0) throw invalid(`finishSegmentChecksums: a segment lies outside the buffer or is too short (first ${first}, stride ${stride}, count ${count})`);
+}
+
+/**
+ * Copies the bytes of the TSO split of src[pktOff, pktOff+pktLen) into out: segment k at outOff + k*stride gets
+ * the hdrLen header bytes and its gsoSize slice of the payload. Fields are left as in the super-packet: pass
+ * segmentsCopied to tsoSplit to fix them. Returns the number of segments.
+ */
+export function copySegments(
+  src: Uint8Array, pktOff: number, pktLen: number, hdrLen: number, gsoSize: number, out: Uint8Array, outOff: number, stride: number,
+): number {
+  const n = native.copySegments(src, pktOff, pktLen, hdrLen, gsoSize, out, outOff, stride);
+  if (n < 0) throw invalid(`copySegments: the packet or its segments lie outside their buffers (packet ${pktOff}+${pktLen}, header ${hdrLen}, gso ${gsoSize}, stride ${stride})`);
+  return n;
 }

@@ -1,8 +1,8 @@
-/** The shim's batch checksum (sys/csum.ts) finishes split segments exactly as the TypeScript path does. */
+/** The shim's segment copy and batch checksum (sys/csum.ts) give split segments exactly as the TypeScript path does. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { maxSegmentLen, tsoSplit } from '../../../dataplane/offload/tso.js';
-import { finishSegmentChecksums } from '../../../dataplane/sys/csum.js';
+import { copySegments, finishSegmentChecksums } from '../../../dataplane/sys/csum.js';
 import { VirtioFlag, VirtioGso, VirtioHdr } from '../../../dataplane/packet/virtio.js';
 import { buildTcp, buildUdp, ip4, ip6, partialChecksum } from '../packet/helpers.js';
 
@@ -34,16 +34,29 @@ describe('native segment checksums', () => {
         const outB = new Uint8Array(stride * 1100);
         const lenA = new Int32Array(1100);
         const lenB = new Int32Array(1100);
+        const outC = new Uint8Array(stride * 1100);
+        const lenC = new Int32Array(1100);
         const n = tsoSplit(pkt, 0, pkt.length, hdr, outA, 0, stride, 22 + headroom, 1100, lenA);
         const m = tsoSplit(pkt, 0, pkt.length, hdr, outB, 0, stride, 22 + headroom, 1100, lenB, true);
         expect(m).toBe(n);
         finishSegmentChecksums(outB, 22 + headroom, stride, m, iph, udp ? 6 : 16, lenB, udp);
         expect(Buffer.from(outB).equals(Buffer.from(outA))).toBe(true);
+        // The path dataplane/tx.ts takes: bytes laid out by the shim, fields fixed in TypeScript, sums in the shim.
+        const hdrLen = maxSegmentLen(pkt, 0, pkt.length, hdr) - mss;
+        expect(copySegments(pkt, 0, pkt.length, hdrLen, mss, outC, 22 + headroom, stride)).toBe(n);
+        expect(tsoSplit(pkt, 0, pkt.length, hdr, outC, 0, stride, 22 + headroom, 1100, lenC, true, true)).toBe(n);
+        finishSegmentChecksums(outC, 22 + headroom, stride, n, iph, udp ? 6 : 16, lenC, udp);
+        expect(Buffer.from(outC).equals(Buffer.from(outA))).toBe(true);
       },
     ), { numRuns: 150 });
   });
 
   it('refuses a segment outside the buffer instead of touching other memory', () => {
     expect(() => finishSegmentChecksums(new Uint8Array(100), 0, 100, 2, 20, 16, Int32Array.of(60, 60), false)).toThrow(/outside the buffer/);
+    const out = new Uint8Array(300);
+    // 40 header + 400 payload at gso 100: 4 segments of stride 150 need 490 bytes, not 300.
+    expect(() => copySegments(new Uint8Array(440), 0, 440, 40, 100, out, 0, 150)).toThrow(/outside their buffers/);
+    expect(() => copySegments(new Uint8Array(400), 0, 440, 40, 100, new Uint8Array(1000), 0, 150)).toThrow(/outside their buffers/);
+    expect(out.every((b) => b === 0)).toBe(true);
   });
 });
