@@ -1,9 +1,10 @@
 // Builds vxtun_native.node with node-gyp (`npm ci` runs this through the root install script).
+// With --if-stale (what `npm run build` passes) it does nothing when the addon is newer than every C source.
 // node-gyp downloads Node's headers from nodejs.org unless told where they are; Node installs them beside itself
 // (<prefix>/include/node), so when their version matches the running node we point node-gyp there and the build
 // works offline. Otherwise node-gyp falls back to its download.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +29,16 @@ function nodeGyp() {
   ];
   return candidates.find((p) => p && existsSync(p));
 }
+
+function upToDate() {
+  const addon = join(here, 'build', 'Release', 'vxtun_native.node');
+  if (!existsSync(addon)) return false;
+  const sources = [join(here, 'binding.gyp'), ...readdirSync(join(here, 'src')).map((f) => join(here, 'src', f))];
+  const built = statSync(addon).mtimeMs;
+  return sources.every((f) => statSync(f).mtimeMs <= built);
+}
+
+if (process.argv.includes('--if-stale') && upToDate()) process.exit(0);
 
 const gyp = nodeGyp();
 const args = ['rebuild', `--directory=${here}`];
