@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'bench/**/*.test.ts'],
+    // `vitest bench` would otherwise also run the compiled copies under dist/.
+    benchmark: { include: ['bench/**/*.bench.ts'] },
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 60_000,

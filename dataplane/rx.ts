@@ -15,6 +15,7 @@ import { VXLAN_HLEN } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
 import { markChecksumPartial } from './offload/partial.js';
 import { Coalescer } from './offload/gro.js';
+import { copyRanges } from './sys/csum.js';
 import { ArpResponder } from './arp-responder.js';
 
 const C_RX_PACKETS = counterIndex('rxPackets');
@@ -55,7 +56,7 @@ export class Decapsulator {
     this.stats = stats;
     this.tun = tun;
     // Inner checksums are not verified here: see offload/partial.ts for why.
-    this.coalescer = new Coalescer(64, false);
+    this.coalescer = new Coalescer(64, false, copyRanges);
     this.arp = new ArpResponder(cfg, stats, replyBind);
     this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
     this.ip = new IpInfo();

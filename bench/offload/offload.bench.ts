@@ -9,6 +9,7 @@ import { Coalescer } from '../../dataplane/offload/gro.js';
 import { maxSegmentLen, tsoSplit } from '../../dataplane/offload/tso.js';
 import { VirtioGso, VirtioHdr } from '../../dataplane/packet/virtio.js';
 import { PacketBatch } from '../../dataplane/sys/types.js';
+import { copyRanges, copySegments, finishSegmentChecksums } from '../../dataplane/sys/csum.js';
 
 const MSS = 1448;
 const SEGS = 45;
@@ -37,6 +38,7 @@ if (n !== SEGS) throw new Error(`split gave ${n} segments`);
 const out = new PacketBatch(8, 70_000);
 const verifying = new Coalescer(64, true);
 const trusting = new Coalescer(64, false);
+const deferring = new Coalescer(64, false, copyRanges);
 
 function coalesce(c: Coalescer): void {
   out.count = 0;
@@ -55,6 +57,16 @@ describe('64 KB TCP super-packet, 45 segments', () => {
   bench('tsoSplit (copy + IPv4/TCP headers + full checksums)', () => {
     tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths);
   });
+  bench('tsoSplit with the copy in JS, checksums in the shim', () => {
+    const m = tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths, true);
+    finishSegmentChecksums(wire, HEADROOM, stride, m, IPH, 16, lengths, false);
+  });
+  bench('as dataplane/tx.ts: copySegments + tsoSplit fields + checksums in the shim', () => {
+    copySegments(pkt, 0, pkt.length, IPH + THL, MSS, wire, HEADROOM, stride);
+    const m = tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths, true, true);
+    finishSegmentChecksums(wire, HEADROOM, stride, m, IPH, 16, lengths, false);
+  });
   bench('Coalescer add x45 + finish, verifying inner checksums', () => coalesce(verifying));
   bench('Coalescer add x45 + finish, trusting the outer checksum', () => coalesce(trusting));
+  bench('as dataplane/rx.ts: trusting, payload copies in one shim call', () => coalesce(deferring));
 });

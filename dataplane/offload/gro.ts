@@ -27,6 +27,15 @@ import type { PacketBatch } from '../sys/types.js';
 
 const MAX_IP_LEN = 65535;
 const MAX_SLOTS = 1024;
+/** Payload copies a deferring coalescer collects before it runs them (one copier call per batch). */
+const MAX_PENDING_COPIES = 512;
+
+/**
+ * Runs list[3k] = source offset, list[3k+1] = destination offset, list[3k+2] = length, for k < count:
+ * dst[dstOff, dstOff+len) = src[srcOff, srcOff+len). The packet path passes the shim's copyRanges (one call
+ * for a whole batch); without one the coalescer copies each payload as it appends it.
+ */
+export type RangeCopier = (src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number) => void;
 
 export class Coalescer {
   readonly maxFlows: number;
@@ -48,10 +57,25 @@ export class Coalescer {
   private readonly verified: Uint8Array;
   private readonly ip: IpInfo;
   private readonly hdr: VirtioHdr;
+  private readonly copier: RangeCopier | null;
+  private readonly copies: Int32Array;
+  private copyCount: number;
+  private copySrc: Uint8Array | null;
+  private copyDst: Uint8Array | null;
 
-  constructor(maxFlows = 64, verifyChecksums = false) {
+  /**
+   * With a copier, appended payloads are copied when finish() runs (or when the pending list fills or the
+   * source buffer changes), so `src` must stay unchanged until then; `out` holds only the headers of an
+   * appended packet before that. Verifying checksums needs the bytes in place, so it copies at once.
+   */
+  constructor(maxFlows = 64, verifyChecksums = false, copier: RangeCopier | null = null) {
     this.maxFlows = maxFlows;
     this.verifyChecksums = verifyChecksums;
+    this.copier = verifyChecksums ? null : copier;
+    this.copies = new Int32Array(3 * MAX_PENDING_COPIES);
+    this.copyCount = 0;
+    this.copySrc = null;
+    this.copyDst = null;
     this.oversize = 0;
     this.flowHashes = new Uint32Array(maxFlows);
     this.flowSlots = new Int32Array(maxFlows);
@@ -132,6 +156,7 @@ export class Coalescer {
    * Then forgets all flows (the batch can no longer be appended to).
    */
   finish(out: PacketBatch): void {
+    this.runCopies();
     const buf = out.buf;
     const hdr = this.hdr;
     for (let i = 0; i < out.count; i++) {
@@ -154,9 +179,26 @@ export class Coalescer {
     this.reset();
   }
 
-  /** Forgets all flows. */
+  /** Forgets all flows, and payload copies not yet run (their packets are being thrown away). */
   reset(): void {
     this.flowCount = 0;
+    this.copyCount = 0;
+  }
+
+  private runCopies(): void {
+    if (this.copyCount === 0) return;
+    this.copier!(this.copySrc!, this.copyDst!, this.copies, this.copyCount);
+    this.copyCount = 0;
+  }
+
+  private copyLater(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
+    if (this.copyCount === MAX_PENDING_COPIES || (this.copyCount > 0 && (src !== this.copySrc || dst !== this.copyDst))) this.runCopies();
+    this.copySrc = src;
+    this.copyDst = dst;
+    const k = 3 * this.copyCount++;
+    this.copies[k] = srcOff;
+    this.copies[k + 1] = dstOff;
+    this.copies[k + 2] = len;
   }
 
   private findFlow(hash: number, src: Uint8Array, off: number, ip: IpInfo, l4: number, out: PacketBatch): number {
@@ -200,7 +242,8 @@ export class Coalescer {
       }
       if (!tcpChecksumOk(src, off, ip.family, iph, ip.totalLen)) return false;
     }
-    copyPayload(src, l4 + thl, buf, pkt + cur, dataLen);
+    if (this.copier !== null) this.copyLater(src, l4 + thl, buf, pkt + cur, dataLen);
+    else copyPayload(src, l4 + thl, buf, pkt + cur, dataLen);
     out.lengths[i] += dataLen;
     this.nextSeq[i] = (this.nextSeq[i] + dataLen) >>> 0;
     this.merged[i]++;

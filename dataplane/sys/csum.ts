@@ -1,4 +1,4 @@
-/** Laying out TSO segments and finishing their transport checksums in the shim: see dataplane/native/src/csum.c for why this is native. */
+/** Byte moving and checksums in the shim (TSO segment layout, GRO payload copies, segment checksums): see dataplane/native/src/csum.c for why this is native. */
 import { loadNative } from './native.js';
 import { invalid } from './validate.js';
 
@@ -27,4 +27,12 @@ export function copySegments(
   const n = native.copySegments(src, pktOff, pktLen, hdrLen, gsoSize, out, outOff, stride);
   if (n < 0) throw invalid(`copySegments: the packet or its segments lie outside their buffers (packet ${pktOff}+${pktLen}, header ${hdrLen}, gso ${gsoSize}, stride ${stride})`);
   return n;
+}
+
+/**
+ * Runs `count` copies dst[list[3k+1], +list[3k+2]) = src[list[3k], +list[3k+2]) in one call: the GRO
+ * coalescer's RangeCopier (dataplane/offload/gro.ts).
+ */
+export function copyRanges(src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number): void {
+  if (native.copyRanges(src, dst, list, count) < 0) throw invalid(`copyRanges: one of ${count} ranges lies outside its buffer`);
 }

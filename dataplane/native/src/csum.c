@@ -99,7 +99,32 @@ static napi_value copy_segments(napi_env env, napi_callback_info info) {
   return vx_int(env, (int64_t)n);
 }
 
+/*
+ * copyRanges(src, dst, list, count) -> 0, or -EINVAL (nothing copied) when a range lies outside its buffer
+ * list[3k] = source offset, list[3k+1] = destination offset, list[3k+2] = length. The GRO coalescer
+ * (dataplane/offload/gro.ts) collects the payload copies of a receive batch and runs them in one call.
+ */
+static napi_value copy_ranges(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  uint8_t *src, *dst;
+  int32_t *list, count;
+  size_t src_len, dst_len, list_len;
+  if (!vx_args(env, info, 4, a) || !vx_typed(env, a[0], napi_uint8_array, (void **)&src, &src_len) ||
+      !vx_typed(env, a[1], napi_uint8_array, (void **)&dst, &dst_len) ||
+      !vx_typed(env, a[2], napi_int32_array, (void **)&list, &list_len) || !vx_i32(env, a[3], &count)) {
+    return NULL;
+  }
+  if (count < 0 || (size_t)count * 3 > list_len) return vx_int(env, -EINVAL);
+  for (int32_t k = 0; k < count; k++) {
+    int32_t s = list[3 * k], d = list[3 * k + 1], n = list[3 * k + 2];
+    if (s < 0 || d < 0 || n < 0 || (size_t)s + (size_t)n > src_len || (size_t)d + (size_t)n > dst_len) return vx_int(env, -EINVAL);
+  }
+  for (int32_t k = 0; k < count; k++) memcpy(dst + list[3 * k + 1], src + list[3 * k], (size_t)list[3 * k + 2]);
+  return vx_int(env, 0);
+}
+
 const vx_fn vx_csum_fns[] = {
+  {"copyRanges", copy_ranges},
   {"csumSegments", csum_segments},
   {"copySegments", copy_segments},
   {NULL, NULL},
