@@ -2,7 +2,9 @@
  * TUN -> wire. Packets are read with headroom so the VXLAN + Ethernet headers are written in place in front of
  * the inner packet; TSO super-packets are split into segments laid out back to back, each with its headers, and
  * sent as UDP_SEGMENT messages. Packets go out in the order they were read: a run of in-place packets is flushed
- * before a super-packet is sent, and a change of source socket ends a run too.
+ * before a super-packet is sent, and a change of source socket ends a run too. Within a run, consecutive packets
+ * of one length to one peer (a UDP flow, a stream of pure ACKs) are copied back to back and sent as one
+ * UDP_SEGMENT message: the kernel walks its stack once per message, so this is what small packets cost.
  */
 import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
 import { ENCAP_HEADROOM, maxUdpPayload, type LocalConfig } from './local.js';
@@ -16,7 +18,7 @@ import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } f
 import { flowHash } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
 import { tsoSplit, completeChecksum, maxSegmentLen, segmentCount } from './offload/tso.js';
-import { copySegments, finishSegmentChecksums } from './sys/csum.js';
+import { copyRanges, copySegments, finishSegmentChecksums } from './sys/csum.js';
 
 const C_TX_PACKETS = counterIndex('txPackets');
 const C_TX_BYTES = counterIndex('txBytes');
@@ -49,6 +51,9 @@ export class Encapsulator {
   private readonly segLengths = new Int32Array(1024);
   /** ICMP errors written back into the TUN. */
   private readonly icmp: PacketBatch;
+  /** Runs of equal-length in-place packets laid out back to back, and the copies that lay them out. */
+  private readonly train: PacketBatch;
+  private readonly trainCopies = new Int32Array(3 * 1024);
   /** Pending in-place messages: indexes into the TUN batch's descriptor arrays. */
   private pending = 0;
   private pendingBind = -1;
@@ -62,6 +67,7 @@ export class Encapsulator {
     this.ip = new IpInfo();
     this.split = new PacketBatch(128, SPLIT_BYTES / 128);
     this.icmp = new PacketBatch(8, 2048);
+    this.train = new PacketBatch(64, 4096);
   }
 
   /** Headroom to ask of TunQueue.read so the IP packet starts ENCAP_HEADROOM bytes into its slot. */
@@ -124,9 +130,52 @@ export class Encapsulator {
   }
 
   private flush(batch: PacketBatch): void {
-    if (this.pending === 0) return;
-    this.send(this.binds[this.pendingBind], batch, this.pending);
+    const count = this.pending;
+    if (count === 0) return;
     this.pending = 0;
+    const bind = this.binds[this.pendingBind];
+    if (bind.gso && hasTrain(batch, count)) this.sendTrains(bind, batch, count);
+    else this.send(bind, batch, count);
+  }
+
+  /** Sends in-place messages 0..count-1, each run of equal length and peer as one UDP_SEGMENT message. */
+  private sendTrains(bind: UdpBind, batch: PacketBatch, count: number): void {
+    const t = this.train;
+    const list = this.trainCopies;
+    const maxPayload = maxUdpPayload(this.cfg.family);
+    let m = 0;
+    let pos = 0;
+    let copies = 0;
+    for (let i = 0; i < count;) {
+      const len = batch.lengths[i];
+      const maxSegs = Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(maxPayload / len)));
+      let j = i + 1;
+      while (j < count && j - i < maxSegs && batch.lengths[j] === len && sameDestination(batch, i, j)) j++;
+      const bytes = (j - i) * len;
+      if (m === t.capacity || pos + bytes > t.buf.length) {
+        copyRanges(batch.buf, t.buf, list, copies);
+        this.send(bind, t, m);
+        m = 0;
+        pos = 0;
+        copies = 0;
+      }
+      for (let k = i; k < j; k++, copies++) {
+        list[3 * copies] = batch.offsets[k];
+        list[3 * copies + 1] = pos + (k - i) * len;
+        list[3 * copies + 2] = len;
+      }
+      t.offsets[m] = pos;
+      t.lengths[m] = bytes;
+      t.segSizes[m] = j - i > 1 ? len : 0;
+      t.families[m] = batch.families[i];
+      t.ports[m] = batch.ports[i];
+      for (let b = 0; b < 16; b++) t.addrs[m * 16 + b] = batch.addrs[i * 16 + b];
+      m++;
+      pos += bytes;
+      i = j;
+    }
+    copyRanges(batch.buf, t.buf, list, copies);
+    this.send(bind, t, m);
   }
 
   private send(bind: UdpBind, batch: PacketBatch, count: number): void {
@@ -134,13 +183,8 @@ export class Encapsulator {
     const sent = bind.send(batch, count);
     this.stats[C_TX_CALLS]++;
     if (gsoBefore && !bind.gso) this.stats[C_GSO_FALLBACK]++;
-    let dgrams = 0;
-    for (let i = 0; i < sent; i++) {
-      const seg = batch.segSizes[i];
-      dgrams += seg > 0 ? Math.ceil(batch.lengths[i] / seg) : 1;
-    }
-    this.stats[C_TX_DGRAMS] += dgrams;
-    if (sent < count) this.stats[D_UDP_SEND] += count - sent;
+    this.stats[C_TX_DGRAMS] += datagrams(batch, 0, sent);
+    if (sent < count) this.stats[D_UDP_SEND] += datagrams(batch, sent, count);
   }
 
   /** Splits a TSO super-packet into segments that each carry their own VXLAN + Ethernet header. */
@@ -201,4 +245,27 @@ export class Encapsulator {
     b.count++;
     this.stats[C_ICMP]++;
   }
+}
+
+function sameDestination(b: PacketBatch, i: number, j: number): boolean {
+  if (b.families[i] !== b.families[j] || b.ports[i] !== b.ports[j]) return false;
+  const n = b.families[i] === 4 ? 4 : 16;
+  for (let k = 0; k < n; k++) if (b.addrs[i * 16 + k] !== b.addrs[j * 16 + k]) return false;
+  return true;
+}
+
+/** Whether any two neighbours could share a UDP_SEGMENT message (else copying would buy nothing). */
+function hasTrain(b: PacketBatch, count: number): boolean {
+  for (let i = 1; i < count; i++) if (b.lengths[i] === b.lengths[i - 1] && sameDestination(b, i - 1, i)) return true;
+  return false;
+}
+
+/** Datagrams on the wire for messages from..to-1 (a UDP_SEGMENT message is several). */
+function datagrams(b: PacketBatch, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const seg = b.segSizes[i];
+    n += seg > 0 ? Math.ceil(b.lengths[i] / seg) : 1;
+  }
+  return n;
 }

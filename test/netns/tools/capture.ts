@@ -22,6 +22,11 @@ export interface VxlanDatagram {
   readonly innerEtherType: number;
   /** The inner IP packet (as far as the snap length kept it). */
   readonly inner: Uint8Array;
+  /**
+   * Datagrams in this frame: a capture on a veth sees a UDP_SEGMENT send before the kernel splits it, as one
+   * frame holding equal-sized VXLAN datagrams back to back (the outer UDP length covers them all).
+   */
+  readonly segments: number;
 }
 
 const LINKTYPE_ETHERNET = 1;
@@ -78,7 +83,18 @@ export function parseVxlanFrame(f: Uint8Array): VxlanDatagram | null {
     innerSrcMac: mac(f, eth + 6),
     innerEtherType: dv.getUint16(eth + 12),
     inner: f.slice(eth + 14),
+    segments: segmentsIn(dv, udp, eth),
   };
+}
+
+function segmentsIn(dv: DataView, udp: number, eth: number): number {
+  const type = dv.getUint16(eth + 12);
+  const ip = eth + 14;
+  if (dv.byteLength < ip + 6) return 1;
+  const innerLen = type === 0x0800 ? dv.getUint16(ip + 2) : type === 0x86dd ? 40 + dv.getUint16(ip + 4) : 0;
+  const one = 8 + 14 + innerLen;
+  const payload = dv.getUint16(udp + 4) - 8;
+  return innerLen > 0 && payload > one && payload % one === 0 ? payload / one : 1;
 }
 
 function mac(b: Uint8Array, off: number): string {
