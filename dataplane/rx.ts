@@ -1,10 +1,10 @@
 /**
  * Wire -> TUN. A UDP_GRO message holds several VXLAN datagrams of one size; each is checked (sender holds a
  * lease, VXLAN flags and VNI, inner MAC, inner source inside the sender's subnet), stripped, and its inner
- * packet offered to the coalescer, which joins TCP segments of one flow into a single TUN write marked
- * NEEDS_CSUM. Anything wrong is dropped and counted by reason; nothing here throws per packet.
+ * packet offered to the coalescer, which joins TCP segments of one flow (and, where the TUN takes USO, UDP
+ * datagrams of one flow) into a single TUN write marked NEEDS_CSUM. Anything wrong is dropped and counted by reason; nothing here throws per packet.
  */
-import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
+import { PacketBatch, TUN_F_USO4, TUN_F_USO6, type TunQueue, type UdpBind } from './sys/types.js';
 import { ENCAP_HEADROOM, type LocalConfig } from './local.js';
 import { PeerView, readU32, type PeerEntry } from './routes.js';
 import { DropReason } from './packet/drops.js';
@@ -56,7 +56,9 @@ export class Decapsulator {
     this.stats = stats;
     this.tun = tun;
     // Inner checksums are not verified here: see offload/partial.ts for why.
-    this.coalescer = new Coalescer(64, false, copyRanges);
+    // UDP runs are merged only where the kernel takes UDP_L4 GSO packets from the TUN (USO, Linux 6.2+).
+    const uso = TUN_F_USO4 | TUN_F_USO6;
+    this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloads & uso) === uso });
     this.arp = new ArpResponder(cfg, stats, replyBind);
     this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
     this.ip = new IpInfo();

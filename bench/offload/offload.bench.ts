@@ -36,9 +36,9 @@ const lengths = new Int32Array(64);
 const n = tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths);
 if (n !== SEGS) throw new Error(`split gave ${n} segments`);
 const out = new PacketBatch(8, 70_000);
-const verifying = new Coalescer(64, true);
-const trusting = new Coalescer(64, false);
-const deferring = new Coalescer(64, false, copyRanges);
+const verifying = new Coalescer({ verifyChecksums: true });
+const trusting = new Coalescer();
+const deferring = new Coalescer({ copier: copyRanges });
 
 function coalesce(c: Coalescer): void {
   out.count = 0;

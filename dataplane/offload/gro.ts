@@ -7,6 +7,10 @@
  * extension headers, no fragments, total length <= 65535. A flow appends only to its newest packet, and any
  * other TCP packet of the flow (SYN, FIN, RST, URG, pure ACK) ends its coalescing so nothing is reordered.
  *
+ * UDP (optional, for a TUN that takes USO, Linux 6.2+): consecutive datagrams of one flow with the same payload
+ * size (a smaller last one ends the run) become one UDP_L4 GSO packet, which the kernel splits again before any
+ * socket sees it; up to 64 datagrams, as for a UDP_SEGMENT send.
+ *
  * Inner checksums: a coalesced packet is written with NEEDS_CSUM, which the kernel treats as locally made and
  * never verifies. By default the coalescer does not verify inner checksums either; it trusts the outer UDP
  * checksum, which the receiving kernel verified (Linux VXLAN sends one by default, `udpcsum`). It cannot do
@@ -17,10 +21,11 @@
  * merged (lazily: a packet that stays alone is not checked here) and one that fails is written alone with an
  * all-zero header, for the kernel to verify and drop.
  */
-import { bytesEqual, copyPayload, readU32, writeU16 } from '../packet/bytes.js';
+import { bytesEqual, copyPayload, readU16, readU32, writeU16 } from '../packet/bytes.js';
 import { checksum, fold, pseudoHeaderSum } from '../packet/checksum.js';
 import { tupleHash } from '../packet/flowhash.js';
-import { IpInfo, IPPROTO_TCP, parseIp, setIpLength } from '../packet/ip.js';
+import { IpInfo, IPPROTO_TCP, IPPROTO_UDP, parseIp, setIpLength } from '../packet/ip.js';
+import { UDP_CSUM, UDP_HLEN, UDP_LENGTH } from '../packet/udp.js';
 import { TCP_ACK_FLAG, TCP_CSUM, TCP_FLAGS, TCP_HLEN_MAX, TCP_HLEN_MIN, TCP_PSH } from '../packet/tcp.js';
 import { VIRTIO_NET_HDR_LEN, VirtioFlag, VirtioGso, VirtioHdr, writeVirtioHdr, writeZeroVirtioHdr } from '../packet/virtio.js';
 import type { PacketBatch } from '../sys/types.js';
@@ -37,9 +42,28 @@ const MAX_PENDING_COPIES = 512;
  */
 export type RangeCopier = (src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number) => void;
 
+/** Datagrams per coalesced UDP packet: the kernel's UDP_MAX_SEGMENTS before Linux 6.9. */
+const MAX_UDP_SEGMENTS = 64;
+
+export interface CoalescerOptions {
+  /** Flows tracked at once per batch (default 64). */
+  maxFlows?: number;
+  /** Check each inner TCP checksum before merging (default false: the outer UDP checksum is trusted). */
+  verifyChecksums?: boolean;
+  /**
+   * Run appended payload copies in one call per batch, when finish() runs (or when the pending list fills or the
+   * source buffer changes): `src` must stay unchanged until then, and `out` holds only the headers of an appended
+   * packet before that. Ignored when verifying checksums, which needs the bytes in place.
+   */
+  copier?: RangeCopier | null;
+  /** Coalesce UDP datagrams into UDP_L4 GSO packets too (only for a TUN that accepted TUN_F_USO4/6). */
+  udp?: boolean;
+}
+
 export class Coalescer {
   readonly maxFlows: number;
   readonly verifyChecksums: boolean;
+  readonly udp: boolean;
   /** Packets dropped because they do not fit a slot of the output batch. */
   oversize: number;
   private readonly flowHashes: Uint32Array;
@@ -52,6 +76,7 @@ export class Coalescer {
   private readonly ipHlen: Uint8Array;
   private readonly tcpHlen: Uint8Array;
   private readonly family: Uint8Array;
+  private readonly proto: Uint8Array;
   /** 1 once nothing may be appended (PSH, a short segment, a failed checksum, or not a TCP candidate). */
   private readonly closed: Uint8Array;
   private readonly verified: Uint8Array;
@@ -63,15 +88,13 @@ export class Coalescer {
   private copySrc: Uint8Array | null;
   private copyDst: Uint8Array | null;
 
-  /**
-   * With a copier, appended payloads are copied when finish() runs (or when the pending list fills or the
-   * source buffer changes), so `src` must stay unchanged until then; `out` holds only the headers of an
-   * appended packet before that. Verifying checksums needs the bytes in place, so it copies at once.
-   */
-  constructor(maxFlows = 64, verifyChecksums = false, copier: RangeCopier | null = null) {
+  constructor(opts: CoalescerOptions = {}) {
+    const maxFlows = opts.maxFlows ?? 64;
     this.maxFlows = maxFlows;
-    this.verifyChecksums = verifyChecksums;
-    this.copier = verifyChecksums ? null : copier;
+    this.verifyChecksums = opts.verifyChecksums ?? false;
+    // Merging UDP would skip the per-segment check verifying exists for.
+    this.udp = (opts.udp ?? false) && !this.verifyChecksums;
+    this.copier = this.verifyChecksums ? null : opts.copier ?? null;
     this.copies = new Int32Array(3 * MAX_PENDING_COPIES);
     this.copyCount = 0;
     this.copySrc = null;
@@ -86,6 +109,7 @@ export class Coalescer {
     this.ipHlen = new Uint8Array(MAX_SLOTS);
     this.tcpHlen = new Uint8Array(MAX_SLOTS);
     this.family = new Uint8Array(MAX_SLOTS);
+    this.proto = new Uint8Array(MAX_SLOTS);
     this.closed = new Uint8Array(MAX_SLOTS);
     this.verified = new Uint8Array(MAX_SLOTS);
     this.ip = new IpInfo();
@@ -120,6 +144,16 @@ export class Coalescer {
         if (candidate && flow >= 0 && this.append(this.flowSlots[flow], src, off, ip, l4, thl, dataLen, out)) return true;
         if (!candidate && flow >= 0) this.removeFlow(flow);
       }
+    } else if (this.udp && ip !== null && ip.proto === IPPROTO_UDP && !ip.fragment && (ip.family === 6 || ip.headerLen === 20)) {
+      l4 = off + ip.headerLen;
+      thl = UDP_HLEN;
+      dataLen = ip.totalLen - ip.headerLen - UDP_HLEN;
+      if (dataLen > 0 && readU16(src, l4 + UDP_LENGTH) === ip.totalLen - ip.headerLen) {
+        hash = tupleHash(src, ip.srcOff, ip.addrLen, IPPROTO_UDP, l4);
+        flow = this.findFlow(hash, src, off, ip, l4, out);
+        candidate = true;
+        if (flow >= 0 && this.appendUdp(this.flowSlots[flow], src, off, ip, l4, dataLen, out)) return true;
+      }
     }
     const copyLen = ip === null ? len : ip.totalLen;
     if (VIRTIO_NET_HDR_LEN + copyLen > out.slotSize) {
@@ -135,13 +169,18 @@ export class Coalescer {
     out.lengths[i] = VIRTIO_NET_HDR_LEN + copyLen;
     this.merged[i] = 0;
     this.verified[i] = 0;
-    this.closed[i] = candidate ? (src[l4 + TCP_FLAGS] & TCP_PSH) >>> 3 : 1;
-    if (!candidate || ip === null) return true;
+    if (!candidate || ip === null) {
+      this.closed[i] = 1;
+      return true;
+    }
+    const tcp = ip.proto === IPPROTO_TCP;
+    this.closed[i] = tcp ? (src[l4 + TCP_FLAGS] & TCP_PSH) >>> 3 : 0;
     this.gsoSize[i] = dataLen;
-    this.nextSeq[i] = (readU32(src, l4 + 4) + dataLen) >>> 0;
+    this.nextSeq[i] = tcp ? (readU32(src, l4 + 4) + dataLen) >>> 0 : 0;
     this.ipHlen[i] = ip.headerLen;
     this.tcpHlen[i] = thl;
     this.family[i] = ip.family;
+    this.proto[i] = ip.proto;
     if (flow >= 0) this.flowSlots[flow] = i;
     else if (this.flowCount < this.maxFlows) {
       this.flowHashes[this.flowCount] = hash;
@@ -165,15 +204,17 @@ export class Coalescer {
       const total = out.lengths[i] - VIRTIO_NET_HDR_LEN;
       const family = this.family[i] as 4 | 6;
       const iph = this.ipHlen[i];
+      const tcp = this.proto[i] === IPPROTO_TCP;
       setIpLength(buf, pkt, family, iph, total);
+      if (!tcp) writeU16(buf, pkt + iph + UDP_LENGTH, total - iph);
       hdr.flags = VirtioFlag.NEEDS_CSUM;
-      hdr.gsoType = family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6;
+      hdr.gsoType = tcp ? (family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6) : VirtioGso.UDP_L4;
       hdr.hdrLen = iph + this.tcpHlen[i];
       hdr.gsoSize = this.gsoSize[i];
       hdr.csumStart = iph;
-      hdr.csumOffset = TCP_CSUM;
+      hdr.csumOffset = tcp ? TCP_CSUM : UDP_CSUM;
       writeVirtioHdr(buf, out.offsets[i], hdr);
-      writeU16(buf, pkt + iph + TCP_CSUM, fold(pseudoHeaderSum(buf, pkt, family, IPPROTO_TCP, total - iph)));
+      writeU16(buf, pkt + iph + hdr.csumOffset, fold(pseudoHeaderSum(buf, pkt, family, this.proto[i], total - iph)));
       this.merged[i] = 0;
     }
     this.reset();
@@ -205,7 +246,7 @@ export class Coalescer {
     for (let f = this.flowCount - 1; f >= 0; f--) {
       if (this.flowHashes[f] !== hash) continue;
       const i = this.flowSlots[f];
-      if (i >= out.count || this.family[i] !== ip.family) continue;
+      if (i >= out.count || this.family[i] !== ip.family || this.proto[i] !== ip.proto) continue;
       const pkt = out.offsets[i] + VIRTIO_NET_HDR_LEN;
       const addrAt = pkt + (ip.srcOff - off);
       if (bytesEqual(src, ip.srcOff, out.buf, addrAt, 2 * ip.addrLen) && bytesEqual(src, l4, out.buf, pkt + this.ipHlen[i], 4)) return f;
@@ -227,11 +268,7 @@ export class Coalescer {
     if (this.closed[i] !== 0 || this.ipHlen[i] !== iph || this.tcpHlen[i] !== thl || dataLen > this.gsoSize[i]) return false;
     if (readU32(src, l4 + 4) !== this.nextSeq[i] || cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize) return false;
     if (!bytesEqual(src, l4 + 8, buf, pkt + iph + 8, 4) || !bytesEqual(src, l4 + 20, buf, pkt + iph + 20, thl - 20)) return false;
-    if (ip.family === 4) {
-      if (src[off + 1] !== buf[pkt + 1] || src[off + 8] !== buf[pkt + 8] || src[off + 6] >>> 5 !== buf[pkt + 6] >>> 5) return false;
-    } else if (!bytesEqual(src, off, buf, pkt, 4) || src[off + 7] !== buf[pkt + 7]) {
-      return false;
-    }
+    if (!sameIpFields(src, off, buf, pkt, ip.family)) return false;
     if (this.verifyChecksums) {
       if (this.verified[i] === 0) {
         if (!tcpChecksumOk(buf, pkt, ip.family, iph, cur)) {
@@ -254,6 +291,26 @@ export class Coalescer {
     }
     return true;
   }
+
+  private appendUdp(i: number, src: Uint8Array, off: number, ip: IpInfo, l4: number, dataLen: number, out: PacketBatch): boolean {
+    const buf = out.buf;
+    const pkt = out.offsets[i] + VIRTIO_NET_HDR_LEN;
+    const cur = out.lengths[i] - VIRTIO_NET_HDR_LEN;
+    if (this.closed[i] !== 0 || this.ipHlen[i] !== ip.headerLen || dataLen > this.gsoSize[i] || this.merged[i] + 1 >= MAX_UDP_SEGMENTS) return false;
+    if (cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize || !sameIpFields(src, off, buf, pkt, ip.family)) return false;
+    if (this.copier !== null) this.copyLater(src, l4 + UDP_HLEN, buf, pkt + cur, dataLen);
+    else copyPayload(src, l4 + UDP_HLEN, buf, pkt + cur, dataLen);
+    out.lengths[i] += dataLen;
+    this.merged[i]++;
+    if (dataLen < this.gsoSize[i]) this.closed[i] = 1;
+    return true;
+  }
+}
+
+/** Header fields a merged packet keeps for all its segments: TOS/TTL/DF (IPv4), first word and hop limit (IPv6). */
+function sameIpFields(src: Uint8Array, off: number, buf: Uint8Array, pkt: number, family: 4 | 6): boolean {
+  if (family === 4) return src[off + 1] === buf[pkt + 1] && src[off + 8] === buf[pkt + 8] && src[off + 6] >>> 5 === buf[pkt + 6] >>> 5;
+  return bytesEqual(src, off, buf, pkt, 4) && src[off + 7] === buf[pkt + 7];
 }
 
 function tcpChecksumOk(buf: Uint8Array, ipOff: number, family: 4 | 6, iph: number, total: number): boolean {

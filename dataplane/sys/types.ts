@@ -45,6 +45,10 @@ export class PacketBatch {
   }
 }
 
+/** TUN_F_* offload bits (linux/if_tun.h) a TunQueue reports in `offloads`; USO came with Linux 6.2. */
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+
 export interface TunQueue {
   readonly fd: number;
   /** True when every packet read or written is preceded by a 10-byte virtio_net_hdr. */

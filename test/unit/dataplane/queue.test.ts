@@ -15,13 +15,13 @@ import { buildTcp, buildUdp, ip4, l4ChecksumValid, partialChecksum } from '../pa
 const MAC_A = Uint8Array.of(2, 0, 0, 0, 1, 1);
 const MAC_B = Uint8Array.of(2, 0, 0, 0, 2, 1);
 
-function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean) {
+function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloads?: number) {
   const self = name === 'a' ? { mac: MAC_A, subnet: '10.244.1.0/24', gw: ip4('10.244.1.0') } : { mac: MAC_B, subnet: '10.244.2.0/24', gw: ip4('10.244.2.0') };
   const other = name === 'a' ? { ip: '192.0.2.2', subnet: '10.244.2.0/24', mac: '02:00:00:00:02:01' } : { ip: '192.0.2.1', subnet: '10.244.1.0/24', mac: '02:00:00:00:01:01' };
   const cfg: LocalConfig = { vni: 1, port: 8472, family: 4, vtepMac: self.mac, gateway4: self.gw, gateway6: null, overlayMtu: 1450 };
   const table = new PeerTable(8);
   table.set([{ publicIp: other.ip, subnet: other.subnet, vtepMac: other.mac }]);
-  const tun = new FakeTunQueue({ vnetHdr });
+  const tun = new FakeTunQueue({ vnetHdr, offloads });
   const stats = new Float64Array(ROW);
   const loop = new QueueLoop({ cfg, tun, rx: udp, tx: [udp], poller: new FakePoller(tun, udp), peers: new PeerView(table.sab), stats, stop: new Int32Array(1) });
   return { tun, stats, loop, udp };
@@ -106,6 +106,28 @@ describe('queue loop over fakes', () => {
     const noCsum = (p: Uint8Array) => Buffer.concat([p.subarray(0, 26), p.subarray(28)]);
     expect(b.tun.outbound.map((p) => noCsum(p.subarray(VIRTIO_NET_HDR_LEN)))).toEqual(pkts.map(noCsum));
     expect(b.stats[counterIndex('rxPackets')]).toBe(11);
+  });
+
+  it('where the TUN takes USO, each run reaches it as one UDP_L4 packet with the same payloads in order', () => {
+    const [ua, ub] = fakeUdpPair();
+    const a = host('a', ua, true);
+    const b = host('b', ub, true, 0x07 | 0x20 | 0x40);
+    const small = (k: number, len = 64) => buildUdp(4, SRC, DST, 1000, 2000, Uint8Array.from({ length: len }, (_, i) => (i + 13 * k) & 0xff));
+    const pkts = [0, 1, 2, 3, 4].map((k) => small(k)).concat([small(5, 100)], [6, 7, 8, 9, 10].map((k) => small(k)));
+    for (const p of pkts) a.tun.push(withHdr(p));
+    a.loop.turn();
+    b.loop.turn();
+    // 5 x 64; then 100 + 64 (a shorter datagram may end a run); then 4 x 64.
+    const hdrs = b.tun.outbound.map((p) => readVirtioHdr(p, 0, new VirtioHdr()));
+    expect(hdrs.map((h) => [h.gsoType, h.gsoSize])).toEqual([[VirtioGso.UDP_L4, 64], [VirtioGso.UDP_L4, 100], [VirtioGso.UDP_L4, 64]]);
+    // What the kernel will hand the receiving socket: each packet's payload cut at gso_size.
+    const datagrams = b.tun.outbound.flatMap((p, i) => {
+      const body = p.subarray(VIRTIO_NET_HDR_LEN + 28);
+      return Array.from({ length: Math.ceil(body.length / hdrs[i].gsoSize) }, (_, k) => Buffer.from(body.subarray(k * hdrs[i].gsoSize, (k + 1) * hdrs[i].gsoSize)));
+    });
+    expect(datagrams).toEqual(pkts.map((p) => Buffer.from(p.subarray(28))));
+    expect(b.stats[counterIndex('rxPackets')]).toBe(11);
+    expect(b.stats[counterIndex('tunWrites')]).toBe(3);
   });
 
   it('without UDP_SEGMENT the same packets go out one message each', () => {

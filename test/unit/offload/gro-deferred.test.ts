@@ -75,7 +75,7 @@ describe('Coalescer with deferred payload copies', () => {
       (family, payloads, mss, separate) => {
         const { buf, pkts } = wireOf(family, payloads, mss);
         const eager = feed(new Coalescer(), buf, pkts, separate);
-        const deferred = feed(new Coalescer(64, false, copyRanges), buf, pkts, separate);
+        const deferred = feed(new Coalescer({ copier: copyRanges }), buf, pkts, separate);
         expect(deferred.length).toBe(eager.length);
         deferred.forEach((p, i) => expect(p.equals(eager[i])).toBe(true));
         // Coalescing happened wherever a message had more than one segment.
