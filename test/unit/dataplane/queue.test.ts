@@ -130,6 +130,26 @@ describe('queue loop over fakes', () => {
     expect(b.stats[counterIndex('tunWrites')]).toBe(3);
   });
 
+  it('a run never crosses peers: each datagram goes to the host that owns its inner destination', () => {
+    const [ua] = fakeUdpPair();
+    const cfg: LocalConfig = { vni: 1, port: 8472, family: 4, vtepMac: MAC_A, gateway4: ip4('10.244.1.0'), gateway6: null, overlayMtu: 1450 };
+    const table = new PeerTable(8);
+    table.set([
+      { publicIp: '192.0.2.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:02:01' },
+      { publicIp: '192.0.2.3', subnet: '10.244.3.0/24', vtepMac: '02:00:00:00:03:01' },
+    ]);
+    const tun = new FakeTunQueue({ vnetHdr: true });
+    const loop = new QueueLoop({ cfg, tun, rx: ua, tx: [ua], poller: new FakePoller(tun, ua), peers: new PeerView(table.sab), stats: new Float64Array(ROW), stop: new Int32Array(1) });
+    // Same length throughout: 2, 3, 3, 2, 2, 2, 3 (by third octet of the destination).
+    const order = [2, 3, 3, 2, 2, 2, 3];
+    for (const [k, net] of order.entries()) tun.push(withHdr(buildUdp(4, SRC, ip4(`10.244.${net}.9`), 1000, 2000, new Uint8Array(64).fill(k))));
+    loop.turn();
+    expect(ua.wire.map((d) => [d.addr[3], d.bytes[22 + 18]])).toEqual(order.map((net) => [net, net]));
+    expect(ua.wire.map((d) => d.bytes[22 + 28])).toEqual(order.map((_, k) => k));
+    expect(ua.wire.map((d) => d.bytes[8 + 4])).toEqual(order.map((net) => net)); // inner dst MAC = that peer's VTEP
+    expect(ua.peer!.pending).toBe(4);
+  });
+
   it('without UDP_SEGMENT the same packets go out one message each', () => {
     const [ua, ub] = fakeUdpPair({ gso: false });
     const a = host('a', ua, true);
