@@ -144,16 +144,16 @@ export class Coalescer {
         if (candidate && flow >= 0 && this.append(this.flowSlots[flow], src, off, ip, l4, thl, dataLen, out)) return true;
         if (!candidate && flow >= 0) this.removeFlow(flow);
       }
-    } else if (this.udp && ip !== null && ip.proto === IPPROTO_UDP && !ip.fragment && (ip.family === 6 || ip.headerLen === 20)) {
+    } else if (this.udp && ip !== null && ip.proto === IPPROTO_UDP && !ip.fragment && (ip.family === 6 || ip.headerLen === 20) && ip.totalLen >= ip.headerLen + UDP_HLEN) {
       l4 = off + ip.headerLen;
       thl = UDP_HLEN;
       dataLen = ip.totalLen - ip.headerLen - UDP_HLEN;
-      if (dataLen > 0 && readU16(src, l4 + UDP_LENGTH) === ip.totalLen - ip.headerLen) {
-        hash = tupleHash(src, ip.srcOff, ip.addrLen, IPPROTO_UDP, l4);
-        flow = this.findFlow(hash, src, off, ip, l4, out);
-        candidate = true;
-        if (flow >= 0 && this.appendUdp(this.flowSlots[flow], src, off, ip, l4, dataLen, out)) return true;
-      }
+      hash = tupleHash(src, ip.srcOff, ip.addrLen, IPPROTO_UDP, l4);
+      flow = this.findFlow(hash, src, off, ip, l4, out);
+      candidate = dataLen > 0 && readU16(src, l4 + UDP_LENGTH) === ip.totalLen - ip.headerLen;
+      if (candidate && flow >= 0 && this.appendUdp(this.flowSlots[flow], src, off, ip, l4, dataLen, out)) return true;
+      // An empty or odd datagram ends the flow's run, so a later one is not merged ahead of it.
+      if (!candidate && flow >= 0) this.removeFlow(flow);
     }
     const copyLen = ip === null ? len : ip.totalLen;
     if (VIRTIO_NET_HDR_LEN + copyLen > out.slotSize) {

@@ -77,6 +77,11 @@ describe('Coalescer with udp: what it keeps apart', () => {
     expect(got.length).toBe(3);
   });
 
+  it('keeps the order of a flow: an empty datagram ends the run before it', () => {
+    const got = coalesce([datagram(4, 1, 100, 1), datagram(4, 1, 0), datagram(4, 1, 100, 3), datagram(4, 1, 100, 4)]);
+    expect(got.map((g) => [g.pkt.length, g.pkt[28]])).toEqual([[128, 1], [28, undefined], [228, 3]]);
+  });
+
   it('does not merge UDP when verifying inner checksums', () => {
     expect(coalesce([datagram(4, 1, 100), datagram(4, 1, 100)], new Coalescer({ udp: true, verifyChecksums: true })).length).toBe(2);
   });
