@@ -5,6 +5,9 @@ set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have ip       || need+=(iproute2)
+have ping     || need+=(iputils-ping)
+have sysctl   || need+=(procps)
+have openssl  || need+=(openssl)
 have iperf3   || need+=(iperf3)
 have ethtool  || need+=(ethtool)
 have tcpdump  || need+=(tcpdump)
