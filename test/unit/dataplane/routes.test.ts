@@ -52,6 +52,9 @@ describe('peer table', () => {
     expect(() => t.set([{ ...a, vtepMac: 'zz' }])).toThrow(expect.objectContaining({ code: 'VXTUN_ERR_CONFIG' }));
     v.refresh();
     expect(v.peers.length).toBe(1);
+    // Still the old peer: its subnet routes to its address, and nothing of the refused list (b's subnet) routes.
+    expect(v.routeV4(ip4('10.244.2.77'))?.publicIp).toEqual(Uint8Array.from([192, 0, 2, 2]));
+    expect(v.routeV4(ip4('10.244.3.1'))).toBeUndefined();
   });
 
   it('longest prefix wins when subnets nest', () => {
