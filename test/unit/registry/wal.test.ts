@@ -77,9 +77,10 @@ describe('write-ahead log', () => {
       await wal.append(record!);
     }
     await wal.close();
-    expect(snaps.length).toBeGreaterThanOrEqual(2);
-    const segs = await fs.readdir(path.join(dir, 'wal'));
-    expect(segs.length).toBe(1);
+    // Records 1-50 and 51-100 are covered by snapshots at 50 and 100 (a failed one would report -1);
+    // only the segment started after the last snapshot (record 101 on) is left.
+    expect(snaps).toEqual([50, 100]);
+    expect(await fs.readdir(path.join(dir, 'wal'))).toEqual(['0000000000000101.wal']);
     const copy = new Store();
     const snapSeq = await loadSnapshot(dir, copy);
     for (const r of (await WriteAheadLog.recover(dir, snapSeq)).records) copy.replay(r);
