@@ -35,6 +35,7 @@ describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => 
   it('VXLAN header: readVni reads VNI 1, writeVxlan writes the same 8 bytes', () => {
     const mine = new Uint8Array(VXLAN_HLEN);
     writeVxlan(mine, 0, 1);
+    expect(frames).toHaveLength(4); // the loop below must not pass on an empty capture
     for (const f of frames) {
       const { payload, dstPort } = vxlanOf(f);
       expect(dstPort).toBe(VXLAN_PORT_LINUX);
@@ -44,6 +45,7 @@ describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => 
   });
 
   it('the kernel picks outer source ports in the range sourcePortFromHash uses', () => {
+    expect(frames).toHaveLength(4);
     for (const f of frames) {
       const { srcPort } = vxlanOf(f);
       expect(srcPort).toBeGreaterThanOrEqual(SRC_PORT_MIN);
@@ -53,6 +55,7 @@ describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => 
 
   it('inner Ethernet headers: writeEthernet reproduces them, innerEthertype accepts and refuses as a VTEP should', () => {
     const want = [[MAC_B, MAC_A, ETHERTYPE_ARP], [MAC_A, MAC_B, ETHERTYPE_ARP], [MAC_B, MAC_A, ETHERTYPE_IPV4], [MAC_A, MAC_B, ETHERTYPE_IPV4]] as const;
+    expect(frames).toHaveLength(want.length);
     frames.forEach((f, i) => {
       const eth = vxlanOf(f).payload.subarray(VXLAN_HLEN);
       const mine = new Uint8Array(ETH_HLEN);
