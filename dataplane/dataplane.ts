@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { VxtunError } from './errors.js';
 import { overlayMtu, type LocalConfig } from './local.js';
+import { VNI_MAX } from './packet/vxlan.js';
+import { IPV6_MIN_MTU } from './packet/ipv6.js';
 import { PeerTable, parseCidr, parseIpBytes, type Peer } from './routes.js';
 import { createStatsBuffer, readStats, type DataplaneStats } from './stats.js';
 import { openTun, configureLink } from './sys/tun.js';
@@ -196,13 +198,13 @@ export class Dataplane extends EventEmitter {
 function localConfig(o: DataplaneOptions): LocalConfig {
   const pub = parseIpBytes(o.publicIp);
   if (!pub) throw new VxtunError('VXTUN_ERR_CONFIG', `publicIp "${o.publicIp}" is not an IP address`);
-  if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > 0xffffff) throw new VxtunError('VXTUN_ERR_CONFIG', `vni ${o.vni} is not in 0..16777215`);
+  if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > VNI_MAX) throw new VxtunError('VXTUN_ERR_CONFIG', `vni ${o.vni} is not in 0..16777215`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new VxtunError('VXTUN_ERR_CONFIG', `port ${o.port} is not in 1..65535`);
   if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..64`);
   if (!o.subnet && !o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', 'set subnet (IPv4) and/or ipv6Subnet');
   const family = pub.length === 4 ? 4 : 6;
   const mtu = overlayMtu(o.underlayMtu, family);
-  if (mtu < 1280 && o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves ${mtu} for the overlay; IPv6 needs 1280`);
+  if (mtu < IPV6_MIN_MTU && o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves ${mtu} for the overlay; IPv6 needs 1280`);
   if (mtu < 576) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves only ${mtu} bytes for the overlay`);
   return {
     vni: o.vni, port: o.port, family, vtepMac: o.vtepMac, overlayMtu: mtu,

@@ -143,7 +143,6 @@ export class Decapsulator {
       if (written < out.count) this.stats[D_TUN_WRITE] += out.count - written;
     }
     out.count = 0;
-    if (this.tun.vnetHdr) this.coalescer.reset();
   }
 }
 

@@ -11,11 +11,13 @@ import { ENCAP_HEADROOM, maxUdpPayload, type LocalConfig } from './local.js';
 import { PeerView, readU32, type PeerEntry } from './routes.js';
 import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex } from './stats.js';
-import { parseIp, IpInfo } from './packet/ip.js';
+import { parseIp, IpInfo, IPPROTO_UDP } from './packet/ip.js';
+import { TCP_CSUM } from './packet/tcp.js';
+import { UDP_CSUM, UDP_MAX_SEGMENTS } from './packet/udp.js';
 import { writeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
 import { writeVxlan } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } from './packet/virtio.js';
-import { flowHash } from './packet/flowhash.js';
+import { flowHashOf } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
 import { tsoSplit, completeChecksum, maxSegmentLen, segmentCount } from './offload/tso.js';
 import { copyRanges, copySegments, finishSegmentChecksums } from './sys/csum.js';
@@ -33,8 +35,6 @@ const D_UDP_SEND = dropIndex(DropReason.UDP_SEND);
 const D_TOO_BIG = dropIndex(DropReason.TOO_BIG);
 const D_MALFORMED_GSO = dropIndex(DropReason.MALFORMED_GSO);
 
-/** Kernel limit on segments per UDP_SEGMENT send (64 before Linux 6.9's raise to 128: the safe choice). */
-const MAX_GSO_SEGMENTS = 64;
 const SPLIT_BYTES = 1 << 20;
 
 export class Encapsulator {
@@ -54,6 +54,7 @@ export class Encapsulator {
   /** Runs of equal-length in-place packets laid out back to back, and the copies that lay them out. */
   private readonly train: PacketBatch;
   private readonly trainCopies = new Int32Array(3 * 1024);
+  private readonly maxPayload: number;
   /** Pending in-place messages: indexes into the TUN batch's descriptor arrays. */
   private pending = 0;
   private pendingBind = -1;
@@ -68,6 +69,7 @@ export class Encapsulator {
     this.split = new PacketBatch(128, SPLIT_BYTES / 128);
     this.icmp = new PacketBatch(8, 2048);
     this.train = new PacketBatch(64, 4096);
+    this.maxPayload = maxUdpPayload(cfg.family);
   }
 
   /** Headroom to ask of TunQueue.read so the IP packet starts ENCAP_HEADROOM bytes into its slot. */
@@ -95,7 +97,7 @@ export class Encapsulator {
       const peer = ip.family === 4 ? this.peers.routeV4(readU32(buf, ip.dstOff)) : this.peers.routeV6(buf, ip.dstOff);
       if (peer === undefined) { st[D_NO_ROUTE]++; continue; }
       const mac = ip.family === 4 ? peer.mac : peer.mac6;
-      const bindIdx = flowHash(buf, off, len) % this.binds.length;
+      const bindIdx = this.binds.length === 1 ? 0 : flowHashOf(buf, off, ip) % this.binds.length;
       if (this.hdr.gsoType !== VirtioGso.NONE) {
         this.flush(batch);
         this.sendSplit(buf, off, len, peer, mac, bindIdx);
@@ -138,17 +140,21 @@ export class Encapsulator {
     else this.send(bind, batch, count);
   }
 
+  /** Datagrams of `size` bytes one UDP_SEGMENT message can carry. */
+  private segmentsPerMessage(size: number): number {
+    return Math.max(1, Math.min(UDP_MAX_SEGMENTS, Math.floor(this.maxPayload / size)));
+  }
+
   /** Sends in-place messages 0..count-1, each run of equal length and peer as one UDP_SEGMENT message. */
   private sendTrains(bind: UdpBind, batch: PacketBatch, count: number): void {
     const t = this.train;
     const list = this.trainCopies;
-    const maxPayload = maxUdpPayload(this.cfg.family);
     let m = 0;
     let pos = 0;
     let copies = 0;
     for (let i = 0; i < count;) {
       const len = batch.lengths[i];
-      const maxSegs = Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(maxPayload / len)));
+      const maxSegs = this.segmentsPerMessage(len);
       let j = i + 1;
       while (j < count && j - i < maxSegs && batch.lengths[j] === len && sameDestination(batch, i, j)) j++;
       const bytes = (j - i) * len;
@@ -201,8 +207,8 @@ export class Encapsulator {
     copySegments(buf, off, len, segLen - hdr.gsoSize, hdr.gsoSize, out.buf, ENCAP_HEADROOM, stride);
     const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths, true, true);
     if (n <= 0) { this.stats[D_MALFORMED_GSO]++; return; }
-    const udp = this.ip.proto === 17;
-    finishSegmentChecksums(out.buf, ENCAP_HEADROOM, stride, n, hdr.csumStart, udp ? 6 : 16, this.segLengths, udp);
+    const udp = this.ip.proto === IPPROTO_UDP;
+    finishSegmentChecksums(out.buf, ENCAP_HEADROOM, stride, n, hdr.csumStart, udp ? UDP_CSUM : TCP_CSUM, this.segLengths, udp);
     const ethertype = this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
     let bytes = 0;
     for (let k = 0; k < n; k++) {
@@ -212,7 +218,7 @@ export class Encapsulator {
       bytes += this.segLengths[k];
     }
     const bind = this.binds[bindIdx];
-    const perMsg = bind.gso ? Math.max(1, Math.min(MAX_GSO_SEGMENTS, Math.floor(maxUdpPayload(this.cfg.family) / stride))) : 1;
+    const perMsg = bind.gso ? this.segmentsPerMessage(stride) : 1;
     let m = 0;
     for (let first = 0; first < n; first += perMsg) {
       const last = Math.min(n, first + perMsg) - 1;

@@ -35,8 +35,7 @@ export interface WorkerInit {
 }
 
 export type WorkerMessage =
-  | { type: 'ready'; index: number; gso: boolean; gro: boolean; sourcePorts: number[] }
-  | { type: 'stopped'; index: number };
+  | { type: 'ready'; index: number; gso: boolean; gro: boolean; sourcePorts: number[] };
 
 function main(init: WorkerInit): void {
   const port = parentPort!;
@@ -63,7 +62,6 @@ function main(init: WorkerInit): void {
     // The TUN fd belongs to the main thread: a restarted worker reuses it.
     for (const b of binds) b.close();
   }
-  port.postMessage({ type: 'stopped', index: init.index } satisfies WorkerMessage);
 }
 
 function localPort(b: UdpBind): number {

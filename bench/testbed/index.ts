@@ -1,4 +1,4 @@
-export { createTestbed, otherHost, randomPrefix, HOST_NAMES } from './netns.js';
+export { createTestbed, randomPrefix, HOST_NAMES } from './netns.js';
 export type { HostName, NetemOptions, Testbed, TestbedHost, TestbedOptions } from './netns.js';
 export { OFFLOAD_PROFILES, REPORTED_FEATURES, offloadSettings, parseEthtoolFeatures } from './offloads.js';
 export type { OffloadProfile } from './offloads.js';

@@ -58,10 +58,6 @@ export interface Testbed {
   destroy(): Promise<void>;
 }
 
-export function otherHost(host: HostName): HostName {
-  return host === 'a' ? 'b' : 'a';
-}
-
 export function randomPrefix(): string {
   return `vx${randomBytes(2).toString('hex')}`;
 }

@@ -25,7 +25,7 @@ import { bytesEqual, copyPayload, readU16, readU32, writeU16 } from '../packet/b
 import { checksum, fold, pseudoHeaderSum } from '../packet/checksum.js';
 import { tupleHash } from '../packet/flowhash.js';
 import { IpInfo, IPPROTO_TCP, IPPROTO_UDP, parseIp, setIpLength } from '../packet/ip.js';
-import { UDP_CSUM, UDP_HLEN, UDP_LENGTH } from '../packet/udp.js';
+import { UDP_CSUM, UDP_HLEN, UDP_LENGTH, UDP_MAX_SEGMENTS } from '../packet/udp.js';
 import { TCP_ACK_FLAG, TCP_CSUM, TCP_FLAGS, TCP_HLEN_MAX, TCP_HLEN_MIN, TCP_PSH } from '../packet/tcp.js';
 import { VIRTIO_NET_HDR_LEN, VirtioFlag, VirtioGso, VirtioHdr, writeVirtioHdr, writeZeroVirtioHdr } from '../packet/virtio.js';
 import type { PacketBatch } from '../sys/types.js';
@@ -42,8 +42,6 @@ const MAX_PENDING_COPIES = 512;
  */
 export type RangeCopier = (src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number) => void;
 
-/** Datagrams per coalesced UDP packet: the kernel's UDP_MAX_SEGMENTS before Linux 6.9. */
-const MAX_UDP_SEGMENTS = 64;
 
 export interface CoalescerOptions {
   /** Flows tracked at once per batch (default 64). */
@@ -77,7 +75,7 @@ export class Coalescer {
   private readonly tcpHlen: Uint8Array;
   private readonly family: Uint8Array;
   private readonly proto: Uint8Array;
-  /** 1 once nothing may be appended (PSH, a short segment, a failed checksum, or not a TCP candidate). */
+  /** 1 once nothing may be appended (PSH, a short segment, a failed checksum, 64 UDP datagrams, or not a candidate). */
   private readonly closed: Uint8Array;
   private readonly verified: Uint8Array;
   private readonly ip: IpInfo;
@@ -190,9 +188,10 @@ export class Coalescer {
   }
 
   /**
-   * Writes the virtio header of every packet in `out`: coalesced ones get NEEDS_CSUM + TCP GSO fields, their IP
-   * length fields and only the pseudo-header sum in the TCP checksum field; single packets an all-zero header.
-   * Then forgets all flows (the batch can no longer be appended to).
+   * Runs the payload copies still pending, then writes the virtio header of every coalesced packet in `out`:
+   * NEEDS_CSUM + TCP or UDP_L4 GSO fields, its IP (and UDP) length fields, and only the pseudo-header sum in the
+   * transport checksum field. Single packets keep the all-zero header add() wrote. Then forgets all flows (the
+   * batch can no longer be appended to).
    */
   finish(out: PacketBatch): void {
     this.runCopies();
@@ -296,7 +295,7 @@ export class Coalescer {
     const buf = out.buf;
     const pkt = out.offsets[i] + VIRTIO_NET_HDR_LEN;
     const cur = out.lengths[i] - VIRTIO_NET_HDR_LEN;
-    if (this.closed[i] !== 0 || this.ipHlen[i] !== ip.headerLen || dataLen > this.gsoSize[i] || this.merged[i] + 1 >= MAX_UDP_SEGMENTS) return false;
+    if (this.closed[i] !== 0 || this.ipHlen[i] !== ip.headerLen || dataLen > this.gsoSize[i] || this.merged[i] + 1 >= UDP_MAX_SEGMENTS) return false;
     if (cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize || !sameIpFields(src, off, buf, pkt, ip.family)) return false;
     if (this.copier !== null) this.copyLater(src, l4 + UDP_HLEN, buf, pkt + cur, dataLen);
     else copyPayload(src, l4 + UDP_HLEN, buf, pkt + cur, dataLen);

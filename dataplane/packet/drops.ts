@@ -10,13 +10,13 @@ export const DropReason = {
   BAD_FLAGS: 1,
   /** VNI differs from ours. */
   WRONG_VNI: 2,
-  /** Inner Ethernet destination is neither our VTEP MAC nor broadcast ARP. */
+  /** Inner Ethernet destination is not our VTEP MAC (ARP frames are handed to the ARP responder before this check). */
   NOT_OUR_MAC: 3,
   /** Inner EtherType is not IPv4, IPv6 or ARP. */
   BAD_ETHERTYPE: 4,
   /** Inner IP header fails to parse (version, lengths). */
   BAD_INNER: 5,
-  /** Outer source address holds no lease, or no peer for the inner destination. */
+  /** Outer source address is not a peer (holds no lease). A TUN packet with no peer for its destination is NO_ROUTE. */
   NO_PEER: 6,
   /** Inner source address lies outside the sending peer's subnet. */
   SPOOFED_SOURCE: 7,

@@ -50,7 +50,11 @@ const info = new IpInfo();
 /** Flow hash of the IP packet at buf[ipOff, ipOff+len); ports count only for unfragmented TCP/UDP/SCTP. 0 if unparsable. */
 export function flowHash(buf: Uint8Array, ipOff: number, len: number): number {
   const ip = parseIp(buf, ipOff, len, info);
-  if (ip === null) return 0;
+  return ip === null ? 0 : flowHashOf(buf, ipOff, ip);
+}
+
+/** flowHash of a packet the caller has already parsed into ip. */
+export function flowHashOf(buf: Uint8Array, ipOff: number, ip: IpInfo): number {
   const p = ip.proto;
   const hasPorts = (p === IPPROTO_TCP || p === IPPROTO_UDP || p === SCTP) && !ip.fragment && ip.totalLen >= ip.headerLen + 4;
   return tupleHash(buf, ip.srcOff, ip.addrLen, p, hasPorts ? ipOff + ip.headerLen : -1);

@@ -2,7 +2,7 @@
  * IPv4 and IPv6 through one code path: parse once into an IpInfo, then use its offsets and lengths
  * without asking which family it was.
  */
-import { copyBytes, readU16, writeU16 } from './bytes.js';
+import { readU16, writeU16 } from './bytes.js';
 import { IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_HLEN, fixIpv4Checksum, writeIpv4Header } from './ipv4.js';
 import { IPV6_HLEN, writeIpv6Header } from './ipv6.js';
 
@@ -56,11 +56,6 @@ export function parseIp(buf: Uint8Array, off: number, len: number, out: IpInfo =
   out.dontFragment = !v4 || (flags & IPV4_FLAG_DF) !== 0;
   out.fragment = v4 ? (flags & IPV4_FLAG_MF) !== 0 || ((flags & 0x1f) | buf[off + 7]) !== 0 : out.proto === IPPROTO_IPV6_FRAGMENT;
   return out;
-}
-
-/** Copies the address at buf[addrOff] (addrLen 4 or 16 bytes) into out[outOff]. */
-export function readAddr(buf: Uint8Array, addrOff: number, addrLen: number, out: Uint8Array, outOff = 0): void {
-  copyBytes(buf, addrOff, out, outOff, addrLen);
 }
 
 /** Text form of an address (for logs and errors, not the hot path). IPv6 is written uncompressed. */

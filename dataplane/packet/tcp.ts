@@ -1,5 +1,5 @@
 /** TCP header layout (RFC 9293 §3.1) and accessors; `off` is where the TCP header starts. */
-import { readU16, readU32, writeU32 } from './bytes.js';
+import { readU32, writeU32 } from './bytes.js';
 
 export const TCP_HLEN_MIN = 20;
 export const TCP_HLEN_MAX = 60;
@@ -43,10 +43,3 @@ export function tcpHeaderLen(buf: Uint8Array, off: number): number {
   return (buf[off + TCP_DATA_OFFSET] >>> 4) * 4;
 }
 
-export function tcpSrcPort(buf: Uint8Array, off: number): number {
-  return readU16(buf, off + TCP_SRC_PORT);
-}
-
-export function tcpDstPort(buf: Uint8Array, off: number): number {
-  return readU16(buf, off + TCP_DST_PORT);
-}

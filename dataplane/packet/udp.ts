@@ -1,5 +1,5 @@
 /** UDP header layout (RFC 768) and accessors; `off` is where the UDP header starts. */
-import { readU16, writeU16 } from './bytes.js';
+import { readU16 } from './bytes.js';
 
 export const UDP_HLEN = 8;
 export const UDP_SRC_PORT = 0;
@@ -7,13 +7,11 @@ export const UDP_DST_PORT = 2;
 export const UDP_LENGTH = 4;
 /** Checksum field offset: the virtio csum_offset for UDP. */
 export const UDP_CSUM = 6;
+/** Datagrams one UDP_SEGMENT send (or one UDP_L4 GSO packet) may carry: UDP_MAX_SEGMENTS before Linux 6.9 raised it. */
+export const UDP_MAX_SEGMENTS = 64;
 
 export function udpLength(buf: Uint8Array, off: number): number {
   return readU16(buf, off + UDP_LENGTH);
-}
-
-export function setUdpLength(buf: Uint8Array, off: number, len: number): void {
-  writeU16(buf, off + UDP_LENGTH, len);
 }
 
 export function udpChecksum(buf: Uint8Array, off: number): number {
@@ -25,10 +23,3 @@ export function udpChecksumField(sum: number): number {
   return sum === 0 ? 0xffff : sum;
 }
 
-/** Writes a UDP header with a zero checksum (set it afterwards if wanted). */
-export function writeUdpHeader(buf: Uint8Array, off: number, srcPort: number, dstPort: number, len: number): void {
-  writeU16(buf, off + UDP_SRC_PORT, srcPort);
-  writeU16(buf, off + UDP_DST_PORT, dstPort);
-  writeU16(buf, off + UDP_LENGTH, len);
-  writeU16(buf, off + UDP_CSUM, 0);
-}

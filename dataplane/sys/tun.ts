@@ -2,7 +2,7 @@
 import { constants } from 'node:os';
 import { VxtunError } from '../errors.js';
 import { bindBatch } from './batch-handle.js';
-import { loadNative, ST_ERRNO, TUN_FLAG_MULTI_QUEUE, TUN_FLAG_VNET_HDR } from './native.js';
+import { loadNative, TUN_FLAG_MULTI_QUEUE, TUN_FLAG_VNET_HDR } from './native.js';
 import { sysError } from './syserror.js';
 import type { PacketBatch, TunQueue } from './types.js';
 import { addressBytes, checkBool, checkFamily, checkIfName, checkInt, formatAddress, invalid } from './validate.js';
@@ -39,8 +39,6 @@ class NativeTunQueue implements TunQueue {
   readonly fd: number;
   readonly vnetHdr: boolean;
   readonly offloads: number;
-  /** errno of the last failed packet of read/write (0 if none): for diagnostics, not control flow. */
-  lastErrno = 0;
   private closed = false;
   private readonly native = loadNative();
 
@@ -53,7 +51,6 @@ class NativeTunQueue implements TunQueue {
   read(batch: PacketBatch, headroom: number): number {
     const b = bindBatch(this.native, batch);
     const n = this.native.tunRead(this.fd, b.handle, headroom);
-    this.lastErrno = b.status[ST_ERRNO];
     if (n < 0) throw this.failure('reading from', n, headroom);
     batch.count = n;
     return n;
@@ -62,7 +59,6 @@ class NativeTunQueue implements TunQueue {
   write(batch: PacketBatch, count: number): number {
     const b = bindBatch(this.native, batch);
     const n = this.native.tunWrite(this.fd, b.handle, count);
-    this.lastErrno = b.status[ST_ERRNO];
     if (n < 0) throw this.failure('writing to', n, count);
     return n;
   }

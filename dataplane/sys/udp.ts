@@ -30,8 +30,6 @@ export class NativeUdpBind implements UdpBind {
   readonly gro: boolean;
   /** The bound port (useful after binding port 0). */
   readonly localPort: number;
-  /** errno of the last dropped message (0 if none): for diagnostics, not control flow. */
-  lastErrno = 0;
   /** Messages received truncated because the batch slot was smaller than the datagram (or GRO train). */
   truncated = 0;
   private closed = false;
@@ -64,7 +62,6 @@ export class NativeUdpBind implements UdpBind {
       sent = more < 0 ? more : sent + more;
     }
     if (sent < 0) throw this.failure('sending on', sent);
-    this.lastErrno = b.status[ST_ERRNO];
     return sent;
   }
 
