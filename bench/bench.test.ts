@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { writeResults } from './command.js';
 import { run } from './testbed/process.js';
 import { runBench } from './runner.js';
+import { isRoot } from '../test/netns/harness.js';
 
-describe('bench end to end (underlay and kernel VXLAN, 1 s)', () => {
+describe.runIf(isRoot)('bench end to end (underlay and kernel VXLAN, 1 s)', () => {
   it('measures both modes on one testbed, writes JSON, Markdown and SVG, and removes its namespaces', async () => {
     const lines: string[] = [];
     const result = await runBench(

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run, sleep } from './testbed/process.js';
 import { repoRoot } from './testbed/vxtun.js';
+import { isRoot } from '../test/netns/harness.js';
 
 const cli = join(repoRoot(), 'dist', 'bench', 'cli.js');
 
-describe('npm run bench interrupted with Ctrl-C', () => {
+describe.runIf(isRoot)('npm run bench interrupted with Ctrl-C', () => {
   it.runIf(existsSync(cli))('stops its iperf3 servers, deletes its namespaces and writes no result', async () => {
     const out = mkdtempSync(join(tmpdir(), 'vxtun-bench-int-'));
     const bench = spawn(process.execPath, [cli, '--modes', 'underlay', '--metrics', 'tcp1', '--duration', '20',

@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isVxtunError } from '../../dataplane/errors.js';
 import { createTestbed, overlayPlan, repoRoot, startVxtun, type Testbed } from './index.js';
+import { isRoot } from '../../test/netns/harness.js';
 
 // Runs the built forwarder (`npm run build`, which `npm test` does first).
 const built = existsSync(join(repoRoot(), 'dist', 'control', 'cli.js'));
 
-describe('startVxtun', () => {
+describe.runIf(isRoot)('startVxtun', () => {
   let tb: Testbed | undefined;
   afterEach(async () => {
     await tb?.destroy();
