@@ -142,14 +142,13 @@ describe('wake-ups', () => {
       const { parentPort, workerData } = require('node:worker_threads');
       const m = require(workerData.addon);
       parentPort.postMessage({ type: 'waiting' });
-      const t0 = Date.now();
       const ready = m.pollWait(-1, -1, workerData.fd, 5000);
-      parentPort.postMessage({ type: 'woke', ready, ms: Date.now() - t0 });`;
+      parentPort.postMessage({ type: 'woke', ready });`;
     const fds = [createWakeFd(), createWakeFd()];
     const workers = fds.map((fd) => new Worker(code, { eval: true, workerData: { addon: ADDON, fd } }));
     const results = await Promise.all(
       workers.map(async (w, i) => {
-        const msgs: { type: string; ready?: number; ms?: number }[] = [];
+        const msgs: { type: string; ready?: number }[] = [];
         w.on('message', (m) => msgs.push(m));
         await once(w, 'message');
         await new Promise((r) => setTimeout(r, 50));
@@ -161,8 +160,8 @@ describe('wake-ups', () => {
     fds.forEach(closeFd);
     for (const r of results) {
       expect(r.type).toBe('woke');
+      // pollWait returns 0 when its 5 s timeout passes, so READY_WAKE means the other thread's signal ended the wait.
       expect(r.ready).toBe(READY_WAKE);
-      expect(r.ms).toBeLessThan(1000);
     }
   });
 });
