@@ -11,6 +11,8 @@ const sn = (s: string): Subnet4 => parseSubnet4(s)!;
 const config = parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
 const silent = { info() {}, warn() {}, error() {} };
 const other = (ip: string) => encodeLeaseAttrs(vxlanLeaseAttrs(ip, 1, '02:00:00:00:00:02'));
+/** The lease value this node (198.18.0.1) writes, as Flannel stores it. */
+const OWN = '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:01"}}';
 
 function manager(store: MemoryLeaseStore, extra: Partial<LeaseManagerOptions> = {}) {
   const lost: VxtunError[] = [];
@@ -28,7 +30,7 @@ describe('lease manager', () => {
     const { m } = manager(store, { random: () => 0 });
     const got = await m.acquire();
     expect([formatSubnet4(got.subnet), got.how]).toEqual(['10.244.2.0/24', 'allocated']);
-    expect(store.get(got.subnet)).toBe('{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:01"}}');
+    expect(store.get(got.subnet)).toBe(OWN);
   });
 
   it('picks at random among the first 100 free subnets', async () => {
@@ -99,7 +101,7 @@ describe('lease manager', () => {
     store.watch({ snapshot() {}, changes: () => puts.push(Date.now()), error() {} });
     const start = Date.now();
     await vi.advanceTimersByTimeAsync(72 * 3600_000);
-    expect(store.get(subnet)).toBeDefined();
+    expect(store.get(subnet)).toBe(OWN);
     expect(puts.map((t) => (t - start) / 3600_000)).toEqual([23, 46, 69]);
     m.stop();
   });
@@ -113,7 +115,7 @@ describe('lease manager', () => {
     expect(m.lease!.expiresAt - Date.now()).toBe(59_000);
     m.stop();
     await vi.advanceTimersByTimeAsync(58_000);
-    expect(store.get(subnet)).toBeDefined();
+    expect(store.get(subnet)).toBe(OWN);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(store.get(subnet)).toBeUndefined();
   });
@@ -128,7 +130,7 @@ describe('lease manager', () => {
     store.failing = null;
     await vi.advanceTimersByTimeAsync(5_000);
     await vi.advanceTimersByTimeAsync(30_000);
-    expect(store.get(subnet)).toBeDefined();
+    expect(store.get(subnet)).toBe(OWN);
     m.stop();
   });
 
