@@ -109,12 +109,12 @@ export class Decapsulator {
     const fromPeer = ip.family === 4 ? peer.contains4(readU32(buf, ip.srcOff)) : peer.contains6(buf, ip.srcOff);
     if (!fromPeer) { st[D_SPOOFED]++; return; }
     const innerLen = ip.totalLen; // trims Ethernet padding of short frames
-    this.deliver(buf, inner, innerLen);
+    this.deliver(buf, inner, innerLen, ip);
     st[C_RX_PACKETS]++;
     st[C_RX_BYTES] += innerLen;
   }
 
-  private deliver(buf: Buffer, off: number, len: number): void {
+  private deliver(buf: Buffer, off: number, len: number, ip: IpInfo): void {
     const out = this.out;
     if (!this.tun.vnetHdr) {
       if (out.count === out.capacity) this.flushTun();
@@ -125,9 +125,9 @@ export class Decapsulator {
       out.count++;
       return;
     }
-    if (!this.coalescer.add(buf, off, len, out)) {
+    if (!this.coalescer.add(buf, off, len, out, ip)) {
       this.flushTun();
-      this.coalescer.add(buf, off, len, out);
+      this.coalescer.add(buf, off, len, out, ip);
     }
   }
 

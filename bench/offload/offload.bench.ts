@@ -5,6 +5,7 @@
  */
 import { bench, describe } from 'vitest';
 import { checksum } from '../../dataplane/packet/checksum.js';
+import { IpInfo, parseIp } from '../../dataplane/packet/ip.js';
 import { Coalescer } from '../../dataplane/offload/gro.js';
 import { maxSegmentLen, tsoSplit } from '../../dataplane/offload/tso.js';
 import { VirtioGso, VirtioHdr } from '../../dataplane/packet/virtio.js';
@@ -40,9 +41,16 @@ const verifying = new Coalescer({ verifyChecksums: true });
 const trusting = new Coalescer();
 const deferring = new Coalescer({ copier: copyRanges });
 
-function coalesce(c: Coalescer): void {
+const seen = new IpInfo();
+
+/** callerParses: each segment is parsed first, as dataplane/rx.ts does to check it; reuse: that parse is passed on. */
+function coalesce(c: Coalescer, callerParses = false, reuse = false): void {
   out.count = 0;
-  for (let k = 0; k < SEGS; k++) c.add(wire, k * stride + HEADROOM, lengths[k], out);
+  for (let k = 0; k < SEGS; k++) {
+    const at = k * stride + HEADROOM;
+    const ip = callerParses ? parseIp(wire, at, lengths[k], seen) : null;
+    c.add(wire, at, lengths[k], out, reuse ? ip : null);
+  }
   c.finish(out);
   if (out.count !== 1) throw new Error(`coalesced into ${out.count}`);
 }
@@ -68,5 +76,6 @@ describe('64 KB TCP super-packet, 45 segments', () => {
   });
   bench('Coalescer add x45 + finish, verifying inner checksums', () => coalesce(verifying));
   bench('Coalescer add x45 + finish, trusting the outer checksum', () => coalesce(trusting));
-  bench('as dataplane/rx.ts: trusting, payload copies in one shim call', () => coalesce(deferring));
+  bench('trusting, payload copies in one shim call, caller and coalescer each parse', () => coalesce(deferring, true));
+  bench('as dataplane/rx.ts: the same, the caller\'s parse passed on', () => coalesce(deferring, true, true));
 });

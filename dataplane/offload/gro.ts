@@ -119,11 +119,12 @@ export class Coalescer {
    * `out` or copies it into the next slot (virtio header space first; offsets/lengths include the header).
    * Returns false, taking nothing, when it needs a new slot and `out` is full: finish, write and empty `out`,
    * then add again. Never throws on packet contents; bytes that are not IP are passed through as they are.
-   * Throws RangeError only for a range outside src (a caller bug).
+   * Throws RangeError only for a range outside src (a caller bug). A caller that has already parsed the packet
+   * (parseIp of the packet at src[off], whose total length is len) passes that result as `parsed` so it is not parsed twice.
    */
-  add(src: Uint8Array, off: number, len: number, out: PacketBatch): boolean {
+  add(src: Uint8Array, off: number, len: number, out: PacketBatch, parsed: IpInfo | null = null): boolean {
     if (off < 0 || len < 0 || off + len > src.length) throw new RangeError(`packet [${off}, ${off + len}) outside a ${src.length}-byte buffer`);
-    const ip = parseIp(src, off, len, this.ip);
+    const ip = parsed ?? parseIp(src, off, len, this.ip);
     let candidate = false;
     let hash = 0;
     let flow = -1;
