@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { VxtunError } from '../../dataplane/errors.js';
+import { prefixEnd } from '../etcd/codec.js';
 import { Errors } from './wire/rpc-error.js';
 import { rangeBounds } from './store/kv-ops.js';
 import type { RequestOp, TxnRequest } from './store/requests.js';
@@ -93,14 +94,6 @@ function covers(p: Perm, r: KeyRange): boolean {
   if (r.to === undefined) return p.to === '' || r.from < p.to;
   if (r.to === '') return p.to === '';
   return p.to === '' || r.to <= p.to;
-}
-
-function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) { end[i]++; return end.subarray(0, i + 1); }
-  }
-  return Buffer.from([0]);
 }
 
 /** The key ranges a request reads and writes. */

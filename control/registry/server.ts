@@ -11,7 +11,7 @@ import { createSharedListener, type TlsFiles } from './transport/listener.js';
 import { AuthStore } from './auth.js';
 
 export interface RegistryOptions {
-  /** host:port to listen on; port 0 picks a free one. Default 127.0.0.1:2379. */
+  /** host:port to listen on; port 0 picks a free one. */
   listen: string;
   dataDir: string;
   /** Required with `keyFile` for a non-loopback listen unless `insecure`. */
@@ -27,8 +27,6 @@ export interface RegistryOptions {
   historyRevisions?: number;
   /** Snapshot the state and truncate the log after this many records. Default 10000. */
   snapshotEvery?: number;
-  /** How often expired leases are revoked. Default 500 ms (as etcd). */
-  expiryIntervalMs?: number;
   /** Interval of progress notifications for watches that ask for them. Default 10 min (as etcd). */
   progressIntervalMs?: number;
   logger?: Logger;
@@ -74,7 +72,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
   const svc = await RegistryService.open({
     dataDir: opts.dataDir, log, metrics,
     snapshotEvery: opts.snapshotEvery, historyRevisions: opts.historyRevisions ?? 100_000,
-    expiryIntervalMs: opts.expiryIntervalMs, progressIntervalMs: opts.progressIntervalMs, onFatal: opts.onFatal,
+    progressIntervalMs: opts.progressIntervalMs, onFatal: opts.onFatal,
   });
   const scheme = tlsFiles ? 'https' : 'http';
   let url = '';

@@ -2,25 +2,23 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VxtunError } from '../../dataplane/errors.js';
-import { Errors, GrpcCode, RpcError } from './wire/rpc-error.js';
+import { Errors } from './wire/rpc-error.js';
 import { Store } from './store/store.js';
 import { WatchHub } from './store/watch-hub.js';
 import { checkPut, checkRequestSize, deleteRange, put, range, txn } from './store/kv-ops.js';
 import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeRequest, type TxnRequest } from './store/requests.js';
-import type { WalRecord } from './store/types.js';
+import { keyBytes, type WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
 import { SNAPSHOT_FILE, loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
 import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { Logger } from 'pino';
 
-/** The registry's one service layer: both transports call these methods with decoded messages. */
 export interface ServiceOptions {
   dataDir: string;
   snapshotEvery?: number;
   /** Auto-compaction keeps this many revisions of history (0 = never compact automatically). */
   historyRevisions?: number;
-  expiryIntervalMs?: number;
   progressIntervalMs?: number;
   log: Logger;
   metrics?: RegistryMetrics;
@@ -31,6 +29,7 @@ export interface ServiceOptions {
 export interface Header { cluster_id: string; member_id: string; revision?: number; raft_term: number }
 type Resp = Record<string, unknown>;
 
+/** The registry's one service layer: both transports call these methods with decoded messages. */
 export class RegistryService {
   readonly store: Store;
   readonly hub: WatchHub;
@@ -85,8 +84,9 @@ export class RegistryService {
     }
   }
 
+  /** Expired leases are looked for every 500 ms, as etcd does; the same tick runs auto-compaction. */
   private startTimers(): void {
-    const expiry = setInterval(() => this.expireLeases(), this.opts.expiryIntervalMs ?? 500);
+    const expiry = setInterval(() => this.expireLeases(), 500);
     const progress = setInterval(() => this.hub.tick(), this.opts.progressIntervalMs ?? 600_000);
     expiry.unref(); progress.unref();
     this.timers.push(expiry, progress);
@@ -106,7 +106,7 @@ export class RegistryService {
 
   private check(): void {
     if (this.closed) throw Errors.stopped();
-    if (this.wal.error) throw new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${this.wal.error.message}`);
+    if (this.wal.error) throw Errors.walFailed(this.wal.error);
   }
 
   private async commit(record: WalRecord | undefined): Promise<void> {
@@ -118,7 +118,7 @@ export class RegistryService {
       await p;
     } catch (err) {
       this.fatal(err as Error);
-      throw new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${(err as Error).message}`);
+      throw Errors.walFailed(err as Error);
     }
   }
 
@@ -213,7 +213,7 @@ export class RegistryService {
     await this.wal.whenDurable();
     if (!lease) return { header: this.header(), ID: id, TTL: -1 };
     const resp: Resp = { header: this.header(), ID: id, TTL: Math.max(this.store.leases.remaining(lease), 0), grantedTTL: lease.ttl };
-    if (req.keys) resp.keys = [...lease.keys].sort().map((k) => Buffer.from(k, 'latin1'));
+    if (req.keys) resp.keys = [...lease.keys].sort().map(keyBytes);
     return resp;
   }
 
@@ -246,7 +246,10 @@ export class RegistryService {
     };
   }
 
-  /** Revokes expired leases, one revision each, so watchers see their keys' DELETE events. */
+  /**
+   * Revokes expired leases, one revision each, so watchers see their keys' DELETE events; then compacts
+   * history if auto-compaction is due.
+   */
   expireLeases(): void {
     if (this.closed || this.wal.error) return;
     for (const lease of this.store.leases.expired()) {

@@ -69,7 +69,7 @@ export class WatchStream {
     const send = this.send;
     const svc = this.svc;
     const w: Watcher = {
-      from, to, prevKv,
+      from, to,
       noPut: filters.includes(FILTER_NOPUT), noDelete: filters.includes(FILTER_NODELETE),
       progressNotify: c.progress_notify === true,
       nextRev: start > 0 ? start : hub.delivered + 1,
@@ -97,8 +97,6 @@ export class WatchStream {
     this.watchers.delete(id);
     this.send({ header: this.svc.header(this.svc.hub.delivered), watch_id: id, canceled: true });
   }
-
-  get watcherCount(): number { return this.watchers.size; }
 
   close(): void {
     if (this.closed) return;

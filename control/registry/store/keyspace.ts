@@ -21,25 +21,23 @@ export class Keyspace {
   }
 
   /** Keys in [from, to) visible at atRev, ascending. `to` undefined = single key, '' = no upper bound. */
-  range(from: string, to: string | undefined, atRev = Infinity, visit?: (kv: KeyValue) => boolean): KeyValue[] {
+  range(from: string, to: string | undefined, atRev = Infinity): KeyValue[] {
     const out: KeyValue[] = [];
     if (to === undefined) {
       const kv = this.get(from, atRev);
-      if (kv && (!visit || visit(kv))) out.push(kv);
+      if (kv) out.push(kv);
       return out;
     }
     for (let i = lowerBound(this.sorted, from); i < this.sorted.length; i++) {
       const id = this.sorted[i];
       if (to !== '' && id >= to) break;
       const kv = visibleAt(this.histories.get(id)!, atRev);
-      if (!kv) continue;
-      out.push(kv);
-      if (visit && !visit(kv)) break;
+      if (kv) out.push(kv);
     }
     return out;
   }
 
-  /** Visits ids in [from, to) with a live current value; used for deletes and range compares. */
+  /** Ids in [from, to) with a live current value, ascending; deletes take them. */
   liveIds(from: string, to: string | undefined): string[] {
     return this.range(from, to).map((kv) => keyId(kv.key));
   }
@@ -106,7 +104,7 @@ export class Keyspace {
     yield* all;
   }
 
-  /** Entries of one key for snapshots. */
+  /** Every key with its retained versions, for snapshots. */
   historyEntries(): Iterable<[string, readonly Entry[]]> { return this.histories.entries(); }
 
   restoreHistory(id: string, entries: Entry[]): void {

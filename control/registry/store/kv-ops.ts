@@ -45,6 +45,11 @@ export function rangeBounds(key: Buffer, rangeEnd: Buffer | undefined): { from: 
   return { from, to: keyId(rangeEnd) };
 }
 
+/** Whether key id lies in bounds made by rangeBounds. */
+export function inRange(r: { from: string; to: string | undefined }, id: string): boolean {
+  return r.to === undefined ? id === r.from : id >= r.from && (r.to === '' || id < r.to);
+}
+
 function requireKey(key: Buffer | undefined): Buffer {
   if (!key || key.length === 0) throw Errors.keyNotProvided();
   return key;
@@ -139,7 +144,7 @@ export function checkTxnShape(req: TxnRequest): void {
     const deletes: { from: string; to: string | undefined }[] = [];
     collectWrites(branch, puts, deletes);
     for (const id of puts) {
-      if (deletes.some((d) => (d.to === undefined ? id === d.from : id >= d.from && (d.to === '' || id < d.to)))) throw Errors.duplicateKey();
+      if (deletes.some((d) => inRange(d, id))) throw Errors.duplicateKey();
     }
     for (const op of branch) if (op.request_txn) checkTxnShape(op.request_txn);
   }

@@ -41,9 +41,6 @@ export class Store {
     return { t: 'w', rev: s.rev, ops: s.ops };
   }
 
-  /** The revision reads inside the current session are answered at. */
-  get readRev(): number { return this.session && this.session.ops.length > 0 ? this.session.rev : this.rev; }
-
   applyPut(key: Buffer, value: Buffer, lease: string): KeyValue | undefined {
     const s = this.session!;
     const { kv, prev } = this.keyspace.put(key, value, lease, s.rev, s.sub++);

@@ -1,5 +1,6 @@
 import type { Store } from './store.js';
 import { EVENT_DELETE, EVENT_PUT, keyId, type Event } from './types.js';
+import { inRange } from './kv-ops.js';
 
 /**
  * Fans durable revisions out to watchers. A watcher first catches up from the retained history, then gets
@@ -10,7 +11,6 @@ export interface Watcher {
   readonly from: string;
   /** undefined = the single key `from`; '' = every key >= from. */
   readonly to: string | undefined;
-  readonly prevKv: boolean;
   readonly noPut: boolean;
   readonly noDelete: boolean;
   readonly progressNotify: boolean;
@@ -118,12 +118,7 @@ export class WatchHub {
   }
 }
 
-function inRange(w: Watcher, id: string): boolean {
-  return id >= w.from && (w.to === '' || id < w.to!);
-}
-
 function matches(w: Watcher, ev: Event): boolean {
   if ((ev.type === EVENT_PUT && w.noPut) || (ev.type === EVENT_DELETE && w.noDelete)) return false;
-  const id = keyId(ev.kv.key);
-  return w.to === undefined ? id === w.from : inRange(w, id);
+  return inRange(w, keyId(ev.kv.key));
 }

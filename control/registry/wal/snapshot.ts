@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Store } from '../store/store.js';
-import { keyBytes, type KeyValue } from '../store/types.js';
+import { keyBytes, keyId, type KeyValue } from '../store/types.js';
 import type { KeyEntry } from '../store/keyspace.js';
 import { decodeFrames, encodeFrame } from './framing.js';
 
@@ -52,7 +52,7 @@ export async function loadSnapshot(dir: string, store: Store): Promise<number> {
       rev: e[0], sub: e[1],
       kv: e.length === 2 ? null : { key, create_revision: e[2], mod_revision: e[0], version: e[3], value: Buffer.from(e[4], 'base64'), lease: e[5] } satisfies KeyValue,
     }));
-    const id = key.toString('latin1');
+    const id = keyId(key);
     store.keyspace.restoreHistory(id, restored);
     const last = restored[restored.length - 1]?.kv;
     if (last) store.leases.attach(last.lease, id);

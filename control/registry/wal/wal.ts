@@ -20,7 +20,7 @@ export interface WalOptions {
   onDurable?: (seq: number) => void;
 }
 
-export interface Recovered { records: (WalRecord & { s: number })[]; discardedBytes: number; segments: number }
+export interface Recovered { records: (WalRecord & { s: number })[]; discardedBytes: number }
 
 const SEGMENT_RE = /^(\d{16})\.wal$/;
 const segmentName = (seq: number) => String(seq).padStart(16, '0') + '.wal';
@@ -66,7 +66,7 @@ export class WriteAheadLog {
         expect++;
       }
     }
-    return { records, discardedBytes, segments: names.length };
+    return { records, discardedBytes };
   }
 
   /** Opens the newest segment for appending (creating the first one if needed). */

@@ -49,6 +49,7 @@ export const Errors = {
   permissionDenied: e(GrpcCode.PERMISSION_DENIED, 'etcdserver: permission denied'),
   authNotEnabled: e(GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'),
   stopped: e(GrpcCode.UNAVAILABLE, 'etcdserver: server stopped'),
+  walFailed: (err: Error) => new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${err.message}`),
   unimplemented: (what: string) => new RpcError(GrpcCode.UNIMPLEMENTED, `${what} is not implemented by the embedded registry`),
   invalid: (message: string) => new RpcError(GrpcCode.INVALID_ARGUMENT, message),
 };
