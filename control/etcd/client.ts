@@ -34,10 +34,6 @@ export class EtcdClient {
     this.t = new Transport(opts);
   }
 
-  get endpoints(): readonly string[] {
-    return this.t.endpoints;
-  }
-
   async range(key: Bytes, opts: RangeOptions = {}): Promise<RangeResult> {
     return decodeRange(await this.t.call('/v3/kv/range', rangeRequest(key, opts), { idempotent: true }));
   }

@@ -71,11 +71,7 @@ export function decodeKvs(list: unknown): KeyValue[] {
   return Array.isArray(list) ? list.map(decodeKv) : [];
 }
 
-/** Helpers for callers that store text: `text(kv.value)`, `json(kv.value)`. */
+/** For callers that store text: `text(kv.value)`. */
 export function text(b: Buffer | undefined): string {
   return b === undefined ? '' : b.toString('utf8');
-}
-
-export function json<T = unknown>(b: Buffer): T {
-  return JSON.parse(b.toString('utf8')) as T;
 }

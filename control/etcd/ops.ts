@@ -31,7 +31,8 @@ export interface DeleteOptions {
 
 export type JsonObject = Record<string, unknown>;
 
-function rangeEndOf(key: Bytes, o: { prefix?: boolean; rangeEnd?: Bytes }): string | undefined {
+/** The base64 range_end of a request: an explicit `rangeEnd`, or the end of `key` as a prefix, or none (one key). */
+export function rangeEndOf(key: Bytes, o: { prefix?: boolean; rangeEnd?: Bytes }): string | undefined {
   if (o.rangeEnd !== undefined) return b64(o.rangeEnd);
   return o.prefix === true ? b64(prefixEnd(key)) : undefined;
 }

@@ -4,8 +4,9 @@
  * member that lost quorum answers "no leader" instead of hanging.
  *
  * Retry policy (the same idea as clientv3's): a request that surely never reached a server (connection refused, or a
- * pooled socket the server had already closed) is retried for every call; timeouts, resets mid-request and
- * "unavailable" answers are retried only for calls that are safe to repeat (reads).
+ * pooled socket the server had already closed) or was refused with "no leader" before being proposed is retried for
+ * every call, writes included; timeouts, resets mid-request and other "unavailable" answers are retried only for
+ * calls that are safe to repeat (reads).
  */
 import http from 'node:http';
 import https from 'node:https';

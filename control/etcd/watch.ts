@@ -6,9 +6,10 @@
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { VxtunError } from '../../dataplane/errors.js';
-import { b64, decodeHeader, decodeKv, int64, prefixEnd, type Bytes } from './codec.js';
+import { b64, decodeHeader, decodeKv, int64, type Bytes } from './codec.js';
 import { GRPC, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
 import { NdjsonSplitter } from './ndjson.js';
+import { rangeEndOf } from './ops.js';
 import { sleep, type Transport } from './transport.js';
 import type { WatchEvent } from './types.js';
 
@@ -126,11 +127,10 @@ export class Watcher {
 
   private createRequest(): Record<string, unknown> {
     const o = this.opts;
-    const rangeEnd = o.rangeEnd !== undefined ? b64(o.rangeEnd) : o.prefix ? b64(prefixEnd(this.key)) : undefined;
     return {
       create_request: {
         key: b64(this.key),
-        range_end: rangeEnd,
+        range_end: rangeEndOf(this.key, o),
         start_revision: this.nextRevision > 0n ? String(this.nextRevision) : undefined,
         prev_kv: o.prevKv || undefined,
         progress_notify: o.progressNotify || undefined,
