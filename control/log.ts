@@ -1,4 +1,7 @@
-/** One logger for the process: pino JSON lines on stdout, level from --log-level or VXTUN_LOG_LEVEL. */
+/**
+ * The logger of `vxtun static` and `vxtun agent`: pino JSON lines on stdout, level from --log-level or
+ * VXTUN_LOG_LEVEL. `vxtun registry` builds its own.
+ */
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';

@@ -1,10 +1,13 @@
 /**
  * The `vxtun static` config file: this host and a fixed list of peers. Field names are a contract (README).
- * Validated with zod; every problem is reported at once with its JSON path.
+ * Validated with zod: every schema problem is reported at once with its JSON path. The address patterns check
+ * the shape only (999.1.1.1 passes); the values themselves are checked where the dataplane parses them.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { VxtunError } from '../dataplane/errors.js';
+import { DEFAULT_SOURCE_PORTS, DEFAULT_UDP_BUFFER_BYTES } from './host-dataplane.js';
+import { VXLAN_DEFAULT_PORT } from './subnet/config.js';
 
 const mac = z.string().regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'a MAC address like 02:00:00:00:01:01');
 const cidr4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR like 10.244.1.0/24');
@@ -21,7 +24,7 @@ export const PeerSchema = z.object({
 
 export const StaticConfigSchema = z.object({
   vni: z.number().int().min(0).max(0xffffff).default(1),
-  port: z.number().int().min(1).max(65535).default(8472),
+  port: z.number().int().min(1).max(65535).default(VXLAN_DEFAULT_PORT),
   publicIp: ip,
   bindAddress: ip.optional(),
   subnet: cidr4.optional(),
@@ -33,8 +36,8 @@ export const StaticConfigSchema = z.object({
   underlayMtu: z.number().int().min(1280).max(65535).optional(),
   tunName: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 characters').default('vxtun0'),
   workers: z.number().int().min(1).max(64).optional(),
-  sourcePorts: z.number().int().min(1).max(64).default(4),
-  udpBufferBytes: z.number().int().min(65536).max(1 << 30).default(7 << 20),
+  sourcePorts: z.number().int().min(1).max(64).default(DEFAULT_SOURCE_PORTS),
+  udpBufferBytes: z.number().int().min(65536).max(1 << 30).default(DEFAULT_UDP_BUFFER_BYTES),
   offloads: z.boolean().default(true),
   stateDir: z.string().min(1).optional(),
   peers: z.array(PeerSchema).default([]),

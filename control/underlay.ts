@@ -1,18 +1,18 @@
-/** Facts about the underlay taken from the host: which interface holds our public IP, and its MTU. */
+/** The underlay's MTU as the host reports it for the interface that holds our public IP. */
 import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 
-export interface Underlay { device: string | null; mtu: number | null }
+export interface Underlay { mtu: number | null }
 
 export function findUnderlay(publicIp: string): Underlay {
   const want = publicIp.toLowerCase();
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
     if (!addrs?.some((a) => a.address.toLowerCase() === want)) continue;
     try {
-      return { device: name, mtu: Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim()) };
+      return { mtu: Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim()) };
     } catch {
-      return { device: name, mtu: null };
+      return { mtu: null };
     }
   }
-  return { device: null, mtu: null };
+  return { mtu: null };
 }

@@ -15,10 +15,6 @@ export class MemoryLeaseStore implements LeaseStore {
   /** Set to make the next calls fail, as an unreachable registry would. */
   failing: Error | null = null;
 
-  get revision(): bigint {
-    return this.rev;
-  }
-
   /** The value stored for a subnet, or undefined. */
   get(subnet: Subnet4): string | undefined {
     return this.entries.get(subnetKey(subnet))?.value;

@@ -32,8 +32,8 @@ export interface LeaseStore {
   /** Binds the key to a fresh TTL and writes the value unconditionally (Flannel's renew). Returns the granted TTL. */
   update(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number>;
   delete(subnet: Subnet4): Promise<void>;
-  /** Lists, then follows changes from that listing's revision + 1 (or from `fromRevision`), re-listing on compaction. */
-  watch(h: LeaseWatchHandlers, fromRevision?: bigint): { close(): void };
+  /** Lists, then follows changes from that listing's revision + 1, re-listing on compaction. */
+  watch(h: LeaseWatchHandlers): { close(): void };
 }
 
 export class EtcdLeaseStore implements LeaseStore {
@@ -79,7 +79,7 @@ export class EtcdLeaseStore implements LeaseStore {
     await this.client.delete(this.key(subnet));
   }
 
-  watch(h: LeaseWatchHandlers, fromRevision?: bigint): { close(): void } {
+  watch(h: LeaseWatchHandlers): { close(): void } {
     const lw: ListAndWatch = this.client.listAndWatch(this.dir, {
       snapshot: (kvs, revision) => h.snapshot(this.decode(kvs), revision),
       events: (events, revision) => h.changes(events.flatMap((e): LeaseChange[] => {
@@ -88,7 +88,7 @@ export class EtcdLeaseStore implements LeaseStore {
         return e.type === 'PUT' ? [{ type: 'put', lease: { subnet, value: e.kv.value.toString('utf8') } }] : [{ type: 'delete', subnet }];
       }), revision),
       error: (err) => h.error(err),
-    }, { resumeFrom: fromRevision });
+    });
     return { close: () => lw.close() };
   }
 }

@@ -5,7 +5,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { VxtunError } from '../../dataplane/errors.js';
-import { formatIp4, formatSubnet4, parseIp4, type Subnet4 } from './ip4.js';
+import { blockSize, formatIp4, formatSubnet4, parseIp4, type Subnet4 } from './ip4.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
@@ -56,6 +56,5 @@ export function readPreviousSubnet(path: string): Subnet4 | undefined {
   const ip = m ? parseIp4(m[1]) : null;
   const len = m ? Number(m[2]) : 33;
   if (ip === null || len > 32) return undefined;
-  const size = 2 ** (32 - len);
-  return { ip: ip - (ip % size), len };
+  return { ip: ip - (ip % blockSize(len)), len };
 }
