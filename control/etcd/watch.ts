@@ -170,7 +170,10 @@ export class Watcher {
         if (o.result === undefined) {
           const e = parseErrorBody(o) ?? { grpcCode: GRPC.UNKNOWN, message: JSON.stringify(o).slice(0, 200) };
           const err = registryError(endpoint, e.grpcCode, e.message);
-          finish(e.grpcCode === GRPC.UNAVAILABLE || e.grpcCode === GRPC.UNKNOWN ? { kind: 'transient', err, created } : { kind: 'fatal', err });
+          // etcd's gateway ends open watches with CANCELLED "grpc: the client connection is closing" when the
+          // member shuts down: like UNAVAILABLE, a reason to reconnect, not to give up.
+          const transient = e.grpcCode === GRPC.UNAVAILABLE || e.grpcCode === GRPC.UNKNOWN || e.grpcCode === GRPC.CANCELLED;
+          finish(transient ? { kind: 'transient', err, created } : { kind: 'fatal', err });
           return;
         }
         const r = o.result as Record<string, unknown>;

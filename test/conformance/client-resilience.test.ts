@@ -100,6 +100,36 @@ describe('etcd client under faults (scripted gateway)', () => {
     expect([w.duplicatesDropped, w.reconnects]).toEqual([1, 1]);
   });
 
+  it('a watch ended by a member shutting down (CANCELLED "client connection is closing") reconnects and resumes', async () => {
+    const creates: any[] = [];
+    const url = await fakeGateway((path, body, _r, res) => {
+      if (path !== '/v3/watch') return json(res, 404, {});
+      creates.push(body.create_request);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const line = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
+      if (creates.length === 1) {
+        line({ result: { header: header(10), created: true } });
+        line({ result: { header: header(11), events: [{ kv: kv('/s/a', 11) }] } });
+        // What etcd 3.4.23's gateway writes to every open watch when the member gets SIGTERM.
+        line({ error: { grpc_code: 1, http_code: 408, message: 'grpc: the client connection is closing', http_status: 'Request Timeout' } });
+        res.end();
+      } else {
+        line({ result: { header: header(11), created: true } });
+        line({ result: { header: header(12), events: [{ kv: kv('/s/b', 12) }] } });
+      }
+    });
+    const got: WatchEvent[] = [];
+    const errors: Error[] = [];
+    const w = client([url]).watch('/s/', { prefix: true }, { events: (evs) => got.push(...evs), error: (e) => errors.push(e) });
+    const end = Date.now() + 5000;
+    while (got.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    w.close();
+    expect(errors).toEqual([]);
+    expect(creates.map((c) => c.start_revision)).toEqual([undefined, '12']);
+    expect(got.map((e) => [text(e.kv.key), e.kv.modRevision])).toEqual([['/s/a', 11n], ['/s/b', 12n]]);
+    expect(w.reconnects).toBe(1);
+  });
+
   it('a watch that goes silent past idleTimeoutMs reconnects on its own', async () => {
     let creates = 0;
     const url = await fakeGateway((_p, _b, _r, res) => {
