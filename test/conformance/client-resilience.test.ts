@@ -28,6 +28,21 @@ const kv = (key: string, rev: number, value = 'v') => ({ key: Buffer.from(key).t
 const json = (res: http.ServerResponse, status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
 const client = (endpoints: string[]) => { const c = new EtcdClient({ endpoints, timeoutMs: 2000 }); clients.push(c); return c; };
 
+/**
+ * A gateway whose /v3/watch answers the n-th stream with streams[n] (the last one for any later stream); the
+ * returned list collects each create_request.
+ */
+async function watchGateway(streams: ((line: (o: unknown) => void, end: () => void) => void)[]): Promise<{ url: string; creates: any[] }> {
+  const creates: any[] = [];
+  const url = await fakeGateway((path, body, _r, res) => {
+    if (path !== '/v3/watch') return json(res, 404, {});
+    creates.push(body.create_request);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    streams[Math.min(creates.length, streams.length) - 1]((o) => res.write(`${JSON.stringify(o)}\n`), () => res.end());
+  });
+  return { url, creates };
+}
+
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   for (const s of servers.splice(0)) { s.closeAllConnections(); await new Promise((r) => s.close(r)); }
@@ -74,22 +89,18 @@ describe('etcd client under faults (scripted gateway)', () => {
   });
 
   it('watch resumes from the last revision + 1 after a stream error and drops replayed events', async () => {
-    const creates: any[] = [];
-    const url = await fakeGateway((path, body, _r, res) => {
-      if (path !== '/v3/watch') return json(res, 404, {});
-      creates.push(body.create_request);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      const line = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
-      if (creates.length === 1) {
+    const { url, creates } = await watchGateway([
+      (line, end) => {
         line({ result: { header: header(10), created: true } });
         line({ result: { header: header(12), events: [{ kv: kv('/w/a', 11) }, { kv: kv('/w/b', 12) }] } });
         line({ error: { grpc_code: 14, http_code: 503, message: 'etcdserver: no leader', http_status: 'Service Unavailable' } });
-        res.end();
-      } else {
+        end();
+      },
+      (line) => {
         line({ result: { header: header(13), created: true } });
         line({ result: { header: header(13), events: [{ kv: kv('/w/b', 12) }, { type: 'DELETE', kv: { key: kv('/w/a', 13).key, mod_revision: '13' } }] } });
-      }
-    });
+      },
+    ]);
     const got: WatchEvent[] = [];
     const w = client([url]).watch('/w/', { prefix: true }, (evs) => got.push(...evs));
     const end = Date.now() + 5000;
@@ -101,23 +112,19 @@ describe('etcd client under faults (scripted gateway)', () => {
   });
 
   it('a watch ended by a member shutting down (CANCELLED "client connection is closing") reconnects and resumes', async () => {
-    const creates: any[] = [];
-    const url = await fakeGateway((path, body, _r, res) => {
-      if (path !== '/v3/watch') return json(res, 404, {});
-      creates.push(body.create_request);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      const line = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
-      if (creates.length === 1) {
+    const { url, creates } = await watchGateway([
+      (line, end) => {
         line({ result: { header: header(10), created: true } });
         line({ result: { header: header(11), events: [{ kv: kv('/s/a', 11) }] } });
         // What etcd 3.4.23's gateway writes to every open watch when the member gets SIGTERM.
         line({ error: { grpc_code: 1, http_code: 408, message: 'grpc: the client connection is closing', http_status: 'Request Timeout' } });
-        res.end();
-      } else {
+        end();
+      },
+      (line) => {
         line({ result: { header: header(11), created: true } });
         line({ result: { header: header(12), events: [{ kv: kv('/s/b', 12) }] } });
-      }
-    });
+      },
+    ]);
     const got: WatchEvent[] = [];
     const errors: Error[] = [];
     const w = client([url]).watch('/s/', { prefix: true }, { events: (evs) => got.push(...evs), error: (e) => errors.push(e) });
