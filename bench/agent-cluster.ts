@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VxtunError } from '../dataplane/errors.js';
 import { repoRoot, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
-import { sleep } from './testbed/process.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
 const REGISTRY_PORT = 2379;

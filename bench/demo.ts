@@ -7,8 +7,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestbed, repoRoot, type HostName, type Testbed } from './testbed/index.js';
-import { sleep } from './testbed/process.js';
 import { startAgentCluster, type AgentCluster, type RunningAgent } from './agent-cluster.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
 const BYTES = 100 * 1024 * 1024;

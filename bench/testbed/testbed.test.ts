@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isVxtunError } from '../../dataplane/errors.js';
 import { createTestbed, overlayPlan, setupFlannelVxlan, type Testbed } from './index.js';
-import { run, sleep, type TrackedProcess } from './process.js';
+import { run, type TrackedProcess } from './process.js';
 import { isRoot } from '../../test/netns/harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 async function namespaces(): Promise<string[]> {
   const { stdout } = await run(['ip', 'netns', 'list']);

@@ -8,6 +8,7 @@
  * every call, writes included; timeouts, resets mid-request and other "unavailable" answers are retried only for
  * calls that are safe to repeat (reads).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { VxtunError } from '../../dataplane/errors.js';
@@ -243,8 +244,4 @@ function normalizeEndpoint(e: string): string {
     throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `registry endpoint "${e}" must use http or https`);
   }
   return url.origin;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -11,8 +11,9 @@ import { EtcdErrorText, GrpcCode } from '../etcd-wire.js';
 import { parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { rangeEndOf } from './ops.js';
-import { sleep, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import type { WatchEvent } from './types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WatchOptions {
   prefix?: boolean;
