@@ -7,7 +7,7 @@ import { decodeMessage, encodeMessage, parseJsonBody } from '../wire/gateway-jso
 import { messageType } from '../wire/proto.js';
 import { Errors, GrpcCode, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { serveStream } from './http-streams.js';
-import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
+import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
 import { authorize, type AuthStore } from '../auth.js';
 
 /**
@@ -15,8 +15,14 @@ import { authorize, type AuthStore } from '../auth.js';
  * same JSON grpc-gateway writes, or etcd's error body. Streams (/v3/watch, /v3/lease/keepalive) live in
  * http-streams.ts.
  */
-/** Base64 makes a body up to 4/3 of the request it carries; anything beyond cannot fit. */
-export const MAX_BODY_BYTES = Math.ceil((MAX_REQUEST_BYTES * 4) / 3) + 64 * 1024;
+/**
+ * etcd's gateway reads any body, turns it into a protobuf message, and gRPC refuses one over MAX_RECEIVE_BYTES
+ * (429 "received message larger than max (N vs. 2097152)"). N is that message's size, so the body is read up to
+ * this bound (a base64 value 4 times the limit) to name it; beyond, the answer says the body was over the bound.
+ */
+export const MAX_BODY_BYTES = 4 * MAX_RECEIVE_BYTES;
+/** Below this a JSON body cannot encode to more than MAX_RECEIVE_BYTES, so its size need not be computed. */
+const SIZE_CHECK_FROM = MAX_RECEIVE_BYTES / 4;
 export const ETCD_VERSION = { etcdserver: '3.4.23', etcdcluster: '3.4.0' };
 
 interface Route {
@@ -91,6 +97,7 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   try {
     const body = await readBody(req);
     const msg = decodeMessage(typeOf(route.req), parseJsonBody(body));
+    if (body.length >= SIZE_CHECK_FROM) checkMessageSize(typeOf(route.req), msg);
     const token = req.headers.authorization;
     const resp = route.method === 'Authenticate' ? authenticate(deps, msg) : (authorize(deps.auth, route.method, msg, token, (id) => deps.svc.leaseKeys(id)), await route.call(deps.svc, msg));
     sendJson(res, 200, encodeMessage(typeOf(route.resp), resp));
@@ -109,7 +116,13 @@ export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, m
   return { header: deps.svc.header(), token: deps.auth.authenticate(msg.name as string | undefined, msg.password as string | undefined) };
 }
 
-/** Reads the body as text; over the limit, answers "request is too large" and drops the rest. */
+/** Refuses a decoded request whose protobuf encoding is over gRPC's receive limit, as etcd's gateway does. */
+function checkMessageSize(type: protobuf.Type, msg: Record<string, unknown>): void {
+  const size = type.encode(type.fromObject(msg)).finish().length;
+  if (size > MAX_RECEIVE_BYTES) throw Errors.messageTooLarge(size, MAX_RECEIVE_BYTES);
+}
+
+/** Reads the body as text; over MAX_BODY_BYTES, refuses it as too large for gRPC and drops the rest. */
 export function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -119,7 +132,7 @@ export function readBody(req: http.IncomingMessage): Promise<string> {
       if (size > MAX_BODY_BYTES) {
         req.removeAllListeners('data');
         req.resume();
-        reject(Errors.requestTooLarge());
+        reject(Errors.messageTooLarge(`body over ${MAX_BODY_BYTES} bytes`, MAX_RECEIVE_BYTES));
         return;
       }
       chunks.push(c);

@@ -38,6 +38,8 @@ export const Errors = {
   tooManyOps: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: too many operations in txn request'),
   duplicateKey: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: duplicate key given in txn request'),
   requestTooLarge: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: request is too large'),
+  /** grpc-go's text for a message over the receive limit; `size` is the message's protobuf size (or a description). */
+  messageTooLarge: (size: number | string, max: number) => new RpcError(GrpcCode.RESOURCE_EXHAUSTED, `grpc: received message larger than max (${size} vs. ${max})`),
   compacted: e(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'),
   futureRev: e(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'),
   leaseNotFound: e(GrpcCode.NOT_FOUND, 'etcdserver: requested lease not found'),
