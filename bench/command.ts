@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { VxtunError, isVxtunError } from '../dataplane/errors.js';
+import { VxtunError } from '../dataplane/errors.js';
 import { addBenchOptions, resolveBenchOptions, type CliBenchOptions } from './options.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
@@ -9,23 +9,16 @@ import type { BenchResult } from './result.js';
 import { runBench } from './runner.js';
 import { requireTools } from './testbed/tools.js';
 
-export const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
+const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
 
-/** Adds `vxtun bench` to the vxtun command. */
-export function registerBenchCommand(program: Command): Command {
-  return configureBenchCommand(program.command('bench').description(DESCRIPTION));
-}
-
-/** Options and action of the bench command, for `vxtun bench` and for the stand-alone `npm run bench`. */
+/**
+ * Options and action of the bench command, for `vxtun bench` (which loads this module lazily) and for the
+ * stand-alone `npm run bench`. Errors are thrown to the caller's printer (control/log.ts runProgram).
+ */
 export function configureBenchCommand(cmd: Command): Command {
-  addBenchOptions(cmd).action(async (raw) => {
-    try {
-      await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
-    } catch (err) {
-      reportError(err);
-    }
+  return addBenchOptions(cmd.description(DESCRIPTION)).action(async (raw) => {
+    await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
   });
-  return cmd;
 }
 
 /** The whole `bench` command: preflight, run (progress on stderr), write the three files, print the table. */
@@ -74,11 +67,4 @@ const TOOLS: readonly { command: string; pkg: string; needed: (o: CliBenchOption
 
 function checkTools(opts: CliBenchOptions): void {
   requireTools(TOOLS.filter((t) => t.needed(opts)), 'VXTUN_ERR_BENCH', 'the benchmark');
-}
-
-/** Prints a VxtunError as `code: message` and sets a failing exit status; anything else is rethrown. */
-export function reportError(err: unknown): void {
-  if (!isVxtunError(err)) throw err;
-  process.stderr.write(`vxtun bench: ${err.code}: ${err.message}\n`);
-  process.exitCode = 1;
 }

@@ -15,7 +15,7 @@ import { isVxtunError } from '../dataplane/errors.js';
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
 const BYTES = 100 * 1024 * 1024;
 const DEADLINE_MS = 110_000;
-const TOOLS = join(repoRoot(), 'test', 'netns', 'tools');
+const TOOLS = join(repoRoot(), 'bench', 'testbed', 'tools');
 
 let stepNo = 0;
 const step = (what: string) => console.log(`\n[${++stepNo}] ${what}`);

@@ -39,11 +39,11 @@ describe.runIf(isRoot)('testbed', () => {
   });
 
   it('applies offload profiles and reports the resulting ethtool state', async () => {
-    tb = await createTestbed({ offloads: 'off' });
+    tb = await createTestbed({ offloadProfile: 'off' });
     expect(tb.offloadState.a['tcp-segmentation-offload']).toBe('off');
     expect(tb.offloadState.b['tx-checksumming']).toBe('off');
     await tb.destroy();
-    tb = await createTestbed({ offloads: 'nic' });
+    tb = await createTestbed({ offloadProfile: 'nic' });
     expect(tb.offloadState.a['rx-udp-gro-forwarding']).toBe('on');
     expect(tb.offloadState.b['generic-receive-offload']).toBe('on');
   });

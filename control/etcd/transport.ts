@@ -11,7 +11,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { VxtunError } from '../../dataplane/errors.js';
-import { EtcdError, GRPC, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
+import { GrpcCode } from '../etcd-wire.js';
+import { EtcdError, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
 import { NdjsonSplitter } from './ndjson.js';
 
 export interface TlsOptions {
@@ -105,7 +106,7 @@ export class Transport {
         return await attempt(endpoint);
       } catch (err) {
         lastErr = err;
-        if (err instanceof EtcdError && err.grpcCode === GRPC.UNAUTHENTICATED && this.opts.auth !== undefined && !reauthenticated) {
+        if (err instanceof EtcdError && err.grpcCode === GrpcCode.UNAUTHENTICATED && this.opts.auth !== undefined && !reauthenticated) {
           this.dropToken(); // tokens expire (300 s by default); get a new one, once
           reauthenticated = true;
           n--;
@@ -215,7 +216,7 @@ export function decodeResponse(endpoint: string, status: number, text: string, s
 
 export function retryable(err: unknown, idempotent: boolean): boolean {
   if (err instanceof EtcdError) {
-    if (err.grpcCode !== GRPC.UNAVAILABLE) return false;
+    if (err.grpcCode !== GrpcCode.UNAVAILABLE) return false;
     // "no leader" is refused before the request is proposed; other unavailable answers may hide an applied write.
     return idempotent || /no leader/.test(err.etcdMessage);
   }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { VxtunError } from '../../dataplane/errors.js';
-import { prefixEnd } from '../etcd/codec.js';
+import { prefixEnd } from '../etcd-wire.js';
 import { Errors } from './wire/rpc-error.js';
 import { rangeBounds } from './store/kv-ops.js';
 import type { RequestOp, TxnRequest } from './store/requests.js';

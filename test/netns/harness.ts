@@ -2,7 +2,7 @@
  * Shared pieces of the namespace integration tests: a two-host testbed (bench/testbed), vxtun launched with a
  * config the test writes, and traffic tools run inside the namespaces.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,6 @@ import type { HostName, Testbed } from '../../bench/testbed/index.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'dist/control/cli.js');
-const TOOLS = join(ROOT, 'test/netns/tools');
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -60,8 +59,10 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** A traffic tool: the shared ones in bench/testbed/tools (also used by the demo), test-only ones in test/netns/tools. */
 export function tool(name: string): string {
-  return join(TOOLS, name);
+  const shared = join(ROOT, 'bench/testbed/tools', name);
+  return existsSync(shared) ? shared : join(ROOT, 'test/netns/tools', name);
 }
 
 /** Pushes `bytes` random bytes over TCP from one host to an address on the other; returns both ends' reports. */

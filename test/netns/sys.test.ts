@@ -103,7 +103,7 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
 
   beforeAll(async () => {
     // nic profile: GRO and rx-udp-gro-forwarding on the veths, so coalesced UDP reaches a UDP_GRO socket.
-    tb = await createTestbed({ offloads: 'nic' });
+    tb = await createTestbed({ offloadProfile: 'nic' });
     a = overlayOn(tb, 'a', 1);
     b = overlayOn(tb, 'b', 2);
   });
@@ -117,7 +117,7 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
   it('opens a multi-queue vnet_hdr TUN with TSO and configures it as `ip` reports', async () => {
     const fds = a.tun.queues.map((q) => q.fd);
     expect(new Set(fds).size).toBe(2);
-    expect(a.tun.queues.every((q) => q.vnetHdr && (q.offloads & TUN_F_TSO4) !== 0)).toBe(true);
+    expect(a.tun.queues.every((q) => q.vnetHdr && (q.offloadFlags & TUN_F_TSO4) !== 0)).toBe(true);
     const [link] = await ipJson(tb, 'a', ['-d', 'link', 'show', 'dev', a.tun.name]);
     expect(link.mtu).toBe(TUN_MTU);
     expect(link.flags).toContain('UP');

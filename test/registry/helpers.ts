@@ -6,7 +6,7 @@ import path from 'node:path';
 import http from 'node:http';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../control/registry/server.js';
+import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../control/registry/index.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENTRY = path.join(ROOT, 'dist/control/registry/main.js');

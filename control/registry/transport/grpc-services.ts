@@ -1,11 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log.js';
 import type { RegistryService } from '../service.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { grpcPackage } from '../wire/proto.js';
 import { Errors, toRpcError } from '../wire/rpc-error.js';
 import { WatchStream, type WatchRequest } from '../watch-stream.js';
-import { ETCD_VERSION, authenticate } from './http-gateway.js';
+import { ETCD_VERSION } from '../../etcd-wire.js';
+import { authenticate } from './gateway-common.js';
 import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
 import { authorize, type AuthStore } from '../auth.js';
 import { slowWatcher } from './http-streams.js';

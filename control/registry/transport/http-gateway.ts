@@ -1,24 +1,17 @@
 import type http from 'node:http';
-import type protobuf from 'protobufjs';
-import type { Logger } from 'pino';
-import type { RegistryService } from '../service.js';
-import type { RegistryMetrics } from '../metrics.js';
 import { decodeMessage, encodeMessage, parseJsonBody } from '../wire/gateway-json.js';
-import { messageType } from '../wire/proto.js';
-import { Errors, GrpcCode, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
+import { ETCD_VERSION, GrpcCode } from '../../etcd-wire.js';
+import { Errors, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { serveStream } from './http-streams.js';
-import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
-import { authorize, type AuthStore } from '../auth.js';
+import type { RegistryService } from '../service.js';
+import { authorize } from '../auth.js';
+import { GATEWAY_HEADERS, MAX_BODY_BYTES, authenticate, typeOf, type GatewayDeps } from './gateway-common.js';
 
 /**
  * etcd's v3 JSON gateway over node:http: POST /v3/<service>/<method> with a JSON body, answered with the
  * same JSON grpc-gateway writes, or etcd's error body. Streams (/v3/watch, /v3/lease/keepalive) live in
  * http-streams.ts.
  */
-/** Base64 makes a body up to 4/3 of the request it carries; anything beyond cannot fit. */
-export const MAX_BODY_BYTES = Math.ceil((MAX_REQUEST_BYTES * 4) / 3) + 64 * 1024;
-export const ETCD_VERSION = { etcdserver: '3.4.23', etcdcluster: '3.4.0' };
-
 interface Route {
   method: string;
   req: string;
@@ -46,21 +39,6 @@ ROUTES['/v3/kv/lease/revoke'] = ROUTES['/v3/lease/revoke'];
 ROUTES['/v3/kv/lease/timetolive'] = ROUTES['/v3/lease/timetolive'];
 ROUTES['/v3/kv/lease/leases'] = ROUTES['/v3/lease/leases'];
 const STREAMS = new Set(['/v3/watch', '/v3/lease/keepalive']);
-
-const typeCache = new Map<string, protobuf.Type>();
-export function typeOf(name: string): protobuf.Type {
-  let t = typeCache.get(name);
-  if (!t) typeCache.set(name, (t = messageType(name)));
-  return t;
-}
-
-export const GATEWAY_HEADERS = {
-  'Access-Control-Allow-Headers': 'accept, content-type, authorization',
-  'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE',
-  'Access-Control-Allow-Origin': '*',
-};
-
-export interface GatewayDeps { svc: RegistryService; log: Logger; metrics: RegistryMetrics; auth?: AuthStore }
 
 export function createGatewayHandler(deps: GatewayDeps): http.RequestListener {
   return (req, res) => {
@@ -102,11 +80,6 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   } finally {
     deps.metrics.request(route.method, code);
   }
-}
-
-export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, msg: Record<string, unknown>): Record<string, unknown> {
-  if (!deps.auth) throw Errors.authNotEnabled();
-  return { header: deps.svc.header(), token: deps.auth.authenticate(msg.name as string | undefined, msg.password as string | undefined) };
 }
 
 /** Reads the body as text; over the limit, answers "request is too large" and drops the rest. */

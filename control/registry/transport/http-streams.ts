@@ -1,8 +1,8 @@
 import type http from 'node:http';
-import type { GatewayDeps } from './http-gateway.js';
-import { GATEWAY_HEADERS, typeOf, MAX_BODY_BYTES } from './http-gateway.js';
+import { GATEWAY_HEADERS, MAX_BODY_BYTES, typeOf, type GatewayDeps } from './gateway-common.js';
 import { decodeMessage, encodeMessage } from '../wire/gateway-json.js';
-import { GrpcCode, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
+import { GrpcCode } from '../../etcd-wire.js';
+import { RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { JsonObjectSplitter } from './json-stream.js';
 import { WatchStream, type WatchRequest, type WatchResponse } from '../watch-stream.js';
 import type { Event } from '../store/types.js';

@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
-import { RpcError, GrpcCode } from './rpc-error.js';
+import { GrpcCode } from '../../etcd-wire.js';
+import { RpcError } from './rpc-error.js';
 
 /**
  * The JSON of etcd's grpc-gateway (golang/protobuf jsonpb with OrigName): proto field names out, proto or
