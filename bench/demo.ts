@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { createTestbed, repoRoot, type HostName, type Testbed } from './testbed/index.js';
 import { startAgentCluster, type AgentCluster, type RunningAgent } from './agent-cluster.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { requireTools, toolsUsedBy } from './testbed/tools.js';
+import { isVxtunError } from '../dataplane/errors.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
 const BYTES = 100 * 1024 * 1024;
@@ -87,6 +89,13 @@ async function run(d: Demo): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
+  try {
+    requireTools(toolsUsedBy('demo'), 'VXTUN_ERR_TESTBED', 'the demo');
+  } catch (err) {
+    if (!isVxtunError(err)) throw err;
+    console.error(`demo: ${err.code}: ${err.message}; or run \`sudo bash test/ensure-packages.sh demo\``);
+    return 1;
+  }
   if (process.getuid?.() !== 0) {
     console.error('demo: needs root (network namespaces and TUN devices); run it with sudo');
     return 1;
