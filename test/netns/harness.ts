@@ -25,9 +25,9 @@ export async function startStatic(tb: Testbed, host: HostName, config: object, e
   return launchStatic(tb, host, file, { extraArgs, ownedDir: dir });
 }
 
-/** A traffic tool: the shared ones in bench/testbed/tools (also used by the demo), test-only ones in test/netns/tools. */
+/** A traffic tool: the shared ones in bench/testbed/traffic (also used by the demo), test-only ones in test/netns/tools. */
 export function tool(name: string): string {
-  const shared = join(ROOT, 'bench/testbed/tools', name);
+  const shared = join(ROOT, 'bench/testbed/traffic', name);
   return existsSync(shared) ? shared : join(ROOT, 'test/netns/tools', name);
 }
 
