@@ -87,3 +87,26 @@ export async function createRelayBed(): Promise<RelayBed> {
     },
   };
 }
+
+/** The kernel's SNMP counters of a host's namespace (/proc/net/snmp and netstat), as {"Udp.RcvbufErrors": n, …}. */
+export async function kernelSnmp(tb: Testbed, host: HostName): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const file of ['/proc/net/snmp', '/proc/net/netstat', '/proc/net/snmp6']) {
+    const text = (await tb.exec(host, ['cat', file])).stdout;
+    if (file.endsWith('6')) {
+      for (const line of text.split('\n')) {
+        const [k, v] = line.trim().split(/\s+/);
+        if (k && v) out[k] = Number(v);
+      }
+      continue;
+    }
+    const lines = text.trim().split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const names = lines[i].split(/\s+/);
+      const values = lines[i + 1].split(/\s+/);
+      const group = names[0].replace(/:$/, '');
+      for (let j = 1; j < names.length; j++) out[`${group}.${names[j]}`] = Number(values[j]);
+    }
+  }
+  return out;
+}
