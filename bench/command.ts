@@ -3,13 +3,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { VxtunError, isVxtunError } from '../dataplane/errors.js';
+import type { ModeName } from './modes.js';
 import { addBenchOptions, resolveBenchOptions, type CliBenchOptions } from './options.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
 import type { BenchResult } from './result.js';
 import { runBench } from './runner.js';
 
-export const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
+export const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up), vxtun and the userspace tunnels tinc, ' +
+  'OpenVPN and wireguard-go on a two-namespace testbed';
 
 /** Adds `vxtun bench` to the vxtun command. */
 export function registerBenchCommand(program: Command): Command {
@@ -69,8 +71,16 @@ const TOOLS: readonly { tool: string; pkg: string; needed: (o: CliBenchOptions) 
   { tool: 'tc', pkg: 'iproute2', needed: (o) => o.wan !== undefined },
   { tool: 'iperf3', pkg: 'iperf3', needed: () => true },
   { tool: 'sockperf', pkg: 'sockperf', needed: () => true },
-  { tool: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') },
+  { tool: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') || o.modes.some(isPeerMode) },
+  { tool: 'tincd', pkg: 'tinc', needed: (o) => o.modes.includes('tinc') },
+  { tool: 'openvpn', pkg: 'openvpn', needed: (o) => o.modes.includes('openvpn') },
+  { tool: 'wireguard-go', pkg: 'wireguard-go', needed: (o) => o.modes.includes('wireguard-go') },
+  { tool: 'wg', pkg: 'wireguard-tools', needed: (o) => o.modes.includes('wireguard-go') },
 ];
+
+function isPeerMode(mode: ModeName): boolean {
+  return mode === 'tinc' || mode === 'openvpn' || mode === 'wireguard-go';
+}
 
 function checkTools(opts: CliBenchOptions): void {
   const missing = TOOLS.filter((t) => t.needed(opts) && !onPath(t.tool));

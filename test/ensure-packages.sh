@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite drives (netns hosts, traffic, captures, a real etcd) when run as
-# root; otherwise stops with the list of what is missing.
+# Installs the Debian packages the test suite and the benchmark drive (netns hosts, traffic, captures, a real etcd,
+# the userspace tunnels the benchmark compares with) when run as root; otherwise stops with the list of what is
+# missing.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -14,6 +15,11 @@ have tcpdump  || need+=(tcpdump)
 have etcd     || need+=(etcd-server)
 have etcdctl  || need+=(etcd-client)
 have sockperf || need+=(sockperf)
+# The benchmark's userspace-tunnel modes (bench/peers/).
+have tincd        || need+=(tinc)
+have openvpn      || need+=(openvpn)
+have wireguard-go || need+=(wireguard-go)
+have wg           || need+=(wireguard-tools)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "vxtun tests need these Debian packages: ${need[*]}" >&2
