@@ -3,7 +3,9 @@ import { dirname, join } from 'node:path';
 import { VxtunError } from '../../dataplane/errors.js';
 import type { HostName, Testbed } from '../testbed/netns.js';
 import { overlayPlan } from '../testbed/overlay.js';
-import { sleep, type TrackedProcess } from '../testbed/process.js';
+import { tail } from '../testbed/vxtun.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TrackedProcess } from '../testbed/process.js';
 
 /**
  * One host's end of a userspace tunnel that the benchmark compares vxtun with (tinc, OpenVPN, wireguard-go):
@@ -158,12 +160,7 @@ function describeExit(name: string, daemons: readonly { host: HostName; proc: Tr
   string | undefined {
   const dead = daemons.find((d) => d.exit !== undefined);
   if (dead === undefined) return undefined;
-  return `${name} on host ${dead.host} (pid ${dead.proc.pid}) exited with ${String(dead.exit)}: ${tail(dead.proc.output())}`;
-}
-
-function tail(text: string): string {
-  const trimmed = text.trim();
-  return trimmed === '' ? '(no output)' : trimmed.slice(-800);
+  return `${name} on host ${dead.host} (pid ${dead.proc.pid}) exited with ${String(dead.exit)}: ${tail(dead.proc.output(), 800)}`;
 }
 
 /** Whether the device exists in the host's namespace yet. */
