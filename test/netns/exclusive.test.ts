@@ -47,7 +47,7 @@ describe.runIf(isRoot)('exclusive ownership of the TUN name and the VXLAN port',
     const r = await second({ port: 8473 });
     expect(r.code).toBe(1);
     expect(r.output).toMatch(/VXTUN_ERR_TUN_IN_USE: .*vxtun0/);
-    const addr = JSON.parse((await tb.exec('a', ['ip', '-j', 'addr', 'show', 'dev', 'vxtun0'])).stdout) as { addr_info: { local: string }[] }[];
+    const addr = JSON.parse((await tb.exec('a', ['ip', '-j', '-4', 'addr', 'show', 'dev', 'vxtun0'])).stdout) as { addr_info: { local: string }[] }[];
     expect(addr[0].addr_info.map((a) => a.local)).toEqual(['10.244.1.0']);
     expect(await ping(tb, 'a', '10.244.2.0')).toBe(3);
   });
