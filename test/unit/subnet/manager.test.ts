@@ -98,7 +98,7 @@ describe('lease manager', () => {
     const { subnet } = await m.acquire();
     m.startRenewal();
     const puts: number[] = [];
-    store.watch({ snapshot() {}, changes: () => puts.push(Date.now()), error() {} });
+    store.watch({ snapshot() {}, changes: () => puts.push(Date.now()), unreachable() {} });
     const start = Date.now();
     await vi.advanceTimersByTimeAsync(72 * 3600_000);
     expect(store.get(subnet)).toBe(OWN);
@@ -139,7 +139,7 @@ describe('lease manager', () => {
     const { m, lost } = manager(store);
     const { subnet } = await m.acquire();
     m.startRenewal();
-    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => m.observe(c)), error() {} });
+    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => m.observe(c)), unreachable() {} });
     await store.delete(subnet);
     await vi.advanceTimersByTimeAsync(10);
     expect(store.get(subnet)).toContain('"PublicIP":"198.18.0.1"');
@@ -170,13 +170,13 @@ describe('lease manager', () => {
     const { m: victim, lost: victimLost } = manager(store);
     const { subnet } = await victim.acquire();
     victim.startRenewal();
-    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => victim.observe(c)), error() {} });
+    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => victim.observe(c)), unreachable() {} });
 
     const intruderMac = '02:00:00:00:00:99';
     const { m: intruder, lost: intruderLost } = manager(store, { attrs: vxlanLeaseAttrs('198.18.0.1', 1, intruderMac) });
     const got = await intruder.acquire();
     expect([formatSubnet4(got.subnet), got.how]).toEqual([formatSubnet4(subnet), 'reused']);
-    store.watch({ snapshot: (ls) => intruder.observeSnapshot(ls), changes: (cs) => cs.forEach((c) => intruder.observe(c)), error() {} });
+    store.watch({ snapshot: (ls) => intruder.observeSnapshot(ls), changes: (cs) => cs.forEach((c) => intruder.observe(c)), unreachable() {} });
     await vi.advanceTimersByTimeAsync(10);
 
     // The registry holds the first host's VTEP MAC again, so peers keep sending to it, and the intruder gave up.
@@ -195,7 +195,7 @@ describe('lease manager', () => {
     const { m, lost } = manager(store);
     const { subnet } = await m.acquire();
     m.startRenewal();
-    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => m.observe(c)), error() {} });
+    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => m.observe(c)), unreachable() {} });
     for (let i = 0; i < 4; i++) {
       store.putOther(subnet, encodeLeaseAttrs(vxlanLeaseAttrs('198.18.0.1', 1, '02:00:00:00:00:77')));
       await vi.advanceTimersByTimeAsync(10);
