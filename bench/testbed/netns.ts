@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VxtunError } from '../../dataplane/errors.js';
 import { cleanUpNow, trackLeftovers, untrackLeftovers, type Leftovers } from './cleanup.js';
 import { offloadSettings, parseEthtoolFeatures, type OffloadProfile } from './offloads.js';
@@ -25,7 +28,8 @@ export interface TestbedOptions {
   readonly mtu?: number;
   /** Also give the veths IPv6 addresses and make them the hosts' `underlayIp`. */
   readonly ipv6Underlay?: boolean;
-  readonly offloads?: OffloadProfile;
+  /** ethtool offload settings of both veths (default: the kernel's defaults). */
+  readonly offloadProfile?: OffloadProfile;
   /** tc netem on both veths: a WAN between the hosts. Needs sch_netem in the kernel. */
   readonly netem?: NetemOptions;
 }
@@ -45,7 +49,7 @@ export interface Testbed {
   readonly prefix: string;
   readonly mtu: number;
   readonly ipv6Underlay: boolean;
-  readonly offloads: OffloadProfile;
+  readonly offloadProfile: OffloadProfile;
   readonly netem: NetemOptions | undefined;
   readonly hosts: Readonly<Record<HostName, TestbedHost>>;
   /** `ethtool -k` of each host's veth after the profile was applied (feature → on/off). */
@@ -54,6 +58,13 @@ export interface Testbed {
   exec(host: HostName, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Starts argv inside the host's namespace; destroy() stops it if the caller has not. */
   spawn(host: HostName, argv: readonly string[]): TrackedProcess;
+  /**
+   * A path outside the namespaces (a file a daemon creates, such as a control socket) that destroy() and an
+   * interrupted run remove if the caller has not; the returned function removes it now and stops tracking it.
+   */
+  trackPath(path: string): () => void;
+  /** A new private directory under the system's temp directory, tracked like trackPath. */
+  scratchDir(label: string): { readonly path: string; remove(): void };
   /** Stops every process this testbed started and deletes its namespaces (which removes the veth pair). */
   destroy(): Promise<void>;
 }
@@ -71,7 +82,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65000) {
     throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `underlay MTU ${mtu} must be an integer in 1280..65000`);
   }
-  const offloads = opts.offloads ?? 'default';
+  const offloadProfile = opts.offloadProfile ?? 'default';
   const ipv6Underlay = opts.ipv6Underlay ?? false;
   // The third octet varies per testbed so two testbeds' captures are easy to tell apart.
   const octet = randomBytes(1)[0];
@@ -88,7 +99,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
     };
   };
   const hosts = { a: makeHost('a', 1), b: makeHost('b', 2) };
-  const leftovers: Leftovers = { pids: new Set(), namespaces: [hosts.a.netns, hosts.b.netns] };
+  const leftovers: Leftovers = { pids: new Set(), namespaces: [hosts.a.netns, hosts.b.netns], paths: new Set() };
   trackLeftovers(leftovers);
 
   const exec = (host: HostName, argv: readonly string[], execOpts?: ExecOptions): Promise<ExecResult> =>
@@ -100,6 +111,17 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
     leftovers.pids.add(proc.pid);
     tracked.add(proc);
     return proc;
+  };
+  const trackPath = (path: string): (() => void) => {
+    leftovers.paths.add(path);
+    return () => {
+      rmSync(path, { recursive: true, force: true });
+      leftovers.paths.delete(path);
+    };
+  };
+  const scratchDir = (label: string): { path: string; remove(): void } => {
+    const path = mkdtempSync(join(tmpdir(), `vxtun-${prefix}-${label}-`));
+    return { path, remove: trackPath(path) };
   };
   let destroyed = false;
   const destroy = async (): Promise<void> => {
@@ -113,7 +135,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   try {
     await buildUnderlay(hosts, mtu, exec);
     for (const name of HOST_NAMES) {
-      const settings = offloadSettings(offloads);
+      const settings = offloadSettings(offloadProfile);
       if (settings.length > 0) await exec(name, ['ethtool', '-K', hosts[name].dev, ...settings]);
       if (opts.netem !== undefined) await addNetem(exec, hosts[name], opts.netem);
     }
@@ -121,7 +143,8 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
       a: parseEthtoolFeatures((await exec('a', ['ethtool', '-k', hosts.a.dev])).stdout),
       b: parseEthtoolFeatures((await exec('b', ['ethtool', '-k', hosts.b.dev])).stdout),
     };
-    return { prefix, mtu, ipv6Underlay, offloads, netem: opts.netem, hosts, offloadState, exec, spawn, destroy };
+    return { prefix, mtu, ipv6Underlay, offloadProfile, netem: opts.netem, hosts, offloadState, exec, spawn, trackPath,
+      scratchDir, destroy };
   } catch (err) {
     await destroy();
     throw err;
