@@ -7,6 +7,7 @@ import { isVxtunError } from '../dataplane/errors.js';
 import { registerRegistryCommand } from './registry/command.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerBenchCommand } from '../bench/command.js';
+import { registerCniCommand } from './cni/command.js';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ program
 registerAgentCommand(program);
 registerRegistryCommand(program);
 registerBenchCommand(program);
+registerCniCommand(program);
 
 function positiveInt(v: string, name: string): number {
   const n = Number(v);
