@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VxtunError } from '../dataplane/errors.js';
 import { repoRoot, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
-import { sleep } from './testbed/process.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { requireTools } from './testbed/tools.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
 const REGISTRY_PORT = 2379;
@@ -52,6 +53,9 @@ export interface AgentClusterOptions {
 export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}): Promise<AgentCluster> {
   const cli = o.cli ?? process.env.VXTUN_CLI ?? join(repoRoot(), 'dist', 'control', 'cli.js');
   if (!existsSync(cli)) throw new VxtunError('VXTUN_ERR_TESTBED', `${cli} does not exist: build vxtun first with \`npm run build\``);
+  // Without etcdctl the health check below could only time out and blame the registry.
+  requireTools([{ command: 'etcdctl', pkg: 'etcd-client' }, ...(o.registry === 'etcd' ? [{ command: 'etcd', pkg: 'etcd-server' }] : [])],
+    'VXTUN_ERR_TESTBED', 'the agent cluster');
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const dir = mkdtempSync(join(tmpdir(), `vxtun-agents-${tb.prefix}-`));
   const endpoint = `http://${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`;

@@ -10,10 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './testbed/vxtun.js';
-import { killGroup, run, sleep, spawnTracked, type ExecOptions, type ExecResult, type TrackedProcess } from './testbed/process.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { killGroup, run, spawnTracked, type ExecOptions, type ExecResult, type TrackedProcess } from './testbed/process.js';
 
 export const DEBIAN_CNI_DIR = '/usr/lib/cni';
-const TOOLS = join(repoRoot(), 'test', 'netns', 'tools');
+const TRAFFIC = join(repoRoot(), 'bench', 'testbed', 'traffic');
 
 export interface Container {
   /** CNI_CONTAINERID. */
@@ -125,11 +126,11 @@ export class CniRuntime {
 
   /** `bytes` random bytes over TCP from one container to an address of another; both ends' {bytes, sha256}. */
   async transfer(from: Container, to: Container, toAddr: string, bytes: number, port = 5401, timeoutMs = 60_000) {
-    const sink = spawnTracked(['ip', 'netns', 'exec', to.netns, 'node', join(TOOLS, 'tcp-sink.mjs'), toAddr.includes(':') ? '::' : '0.0.0.0', String(port), String(timeoutMs)], () => undefined);
+    const sink = spawnTracked(['ip', 'netns', 'exec', to.netns, 'node', join(TRAFFIC, 'tcp-sink.mjs'), toAddr.includes(':') ? '::' : '0.0.0.0', String(port), String(timeoutMs)], () => undefined);
     this.procs.add(sink);
     try {
       for (let i = 0; i < 200 && !sink.output().includes('listening'); i++) await sleep(50);
-      const src = await this.exec(from, ['node', join(TOOLS, 'tcp-source.mjs'), toAddr, String(port), String(bytes), String(timeoutMs)], { timeoutMs: timeoutMs + 5_000 });
+      const src = await this.exec(from, ['node', join(TRAFFIC, 'tcp-source.mjs'), toAddr, String(port), String(bytes), String(timeoutMs)], { timeoutMs: timeoutMs + 5_000 });
       await Promise.race([sink.exited, sleep(10_000)]);
       const line = sink.output().split('\n').find((l) => l.startsWith('{'));
       return {

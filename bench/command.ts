@@ -1,31 +1,24 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { VxtunError, isVxtunError } from '../dataplane/errors.js';
+import { VxtunError } from '../dataplane/errors.js';
 import { addBenchOptions, resolveBenchOptions, type CliBenchOptions } from './options.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
 import type { BenchResult } from './result.js';
 import { runBench } from './runner.js';
+import { requireTools } from './testbed/tools.js';
 
-export const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
+const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
 
-/** Adds `vxtun bench` to the vxtun command. */
-export function registerBenchCommand(program: Command): Command {
-  return configureBenchCommand(program.command('bench').description(DESCRIPTION));
-}
-
-/** Options and action of the bench command, for `vxtun bench` and for the stand-alone `npm run bench`. */
+/**
+ * Options and action of the bench command, for `vxtun bench` (which loads this module lazily) and for the
+ * stand-alone `npm run bench`. Errors are thrown to the caller's printer (control/log.ts runProgram).
+ */
 export function configureBenchCommand(cmd: Command): Command {
-  addBenchOptions(cmd).action(async (raw) => {
-    try {
-      await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
-    } catch (err) {
-      reportError(err);
-    }
+  return addBenchOptions(cmd.description(DESCRIPTION)).action(async (raw) => {
+    await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
   });
-  return cmd;
 }
 
 /** The whole `bench` command: preflight, run (progress on stderr), write the three files, print the table. */
@@ -61,38 +54,17 @@ export function writeResults(result: BenchResult, outDir: string): string[] {
   return files.map(([path]) => path);
 }
 
-const TOOLS: readonly { tool: string; pkg: string; needed: (o: CliBenchOptions) => boolean }[] = [
-  { tool: 'ip', pkg: 'iproute2', needed: () => true },
-  { tool: 'bridge', pkg: 'iproute2', needed: (o) => o.modes.includes('kernel-vxlan') },
-  { tool: 'ethtool', pkg: 'ethtool', needed: () => true },
-  { tool: 'ss', pkg: 'iproute2', needed: () => true },
-  { tool: 'tc', pkg: 'iproute2', needed: (o) => o.wan !== undefined },
-  { tool: 'iperf3', pkg: 'iperf3', needed: () => true },
-  { tool: 'sockperf', pkg: 'sockperf', needed: () => true },
-  { tool: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') },
+const TOOLS: readonly { command: string; pkg: string; needed: (o: CliBenchOptions) => boolean }[] = [
+  { command: 'ip', pkg: 'iproute2', needed: () => true },
+  { command: 'bridge', pkg: 'iproute2', needed: (o) => o.modes.includes('kernel-vxlan') },
+  { command: 'ethtool', pkg: 'ethtool', needed: () => true },
+  { command: 'ss', pkg: 'iproute2', needed: () => true },
+  { command: 'tc', pkg: 'iproute2', needed: (o) => o.wan !== undefined },
+  { command: 'iperf3', pkg: 'iperf3', needed: () => true },
+  { command: 'sockperf', pkg: 'sockperf', needed: () => true },
+  { command: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') },
 ];
 
 function checkTools(opts: CliBenchOptions): void {
-  const missing = TOOLS.filter((t) => t.needed(opts) && !onPath(t.tool));
-  if (missing.length > 0) {
-    const pkgs = [...new Set(missing.map((t) => t.pkg))].join(' ');
-    throw new VxtunError('VXTUN_ERR_BENCH', `missing ${missing.map((t) => t.tool).join(', ')}: ` +
-      `install with \`apt-get install -y ${pkgs}\``);
-  }
-}
-
-function onPath(tool: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Prints a VxtunError as `code: message` and sets a failing exit status; anything else is rethrown. */
-export function reportError(err: unknown): void {
-  if (!isVxtunError(err)) throw err;
-  process.stderr.write(`vxtun bench: ${err.code}: ${err.message}\n`);
-  process.exitCode = 1;
+  requireTools(TOOLS.filter((t) => t.needed(opts)), 'VXTUN_ERR_BENCH', 'the benchmark');
 }

@@ -30,7 +30,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   // Other work on the machine skews every mode; the load average at the start shows how much there was.
   const loadAtStart = loadavg();
   const { commit, dirty } = gitState();
-  const tb = await createTestbed({ mtu: opts.mtu, offloads: opts.profile, ...(opts.wan ? { netem: opts.wan } : {}) });
+  const tb = await createTestbed({ mtu: opts.mtu, offloadProfile: opts.profile, ...(opts.wan ? { netem: opts.wan } : {}) });
   const runs: RunRecord[] = [];
   try {
     log(`testbed ${tb.prefix}: ${tb.hosts.a.netns} ${tb.hosts.a.underlayIp} <-veth-> ${tb.hosts.b.netns} ` +

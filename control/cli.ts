@@ -1,19 +1,15 @@
 #!/usr/bin/env node
 /** The `vxtun` command. Each area registers its own subcommand; this file only wires them and reports errors. */
-import { Command, Option } from 'commander';
-import { createLogger } from './log.js';
+import { Command } from 'commander';
+import { addLogLevelOption, commandLogger, runProgram } from './log.js';
 import { runStatic } from './static.js';
-import { isVxtunError } from '../dataplane/errors.js';
-import { registerRegistryCommand } from './registry/command.js';
+import { registerRegistryCommand } from './registry/index.js';
 import { registerAgentCommand } from './agent-command.js';
-import { registerBenchCommand } from '../bench/command.js';
 import { registerCniCommand } from './cni/command.js';
 
-const program = new Command();
-program
+const program = addLogLevelOption(new Command())
   .name('vxtun')
   .description('Userspace VXLAN overlay dataplane: TUN <-> VXLAN/UDP in worker threads, Flannel- and etcd-compatible.')
-  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default(process.env.VXTUN_LOG_LEVEL ?? 'info'))
   .showHelpAfterError();
 
 program
@@ -23,15 +19,29 @@ program
   .option('--state-dir <dir>', 'where the VTEP MAC is kept across restarts (default: config stateDir or /var/lib/vxtun)')
   .option('--workers <n>', 'queue worker threads (default: number of cores)', (v) => positiveInt(v, '--workers'))
   .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', (v) => nonNegativeInt(v, '--stats-interval'), 0)
-  .action(async (flags) => {
-    const log = createLogger(program.opts().logLevel);
-    await runStatic({ config: flags.config, stateDir: flags.stateDir, workers: flags.workers, statsInterval: flags.statsInterval }, log);
+  .action(async (flags, cmd: Command) => {
+    await runStatic({ config: flags.config, stateDir: flags.stateDir, workers: flags.workers, statsInterval: flags.statsInterval }, commandLogger(cmd));
   });
 
 registerAgentCommand(program);
 registerRegistryCommand(program);
-registerBenchCommand(program);
 registerCniCommand(program);
+
+// The benchmark is not part of the forwarder: its module (testbed, runners, report) is loaded only when asked
+// for, and parses its own options (`vxtun bench --help`).
+program
+  .command('bench')
+  .description('measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed (needs root; `vxtun bench --help`)')
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .argument('[options...]')
+  .action(async (args: string[]) => {
+    const bench = (await import(BENCH_MODULE)) as { configureBenchCommand(cmd: Command): Command };
+    await bench.configureBenchCommand(new Command('vxtun bench')).parseAsync(args, { from: 'user' });
+  });
+/** Resolved at run time, so the forwarder's module graph never includes the benchmark. */
+const BENCH_MODULE = '../bench/command.js';
 
 function positiveInt(v: string, name: string): number {
   const n = Number(v);
@@ -44,13 +54,4 @@ function nonNegativeInt(v: string, name: string): number {
   return n;
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (isVxtunError(err)) {
-    process.stderr.write(`vxtun: ${err.code}: ${err.message}\n`);
-  } else {
-    process.stderr.write(`vxtun: ${(err as Error).stack ?? String(err)}\n`);
-  }
-  process.exitCode = 1;
-}
+await runProgram(program);

@@ -100,14 +100,14 @@ export class Dataplane extends EventEmitter {
       });
       // The first worker picks the outer source ports; the others bind the same ones (see WorkerInit).
       await dp.spawn(0, queues[0]);
-      const ports = dp.workerInfo[0].sourcePorts;
-      dp.slots[0].init.sourcePortList = ports;
+      const ports = dp.workerInfo[0].localPorts;
+      dp.slots[0].init.localPorts = ports;
       await Promise.all(queues.slice(1).map((q, i) => dp.spawn(i + 1, q, ports)));
     } catch (err) {
       await dp.stop();
       throw err;
     }
-    opts.logger.info({ tun: name, workers: opts.workers, mtu: cfg.overlayMtu, vnetHdr: queues[0]?.vnetHdr, offloads: queues[0]?.offloads, workerInfo: dp.workerInfo }, 'dataplane started');
+    opts.logger.info({ tun: name, workers: opts.workers, mtu: cfg.overlayMtu, vnetHdr: queues[0]?.vnetHdr, offloadFlags: queues[0]?.offloadFlags, workerInfo: dp.workerInfo }, 'dataplane started');
     return dp;
   }
 
@@ -138,12 +138,12 @@ export class Dataplane extends EventEmitter {
     this.opts.logger.info({ tun: this.tunName }, 'dataplane stopped');
   }
 
-  private spawn(index: number, q: TunQueue, sourcePortList: number[] = []): Promise<void> {
+  private spawn(index: number, q: TunQueue, localPorts: number[] = []): Promise<void> {
     const o = this.opts;
     const init: WorkerInit = {
-      index, cfg: this.cfg, tunFd: q.fd, vnetHdr: q.vnetHdr, offloads: q.offloads,
+      index, cfg: this.cfg, tunFd: q.fd, vnetHdr: q.vnetHdr, offloadFlags: q.offloadFlags,
       bindAddress: o.bindAddress ?? (this.cfg.family === 4 ? '0.0.0.0' : '::'),
-      sourcePorts: o.sourcePorts, sourcePortList, udpBufferBytes: o.udpBufferBytes, gro: o.offloads,
+      sourcePorts: o.sourcePorts, localPorts, udpBufferBytes: o.udpBufferBytes, gro: o.offloads,
       peerSab: this.table.sab, statsSab: this.statsSab, stopSab: this.stopSab, wakeFd: createWakeFd(),
     };
     const slot: Slot = { init, worker: null, restarts: new RestartBudget() };

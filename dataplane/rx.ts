@@ -58,7 +58,7 @@ export class Decapsulator {
     // Inner checksums are not verified here: see offload/partial.ts for why.
     // UDP runs are merged only where the kernel takes UDP_L4 GSO packets from the TUN (USO, Linux 6.2+).
     const uso = TUN_F_USO4 | TUN_F_USO6;
-    this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloads & uso) === uso });
+    this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloadFlags & uso) === uso });
     this.arp = new ArpResponder(cfg, stats, replyBind);
     this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
     this.ip = new IpInfo();

@@ -26,7 +26,8 @@ export const DROP_REASONS: readonly string[] = DROP_REASON_NAMES.map((n) =>
 );
 
 export type CounterName = (typeof COUNTERS)[number];
-export type DropReasonName = string;
+/** A drop reason as counted and logged (camelCase of packet/drops.ts's DropReasonName). */
+export type DropCounterName = string;
 
 export const ROW = COUNTERS.length + DROP_REASONS.length;
 export const DROP_BASE = COUNTERS.length;
@@ -41,8 +42,8 @@ export function dropIndex(reason: (typeof DropReason)[keyof typeof DropReason]):
 
 export interface DataplaneStats {
   counters: Record<CounterName, number>;
-  drops: Record<DropReasonName, number>;
-  perWorker: { counters: Record<CounterName, number>; drops: Record<DropReasonName, number> }[];
+  drops: Record<DropCounterName, number>;
+  perWorker: { counters: Record<CounterName, number>; drops: Record<DropCounterName, number> }[];
 }
 
 export function createStatsBuffer(workers: number): SharedArrayBuffer {
@@ -65,6 +66,6 @@ export function readStats(sab: SharedArrayBuffer, workers: number): DataplaneSta
 
 function toRecord(row: Float64Array) {
   const counters = Object.fromEntries(COUNTERS.map((k, i) => [k, row[i]])) as Record<CounterName, number>;
-  const drops = Object.fromEntries(DROP_REASONS.map((k, i) => [k, row[DROP_BASE + i]])) as Record<DropReasonName, number>;
+  const drops = Object.fromEntries(DROP_REASONS.map((k, i) => [k, row[DROP_BASE + i]])) as Record<DropCounterName, number>;
   return { counters, drops };
 }

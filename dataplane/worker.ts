@@ -18,14 +18,14 @@ export interface WorkerInit {
   cfg: LocalConfig;
   tunFd: number;
   vnetHdr: boolean;
-  offloads: number;
+  offloadFlags: number;
   bindAddress: string;
   sourcePorts: number;
   /**
    * The outer source ports every worker binds (SO_REUSEPORT), so a flow the kernel moves to another TUN queue
    * keeps its outer source port. Empty for the first worker, which picks them and reports them when ready.
    */
-  sourcePortList: number[];
+  localPorts: number[];
   udpBufferBytes: number;
   gro: boolean;
   peerSab: SharedArrayBuffer;
@@ -35,18 +35,18 @@ export interface WorkerInit {
 }
 
 export type WorkerMessage =
-  | { type: 'ready'; index: number; gso: boolean; gro: boolean; sourcePorts: number[] };
+  | { type: 'ready'; index: number; gso: boolean; gro: boolean; localPorts: number[] };
 
 function main(init: WorkerInit): void {
   const port = parentPort!;
-  const tun = tunQueueFromFd(init.tunFd, init.vnetHdr, init.offloads);
+  const tun = tunQueueFromFd(init.tunFd, init.vnetHdr, init.offloadFlags);
   const binds: UdpBind[] = [];
   try {
     const rx = openUdp({ family: init.cfg.family, address: init.bindAddress, port: init.cfg.port, reusePort: true, bufferBytes: init.udpBufferBytes, gro: init.gro });
     binds.push(rx);
     const tx: UdpBind[] = [];
     for (let i = 0; i < init.sourcePorts; i++) {
-      const b = openUdp({ family: init.cfg.family, address: init.bindAddress, port: init.sourcePortList[i] ?? 0, reusePort: true, bufferBytes: init.udpBufferBytes, gro: false });
+      const b = openUdp({ family: init.cfg.family, address: init.bindAddress, port: init.localPorts[i] ?? 0, reusePort: true, bufferBytes: init.udpBufferBytes, gro: false });
       binds.push(b);
       tx.push(b);
     }
@@ -55,7 +55,7 @@ function main(init: WorkerInit): void {
       cfg: init.cfg, tun, rx, tx: tx.length > 0 ? tx : [rx], poller,
       peers: new PeerView(init.peerSab), stats: workerRow(init.statsSab, init.index), stop: new Int32Array(init.stopSab),
     });
-    port.postMessage({ type: 'ready', index: init.index, gso: tx.every((b) => b.gso), gro: rx.gro, sourcePorts: tx.map((b) => localPort(b)) } satisfies WorkerMessage);
+    port.postMessage({ type: 'ready', index: init.index, gso: tx.every((b) => b.gso), gro: rx.gro, localPorts: tx.map((b) => localPort(b)) } satisfies WorkerMessage);
     loop.runUntilStopped();
     poller.close();
   } finally {

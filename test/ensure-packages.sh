@@ -1,23 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite drives (netns hosts, traffic, captures, a real etcd) when run as
-# root; otherwise stops with the list of what is missing.
+# Installs the Debian packages that `npm test` (default) or `npm run demo` (argument `demo`) drives, from the table
+# in test/packages.txt, when run as root; otherwise stops with the list of what is missing.
 set -euo pipefail
+group="${1:-test}"
+here="${BASH_SOURCE[0]%/*}"; [ "$here" = "${BASH_SOURCE[0]}" ] && here=.
+table="$here/packages.txt"
 need=()
-have() { command -v "$1" >/dev/null 2>&1; }
-have ip       || need+=(iproute2)
-have ping     || need+=(iputils-ping)
-have sysctl   || need+=(procps)
-have openssl  || need+=(openssl)
-have iperf3   || need+=(iperf3)
-have ethtool  || need+=(ethtool)
-have tcpdump  || need+=(tcpdump)
-have etcd     || need+=(etcd-server)
-have etcdctl  || need+=(etcd-client)
-have sockperf || need+=(sockperf)
+while read -r cmd pkg users; do
+  case "$cmd" in ''|'#'*) continue ;; esac
+  case " $users " in *" $group "*) ;; *) continue ;; esac
+  command -v "$cmd" >/dev/null 2>&1 && continue
+  case " ${need[*]-} " in *" $pkg "*) ;; *) need+=("$pkg") ;; esac
+done < "$table"
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "vxtun tests need these Debian packages: ${need[*]}" >&2
-  echo "install them with: sudo apt-get install -y ${need[*]}   (or run the tests as root)" >&2
+if [ "$EUID" -ne 0 ]; then
+  echo "vxtun $group needs these Debian packages: ${need[*]}" >&2
+  echo "install them with: sudo apt-get install -y ${need[*]}   (or run it as root)" >&2
   exit 1
 fi
 echo "installing Debian packages: ${need[*]}" >&2

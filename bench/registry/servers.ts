@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startEtcd } from '../../test/conformance/etcd-process.js';
+import { startEtcd } from './etcd-process.js';
 
 export interface BenchServer {
   name: string;

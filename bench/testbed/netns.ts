@@ -25,7 +25,8 @@ export interface TestbedOptions {
   readonly mtu?: number;
   /** Also give the veths IPv6 addresses and make them the hosts' `underlayIp`. */
   readonly ipv6Underlay?: boolean;
-  readonly offloads?: OffloadProfile;
+  /** ethtool offload settings of both veths (default: the kernel's defaults). */
+  readonly offloadProfile?: OffloadProfile;
   /** tc netem on both veths: a WAN between the hosts. Needs sch_netem in the kernel. */
   readonly netem?: NetemOptions;
 }
@@ -45,7 +46,7 @@ export interface Testbed {
   readonly prefix: string;
   readonly mtu: number;
   readonly ipv6Underlay: boolean;
-  readonly offloads: OffloadProfile;
+  readonly offloadProfile: OffloadProfile;
   readonly netem: NetemOptions | undefined;
   readonly hosts: Readonly<Record<HostName, TestbedHost>>;
   /** `ethtool -k` of each host's veth after the profile was applied (feature → on/off). */
@@ -71,7 +72,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65000) {
     throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `underlay MTU ${mtu} must be an integer in 1280..65000`);
   }
-  const offloads = opts.offloads ?? 'default';
+  const offloadProfile = opts.offloadProfile ?? 'default';
   const ipv6Underlay = opts.ipv6Underlay ?? false;
   // The third octet varies per testbed so two testbeds' captures are easy to tell apart.
   const octet = randomBytes(1)[0];
@@ -113,7 +114,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   try {
     await buildUnderlay(hosts, mtu, exec);
     for (const name of HOST_NAMES) {
-      const settings = offloadSettings(offloads);
+      const settings = offloadSettings(offloadProfile);
       if (settings.length > 0) await exec(name, ['ethtool', '-K', hosts[name].dev, ...settings]);
       if (opts.netem !== undefined) await addNetem(exec, hosts[name], opts.netem);
     }
@@ -121,7 +122,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
       a: parseEthtoolFeatures((await exec('a', ['ethtool', '-k', hosts.a.dev])).stdout),
       b: parseEthtoolFeatures((await exec('b', ['ethtool', '-k', hosts.b.dev])).stdout),
     };
-    return { prefix, mtu, ipv6Underlay, offloads, netem: opts.netem, hosts, offloadState, exec, spawn, destroy };
+    return { prefix, mtu, ipv6Underlay, offloadProfile, netem: opts.netem, hosts, offloadState, exec, spawn, destroy };
   } catch (err) {
     await destroy();
     throw err;

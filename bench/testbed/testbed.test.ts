@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isVxtunError } from '../../dataplane/errors.js';
 import { createTestbed, overlayPlan, setupFlannelVxlan, type Testbed } from './index.js';
-import { run, sleep, type TrackedProcess } from './process.js';
+import { run, type TrackedProcess } from './process.js';
 import { isRoot } from '../../test/netns/harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 async function namespaces(): Promise<string[]> {
   const { stdout } = await run(['ip', 'netns', 'list']);
@@ -39,11 +40,11 @@ describe.runIf(isRoot)('testbed', () => {
   });
 
   it('applies offload profiles and reports the resulting ethtool state', async () => {
-    tb = await createTestbed({ offloads: 'off' });
+    tb = await createTestbed({ offloadProfile: 'off' });
     expect(tb.offloadState.a['tcp-segmentation-offload']).toBe('off');
     expect(tb.offloadState.b['tx-checksumming']).toBe('off');
     await tb.destroy();
-    tb = await createTestbed({ offloads: 'nic' });
+    tb = await createTestbed({ offloadProfile: 'nic' });
     expect(tb.offloadState.a['rx-udp-gro-forwarding']).toBe('on');
     expect(tb.offloadState.b['generic-receive-offload']).toBe('on');
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { VxtunError } from '../../dataplane/errors.js';
-import { createLogger } from '../log.js';
+import { commandLogger } from '../log.js';
 import { DEFAULT_SUBNET_FILE } from './flannel-env.js';
 import { DEFAULT_DATA_DIR } from './netconf.js';
 import { SUPPORTED_VERSIONS } from './plugin.js';
@@ -60,8 +60,8 @@ export function registerCniCommand(program: Command): void {
   cni.command('install')
     .description(`Install the plugin: writes <bin-dir>/vxtun, a launcher runtimes execute for "type": "vxtun". It delegates to \`bridge\` and \`host-local\` (Debian's containernetworking-plugins), which must be in the runtime's CNI bin dirs too.`)
     .option('--bin-dir <dir>', 'the CNI bin dir the runtime searches (containerd: bin_dir; podman: cni_plugin_dirs)', DEFAULT_BIN_DIR)
-    .action((flags: { binDir: string }) => {
-      const log = createLogger(program.opts().logLevel);
+    .action((flags: { binDir: string }, cmd: Command) => {
+      const log = commandLogger(cmd);
       const target = installPlugin(flags.binDir);
       log.info({ path: target }, 'CNI plugin installed');
       const missing = ['bridge', 'host-local'].filter((p) => !existsSync(join(flags.binDir, p)));

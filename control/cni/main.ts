@@ -5,9 +5,10 @@
  * Logs go to stderr (the runtime keeps them), JSON lines, level from VXTUN_LOG_LEVEL (default warn).
  */
 import { pino } from 'pino';
+import { createLogger } from '../log.js';
 import { runPlugin } from './plugin.js';
 
-const log = pino({ level: process.env.VXTUN_LOG_LEVEL ?? 'warn', base: { pid: process.pid, plugin: 'vxtun' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+const log = createLogger(process.env.VXTUN_LOG_LEVEL ?? 'warn', pino.destination(2)).child({ plugin: 'vxtun' });
 
 async function readStdin(): Promise<Buffer> {
   if (process.stdin.isTTY) return Buffer.alloc(0);

@@ -31,20 +31,6 @@ export function int(v: unknown): number {
   return Number(int64(v));
 }
 
-/** The range_end that makes `key` a prefix query: strip trailing 0xff bytes, then add one to the last byte. */
-export function prefixEnd(key: Bytes): Buffer {
-  const k = Buffer.from(toBuffer(key));
-  for (let i = k.length - 1; i >= 0; i--) {
-    if (k[i] < 0xff) {
-      const end = k.subarray(0, i + 1);
-      end[i] += 1;
-      return end;
-    }
-  }
-  // All 0xff (or empty): every key >= key, which etcd spells "\0".
-  return Buffer.from([0]);
-}
-
 export function decodeHeader(h: unknown): ResponseHeader {
   const o = (h ?? {}) as Record<string, unknown>;
   return {

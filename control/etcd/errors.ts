@@ -7,10 +7,7 @@
  *   stream line     {"error":{"grpc_code":N,"http_code":N,"message":"..."}}  (3.6: {"error":{"code":N,"message":"..."}})
  */
 import { VxtunError, type ErrorCode } from '../../dataplane/errors.js';
-import { GrpcCode } from '../registry/wire/rpc-error.js';
-
-/** gRPC status codes; one table shared with the embedded registry, which speaks the same codes. */
-export const GRPC = GrpcCode;
+import { GrpcCode } from '../etcd-wire.js';
 
 /** A registry error that keeps what etcd said beside the vxtun code. */
 export class EtcdError extends VxtunError {
@@ -37,7 +34,7 @@ export function parseErrorBody(body: unknown): { grpcCode: number; message: stri
   const message = stringOf(o.message) ?? stringOf(nested?.message) ?? stringOf(o.error);
   if (code === undefined && message === undefined) return undefined;
   if (code === undefined && nested === undefined && typeof o.error !== 'string') return undefined;
-  return { grpcCode: code ?? GRPC.UNKNOWN, message: message ?? '' };
+  return { grpcCode: code ?? GrpcCode.UNKNOWN, message: message ?? '' };
 }
 
 function numberOf(v: unknown): number | undefined {
@@ -52,13 +49,13 @@ function stringOf(v: unknown): string | undefined {
 export function registryError(endpoint: string, grpcCode: number, etcdMessage: string, httpStatus?: number): EtcdError {
   const info = { grpcCode, etcdMessage, httpStatus, endpoint };
   const said = `registry ${endpoint} answered "${etcdMessage}" (gRPC code ${grpcCode})`;
-  if (grpcCode === GRPC.NOT_FOUND && /lease not found/.test(etcdMessage)) {
+  if (grpcCode === GrpcCode.NOT_FOUND && /lease not found/.test(etcdMessage)) {
     return new EtcdError('VXTUN_ERR_LEASE_NOT_FOUND', `${said}: the lease expired or was revoked; grant a new lease and re-create its keys`, info);
   }
-  if (grpcCode === GRPC.OUT_OF_RANGE && /compacted/.test(etcdMessage)) {
+  if (grpcCode === GrpcCode.OUT_OF_RANGE && /compacted/.test(etcdMessage)) {
     return new EtcdError('VXTUN_ERR_COMPACTED', `${said}: that revision is gone; list again and continue from the new revision`, info);
   }
-  if (grpcCode === GRPC.UNAVAILABLE) {
+  if (grpcCode === GrpcCode.UNAVAILABLE) {
     return new EtcdError('VXTUN_ERR_REGISTRY_UNAVAILABLE', `${said}: the member has no leader or is overloaded; check the etcd cluster's health`, info);
   }
   return new EtcdError('VXTUN_ERR_REGISTRY', `${said}: check the request and the registry's logs`, info);
@@ -68,7 +65,7 @@ export function registryError(endpoint: string, grpcCode: number, etcdMessage: s
 export function unexpectedResponse(endpoint: string, httpStatus: number, text: string): EtcdError {
   const gateway = httpStatus === 502 || httpStatus === 503 || httpStatus === 504;
   const code: ErrorCode = gateway ? 'VXTUN_ERR_REGISTRY_UNAVAILABLE' : 'VXTUN_ERR_REGISTRY';
-  const grpcCode = gateway ? GRPC.UNAVAILABLE : httpStatus === 404 || httpStatus === 405 ? GRPC.UNIMPLEMENTED : GRPC.UNKNOWN;
+  const grpcCode = gateway ? GrpcCode.UNAVAILABLE : httpStatus === 404 || httpStatus === 405 ? GrpcCode.UNIMPLEMENTED : GrpcCode.UNKNOWN;
   const snippet = text.slice(0, 120).trim();
   return new EtcdError(code, `registry ${endpoint} answered HTTP ${httpStatus} "${snippet}", which is not etcd v3 JSON; check that the endpoint is an etcd v3 (>= 3.4) client URL`, {
     grpcCode, etcdMessage: snippet, httpStatus, endpoint,

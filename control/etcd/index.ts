@@ -3,5 +3,6 @@ export { cmp, op, type Compare, type CompareOp, type Op, type TxnRequest, type R
 export { Watcher, type WatchHandler, type WatchHandlers, type WatchOptions } from './watch.js';
 export { type ListAndWatch, type ListAndWatchHandlers, type ListAndWatchOptions } from './list-watch.js';
 export { EtcdError, parseErrorBody } from './errors.js';
-export { text, prefixEnd, toBuffer, type Bytes } from './codec.js';
+export { text, toBuffer, type Bytes } from './codec.js';
+export { prefixEnd } from '../etcd-wire.js';
 export type * from './types.js';

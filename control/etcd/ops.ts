@@ -3,7 +3,8 @@
  * Enum values are sent as names and int64 values as strings, which every etcd from 3.4 on accepts.
  */
 import { VxtunError } from '../../dataplane/errors.js';
-import { b64, decodeHeader, decodeKv, decodeKvs, int64, prefixEnd, type Bytes } from './codec.js';
+import { prefixEnd } from '../etcd-wire.js';
+import { b64, decodeHeader, decodeKv, decodeKvs, int64, type Bytes } from './codec.js';
 import type { DeleteResult, PutResult, RangeResult, TxnOpResult, TxnResult } from './types.js';
 
 export interface RangeOptions {

@@ -8,10 +8,12 @@
  * every call, writes included; timeouts, resets mid-request and other "unavailable" answers are retried only for
  * calls that are safe to repeat (reads).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { VxtunError } from '../../dataplane/errors.js';
-import { EtcdError, GRPC, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
+import { GrpcCode } from '../etcd-wire.js';
+import { EtcdError, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
 import { NdjsonSplitter } from './ndjson.js';
 
 export interface TlsOptions {
@@ -105,7 +107,7 @@ export class Transport {
         return await attempt(endpoint);
       } catch (err) {
         lastErr = err;
-        if (err instanceof EtcdError && err.grpcCode === GRPC.UNAUTHENTICATED && this.opts.auth !== undefined && !reauthenticated) {
+        if (err instanceof EtcdError && err.grpcCode === GrpcCode.UNAUTHENTICATED && this.opts.auth !== undefined && !reauthenticated) {
           this.dropToken(); // tokens expire (300 s by default); get a new one, once
           reauthenticated = true;
           n--;
@@ -215,7 +217,7 @@ export function decodeResponse(endpoint: string, status: number, text: string, s
 
 export function retryable(err: unknown, idempotent: boolean): boolean {
   if (err instanceof EtcdError) {
-    if (err.grpcCode !== GRPC.UNAVAILABLE) return false;
+    if (err.grpcCode !== GrpcCode.UNAVAILABLE) return false;
     // "no leader" is refused before the request is proposed; other unavailable answers may hide an applied write.
     return idempotent || /no leader/.test(err.etcdMessage);
   }
@@ -242,8 +244,4 @@ function normalizeEndpoint(e: string): string {
     throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `registry endpoint "${e}" must use http or https`);
   }
   return url.origin;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -7,11 +7,13 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { VxtunError } from '../../dataplane/errors.js';
 import { b64, decodeHeader, decodeKv, int64, type Bytes } from './codec.js';
-import { GRPC, parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
+import { EtcdErrorText, GrpcCode } from '../etcd-wire.js';
+import { parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { rangeEndOf } from './ops.js';
-import { sleep, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import type { WatchEvent } from './types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WatchOptions {
   prefix?: boolean;
@@ -113,7 +115,7 @@ export class Watcher {
   private stop(err: VxtunError | undefined, compactRevision?: bigint): void {
     this.closed = true;
     if (compactRevision !== undefined) {
-      const e = registryError(this.transport.endpoint(), GRPC.OUT_OF_RANGE, `mvcc: required revision has been compacted (compact revision ${compactRevision})`);
+      const e = registryError(this.transport.endpoint(), GrpcCode.OUT_OF_RANGE, `${EtcdErrorText.compacted} (compact revision ${compactRevision})`);
       this.settleReady?.reject(e);
       if (this.handlers.compacted) this.handlers.compacted(compactRevision);
       else this.handlers.error?.(e);
@@ -168,11 +170,11 @@ export class Watcher {
       const onMessage = (obj: unknown): void => {
         const o = obj as Record<string, unknown>;
         if (o.result === undefined) {
-          const e = parseErrorBody(o) ?? { grpcCode: GRPC.UNKNOWN, message: JSON.stringify(o).slice(0, 200) };
+          const e = parseErrorBody(o) ?? { grpcCode: GrpcCode.UNKNOWN, message: JSON.stringify(o).slice(0, 200) };
           const err = registryError(endpoint, e.grpcCode, e.message);
           // etcd's gateway ends open watches with CANCELLED "grpc: the client connection is closing" when the
           // member shuts down: like UNAVAILABLE, a reason to reconnect, not to give up.
-          const transient = e.grpcCode === GRPC.UNAVAILABLE || e.grpcCode === GRPC.UNKNOWN || e.grpcCode === GRPC.CANCELLED;
+          const transient = e.grpcCode === GrpcCode.UNAVAILABLE || e.grpcCode === GrpcCode.UNKNOWN || e.grpcCode === GrpcCode.CANCELLED;
           finish(transient ? { kind: 'transient', err, created } : { kind: 'fatal', err });
           return;
         }
@@ -217,7 +219,7 @@ export class Watcher {
     if (r.canceled === true) {
       if (compactRevision > 0n) return { kind: 'compacted', rev: compactRevision };
       const reason = typeof r.cancel_reason === 'string' ? r.cancel_reason : 'no reason given';
-      const err = registryError(this.transport.endpoint(), GRPC.UNKNOWN, `watch canceled: ${reason}`);
+      const err = registryError(this.transport.endpoint(), GrpcCode.UNKNOWN, `watch canceled: ${reason}`);
       if (!/invalid auth token/.test(reason)) return { kind: 'fatal', err };
       this.transport.dropToken(); // the token expired while we were away: authenticate again and retry
       return { kind: 'transient', err, created: false };

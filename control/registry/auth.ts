@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { VxtunError } from '../../dataplane/errors.js';
-import { prefixEnd } from '../etcd/codec.js';
+import { prefixEnd } from '../etcd-wire.js';
 import { Errors } from './wire/rpc-error.js';
 import { rangeBounds } from './store/kv-ops.js';
 import type { RequestOp, TxnRequest } from './store/requests.js';
@@ -122,9 +122,18 @@ export function rangesOf(method: string, msg: Record<string, unknown>): { read: 
   return { read, write };
 }
 
-/** Checks a request against the caller's token; a no-op when auth is off. */
+/**
+ * Methods for which etcd reads the caller's token even with auth off: a token there is refused as invalid
+ * (etcd 3.4.23 answers 401 "etcdserver: invalid auth token"); lease reads, Status and MemberList ignore it.
+ */
+const TOKEN_CHECKED = new Set(['Range', 'Put', 'DeleteRange', 'Txn', 'Compact', 'LeaseGrant', 'LeaseRevoke', 'UserList', 'RoleList', 'Watch']);
+
+/** Checks a request against the caller's token; with auth off, only that no token was given where etcd looks. */
 export function authorize(auth: AuthStore | undefined, method: string, msg: Record<string, unknown>, token: string | undefined, leaseKeys: (id: unknown) => string[]): void {
-  if (!auth) return;
+  if (!auth) {
+    if (token !== undefined && TOKEN_CHECKED.has(method)) throw Errors.invalidToken();
+    return;
+  }
   switch (method) {
     case 'Range': case 'Put': case 'DeleteRange': case 'Txn': {
       const { read, write } = rangesOf(method, msg);
@@ -141,6 +150,12 @@ export function authorize(auth: AuthStore | undefined, method: string, msg: Reco
       return;
     }
   }
+}
+
+/** The check a watch stream applies to each range it is asked to watch (see WatchStream's `mayRead`). */
+export function watchAccess(auth: AuthStore | undefined, token: string | undefined): ((range: KeyRange) => void) | undefined {
+  if (auth) return (range) => auth.check(token, [range], false);
+  return token !== undefined ? () => authorize(undefined, 'Watch', {}, token, () => []) : undefined;
 }
 
 const CODE_NAMES: Record<number, string> = { 3: 'InvalidArgument', 7: 'PermissionDenied', 16: 'Unauthenticated' };

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import pino from 'pino';
+import { commandLogger } from '../log.js';
 import { startRegistry } from './server.js';
 
 const int = (name: string) => (v: string) => {
@@ -28,8 +28,8 @@ Clients: etcdctl --endpoints http://127.0.0.1:2379 get --prefix /coreos.com/netw
          curl -s http://127.0.0.1:2379/v3/kv/range -d '{"key":"L2NvcmVvcy5jb20=","range_end":"AA=="}'
 Writes are fsynced to --data-dir before they are acknowledged; the registry survives kill -9.
 Leases expire like etcd's (minimum TTL 2 s) and restart at their full TTL after a restart.`)
-    .action(async (o: { listen: string; dataDir: string; certFile?: string; keyFile?: string; trustedCaFile?: string; authFile?: string; insecure: boolean; historyRevisions: number; snapshotEvery: number; progressInterval: number }) => {
-      const log = pino({ name: 'vxtun-registry' });
+    .action(async (o: { listen: string; dataDir: string; certFile?: string; keyFile?: string; trustedCaFile?: string; authFile?: string; insecure: boolean; historyRevisions: number; snapshotEvery: number; progressInterval: number }, cmd: Command) => {
+      const log = commandLogger(cmd);
       let stopping = false;
       const reg = await startRegistry({
         listen: o.listen, dataDir: o.dataDir, certFile: o.certFile, keyFile: o.keyFile, trustedCaFile: o.trustedCaFile, authFile: o.authFile,

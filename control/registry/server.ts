@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs/promises';
-import pino, { type Logger } from 'pino';
+import { createLogger, type Logger } from '../log.js';
 import { VxtunError } from '../../dataplane/errors.js';
 import { RegistryService } from './service.js';
 import { RegistryMetrics } from './metrics.js';
@@ -52,7 +52,7 @@ function isLoopback(host: string): boolean {
 
 /** Starts the embedded etcd-compatible registry: recovery from dataDir, then HTTP/JSON and gRPC on one port. */
 export async function startRegistry(opts: RegistryOptions): Promise<RunningRegistry> {
-  const log = opts.logger ?? pino({ name: 'vxtun-registry' });
+  const log = opts.logger ?? createLogger();
   const { host, port } = parseListen(opts.listen);
   if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) {
     throw new VxtunError('VXTUN_ERR_CONFIG', 'give both --cert-file and --key-file, or neither');

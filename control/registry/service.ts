@@ -12,7 +12,7 @@ import { WriteAheadLog } from './wal/wal.js';
 import { SNAPSHOT_FILE, loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
 import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 
 export interface ServiceOptions {
   dataDir: string;

@@ -22,16 +22,16 @@ function copyOut(batch: PacketBatch, i: number, from = 0, len = batch.lengths[i]
 export class FakeTunQueue implements TunQueue {
   readonly fd = -1;
   readonly vnetHdr: boolean;
-  readonly offloads: number;
+  readonly offloadFlags: number;
   readonly inbound: Buffer[] = [];
   readonly outbound: Buffer[] = [];
   /** Writes beyond this many are refused, as a full kernel queue would (ENOBUFS). */
   writeRoom = Number.POSITIVE_INFINITY;
   closed = false;
 
-  constructor(opts: { vnetHdr?: boolean; offloads?: number } = {}) {
+  constructor(opts: { vnetHdr?: boolean; offloadFlags?: number } = {}) {
     this.vnetHdr = opts.vnetHdr ?? false;
-    this.offloads = this.vnetHdr ? (opts.offloads ?? 0x07) : 0;
+    this.offloadFlags = this.vnetHdr ? (opts.offloadFlags ?? 0x07) : 0;
   }
 
   /** Queues a packet for read(); with vnetHdr it must start with the 10-byte virtio_net_hdr. */

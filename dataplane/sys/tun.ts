@@ -38,14 +38,14 @@ const IFNAMSIZ = 16;
 class NativeTunQueue implements TunQueue {
   readonly fd: number;
   readonly vnetHdr: boolean;
-  readonly offloads: number;
+  readonly offloadFlags: number;
   private closed = false;
   private readonly native = loadNative();
 
-  constructor(fd: number, vnetHdr: boolean, offloads: number) {
+  constructor(fd: number, vnetHdr: boolean, offloadFlags: number) {
     this.fd = fd;
     this.vnetHdr = vnetHdr;
-    this.offloads = offloads;
+    this.offloadFlags = offloadFlags;
   }
 
   read(batch: PacketBatch, headroom: number): number {
@@ -87,18 +87,18 @@ export function openTun(opts: TunOptions): OpenedTun {
   const fds = new Int32Array(queues);
   const nameOut = new Uint8Array(IFNAMSIZ);
   const flags = (multiQueue ? TUN_FLAG_MULTI_QUEUE : 0) | (vnetHdr ? TUN_FLAG_VNET_HDR : 0);
-  const offloads = native.tunOpen(name, flags, fds, nameOut);
-  if (offloads < 0) {
-    throw sysError('VXTUN_ERR_TUN_OPEN', `opening TUN ${name} (${queues} queue(s))`, offloads,
+  const offloadFlags = native.tunOpen(name, flags, fds, nameOut);
+  if (offloadFlags < 0) {
+    throw sysError('VXTUN_ERR_TUN_OPEN', `opening TUN ${name} (${queues} queue(s))`, offloadFlags,
       'check that /dev/net/tun exists (modprobe tun), that an existing device of that name has the same flags, and that multi-queue is supported');
   }
   const actual = Buffer.from(nameOut).toString('latin1').replace(/\0.*$/s, '');
-  return { name: actual, queues: Array.from(fds, (fd) => new NativeTunQueue(fd, vnetHdr, offloads)) };
+  return { name: actual, queues: Array.from(fds, (fd) => new NativeTunQueue(fd, vnetHdr, offloadFlags)) };
 }
 
 /** Wraps a queue fd opened elsewhere in this process (a worker gets the fd from the main thread). */
-export function tunQueueFromFd(fd: number, vnetHdr: boolean, offloads: number): TunQueue {
-  return new NativeTunQueue(checkInt('fd', fd, 0, 0x7fffffff), checkBool('vnetHdr', vnetHdr), checkInt('offloads', offloads, 0, 0xffff));
+export function tunQueueFromFd(fd: number, vnetHdr: boolean, offloadFlags: number): TunQueue {
+  return new NativeTunQueue(checkInt('fd', fd, 0, 0x7fffffff), checkBool('vnetHdr', vnetHdr), checkInt('offloadFlags', offloadFlags, 0, 0xffff));
 }
 
 /** Sets MTU, addresses, brings the link up, then adds routes (IPv4 routes need the device up). Re-running is harmless. */

@@ -45,7 +45,7 @@ export class PacketBatch {
   }
 }
 
-/** TUN_F_* offload bits (linux/if_tun.h) a TunQueue reports in `offloads`; USO came with Linux 6.2. */
+/** TUN_F_* offload bits (linux/if_tun.h) a TunQueue reports in `offloadFlags`; USO came with Linux 6.2. */
 export const TUN_F_USO4 = 0x20;
 export const TUN_F_USO6 = 0x40;
 
@@ -54,7 +54,7 @@ export interface TunQueue {
   /** True when every packet read or written is preceded by a 10-byte virtio_net_hdr. */
   readonly vnetHdr: boolean;
   /** The TUN_F_* offload flags the kernel accepted (0 when vnetHdr is false). */
-  readonly offloads: number;
+  readonly offloadFlags: number;
   /**
    * Reads up to batch.capacity packets without blocking (stops at EAGAIN). Packet i lands at
    * batch.slotStart(i) + headroom; sets offsets[i], lengths[i] and batch.count. Returns the count (0 if none).

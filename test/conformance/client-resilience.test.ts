@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EtcdClient, EtcdError, text, type WatchEvent } from '../../control/etcd/index.js';
-import { freePort } from './etcd-process.js';
+import { freePort } from '../../bench/registry/etcd-process.js';
 
 type Handler = (path: string, body: any, req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: http.Server[] = [];

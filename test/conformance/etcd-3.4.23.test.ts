@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClient, EtcdError, text } from '../../control/etcd/index.js';
-import { startEtcd, type EtcdProcess } from './etcd-process.js';
+import { startEtcd, type EtcdProcess } from '../../bench/registry/etcd-process.js';
 import { post, rawRequest } from './raw.js';
 import { conformanceSuite } from './suite.js';
 import { etcd3423 } from './targets.js';

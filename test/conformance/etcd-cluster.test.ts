@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClient, text, type WatchEvent } from '../../control/etcd/index.js';
-import { startEtcdCluster, type EtcdProcess } from './etcd-process.js';
+import { startEtcdCluster, type EtcdProcess } from '../../bench/registry/etcd-process.js';
 
 async function until(cond: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startEtcd } from './etcd-process.js';
+import { startEtcd } from '../../bench/registry/etcd-process.js';
 
 export interface RunningServer {
   url: string;

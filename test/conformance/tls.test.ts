@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EtcdClient, text } from '../../control/etcd/index.js';
-import { startRegistry } from '../../control/registry/server.js';
-import { startEtcd } from './etcd-process.js';
+import { startRegistry } from '../../control/registry/index.js';
+import { startEtcd } from '../../bench/registry/etcd-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vxtun-tls-'));
 const certFile = join(dir, 'cert.pem');

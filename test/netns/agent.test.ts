@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestbed, setupFlannelVxlan, randomVtepMac, type Testbed } from '../../bench/testbed/index.js';
 import { readSubnetFile, startAgentCluster, type AgentCluster, type RunningAgent } from '../../bench/agent-cluster.js';
-import { isRoot, ping, sleep, tcpTransfer, waitFor } from './harness.js';
+import { isRoot, ping, tcpTransfer, waitFor } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const MB = 1024 * 1024;
 const CONFIG = '{"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';

@@ -16,7 +16,7 @@ describe.runIf(isRoot)('offloads off', () => {
   const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
 
   beforeAll(async () => {
-    tb = await createTestbed({ offloads: 'off' });
+    tb = await createTestbed({ offloadProfile: 'off' });
     const config = (self: 'a' | 'b', other: 'a' | 'b', offloads: boolean) => ({
       publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self], offloads,
       peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],

@@ -11,7 +11,8 @@ import { createPoller, createWakeFd, closeFd } from '../../dataplane/sys/poll.js
 import { configureLink, openTun, type OpenedTun } from '../../dataplane/sys/tun.js';
 import { PacketBatch, READY_UDP, type TunQueue } from '../../dataplane/sys/types.js';
 import { openUdp, type NativeUdpBind } from '../../dataplane/sys/udp.js';
-import { collect, isRoot, sleep, tcpTransfer, tool, waitFor } from './harness.js';
+import { collect, isRoot, tcpTransfer, tool, waitFor } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const VIRTIO_GSO_TCPV4 = 1;
 const TUN_F_TSO4 = 0x02;
@@ -103,7 +104,7 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
 
   beforeAll(async () => {
     // nic profile: GRO and rx-udp-gro-forwarding on the veths, so coalesced UDP reaches a UDP_GRO socket.
-    tb = await createTestbed({ offloads: 'nic' });
+    tb = await createTestbed({ offloadProfile: 'nic' });
     a = overlayOn(tb, 'a', 1);
     b = overlayOn(tb, 'b', 2);
   });
@@ -117,7 +118,7 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
   it('opens a multi-queue vnet_hdr TUN with TSO and configures it as `ip` reports', async () => {
     const fds = a.tun.queues.map((q) => q.fd);
     expect(new Set(fds).size).toBe(2);
-    expect(a.tun.queues.every((q) => q.vnetHdr && (q.offloads & TUN_F_TSO4) !== 0)).toBe(true);
+    expect(a.tun.queues.every((q) => q.vnetHdr && (q.offloadFlags & TUN_F_TSO4) !== 0)).toBe(true);
     const [link] = await ipJson(tb, 'a', ['-d', 'link', 'show', 'dev', a.tun.name]);
     expect(link.mtu).toBe(TUN_MTU);
     expect(link.flags).toContain('UP');

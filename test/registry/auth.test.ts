@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
+import { startRegistry, type RunningRegistry } from '../../control/registry/index.js';
 import { b64, post, tempDir, watch } from './helpers.js';
 
 /** Optional auth: tokens like etcd's simple tokens, roles limited to a key prefix, on both transports. */

@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { startRegistry, type RunningRegistry } from '../../control/registry/server.js';
+import { startRegistry, type RunningRegistry } from '../../control/registry/index.js';
 import { b64, tempDir } from './helpers.js';
 
 /** Security defaults: plain-text only on loopback; TLS with client certificates for both transports. */

@@ -1,13 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
+import type { Logger } from '../../log.js';
 import type { RegistryService } from '../service.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { grpcPackage } from '../wire/proto.js';
 import { Errors, toRpcError } from '../wire/rpc-error.js';
 import { WatchStream, type WatchRequest } from '../watch-stream.js';
-import { ETCD_VERSION, authenticate } from './http-gateway.js';
-import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
-import { authorize, type AuthStore } from '../auth.js';
+import { ETCD_VERSION } from '../../etcd-wire.js';
+import { authenticate } from './gateway-common.js';
+import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
+import { authorize, watchAccess, type AuthStore } from '../auth.js';
 import { slowWatcher } from './http-streams.js';
 
 /** Watch responses a gRPC client may leave unread before its stream is cut. */
@@ -23,8 +24,7 @@ type Msg = Record<string, unknown>;
 const tokenOf = (md: grpc.Metadata): string | undefined => (md.get('token')[0] ?? md.get('authorization')[0])?.toString();
 
 export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, auth?: AuthStore): grpc.Server {
-  // etcd allows --max-request-bytes plus 512 KiB of gRPC overhead.
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES + 512 * 1024, 'grpc.max_send_message_length': 2 ** 31 - 1 });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, 'grpc.max_send_message_length': 2 ** 31 - 1 });
   const pkg = grpc.loadPackageDefinition(grpcPackage()) as any;
   const pb = pkg.etcdserverpb;
 
@@ -81,7 +81,7 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
           close();
           call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
         }
-      }, auth ? (range) => auth.check(token, [range], false) : undefined);
+      }, watchAccess(auth, token));
       metrics.watchers.inc();
       let closed = false;
       const close = () => { if (!closed) { closed = true; stream.close(); metrics.watchers.dec(); } };

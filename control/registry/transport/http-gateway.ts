@@ -1,24 +1,19 @@
 import type http from 'node:http';
 import type protobuf from 'protobufjs';
-import type { Logger } from 'pino';
-import type { RegistryService } from '../service.js';
-import type { RegistryMetrics } from '../metrics.js';
 import { decodeMessage, encodeMessage, parseJsonBody } from '../wire/gateway-json.js';
-import { messageType } from '../wire/proto.js';
-import { Errors, GrpcCode, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
+import { ETCD_VERSION, GrpcCode } from '../../etcd-wire.js';
+import { Errors, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { serveStream } from './http-streams.js';
-import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
-import { authorize, type AuthStore } from '../auth.js';
+import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
+import type { RegistryService } from '../service.js';
+import { authorize } from '../auth.js';
+import { GATEWAY_HEADERS, MAX_BODY_BYTES, authenticate, typeOf, type GatewayDeps } from './gateway-common.js';
 
 /**
  * etcd's v3 JSON gateway over node:http: POST /v3/<service>/<method> with a JSON body, answered with the
  * same JSON grpc-gateway writes, or etcd's error body. Streams (/v3/watch, /v3/lease/keepalive) live in
  * http-streams.ts.
  */
-/** Base64 makes a body up to 4/3 of the request it carries; anything beyond cannot fit. */
-export const MAX_BODY_BYTES = Math.ceil((MAX_REQUEST_BYTES * 4) / 3) + 64 * 1024;
-export const ETCD_VERSION = { etcdserver: '3.4.23', etcdcluster: '3.4.0' };
-
 interface Route {
   method: string;
   req: string;
@@ -46,21 +41,6 @@ ROUTES['/v3/kv/lease/revoke'] = ROUTES['/v3/lease/revoke'];
 ROUTES['/v3/kv/lease/timetolive'] = ROUTES['/v3/lease/timetolive'];
 ROUTES['/v3/kv/lease/leases'] = ROUTES['/v3/lease/leases'];
 const STREAMS = new Set(['/v3/watch', '/v3/lease/keepalive']);
-
-const typeCache = new Map<string, protobuf.Type>();
-export function typeOf(name: string): protobuf.Type {
-  let t = typeCache.get(name);
-  if (!t) typeCache.set(name, (t = messageType(name)));
-  return t;
-}
-
-export const GATEWAY_HEADERS = {
-  'Access-Control-Allow-Headers': 'accept, content-type, authorization',
-  'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE',
-  'Access-Control-Allow-Origin': '*',
-};
-
-export interface GatewayDeps { svc: RegistryService; log: Logger; metrics: RegistryMetrics; auth?: AuthStore }
 
 export function createGatewayHandler(deps: GatewayDeps): http.RequestListener {
   return (req, res) => {
@@ -91,6 +71,7 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   try {
     const body = await readBody(req);
     const msg = decodeMessage(typeOf(route.req), parseJsonBody(body));
+    if (body.length >= SIZE_CHECK_FROM) checkMessageSize(typeOf(route.req), msg);
     const token = req.headers.authorization;
     const resp = route.method === 'Authenticate' ? authenticate(deps, msg) : (authorize(deps.auth, route.method, msg, token, (id) => deps.svc.leaseKeys(id)), await route.call(deps.svc, msg));
     sendJson(res, 200, encodeMessage(typeOf(route.resp), resp));
@@ -104,12 +85,16 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   }
 }
 
-export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, msg: Record<string, unknown>): Record<string, unknown> {
-  if (!deps.auth) throw Errors.authNotEnabled();
-  return { header: deps.svc.header(), token: deps.auth.authenticate(msg.name as string | undefined, msg.password as string | undefined) };
+/** Below this a JSON body cannot encode to more than MAX_RECEIVE_BYTES, so its size need not be computed. */
+const SIZE_CHECK_FROM = MAX_RECEIVE_BYTES / 4;
+
+/** Refuses a decoded request whose protobuf encoding is over gRPC's receive limit, as etcd's gateway does. */
+function checkMessageSize(type: protobuf.Type, msg: Record<string, unknown>): void {
+  const size = type.encode(type.fromObject(msg)).finish().length;
+  if (size > MAX_RECEIVE_BYTES) throw Errors.messageTooLarge(size, MAX_RECEIVE_BYTES);
 }
 
-/** Reads the body as text; over the limit, answers "request is too large" and drops the rest. */
+/** Reads the body as text; over MAX_BODY_BYTES, refuses it as too large for gRPC and drops the rest. */
 export function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -119,7 +104,7 @@ export function readBody(req: http.IncomingMessage): Promise<string> {
       if (size > MAX_BODY_BYTES) {
         req.removeAllListeners('data');
         req.resume();
-        reject(Errors.requestTooLarge());
+        reject(Errors.messageTooLarge(`body over ${MAX_BODY_BYTES} bytes`, MAX_RECEIVE_BYTES));
         return;
       }
       chunks.push(c);

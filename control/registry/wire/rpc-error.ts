@@ -3,21 +3,7 @@
  * Both transports render the same RpcError: gRPC as a status, the JSON gateway as
  * `{"error":msg,"message":msg,"code":N}` with the HTTP status grpc-gateway 1.6.4 (Debian's etcd 3.4.23) uses.
  */
-export const GrpcCode = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
+import { EtcdErrorText as T, GrpcCode } from '../../etcd-wire.js';
 
 export class RpcError extends Error {
   readonly grpcCode: number;
@@ -31,24 +17,26 @@ export class RpcError extends Error {
 const e = (code: number, message: string) => () => new RpcError(code, message);
 
 export const Errors = {
-  keyNotProvided: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: key is not provided'),
-  keyNotFound: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: key not found'),
-  valueProvided: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: value is provided'),
-  leaseProvided: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: lease is provided'),
-  tooManyOps: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: too many operations in txn request'),
-  duplicateKey: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: duplicate key given in txn request'),
-  requestTooLarge: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: request is too large'),
-  compacted: e(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted'),
-  futureRev: e(GrpcCode.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'),
-  leaseNotFound: e(GrpcCode.NOT_FOUND, 'etcdserver: requested lease not found'),
-  leaseExists: e(GrpcCode.FAILED_PRECONDITION, 'etcdserver: lease already exists'),
-  leaseTtlTooLarge: e(GrpcCode.OUT_OF_RANGE, 'etcdserver: too large lease TTL'),
-  authFailed: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password'),
-  userEmpty: e(GrpcCode.INVALID_ARGUMENT, 'etcdserver: user name is empty'),
-  invalidToken: e(GrpcCode.UNAUTHENTICATED, 'etcdserver: invalid auth token'),
-  permissionDenied: e(GrpcCode.PERMISSION_DENIED, 'etcdserver: permission denied'),
-  authNotEnabled: e(GrpcCode.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled'),
-  stopped: e(GrpcCode.UNAVAILABLE, 'etcdserver: server stopped'),
+  keyNotProvided: e(GrpcCode.INVALID_ARGUMENT, T.keyNotProvided),
+  keyNotFound: e(GrpcCode.INVALID_ARGUMENT, T.keyNotFound),
+  valueProvided: e(GrpcCode.INVALID_ARGUMENT, T.valueProvided),
+  leaseProvided: e(GrpcCode.INVALID_ARGUMENT, T.leaseProvided),
+  tooManyOps: e(GrpcCode.INVALID_ARGUMENT, T.tooManyOps),
+  duplicateKey: e(GrpcCode.INVALID_ARGUMENT, T.duplicateKey),
+  requestTooLarge: e(GrpcCode.INVALID_ARGUMENT, T.requestTooLarge),
+  /** grpc-go's text for a message over the receive limit; `size` is the message's protobuf size (or a description). */
+  messageTooLarge: (size: number | string, max: number) => new RpcError(GrpcCode.RESOURCE_EXHAUSTED, `grpc: received message larger than max (${size} vs. ${max})`),
+  compacted: e(GrpcCode.OUT_OF_RANGE, T.compacted),
+  futureRev: e(GrpcCode.OUT_OF_RANGE, T.futureRev),
+  leaseNotFound: e(GrpcCode.NOT_FOUND, T.leaseNotFound),
+  leaseExists: e(GrpcCode.FAILED_PRECONDITION, T.leaseExists),
+  leaseTtlTooLarge: e(GrpcCode.OUT_OF_RANGE, T.leaseTtlTooLarge),
+  authFailed: e(GrpcCode.INVALID_ARGUMENT, T.authFailed),
+  userEmpty: e(GrpcCode.INVALID_ARGUMENT, T.userEmpty),
+  invalidToken: e(GrpcCode.UNAUTHENTICATED, T.invalidToken),
+  permissionDenied: e(GrpcCode.PERMISSION_DENIED, T.permissionDenied),
+  authNotEnabled: e(GrpcCode.FAILED_PRECONDITION, T.authNotEnabled),
+  stopped: e(GrpcCode.UNAVAILABLE, T.stopped),
   walFailed: (err: Error) => new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${err.message}`),
   unimplemented: (what: string) => new RpcError(GrpcCode.UNIMPLEMENTED, `${what} is not implemented by the embedded registry`),
   invalid: (message: string) => new RpcError(GrpcCode.INVALID_ARGUMENT, message),

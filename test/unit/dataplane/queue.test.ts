@@ -15,13 +15,13 @@ import { buildTcp, buildUdp, ip4, l4ChecksumValid, partialChecksum } from '../pa
 const MAC_A = Uint8Array.of(2, 0, 0, 0, 1, 1);
 const MAC_B = Uint8Array.of(2, 0, 0, 0, 2, 1);
 
-function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloads?: number) {
+function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloadFlags?: number) {
   const self = name === 'a' ? { mac: MAC_A, subnet: '10.244.1.0/24', gw: ip4('10.244.1.0') } : { mac: MAC_B, subnet: '10.244.2.0/24', gw: ip4('10.244.2.0') };
   const other = name === 'a' ? { ip: '192.0.2.2', subnet: '10.244.2.0/24', mac: '02:00:00:00:02:01' } : { ip: '192.0.2.1', subnet: '10.244.1.0/24', mac: '02:00:00:00:01:01' };
   const cfg: LocalConfig = { vni: 1, port: 8472, family: 4, vtepMac: self.mac, gateway4: self.gw, gateway6: null, overlayMtu: 1450 };
   const table = new PeerTable(8);
   table.set([{ publicIp: other.ip, subnet: other.subnet, vtepMac: other.mac }]);
-  const tun = new FakeTunQueue({ vnetHdr, offloads });
+  const tun = new FakeTunQueue({ vnetHdr, offloadFlags });
   const stats = new Float64Array(ROW);
   const loop = new QueueLoop({ cfg, tun, rx: udp, tx: [udp], poller: new FakePoller(tun, udp), peers: new PeerView(table.sab), stats, stop: new Int32Array(1) });
   return { tun, stats, loop, udp };

@@ -29,7 +29,7 @@ describe('FakeTunQueue', () => {
     expect(tun.read(batch, 64)).toBe(1);
     expect(batch.lengths[0]).toBe(60);
     expect(tun.read(batch, 64)).toBe(0);
-    expect(tun.offloads).toBe(0x07);
+    expect(tun.offloadFlags).toBe(0x07);
   });
 
   it('records written packets and refuses those beyond writeRoom', () => {
