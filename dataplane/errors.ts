@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   VXTUN_ERR_REGISTRY_LISTEN: 'the registry cannot listen on the requested address (non-loopback needs TLS or --insecure)',
   VXTUN_ERR_BENCH: 'a benchmark mode failed',
   VXTUN_ERR_TESTBED: 'the network-namespace testbed could not be set up, or a command inside it failed',
+  VXTUN_ERR_CNI_INSTALL: 'the CNI plugin could not be written into the CNI bin dir',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
