@@ -1,6 +1,6 @@
 /** The `vxtun agent` subcommand: flags named like flanneld's, handed to runAgent. */
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { VxtunError } from '../dataplane/errors.js';
 import { runAgent } from './agent.js';
 import { createLogger } from './log.js';
@@ -34,16 +34,30 @@ function readPem(file: string | undefined, flag: string): Buffer | undefined {
 interface AgentFlags {
   etcdEndpoints: string; etcdPrefix: string; etcdCafile?: string; etcdCertfile?: string; etcdKeyfile?: string;
   etcdUsername?: string; etcdPassword?: string; publicIp: string; subnetFile: string; stateDir: string; tunName: string;
-  workers?: number; subnetLeaseTtl: number; statsInterval: number;
+  workers?: number; subnetLeaseTtl: number; statsInterval: number; waitTimeout?: number; subnetLeaseRenewMargin?: number;
+  healthzIp: string; healthzPort: number;
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port in 0..65535, got "${v}"`);
+  return n;
+}
+
+/** flanneld reads every flag also from FLANNELD_<FLAG> (dashes as underscores); a flag on the command line wins. */
+function flanneldOption(flags: string, description?: string): Option {
+  const opt = new Option(flags, description);
+  return opt.long ? opt.env(`FLANNELD_${opt.long.slice(2).toUpperCase().replace(/-/g, '_')}`) : opt;
 }
 
 export function registerAgentCommand(program: Command): void {
-  program
-    .command('agent')
+  const agent = program.command('agent');
+  agent.createOption = flanneldOption;
+  agent
     .description('Join a Flannel-compatible overlay: take a subnet lease from etcd (or `vxtun registry`), run the forwarder on it, write subnet.env and follow the other hosts\' leases (needs root or CAP_NET_ADMIN)')
     .requiredOption('--public-ip <ip>', 'IPv4 address other hosts reach this one on; also identifies this host\'s lease')
-    .option('--etcd-endpoints <urls>', 'comma-separated registry URLs', process.env.FLANNELD_ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379')
-    .option('--etcd-prefix <prefix>', 'registry prefix holding config and subnets/', process.env.FLANNELD_ETCD_PREFIX ?? '/coreos.com/network')
+    .option('--etcd-endpoints <urls>', 'comma-separated registry URLs', 'http://127.0.0.1:2379')
+    .option('--etcd-prefix <prefix>', 'registry prefix holding config and subnets/', '/coreos.com/network')
     .option('--etcd-cafile <file>', 'CA (PEM) that signed the registry\'s certificate')
     .option('--etcd-certfile <file>', 'client certificate (PEM)')
     .option('--etcd-keyfile <file>', 'client key (PEM)')
@@ -54,7 +68,12 @@ export function registerAgentCommand(program: Command): void {
     .option('--tun-name <name>', 'TUN device name', 'vxtun0')
     .option('--workers <n>', 'queue worker threads (default: number of cores)', positiveInt)
     .option('--subnet-lease-ttl <duration>', 'TTL of the subnet lease, renewed before it runs out (Flannel: 24h)', parseDuration, DEFAULT_LEASE_TTL_SECONDS)
+    .option('--subnet-lease-renew-margin <minutes>', 'renew the lease this many minutes before it expires (flanneld: 60; default: 60, or a quarter of a shorter TTL)', positiveInt)
+    .option('--wait-timeout <duration>', 'at start, give up waiting for the registry, the network config and a lease after this long (default: wait forever)', parseDuration)
+    .option('--healthz-ip <ip>', 'address of the /healthz and /readyz endpoint', '127.0.0.1')
+    .option('--healthz-port <port>', 'port of the /healthz and /readyz endpoint (0 = off)', port, 0)
     .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', (v) => (v === '0' ? 0 : positiveInt(v)), 0)
+    .addHelpText('after', '\nEvery flag can also be given as an environment variable FLANNELD_<FLAG> (e.g. FLANNELD_ETCD_ENDPOINTS), as flanneld reads them.')
     .action(async (f: AgentFlags) => {
       const log = createLogger(program.opts().logLevel);
       const endpoints = f.etcdEndpoints.split(',').map((e) => e.trim()).filter(Boolean);
@@ -65,6 +84,8 @@ export function registerAgentCommand(program: Command): void {
       await runAgent({
         etcd: { endpoints, tls, auth }, prefix: f.etcdPrefix, publicIp: f.publicIp, subnetFile: f.subnetFile, stateDir: f.stateDir,
         tunName: f.tunName, workers: f.workers, leaseTtlSeconds: f.subnetLeaseTtl, statsInterval: f.statsInterval,
+        renewMarginSeconds: f.subnetLeaseRenewMargin === undefined ? undefined : f.subnetLeaseRenewMargin * 60,
+        waitTimeoutSeconds: f.waitTimeout, healthz: { host: f.healthzIp, port: f.healthzPort },
       }, log);
     });
 }

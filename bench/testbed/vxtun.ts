@@ -172,9 +172,10 @@ export async function startVxtun(tb: Testbed, host: HostName, opts: StartVxtunOp
   return { ...running, config };
 }
 
-function tail(text: string): string {
+/** The last part of a process's output for an error message, or a note that it printed nothing. */
+export function tail(text: string, chars = 1500): string {
   const trimmed = text.trim();
-  return trimmed === '' ? '(no output)' : trimmed.slice(-1500);
+  return trimmed === '' ? '(no output)' : trimmed.slice(-chars);
 }
 
 /** The directory holding vxtun's package.json, found from this file whether it runs from source or from dist/. */

@@ -34,11 +34,13 @@ export interface NativeShim {
   closeFd(fd: number): number;
   csumSegments(buf: Uint8Array, first: number, stride: number, count: number, l4Off: number, csumOff: number, lengths: Int32Array, isUdp: number): number;
   copyRanges(src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number): number;
+  sumRange(buf: Uint8Array, off: number, len: number): number;
   copySegments(src: Uint8Array, pktOff: number, pktLen: number, hdrLen: number, gsoSize: number, out: Uint8Array, outOff: number, stride: number): number;
 }
 
 export const TUN_FLAG_MULTI_QUEUE = 1;
 export const TUN_FLAG_VNET_HDR = 2;
+export const TUN_FLAG_EXCLUSIVE = 4;
 export const UDP_FLAG_REUSEPORT = 1;
 export const UDP_FLAG_GRO = 2;
 /** Indexes into a batch handle's status array (VX_ST_* in dataplane/native/src/vx.h). */

@@ -82,9 +82,9 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
           call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
         }
       }, watchAccess(auth, token));
-      metrics.watchers.inc();
+      metrics.watcherOpened();
       let closed = false;
-      const close = () => { if (!closed) { closed = true; stream.close(); metrics.watchers.dec(); } };
+      const close = () => { if (!closed) { closed = true; stream.close(); metrics.watcherClosed(); } };
       call.on('data', (req: WatchRequest) => stream.handle(req));
       call.on('cancelled', close);
       call.on('error', close);
@@ -99,9 +99,10 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
     Status: unary('Status', () => svc.status(ETCD_VERSION.etcdserver)),
     Alarm: unary('Alarm', () => ({ header: svc.header() })),
     Defragment: unary('Defragment', () => ({ header: svc.header() })),
-    Hash: notImplemented('Hash'), HashKV: notImplemented('HashKV'), MoveLeader: notImplemented('MoveLeader'),
+    Hash: notImplemented('Hash'), HashKV: unary('HashKV', (r) => svc.hashKV(r)), MoveLeader: notImplemented('MoveLeader'),
     Downgrade: notImplemented('Downgrade'),
-    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => call.destroy(Object.assign(new Error('Snapshot is not implemented by the embedded registry'), { code: grpc.status.UNIMPLEMENTED })),
+    // A status must be sent, not the stream destroyed (that leaves `etcdctl snapshot save` waiting forever).
+    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => { call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: Errors.unimplemented('Snapshot').message }); },
   });
   server.addService(pb.Cluster.service, {
     MemberList: unary('MemberList', () => ({ header: svc.header(), members: [member()] })),
@@ -112,6 +113,9 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
   for (const name of Object.keys(pb.Auth.service)) authMethods[name] = notImplemented(name);
   authMethods.Authenticate = unary('Authenticate', (r) => authenticate({ svc, auth }, r));
   authMethods.AuthStatus = unary('AuthStatus', () => ({ header: svc.header(), enabled: auth !== undefined }));
+  // Without --auth-file there are no users or roles, as in an etcd where none were added.
+  authMethods.UserList = unary('UserList', () => ({ header: svc.header(), users: auth?.userNames ?? [] }));
+  authMethods.RoleList = unary('RoleList', () => ({ header: svc.header(), roles: auth?.roleNames ?? [] }));
   server.addService(pb.Auth.service, authMethods);
   return server;
 }
