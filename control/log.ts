@@ -9,7 +9,7 @@ import { isVxtunError } from '../dataplane/errors.js';
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 
 export function createLogger(level = process.env.VXTUN_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
   const opts = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
@@ -29,7 +29,7 @@ export function commandLogger(cmd: Command): Logger {
 }
 
 /** Prints an error the way every vxtun command does: `name: CODE: message` for a VxtunError, the stack otherwise. */
-export function printError(name: string, err: unknown): void {
+function printError(name: string, err: unknown): void {
   if (isVxtunError(err)) process.stderr.write(`${name}: ${err.code}: ${err.message}\n`);
   else process.stderr.write(`${name}: ${(err as Error)?.stack ?? String(err)}\n`);
 }

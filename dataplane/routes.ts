@@ -36,7 +36,7 @@ export function parseIpBytes(text: string): Uint8Array | null {
   const family = isIP(text);
   if (family === 4) return Uint8Array.from(text.split('.').map(Number));
   if (family !== 6) return null;
-  let [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
   const parseGroups = (s: string | undefined): number[] => {
     if (!s) return [];
     const out: number[] = [];
