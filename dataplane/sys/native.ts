@@ -22,6 +22,7 @@ export interface NativeShim {
   tunWrite(fd: number, batch: BatchHandle, count: number): number;
   linkSetMtu(name: string, mtu: number): number;
   linkSetUp(name: string): number;
+  linkFlags(name: string): number;
   linkAdd(name: string, family: number, addr: Uint8Array, prefixLen: number, isRoute: number): number;
   setNetns(nsFd: number): number;
   udpOpen(family: number, addr: Uint8Array, port: number, flags: number, bufferBytes: number, info: Int32Array): number;

@@ -125,6 +125,15 @@ export function configureLink(name: string, cfg: LinkConfig): void {
   for (const r of routes) step(`adding route ${r.text}/${r.prefixLen}`, native.linkAdd(name, r.family, r.bytes, r.prefixLen, 1));
 }
 
+/** Whether the link exists in this network namespace, and whether it is up (IFF_UP). */
+export function linkState(name: string): 'up' | 'down' | 'gone' {
+  checkIfName('link name', name);
+  const flags = loadNative().linkFlags(name);
+  if (flags === -constants.errno.ENODEV) return 'gone';
+  if (flags < 0) throw sysError('VXTUN_ERR_LINK', `reading the flags of ${name}`, flags, 'check that the device exists in this network namespace');
+  return (flags & 1) !== 0 ? 'up' : 'down';
+}
+
 function prefixArg(what: string, family: unknown, text: unknown, prefixLen: unknown) {
   const f = checkFamily(`${what}.family`, family);
   const bytes = addressBytes(`${what} address`, f, text);
