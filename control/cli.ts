@@ -5,6 +5,7 @@ import { addLogLevelOption, commandLogger, runProgram } from './log.js';
 import { runStatic } from './static.js';
 import { registerRegistryCommand } from './registry/index.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerCniCommand } from './cni/command.js';
 
 const program = addLogLevelOption(new Command())
   .name('vxtun')
@@ -24,6 +25,7 @@ program
 
 registerAgentCommand(program);
 registerRegistryCommand(program);
+registerCniCommand(program);
 
 // The benchmark is not part of the forwarder: its module (testbed, runners, report) is loaded only when asked
 // for, and parses its own options (`vxtun bench --help`).

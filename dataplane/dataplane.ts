@@ -17,6 +17,8 @@ import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
 import { RestartBudget } from './restart.js';
+import { claimOwnership, type Ownership } from './ownership.js';
+import { errnoName } from './sys/syserror.js';
 
 export type { Peer } from './routes.js';
 export type { DataplaneStats } from './stats.js';
@@ -65,14 +67,16 @@ export class Dataplane extends EventEmitter {
   private readonly statsSab: SharedArrayBuffer;
   private readonly stopSab: SharedArrayBuffer;
   private readonly queues: TunQueue[];
+  private readonly ownership: Ownership;
   private readonly slots: Slot[] = [];
   private stopping = false;
   /** What each worker reported when it became ready (offloads, source ports). */
   readonly workerInfo: Extract<WorkerMessage, { type: 'ready' }>[] = [];
 
-  private constructor(opts: DataplaneOptions, cfg: LocalConfig, tunName: string, queues: TunQueue[]) {
+  private constructor(opts: DataplaneOptions, cfg: LocalConfig, tunName: string, queues: TunQueue[], ownership: Ownership) {
     super();
     this.opts = opts;
+    this.ownership = ownership;
     this.cfg = cfg;
     this.tunName = tunName;
     this.overlayMtu = cfg.overlayMtu;
@@ -84,8 +88,16 @@ export class Dataplane extends EventEmitter {
 
   static async start(opts: DataplaneOptions): Promise<Dataplane> {
     const cfg = localConfig(opts);
-    const { name, queues } = openTun({ name: opts.tunName, multiQueue: true, vnetHdr: opts.offloads, queues: opts.workers });
-    const dp = new Dataplane(opts, cfg, name, queues);
+    const ownership = claimOwnership({ tunName: opts.tunName, family: cfg.family, port: cfg.port });
+    let opened: ReturnType<typeof openTun>;
+    try {
+      opened = await openOwnTun(opts);
+    } catch (err) {
+      ownership.release();
+      throw err;
+    }
+    const { name, queues } = opened;
+    const dp = new Dataplane(opts, cfg, name, queues, ownership);
     try {
       configureLink(name, {
         mtu: cfg.overlayMtu,
@@ -135,6 +147,7 @@ export class Dataplane extends EventEmitter {
     }));
     for (const s of this.slots) closeFd(s.init.wakeFd);
     for (const q of this.queues) q.close();
+    this.ownership.release();
     this.opts.logger.info({ tun: this.tunName }, 'dataplane stopped');
   }
 
@@ -193,6 +206,30 @@ export class Dataplane extends EventEmitter {
       this.launch(slot).catch((err) => this.opts.logger.error({ worker: slot.init.index, err: String(err) }, 'worker restart failed'));
     }, delay).unref();
   }
+}
+
+/** How long a start waits for a TUN device of our name, left by a process that just died, to be removed. */
+const STALE_TUN_WAIT_MS = 2_000;
+
+/**
+ * Opens the TUN once this process owns the name (claimOwnership): it creates the device (IFF_TUN_EXCL). A device
+ * that exists all the same was left behind, by a crashed vxtun whose device the kernel is still removing, or made
+ * persistent by another tool: wait briefly for it to go, then attach to it and say so.
+ */
+async function openOwnTun(opts: DataplaneOptions): Promise<ReturnType<typeof openTun>> {
+  const tun = { name: opts.tunName, multiQueue: true, vnetHdr: opts.offloads, queues: opts.workers };
+  const deadline = Date.now() + STALE_TUN_WAIT_MS;
+  for (;;) {
+    try {
+      return openTun({ ...tun, exclusive: true });
+    } catch (err) {
+      if (!(err instanceof VxtunError) || err.errno === undefined || errnoName(err.errno) !== 'EBUSY') throw err;
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  opts.logger.warn({ tun: opts.tunName, waitedMs: STALE_TUN_WAIT_MS }, 'TUN device exists though no vxtun owns it (left by an earlier run or made persistent); reusing it');
+  return openTun(tun);
 }
 
 function localConfig(o: DataplaneOptions): LocalConfig {

@@ -40,6 +40,7 @@ export interface NativeShim {
 
 export const TUN_FLAG_MULTI_QUEUE = 1;
 export const TUN_FLAG_VNET_HDR = 2;
+export const TUN_FLAG_EXCLUSIVE = 4;
 export const UDP_FLAG_REUSEPORT = 1;
 export const UDP_FLAG_GRO = 2;
 /** Indexes into a batch handle's status array (VX_ST_* in dataplane/native/src/vx.h). */
