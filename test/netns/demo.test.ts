@@ -51,8 +51,8 @@ describe('npm run demo', () => {
   afterAll(() => rmSync(bin, { recursive: true, force: true }));
 
   it('names a missing command and its Debian package before it creates anything', async () => {
-    // PATH holds every command the demo runs except etcdctl.
-    for (const cmd of ['ip', 'ping', 'ethtool']) {
+    // PATH holds every command the demo runs except etcdctl (bridge and host-local it finds by absolute path).
+    for (const cmd of ['ip', 'ping', 'ethtool', 'iptables']) {
       const dir = (process.env.PATH ?? '').split(':').find((d) => d && existsSync(join(d, cmd)));
       if (dir) symlinkSync(join(dir, cmd), join(bin, cmd));
     }
