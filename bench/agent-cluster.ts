@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { VxtunError } from '../dataplane/errors.js';
 import { repoRoot, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
 import { sleep } from './testbed/process.js';
-import { requireTools } from './testbed/tools.js';
+import { requireTools } from './testbed/packages.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
 const REGISTRY_PORT = 2379;

@@ -7,7 +7,7 @@ import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
 import type { BenchResult } from './result.js';
 import { runBench } from './runner.js';
-import { requireTools } from './testbed/tools.js';
+import { requireTools } from './testbed/packages.js';
 
 const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
 

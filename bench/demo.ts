@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createTestbed, repoRoot, type HostName, type Testbed } from './testbed/index.js';
 import { sleep } from './testbed/process.js';
 import { startAgentCluster, type AgentCluster, type RunningAgent } from './agent-cluster.js';
-import { requireTools, toolsUsedBy } from './testbed/tools.js';
+import { requireTools, toolsUsedBy } from './testbed/packages.js';
 import { isVxtunError } from '../dataplane/errors.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
