@@ -9,7 +9,7 @@ import { VxtunError } from '../dataplane/errors.js';
 import type { Dataplane, Peer } from '../dataplane/dataplane.js';
 import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
-import { formatSubnet4, sameSubnet, type Subnet4 } from './subnet/ip4.js';
+import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
 import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
 import { LeaseManager } from './subnet/manager.js';
 import { EtcdLeaseStore, type LeaseChange, type StoredLease } from './subnet/store.js';
@@ -115,7 +115,9 @@ export class LeasePeers {
     if (sameSubnet(l.subnet, this.own)) return false;
     const key = formatSubnet4(l.subnet);
     const attrs = decodeLeaseAttrs(l.value);
-    const found = attrs ? vxlanPeerOf(attrs, this.vni) : { skip: 'the value is not a lease' };
+    const found = !attrs ? { skip: 'the value is not a lease' }
+      : overlaps(l.subnet, this.own) ? { skip: `it overlaps our subnet ${formatSubnet4(this.own)}` }
+        : vxlanPeerOf(attrs, this.vni);
     if ('skip' in found) {
       if (this.skipped.get(key) !== found.skip) this.log.info({ subnet: key, publicIp: attrs?.publicIp, why: found.skip }, 'ignoring lease');
       const removed = this.remove(key);
@@ -141,6 +143,11 @@ export class LeasePeers {
   }
 
   private publish(): void {
-    this.dp.setPeers([...this.peers.values()]);
+    try {
+      this.dp.setPeers([...this.peers.values()]);
+    } catch (err) {
+      // E.g. two leases whose subnets overlap (a SubnetLen changed under a running cluster): route what we had.
+      this.log.error({ code: (err as VxtunError).code, err: (err as Error).message }, 'peer list refused; the dataplane keeps the previous one');
+    }
   }
 }
