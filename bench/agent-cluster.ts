@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VxtunError } from '../dataplane/errors.js';
 import { repoRoot, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
-import { sleep } from './testbed/process.js';
-import { requireTools } from './testbed/packages.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { requireTools } from './testbed/tools.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
 const REGISTRY_PORT = 2379;
@@ -35,6 +35,12 @@ export interface AgentCluster {
   /** Every key under `<prefix>/subnets/` with its value. */
   leases(): Promise<Map<string, string>>;
   startAgent(host: HostName, extraArgs?: readonly string[]): Promise<RunningAgent>;
+  /** Starts an agent without waiting for it to come up; `running` resolves once it runs, rejects if it exits first. */
+  spawnAgent(host: HostName, extraArgs?: readonly string[]): { running: Promise<RunningAgent>; process: TrackedProcess };
+  /** Stops the registry (SIGTERM, or SIGKILL as a crash); its data directory stays. */
+  stopRegistry(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts the registry again on the same address and data directory; resolves when it answers. */
+  startRegistry(): Promise<void>;
   /** Stops every agent still running and the registry, and removes the working directory. */
   close(): Promise<void>;
 }
@@ -59,12 +65,13 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const dir = mkdtempSync(join(tmpdir(), `vxtun-agents-${tb.prefix}-`));
   const endpoint = `http://${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`;
-  const running = new Set<TrackedProcess>();
-  const registry = tb.spawn('a', o.registry === 'etcd'
+  const registryArgv = o.registry === 'etcd'
     ? ['etcd', '--name', 'a', '--data-dir', join(dir, 'registry'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
       '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
       '--initial-cluster', 'a=http://127.0.0.1:2380', '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error']
-    : ['node', cli, 'registry', '--listen', `${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')]);
+    : ['node', cli, 'registry', '--listen', `${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')];
+  const running = new Set<TrackedProcess>();
+  let registry = tb.spawn('a', registryArgv);
   running.add(registry);
   const close = async () => {
     await Promise.allSettled([...running].map((p) => p.stop(5_000)));
@@ -79,29 +86,19 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
     throw err;
   }
 
-  return {
-    endpoint,
-    dir,
-    prefix,
-    etcdctl,
-    async leases() {
-      const lines = (await etcdctl(['get', '--prefix', `${prefix}/subnets/`])).split('\n').filter((l) => l !== '');
-      const out = new Map<string, string>();
-      for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i], lines[i + 1]);
-      return out;
-    },
-    async startAgent(host, extraArgs = []) {
-      const home = join(dir, host);
-      const subnetFile = join(home, 'subnet.env');
-      const argv = [
-        'node', cli, 'agent', '--etcd-endpoints', endpoint, '--etcd-prefix', prefix, '--public-ip', tb.hosts[host].underlayIPv4,
-        '--subnet-file', subnetFile, '--state-dir', join(home, 'state'), '--tun-name', `${tb.prefix}t`,
-        ...(o.leaseTtl ? ['--subnet-lease-ttl', o.leaseTtl] : []), ...(o.workers ? ['--workers', String(o.workers)] : []), ...extraArgs,
-      ];
-      const proc = tb.spawn(host, argv);
-      running.add(proc);
+  const spawnAgent = (host: HostName, extraArgs: readonly string[] = []) => {
+    const home = join(dir, host);
+    const subnetFile = join(home, 'subnet.env');
+    const argv = [
+      'node', cli, 'agent', '--etcd-endpoints', endpoint, '--etcd-prefix', prefix, '--public-ip', tb.hosts[host].underlayIPv4,
+      '--subnet-file', subnetFile, '--state-dir', join(home, 'state'), '--tun-name', `${tb.prefix}t`,
+      ...(o.leaseTtl ? ['--subnet-lease-ttl', o.leaseTtl] : []), ...(o.workers ? ['--workers', String(o.workers)] : []), ...extraArgs,
+    ];
+    const proc = tb.spawn(host, argv);
+    running.add(proc);
+    const started = (async (): Promise<RunningAgent> => {
       try {
-        const line = await waitForLine(proc, '"msg":"vxtun agent running"', 30_000, `vxtun agent on host ${host}`);
+        const line = await waitForLine(proc, '"msg":"vxtun agent running"', 60_000, `vxtun agent on host ${host}`);
         const subnet = String(JSON.parse(line).subnet);
         return {
           host, subnet, subnetFile, output: () => proc.output(),
@@ -119,6 +116,33 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
         running.delete(proc);
         throw err;
       }
+    })();
+    started.catch(() => undefined);
+    return { running: started, process: proc };
+  };
+
+  return {
+    endpoint,
+    dir,
+    prefix,
+    etcdctl,
+    async leases() {
+      const lines = (await etcdctl(['get', '--prefix', `${prefix}/subnets/`])).split('\n').filter((l) => l !== '');
+      const out = new Map<string, string>();
+      for (let i = 0; i + 1 < lines.length; i += 2) out.set(lines[i], lines[i + 1]);
+      return out;
+    },
+    startAgent: (host, extraArgs = []) => spawnAgent(host, extraArgs).running,
+    spawnAgent,
+    async stopRegistry(signal) {
+      if (signal === 'SIGKILL') registry.child.kill('SIGKILL');
+      await registry.stop(5_000);
+      running.delete(registry);
+    },
+    async startRegistry() {
+      registry = tb.spawn('a', registryArgv);
+      running.add(registry);
+      await waitForHealth(registry, etcdctl, 15_000);
     },
     close,
   };

@@ -2,15 +2,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { VxtunError } from '../dataplane/errors.js';
+import type { ModeName } from './modes.js';
 import { addBenchOptions, resolveBenchOptions, type CliBenchOptions } from './options.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
 import type { BenchResult } from './result.js';
 import { runBench } from './runner.js';
 import { addEnvVars, reportUsageErrors } from '../control/cli-options.js';
-import { requireTools } from './testbed/packages.js';
+import { requireTools } from './testbed/tools.js';
 
-const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed';
+const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up), vxtun and the userspace tunnels tinc, ' +
+  'OpenVPN and wireguard-go on a two-namespace testbed';
 
 /**
  * Options and action of the bench command, for `vxtun bench` (which loads this module lazily) and for the
@@ -67,8 +69,16 @@ const TOOLS: readonly { command: string; pkg: string; needed: (o: CliBenchOption
   { command: 'tc', pkg: 'iproute2', needed: (o) => o.wan !== undefined },
   { command: 'iperf3', pkg: 'iperf3', needed: () => true },
   { command: 'sockperf', pkg: 'sockperf', needed: () => true },
-  { command: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') },
+  { command: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') || o.modes.some(isPeerMode) },
+  { command: 'tincd', pkg: 'tinc', needed: (o) => o.modes.includes('tinc') },
+  { command: 'openvpn', pkg: 'openvpn', needed: (o) => o.modes.includes('openvpn') },
+  { command: 'wireguard-go', pkg: 'wireguard-go', needed: (o) => o.modes.includes('wireguard-go') },
+  { command: 'wg', pkg: 'wireguard-tools', needed: (o) => o.modes.includes('wireguard-go') },
 ];
+
+function isPeerMode(mode: ModeName): boolean {
+  return mode === 'tinc' || mode === 'openvpn' || mode === 'wireguard-go';
+}
 
 function checkTools(opts: CliBenchOptions): void {
   requireTools(TOOLS.filter((t) => t.needed(opts)), 'VXTUN_ERR_BENCH', 'the benchmark');

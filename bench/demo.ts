@@ -7,15 +7,15 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestbed, repoRoot, type HostName, type Testbed } from './testbed/index.js';
-import { sleep } from './testbed/process.js';
 import { startAgentCluster, type AgentCluster, type RunningAgent } from './agent-cluster.js';
-import { requireTools, toolsUsedBy } from './testbed/packages.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { requireTools, toolsUsedBy } from './testbed/tools.js';
 import { isVxtunError } from '../dataplane/errors.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
 const BYTES = 100 * 1024 * 1024;
 const DEADLINE_MS = 110_000;
-const TOOLS = join(repoRoot(), 'bench', 'testbed', 'tools');
+const TRAFFIC = join(repoRoot(), 'bench', 'testbed', 'traffic');
 
 let stepNo = 0;
 const step = (what: string) => console.log(`\n[${++stepNo}] ${what}`);
@@ -65,9 +65,9 @@ async function run(d: Demo): Promise<boolean> {
 
   step(`100 MB over TCP from host a to host b (${addr('b')}), sha256 taken on both ends`);
   const started = Date.now();
-  const sink = tb.spawn('b', ['node', join(TOOLS, 'tcp-sink.mjs'), '0.0.0.0', '5201', '60000']);
+  const sink = tb.spawn('b', ['node', join(TRAFFIC, 'tcp-sink.mjs'), '0.0.0.0', '5201', '60000']);
   for (let i = 0; i < 100 && !sink.output().includes('listening'); i++) await sleep(50);
-  const src = await tb.exec('a', ['node', join(TOOLS, 'tcp-source.mjs'), addr('b'), '5201', String(BYTES), '60000'], { timeoutMs: 65_000 });
+  const src = await tb.exec('a', ['node', join(TRAFFIC, 'tcp-source.mjs'), addr('b'), '5201', String(BYTES), '60000'], { timeoutMs: 65_000 });
   const sinkExit = await Promise.race([sink.exited, sleep(10_000).then(() => 'timeout')]);
   const sent = JSON.parse(src.stdout.trim()) as { bytes: number; sha256: string };
   const gotLine = sink.output().split('\n').find((l) => l.startsWith('{'));

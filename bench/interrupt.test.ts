@@ -3,9 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run, sleep } from './testbed/process.js';
+import { run } from './testbed/process.js';
 import { repoRoot } from './testbed/vxtun.js';
 import { isRoot } from '../test/netns/harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const cli = join(repoRoot(), 'dist', 'bench', 'cli.js');
 

@@ -1,10 +1,25 @@
+import { openvpn } from './peers/openvpn.js';
+import { tinc } from './peers/tinc.js';
+import { setUpPeerTunnel, type PeerTool } from './peers/userspace.js';
+import { wireguardGo } from './peers/wireguard-go.js';
 import { setupFlannelVxlan, type FlannelVxlan } from './testbed/kernel-vxlan.js';
 import type { HostName, Testbed } from './testbed/netns.js';
 import { overlayPlan } from './testbed/overlay.js';
 import { startVxtun, type RunningVxtun } from './testbed/vxtun.js';
 
-export type ModeName = 'underlay' | 'kernel-vxlan' | 'vxtun';
-export const MODE_NAMES: readonly ModeName[] = ['underlay', 'kernel-vxlan', 'vxtun'];
+export type ModeName = 'underlay' | 'kernel-vxlan' | 'vxtun' | 'tinc' | 'openvpn' | 'wireguard-go';
+export const MODE_NAMES: readonly ModeName[] = ['underlay', 'kernel-vxlan', 'vxtun', 'tinc', 'openvpn', 'wireguard-go'];
+
+/** Modes without a forwarder process: the kernel carries the traffic. */
+export const KERNEL_MODES: readonly ModeName[] = ['underlay', 'kernel-vxlan'];
+
+/** A mode's name as the table and chart show it: encrypted modes say so. */
+export function modeLabel(mode: ModeName): string {
+  return ENCRYPTED_MODES.includes(mode) ? `${mode} (encrypted)` : mode;
+}
+
+/** Modes whose tunnel encrypts what it carries: wireguard-go cannot be told not to; the others run without a cipher. */
+export const ENCRYPTED_MODES: readonly ModeName[] = ['wireguard-go'];
 
 /**
  * How CPU per GB is counted: `process` = the forwarder processes' own CPU (utime + stime, all threads);
@@ -19,6 +34,8 @@ export interface ModeSession {
   readonly cpuAccounting: CpuAccounting;
   /** The forwarder processes (empty for in-kernel modes). */
   readonly forwarderPids: readonly number[];
+  /** What ran, for the report: tool and version, and whether it encrypted. */
+  readonly details?: string;
   /** Why the mode stopped working, if it did (a forwarder exited); undefined while healthy. */
   health(): string | undefined;
   teardown(): Promise<void>;
@@ -38,7 +55,27 @@ export async function setUpMode(mode: ModeName, tb: Testbed): Promise<ModeSessio
       return setUpKernelVxlan(tb);
     case 'vxtun':
       return setUpVxtun(tb);
+    // The userspace tunnels vxtun is compared with: a daemon per host on its own TUN device.
+    case 'tinc':
+      return setUpPeerMode(tinc, tb);
+    case 'openvpn':
+      return setUpPeerMode(openvpn, tb);
+    case 'wireguard-go':
+      return setUpPeerMode(wireguardGo, tb);
   }
+}
+
+async function setUpPeerMode(tool: PeerTool, tb: Testbed): Promise<ModeSession> {
+  const plan = overlayPlan(tb);
+  const tunnel = await setUpPeerTunnel(tb, tool);
+  return {
+    address: { a: plan.a.overlayIp, b: plan.b.overlayIp },
+    cpuAccounting: 'process',
+    forwarderPids: tunnel.pids,
+    details: tunnel.details,
+    health: tunnel.health,
+    teardown: tunnel.teardown,
+  };
 }
 
 async function setUpKernelVxlan(tb: Testbed): Promise<ModeSession> {
@@ -68,7 +105,8 @@ async function setUpVxtun(tb: Testbed): Promise<ModeSession> {
   const running: RunningVxtun[] = [];
   const exits = new Map<number, number | string>();
   const teardown = async (): Promise<void> => {
-    await Promise.all(running.map((r) => r.stop()));
+    // A forwarder that died is reported by health(); here it only has to be gone.
+    await Promise.all(running.map((r) => r.stop().catch(() => undefined)));
   };
   try {
     for (const host of ['a', 'b'] as const) {

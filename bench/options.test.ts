@@ -10,10 +10,10 @@ function parse(argv: string[]) {
 }
 
 describe('bench options', () => {
-  it('defaults to every mode and metric, 3 repetitions of 10 s, MTU 1500, veth defaults', () => {
+  it('defaults to every mode (the userspace tunnels too) and metric, 3 repetitions of 10 s, MTU 1500, veth defaults', () => {
     const opts = parse([]);
     expect(opts).toMatchObject({ durationS: 10, repetitions: 3, mtu: 1500, profile: 'default' });
-    expect(opts.modes).toEqual(['underlay', 'kernel-vxlan', 'vxtun']);
+    expect(opts.modes).toEqual(['underlay', 'kernel-vxlan', 'vxtun', 'tinc', 'openvpn', 'wireguard-go']);
     expect(opts.metrics).toEqual(['tcp1', 'tcp4', 'udp64', 'latency', 'ping']);
     expect(opts.outDir).toMatch(/bench[/\\]results$/);
   });
@@ -22,6 +22,8 @@ describe('bench options', () => {
     expect(parse(['--quick'])).toMatchObject({ durationS: QUICK.durationS, repetitions: QUICK.repetitions });
     expect(parse(['--quick', '--duration', '5'])).toMatchObject({ durationS: 5, repetitions: QUICK.repetitions });
     expect(parse(['--modes', 'vxtun,underlay']).modes).toEqual(['underlay', 'vxtun']);
+    expect(parse(['--modes', 'wireguard-go,vxtun,openvpn,tinc']).modes).toEqual(['vxtun', 'tinc', 'openvpn',
+      'wireguard-go']);
   });
 
   it('rejects unknown modes and bad numbers with a config error naming the flag', () => {

@@ -8,7 +8,7 @@ import type { NetemOptions } from './testbed/netns.js';
 import { OFFLOAD_PROFILES, type OffloadProfile } from './testbed/offloads.js';
 import { repoRoot } from './testbed/vxtun.js';
 
-/** `--quick`: two repetitions of 2-second measurements; all three modes finish in about two minutes. */
+/** `--quick`: two repetitions of 2-second measurements; all six modes finish in about five minutes. */
 export const QUICK = { durationS: 2, repetitions: 2 } as const;
 
 export interface CliBenchOptions extends BenchOptions {
@@ -36,7 +36,7 @@ export function addBenchOptions(cmd: Command): Command {
     .option('--mtu <bytes>', 'underlay (veth) MTU', '1500')
     .addOption(new Option('--profile <name>', 'veth offload profile').choices([...OFFLOAD_PROFILES]).default('default'))
     .option('--wan <spec>', 'tc netem on the underlay, each way, e.g. delay=10ms,loss=0.5%')
-    .option('--quick', `short preset: ${QUICK.repetitions} repetitions × ${QUICK.durationS} s (under 3 minutes)`)
+    .option('--quick', `short preset: ${QUICK.repetitions} repetitions × ${QUICK.durationS} s (about 5 minutes for every mode)`)
     .option('--out <dir>', 'where to write <timestamp>.json/.md/.svg (default: bench/results)');
 }
 

@@ -55,6 +55,8 @@ export interface BenchResult {
     readonly offloads: Record<string, Record<string, string>>;
   };
   readonly modes: readonly ModeName[];
+  /** What ran in each userspace peer mode (tool, version, whether it encrypted), from its first set-up. */
+  readonly modeDetails?: Partial<Record<ModeName, string>>;
   readonly runs: readonly RunRecord[];
   readonly summary: readonly MetricSummary[];
   readonly targets: readonly TargetResult[];

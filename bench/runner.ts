@@ -32,6 +32,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const { commit, dirty } = gitState();
   const tb = await createTestbed({ mtu: opts.mtu, offloadProfile: opts.profile, ...(opts.wan ? { netem: opts.wan } : {}) });
   const runs: RunRecord[] = [];
+  const modeDetails: Partial<Record<ModeName, string>> = {};
   try {
     log(`testbed ${tb.prefix}: ${tb.hosts.a.netns} ${tb.hosts.a.underlayIp} <-veth-> ${tb.hosts.b.netns} ` +
       `${tb.hosts.b.underlayIp}, MTU ${tb.mtu}, offloads ${opts.profile}`);
@@ -46,6 +47,10 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
           log(`${tag}: FAILED to set up: ${error}`);
           runs.push({ rep, mode, error, samples: {}, errors: {} });
           continue;
+        }
+        if (session.details !== undefined && modeDetails[mode] === undefined) {
+          modeDetails[mode] = session.details;
+          log(`${tag}: ${session.details}`);
         }
         try {
           const measured = await measureSession(tb, session, {
@@ -85,6 +90,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
         offloads: { a: { ...tb.offloadState.a }, b: { ...tb.offloadState.b } },
       },
       modes: opts.modes,
+      modeDetails,
       runs,
       summary,
       targets: evaluateTargets(summary),

@@ -5,7 +5,8 @@ import { IPERF_PORT, parseIperfTcp, parseIperfUdp, runIperfClient } from './metr
 import { SOCKPERF_PORT, parsePing, parseSockperf, runPing, runSockperfClient } from './metrics/latency.js';
 import type { ModeSession } from './modes.js';
 import type { Testbed } from './testbed/netns.js';
-import { sleep, type TrackedProcess } from './testbed/process.js';
+import type { TrackedProcess } from './testbed/process.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Samples of one mode in one repetition, and why a metric is missing where one is. */
 export interface SessionSamples {

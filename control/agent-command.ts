@@ -1,6 +1,6 @@
 /** The `vxtun agent` subcommand: flags named like flanneld's, handed to runAgent. */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { addEnvVars, intInRange, parseDuration } from './cli-options.js';
 import { MAX_WORKERS } from '../dataplane/dataplane.js';
 import { VxtunError } from '../dataplane/errors.js';
@@ -11,9 +11,6 @@ import { DEFAULT_LEASE_TTL_SECONDS } from './subnet/manager.js';
 import { DEFAULT_SUBNET_FILE } from './subnet/subnet-env.js';
 
 export { parseDuration };
-
-/** Flags flanneld has too read flanneld's variables (`FLANNELD_ETCD_ENDPOINTS`), so its environment files keep working. */
-const FLANNELD_FLAGS = /^(etcd-|public-ip$|subnet-file$)/;
 
 function readPem(file: string | undefined, flag: string): Buffer | undefined {
   if (file === undefined) return undefined;
@@ -27,11 +24,19 @@ function readPem(file: string | undefined, flag: string): Buffer | undefined {
 interface AgentFlags {
   etcdEndpoints: string; etcdPrefix: string; etcdCafile?: string; etcdCertfile?: string; etcdKeyfile?: string;
   etcdUsername?: string; etcdPassword?: string; publicIp: string; subnetFile: string; stateDir: string; tunName: string;
-  workers?: number; subnetLeaseTtl: number; statsInterval: number;
+  workers?: number; subnetLeaseTtl: number; statsInterval: number; waitTimeout?: number; subnetLeaseRenewMargin?: number;
+  healthzIp: string; healthzPort: number;
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port in 0..65535, got "${v}"`);
+  return n;
 }
 
 export function registerAgentCommand(program: Command): void {
-  addEnvVars(program.command('agent'), (flag) => (FLANNELD_FLAGS.test(flag) ? 'FLANNELD_' : 'VXTUN_'))
+  // flanneld reads every flag also from FLANNELD_<FLAG> (dashes as underscores); a flag on the command line wins.
+  addEnvVars(program.command('agent'), () => 'FLANNELD_')
     .description('Join a Flannel-compatible overlay: take a subnet lease from etcd (or `vxtun registry`), run the forwarder on it, write subnet.env and follow the other hosts\' leases (needs root or CAP_NET_ADMIN)')
     .requiredOption('--public-ip <ip>', 'IPv4 address other hosts reach this one on; also identifies this host\'s lease')
     .option('--etcd-endpoints <urls>', 'comma-separated registry URLs', 'http://127.0.0.1:2379')
@@ -47,8 +52,14 @@ export function registerAgentCommand(program: Command): void {
     .option('--workers <n>', `queue worker threads, 1..${MAX_WORKERS} (default: number of cores)`, intInRange(1, MAX_WORKERS))
     .addOption(new Option('--subnet-lease-ttl <duration>', 'TTL of the subnet lease, renewed before it runs out (Flannel: 24h)')
       .argParser(parseDuration).default(DEFAULT_LEASE_TTL_SECONDS, `${DEFAULT_LEASE_TTL_SECONDS / 3600}h`))
+    .option('--subnet-lease-renew-margin <minutes>', 'renew the lease this many minutes before it expires (flanneld: 60; default: 60, or a quarter of a shorter TTL)', intInRange(1))
+    .option('--wait-timeout <duration>', 'at start, give up waiting for the registry, the network config and a lease after this long (default: wait forever)', parseDuration)
+    .option('--healthz-ip <ip>', 'address of the /healthz and /readyz endpoint', '127.0.0.1')
+    .option('--healthz-port <port>', 'port of the /healthz and /readyz endpoint (0 = off)', port, 0)
     .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', intInRange(0), 0)
     .addHelpText('after', `
+Every flag can also be given as an environment variable FLANNELD_<FLAG> (e.g. FLANNELD_ETCD_ENDPOINTS), as flanneld reads them.
+
 Examples:
   sudo vxtun agent --public-ip 192.0.2.1 --etcd-endpoints http://10.0.0.5:2379
   sudo vxtun agent --public-ip 192.0.2.1 --etcd-endpoints https://a:2379,https://b:2379 \\
@@ -67,6 +78,8 @@ Needs a network config at <prefix>/config, e.g.
       await runAgent({
         etcd: { endpoints, tls, auth }, prefix: f.etcdPrefix, publicIp: f.publicIp, subnetFile: f.subnetFile, stateDir: f.stateDir,
         tunName: f.tunName, workers: f.workers, leaseTtlSeconds: f.subnetLeaseTtl, statsInterval: f.statsInterval,
+        renewMarginSeconds: f.subnetLeaseRenewMargin === undefined ? undefined : f.subnetLeaseRenewMargin * 60,
+        waitTimeoutSeconds: f.waitTimeout, healthz: { host: f.healthzIp, port: f.healthzPort },
       }, log);
     });
 }

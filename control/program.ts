@@ -6,6 +6,7 @@ import { addLogOptions, commandLogger } from './log.js';
 import { runStatic } from './static.js';
 import { registerRegistryCommand } from './registry/index.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerCniCommand } from './cni/command.js';
 import { MAX_WORKERS } from '../dataplane/dataplane.js';
 
 /** vxtun's package.json: two levels up from the compiled file (dist/control/), one from the source (control/). */
@@ -55,6 +56,7 @@ Config file:
 
   registerAgentCommand(program);
   registerRegistryCommand(program);
+  registerCniCommand(program);
 
   // The benchmark is not part of the forwarder: its module (testbed, runners, report) is loaded only when asked
   // for, and parses its own options (`vxtun bench --help`).

@@ -2,7 +2,9 @@
  * Wire -> TUN. A UDP_GRO message holds several VXLAN datagrams of one size; each is checked (sender holds a
  * lease, VXLAN flags and VNI, inner MAC, inner source inside the sender's subnet), stripped, and its inner
  * packet offered to the coalescer, which joins TCP segments of one flow (and, where the TUN takes USO, UDP
- * datagrams of one flow) into a single TUN write marked NEEDS_CSUM. Anything wrong is dropped and counted by reason; nothing here throws per packet.
+ * datagrams of one flow) into a single TUN write marked NEEDS_CSUM. With a virtio header every inner IPv4 header and
+ * TCP/UDP checksum is verified first (offload/partial.ts), since the kernel verifies no NEEDS_CSUM packet; without
+ * one the kernel verifies them all. Anything wrong is dropped and counted by reason; nothing here throws per packet.
  */
 import { PacketBatch, TUN_F_USO4, TUN_F_USO6, type TunQueue, type UdpBind } from './sys/types.js';
 import { ENCAP_HEADROOM, type LocalConfig } from './local.js';
@@ -13,9 +15,9 @@ import { parseIp, IpInfo } from './packet/ip.js';
 import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
 import { VXLAN_HLEN } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
-import { markChecksumPartial } from './offload/partial.js';
+import { InnerChecksum, markChecksumPartial, verifyInnerChecksums } from './offload/partial.js';
 import { Coalescer } from './offload/gro.js';
-import { copyRanges } from './sys/csum.js';
+import { copyRanges, sumRange } from './sys/csum.js';
 import { ArpResponder } from './arp-responder.js';
 
 const C_RX_PACKETS = counterIndex('rxPackets');
@@ -32,6 +34,7 @@ const D_BAD_INNER = dropIndex(DropReason.BAD_INNER);
 const D_NO_PEER = dropIndex(DropReason.NO_PEER);
 const D_SPOOFED = dropIndex(DropReason.SPOOFED_SOURCE);
 const D_TUN_WRITE = dropIndex(DropReason.TUN_WRITE);
+const D_BAD_CHECKSUM = dropIndex(DropReason.BAD_CHECKSUM);
 
 /** Smallest datagram worth parsing: VXLAN + Ethernet + an IPv4 header. */
 const MIN_DATAGRAM = VXLAN_HLEN + ETH_HLEN + 20;
@@ -55,7 +58,6 @@ export class Decapsulator {
     this.peers = peers;
     this.stats = stats;
     this.tun = tun;
-    // Inner checksums are not verified here: see offload/partial.ts for why.
     // UDP runs are merged only where the kernel takes UDP_L4 GSO packets from the TUN (USO, Linux 6.2+).
     const uso = TUN_F_USO4 | TUN_F_USO6;
     this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloadFlags & uso) === uso });
@@ -108,6 +110,7 @@ export class Decapsulator {
     if (!parseIp(buf, inner, len - ENCAP_HEADROOM, ip) || (ip.family === 4) !== (ethertype === ETHERTYPE_IPV4)) { st[D_BAD_INNER]++; return; }
     const fromPeer = ip.family === 4 ? peer.contains4(readU32(buf, ip.srcOff)) : peer.contains6(buf, ip.srcOff);
     if (!fromPeer) { st[D_SPOOFED]++; return; }
+    if (this.tun.vnetHdr && verifyInnerChecksums(buf, inner, ip, sumRange) === InnerChecksum.BAD) { st[D_BAD_CHECKSUM]++; return; }
     const innerLen = ip.totalLen; // trims Ethernet padding of short frames
     this.deliver(buf, inner, innerLen, ip);
     st[C_RX_PACKETS]++;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that `npm test` (default) or `npm run demo` (argument `demo`) drives, from the table
-# in test/packages.txt, when run as root; otherwise stops with the list of what is missing.
+# Installs the Debian packages that `npm test` (default), `npm run demo` (argument `demo`) or `npm run bench`
+# (argument `bench`) drives, from the table in test/packages.txt, when run as root; otherwise stops with the list
+# of what is missing.
 set -euo pipefail
 group="${1:-test}"
 here="${BASH_SOURCE[0]%/*}"; [ "$here" = "${BASH_SOURCE[0]}" ] && here=.

@@ -1,6 +1,6 @@
 import { REPORTED_FEATURES } from '../testbed/offloads.js';
 import { metricInfo } from '../catalog.js';
-import type { ModeName } from '../modes.js';
+import { KERNEL_MODES, modeLabel, type ModeName } from '../modes.js';
 import type { BenchResult, MetricSummary } from '../result.js';
 import type { Summary } from '../stats.js';
 import { formatValue } from './format.js';
@@ -22,7 +22,7 @@ export function renderMarkdown(result: BenchResult): string {
 
   lines.push('## Results', '');
   const showRatio = result.modes.includes('vxtun') && result.modes.includes('kernel-vxlan');
-  const columns = [...result.modes, ...(showRatio ? ['vxtun / kernel-vxlan'] : [])];
+  const columns = [...result.modes.map(modeLabel), ...(showRatio ? ['vxtun / kernel-vxlan'] : [])];
   lines.push(`| Metric | Unit | ${columns.join(' | ')} |`);
   lines.push(`|---|---|${columns.map(() => '---:').join('|')}|`);
   for (const row of result.summary) {
@@ -31,6 +31,12 @@ export function renderMarkdown(result: BenchResult): string {
     lines.push(`| ${row.label} | ${row.unit} | ${cells.join(' | ')} |`);
   }
   lines.push('');
+  const details = Object.entries(result.modeDetails ?? {});
+  if (details.length > 0) {
+    lines.push('Userspace tunnels, as they ran:', '');
+    for (const [mode, text] of details) lines.push(`- \`${mode}\`: ${text}`);
+    lines.push('');
+  }
 
   lines.push('## Targets (vxtun against kernel VXLAN, same run)', '');
   lines.push('| Metric | Target | vxtun | kernel-vxlan | Result |', '|---|---|---:|---:|---|');
@@ -51,7 +57,8 @@ export function renderMarkdown(result: BenchResult): string {
     lines.push('');
   }
   lines.push('## Notes', '');
-  lines.push('- CPU per GB: vxtun counts its own processes (utime + stime of both forwarders, all threads); ' +
+  lines.push('- CPU per GB: vxtun and the userspace tunnels count their own processes (utime + stime of both ' +
+    'forwarders or daemons, all threads); ' +
     'kernel-vxlan and underlay count the machine\'s sys + irq + softirq time, which includes the TCP stacks of the ' +
     'iperf3 endpoints. "Whole machine" counts all non-idle CPU time for every mode (other load on the machine included).');
   lines.push('- Latency is the full round trip of a UDP request/response (sockperf ping-pong --full-rtt); ' +
@@ -64,7 +71,7 @@ export function renderMarkdown(result: BenchResult): string {
 function cell(row: MetricSummary, mode: ModeName, result: BenchResult): string {
   const s: Summary | undefined = row.modes[mode];
   if (s !== undefined) return s.max > s.min ? `${formatValue(s.median)} (${formatValue(s.min)}–${formatValue(s.max)})` : formatValue(s.median);
-  if (metricInfo(row.id).forwarderOnly === true && mode !== 'vxtun') return '–';
+  if (metricInfo(row.id).forwarderOnly === true && KERNEL_MODES.includes(mode)) return '–';
   return result.runs.some((r) => r.mode === mode) ? 'failed' : '–';
 }
 

@@ -84,3 +84,34 @@ describe('SVG chart', () => {
     expect(svg).not.toMatch(/<no reply>/);
   });
 });
+
+describe('report with the userspace tunnels', () => {
+  const modes = ['underlay', 'kernel-vxlan', 'vxtun', 'tinc', 'openvpn', 'wireguard-go'] as const;
+  const runs: RunRecord[] = modes.map((mode, i) => ({ rep: 1, mode, samples: { 'tcp1.ab': 10 - i, 'tcp1.ba': 9 - i },
+    errors: {} }));
+  const summary = summarizeRuns(runs, modes);
+  const six: BenchResult = { ...result(), modes, runs, summary, targets: evaluateTargets(summary), failures: [],
+    modeDetails: { 'wireguard-go': 'wireguard-go v0.0.20220316; ChaCha20-Poly1305: encrypted',
+      tinc: 'tinc version 1.0.36; Cipher = none, Digest = none: unencrypted' } };
+
+  it('gives every mode a column, marks the encrypted one, and says what each tunnel ran', () => {
+    const md = renderMarkdown(six);
+    expect(md).toContain('| Metric | Unit | underlay | kernel-vxlan | vxtun | tinc | openvpn | wireguard-go (encrypted) | ' +
+      'vxtun / kernel-vxlan |');
+    expect(md).toContain('| TCP 1 stream a→b | Gbit/s | 10.0 | 9.00 | 8.00 | 7.00 | 6.00 | 5.00 | 0.89× |');
+    expect(md).toContain('- `tinc`: tinc version 1.0.36; Cipher = none, Digest = none: unencrypted');
+  });
+
+  it('draws six bars per metric without one group running into the next, and a legend entry per mode', () => {
+    const svg = renderSvg(six);
+    for (const mode of ['tinc', 'openvpn', 'wireguard-go (encrypted)']) expect(svg).toContain(`>${mode}</text>`);
+    const bars = [...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" [^>]*><title>(\S+) (TCP 1 stream a→b|TCP 1 stream b→a)/g)]
+      .map((m) => ({ x: Number(m[1]), right: Number(m[1]) + Number(m[2]), metric: m[4] }));
+    expect(bars).toHaveLength(12);
+    const lastOfFirst = Math.max(...bars.filter((b) => b.metric === 'TCP 1 stream a→b').map((b) => b.right));
+    const firstOfSecond = Math.min(...bars.filter((b) => b.metric === 'TCP 1 stream b→a').map((b) => b.x));
+    expect(firstOfSecond).toBeGreaterThan(lastOfFirst);
+    const width = Number(/<svg [^>]*width="([\d.]+)"/.exec(svg)?.[1]);
+    expect(Math.max(...bars.map((b) => b.right))).toBeLessThan(width);
+  });
+});

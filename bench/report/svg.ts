@@ -1,5 +1,5 @@
 import { metricInfo, type MetricId } from '../catalog.js';
-import type { ModeName } from '../modes.js';
+import { modeLabel, type ModeName } from '../modes.js';
 import type { BenchResult, MetricSummary } from '../result.js';
 import { formatValue } from './format.js';
 
@@ -15,9 +15,12 @@ export const MODE_COLOURS: Readonly<Record<ModeName, string>> = {
   underlay: '#9e9e9e',
   'kernel-vxlan': '#4e79a7',
   vxtun: '#f28e2b',
+  tinc: '#59a14f',
+  openvpn: '#e15759',
+  'wireguard-go': '#b07aa1',
 };
 
-const GROUP_WIDTH = 118;
+const MIN_GROUP_WIDTH = 118;
 const BAR_WIDTH = 28;
 const PLOT_TOP = 90;
 const PLOT_HEIGHT = 300;
@@ -28,7 +31,20 @@ export function renderSvg(result: BenchResult): string {
   const rows = CHARTED.map((id) => result.summary.find((s) => s.id === id)).filter(
     (row): row is MetricSummary => row !== undefined && baseline(row) !== undefined,
   );
-  const width = LEFT + Math.max(1, rows.length) * GROUP_WIDTH + 30;
+  const groupWidth = Math.max(MIN_GROUP_WIDTH, result.modes.length * BAR_WIDTH + 14);
+  // Legend entries sit side by side, each as wide as its label.
+  const legend: { mode: ModeName; label: string; x: number }[] = [];
+  let legendEnd = LEFT;
+  for (const mode of result.modes) {
+    const label = modeLabel(mode);
+    legend.push({ mode, label, x: legendEnd });
+    legendEnd += 30 + label.length * 7;
+  }
+  const subtitle = `commit ${result.commit.slice(0, 12)}${result.dirty ? '+' : ''} · underlay MTU ` +
+    `${result.testbed.underlayMtu} · offloads ${result.testbed.profile} · bars: median ÷ baseline ` +
+    '(kernel-vxlan, else underlay); whiskers: min–max';
+  // About 6 px a character at 11 px, 7 at 12 px: wide enough for the subtitle and the legend with few metrics too.
+  const width = Math.max(LEFT + Math.max(1, rows.length) * groupWidth + 30, legendEnd + 20, LEFT + subtitle.length * 6);
   const height = PLOT_TOP + PLOT_HEIGHT + 110;
   const ratios = rows.flatMap((row) => result.modes.map((mode) => (row.modes[mode]?.max ?? 0) / (baseline(row)?.value ?? 1)));
   // Capped so one very slow bar does not flatten the others; a clipped bar is marked with ▲ above its value.
@@ -39,32 +55,30 @@ export function renderSvg(result: BenchResult): string {
     'font-family="Helvetica, Arial, sans-serif" font-size="11">');
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(text(LEFT, 24, `vxtun benchmark ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC`, 'start', 16, 'bold'));
-  out.push(text(LEFT, 42, `commit ${result.commit.slice(0, 12)}${result.dirty ? '+' : ''} · underlay MTU ` +
-    `${result.testbed.underlayMtu} · offloads ${result.testbed.profile} · bars: median ÷ baseline ` +
-    '(kernel-vxlan, else underlay); whiskers: min–max', 'start', 11));
-  result.modes.forEach((mode, i) => {
-    const x = LEFT + i * 130;
+  out.push(text(LEFT, 42, subtitle, 'start', 11));
+  for (const { mode, label, x } of legend) {
     out.push(`<rect x="${x}" y="56" width="12" height="12" fill="${MODE_COLOURS[mode]}"/>`);
-    out.push(text(x + 17, 66, mode, 'start', 12));
-  });
+    out.push(text(x + 17, 66, label, 'start', 12));
+  }
   for (let tick = 0; tick <= top + 1e-9; tick += 0.5) {
     const ty = y(tick);
     const dash = tick === 1 ? ' stroke-dasharray="5,3" stroke="#333"' : ' stroke="#e0e0e0"';
     out.push(`<line x1="${LEFT}" x2="${width - 20}" y1="${ty}" y2="${ty}"${dash}/>`);
     out.push(text(LEFT - 6, ty + 4, `${tick.toFixed(1)}×`, 'end', 10));
   }
-  rows.forEach((row, g) => out.push(...group(row, g, result.modes, y)));
+  rows.forEach((row, g) => out.push(...group(row, g, groupWidth, result.modes, y)));
   out.push(`<line x1="${LEFT}" x2="${LEFT}" y1="${PLOT_TOP}" y2="${PLOT_TOP + PLOT_HEIGHT}" stroke="#333"/>`);
   out.push(text(LEFT, height - 14, `↑ higher is better · ↓ lower is better · ▲ bar clipped at ${MAX_SCALE}× · "failed": the mode produced no value`, 'start', 10));
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
 
-function group(row: MetricSummary, g: number, modes: readonly ModeName[], y: (r: number) => number): string[] {
+function group(row: MetricSummary, g: number, groupWidth: number, modes: readonly ModeName[], y: (r: number) => number):
+  string[] {
   const base = baseline(row);
   if (base === undefined) return [];
   const out: string[] = [];
-  const x0 = LEFT + g * GROUP_WIDTH + (GROUP_WIDTH - modes.length * BAR_WIDTH) / 2;
+  const x0 = LEFT + g * groupWidth + (groupWidth - modes.length * BAR_WIDTH) / 2;
   const floor = y(0);
   modes.forEach((mode, i) => {
     const x = x0 + i * BAR_WIDTH;
@@ -83,7 +97,7 @@ function group(row: MetricSummary, g: number, modes: readonly ModeName[], y: (r:
     const clipped = s.median / base.value > MAX_SCALE;
     out.push(text(cx, Math.min(barTop, y(s.max / base.value)) - 4, `${clipped ? '▲' : ''}${formatValue(s.median)}`, 'middle', 9));
   });
-  const cx = LEFT + g * GROUP_WIDTH + GROUP_WIDTH / 2;
+  const cx = LEFT + g * groupWidth + groupWidth / 2;
   const arrow = row.better === 'higher' ? '↑' : '↓';
   const [first, second] = wrap(`${metricInfo(row.id).short} ${arrow}`);
   out.push(text(cx, floor + 16, first, 'middle', 11));

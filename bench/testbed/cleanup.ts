@@ -1,14 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { killGroup } from './process.js';
 
 /**
- * What a testbed must undo if the process ends before destroy() ran: the process groups it started and the
- * namespaces it created. Exit and signal hooks are installed only while at least one testbed is alive, so a
+ * What a testbed must undo if the process ends before destroy() ran: the process groups it started, the
+ * namespaces it created and the files it made outside them (config directories, sockets a killed daemon leaves). Exit and signal hooks are installed only while at least one testbed is alive, so a
  * program that has destroyed its testbeds keeps Node's default signal behaviour.
  */
 export interface Leftovers {
   readonly pids: Set<number>;
   readonly namespaces: readonly string[];
+  readonly paths: Set<string>;
 }
 
 const live = new Set<Leftovers>();
@@ -35,6 +37,8 @@ export function cleanUpNow(leftovers: Leftovers): void {
       // already deleted
     }
   }
+  for (const path of leftovers.paths) rmSync(path, { recursive: true, force: true });
+  leftovers.paths.clear();
 }
 
 function cleanUpAll(): void {

@@ -4,8 +4,8 @@ export { OFFLOAD_PROFILES, REPORTED_FEATURES, offloadSettings, parseEthtoolFeatu
 export type { OffloadProfile } from './offloads.js';
 export { setupFlannelVxlan } from './kernel-vxlan.js';
 export type { FlannelVxlan, FlannelVxlanOptions } from './kernel-vxlan.js';
-export { startVxtun, repoRoot } from './vxtun.js';
-export type { RunningVxtun, StartVxtunOptions, VxtunStaticConfig } from './vxtun.js';
+export { launchStatic, startVxtun, writeStaticConfig, repoRoot } from './vxtun.js';
+export type { FinalStats, LaunchOptions, LogLine, RunningVxtun, StartVxtunOptions, VxtunStaticConfig } from './vxtun.js';
 export { OVERLAY_NETWORK, overlayMtu, overlayPlan, randomVtepMac, subnetAddress } from './overlay.js';
 export type { OverlayHost, OverlayPeer } from './overlay.js';
 export type { ExecOptions, ExecResult, TrackedProcess } from './process.js';

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VxtunError } from '../../dataplane/errors.js';
 import { cleanUpNow, trackLeftovers, untrackLeftovers, type Leftovers } from './cleanup.js';
 import { offloadSettings, parseEthtoolFeatures, type OffloadProfile } from './offloads.js';
@@ -55,6 +58,13 @@ export interface Testbed {
   exec(host: HostName, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Starts argv inside the host's namespace; destroy() stops it if the caller has not. */
   spawn(host: HostName, argv: readonly string[]): TrackedProcess;
+  /**
+   * A path outside the namespaces (a file a daemon creates, such as a control socket) that destroy() and an
+   * interrupted run remove if the caller has not; the returned function removes it now and stops tracking it.
+   */
+  trackPath(path: string): () => void;
+  /** A new private directory under the system's temp directory, tracked like trackPath. */
+  scratchDir(label: string): { readonly path: string; remove(): void };
   /** Stops every process this testbed started and deletes its namespaces (which removes the veth pair). */
   destroy(): Promise<void>;
 }
@@ -89,7 +99,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
     };
   };
   const hosts = { a: makeHost('a', 1), b: makeHost('b', 2) };
-  const leftovers: Leftovers = { pids: new Set(), namespaces: [hosts.a.netns, hosts.b.netns] };
+  const leftovers: Leftovers = { pids: new Set(), namespaces: [hosts.a.netns, hosts.b.netns], paths: new Set() };
   trackLeftovers(leftovers);
 
   const exec = (host: HostName, argv: readonly string[], execOpts?: ExecOptions): Promise<ExecResult> =>
@@ -101,6 +111,17 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
     leftovers.pids.add(proc.pid);
     tracked.add(proc);
     return proc;
+  };
+  const trackPath = (path: string): (() => void) => {
+    leftovers.paths.add(path);
+    return () => {
+      rmSync(path, { recursive: true, force: true });
+      leftovers.paths.delete(path);
+    };
+  };
+  const scratchDir = (label: string): { path: string; remove(): void } => {
+    const path = mkdtempSync(join(tmpdir(), `vxtun-${prefix}-${label}-`));
+    return { path, remove: trackPath(path) };
   };
   let destroyed = false;
   const destroy = async (): Promise<void> => {
@@ -122,7 +143,8 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
       a: parseEthtoolFeatures((await exec('a', ['ethtool', '-k', hosts.a.dev])).stdout),
       b: parseEthtoolFeatures((await exec('b', ['ethtool', '-k', hosts.b.dev])).stdout),
     };
-    return { prefix, mtu, ipv6Underlay, offloadProfile, netem: opts.netem, hosts, offloadState, exec, spawn, destroy };
+    return { prefix, mtu, ipv6Underlay, offloadProfile, netem: opts.netem, hosts, offloadState, exec, spawn, trackPath,
+      scratchDir, destroy };
   } catch (err) {
     await destroy();
     throw err;

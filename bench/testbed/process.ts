@@ -103,8 +103,3 @@ export function killGroup(pid: number, signal: NodeJS.Signals): void {
     }
   }
 }
-
-/** Resolves after ms; used by bounded polling loops. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

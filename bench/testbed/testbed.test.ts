@@ -1,8 +1,11 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isVxtunError } from '../../dataplane/errors.js';
 import { createTestbed, overlayPlan, setupFlannelVxlan, type Testbed } from './index.js';
-import { run, sleep, type TrackedProcess } from './process.js';
+import { run, type TrackedProcess } from './process.js';
 import { isRoot } from '../../test/netns/harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 async function namespaces(): Promise<string[]> {
   const { stdout } = await run(['ip', 'netns', 'list']);
@@ -36,6 +39,22 @@ describe.runIf(isRoot)('testbed', () => {
     expect(() => process.kill(sleeper.pid, 0)).toThrow();
     expect(await namespaces()).not.toEqual(expect.arrayContaining([names[0]]));
     expect(await namespaces()).not.toEqual(expect.arrayContaining([names[1]]));
+  });
+
+  it('removes the files it was told about outside the namespaces on destroy, and at once when asked', async () => {
+    tb = await createTestbed();
+    const scratch = tb.scratchDir('keys');
+    writeFileSync(join(scratch.path, 'a.key'), 'secret\n');
+    const socket = join(scratch.path, '..', `${tb.prefix}-test.sock`);
+    writeFileSync(socket, '');
+    tb.trackPath(socket);
+    const early = tb.scratchDir('early');
+    early.remove();
+    expect(existsSync(early.path)).toBe(false);
+    expect(existsSync(scratch.path)).toBe(true);
+    await tb.destroy();
+    expect(existsSync(scratch.path)).toBe(false);
+    expect(existsSync(socket)).toBe(false);
   });
 
   it('applies offload profiles and reports the resulting ethtool state', async () => {

@@ -4,10 +4,10 @@
  */
 import type { VxtunError } from '../../dataplane/errors.js';
 import type { Bytes } from './codec.js';
-import { sleep } from './transport.js';
 import type { KeyValue, WatchEvent } from './types.js';
 import type { WatchOptions, Watcher } from './watch.js';
 import type { EtcdClient } from './client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ListAndWatchHandlers {
   /** The full state of the prefix at `revision`; replaces whatever the caller held. */

@@ -8,6 +8,7 @@
  * every call, writes included; timeouts, resets mid-request and other "unavailable" answers are retried only for
  * calls that are safe to repeat (reads).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { VxtunError } from '../../dataplane/errors.js';
@@ -38,6 +39,9 @@ export interface CallOptions {
   /** The response is a stream; return its first message (lease keepalive). */
   streamed?: boolean;
 }
+
+/** Idle time before the first keepalive probe on a stream (libuv then probes every 1 s, 10 times). */
+const STREAM_KEEPALIVE_MS = 2000;
 
 const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
@@ -130,6 +134,9 @@ export class Transport {
     const url = new URL(path, endpoint);
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(url, { method: 'POST', headers, agent: url.protocol === 'https:' ? this.httpsStreamAgent : this.httpStreamAgent });
+    // A watch stream is silent while nothing changes: TCP keepalive probes it, so a registry host that vanished
+    // without FIN/RST (partition, replaced host) breaks the stream within seconds instead of leaving it deaf.
+    req.on('socket', (s) => s.setKeepAlive(true, STREAM_KEEPALIVE_MS));
     req.end(JSON.stringify(body));
     return req;
   }
@@ -243,8 +250,4 @@ function normalizeEndpoint(e: string): string {
     throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `registry endpoint "${e}" must use http or https`);
   }
   return url.origin;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -11,8 +11,9 @@ import { EtcdErrorText, GrpcCode } from '../etcd-wire.js';
 import { parseErrorBody, registryError, unavailable, unexpectedResponse } from './errors.js';
 import { NdjsonSplitter } from './ndjson.js';
 import { rangeEndOf } from './ops.js';
-import { sleep, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import type { WatchEvent } from './types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WatchOptions {
   prefix?: boolean;
@@ -23,7 +24,10 @@ export interface WatchOptions {
   progressNotify?: boolean;
   /** Reconnect when nothing arrived for this long (meaningful with progressNotify). */
   idleTimeoutMs?: number;
-  /** Consecutive failed connection attempts before the watcher gives up with VXTUN_ERR_REGISTRY_UNAVAILABLE. */
+  /**
+   * Consecutive failed connection attempts before the watcher gives up with VXTUN_ERR_REGISTRY_UNAVAILABLE (default 10);
+   * -1: never reconnect, report the first break (for callers that list again instead of resuming).
+   */
   maxReconnects?: number;
 }
 

@@ -9,6 +9,7 @@ import { checkPut, checkRequestSize, deleteRange, put, range, txn } from './stor
 import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeRequest, type TxnRequest } from './store/requests.js';
 import { keyBytes, type WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
+import { hashKV } from './store/hash.js';
 import { SNAPSHOT_FILE, loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
 import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -215,6 +216,19 @@ export class RegistryService {
     const resp: Resp = { header: this.header(), ID: id, TTL: Math.max(this.store.leases.remaining(lease), 0), grantedTTL: lease.ttl };
     if (req.keys) resp.keys = [...lease.keys].sort().map(keyBytes);
     return resp;
+  }
+
+  /** etcd's HashKV: the hash of the key history up to a revision (0 = now); see store/hash.ts. */
+  async hashKV(req: { revision?: string | number }): Promise<Resp> {
+    this.check();
+    const rev = num(req.revision);
+    const compactRev = this.store.compactRev;
+    if (rev > 0 && rev <= compactRev) throw Errors.compacted();
+    if (rev > this.store.rev) throw Errors.futureRev();
+    const header = this.header();
+    const hash = hashKV(this.store, rev > 0 ? rev : this.store.rev);
+    await this.wal.whenDurable();
+    return { header, hash, compact_revision: compactRev > 0 ? compactRev : -1 };
   }
 
   async leaseLeases(): Promise<Resp> {

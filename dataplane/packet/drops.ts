@@ -32,6 +32,8 @@ export const DropReason = {
   MALFORMED_GSO: 12,
   /** An ARP packet that is not a request for our address. */
   ARP_IGNORED: 13,
+  /** An inner IPv4 header checksum, or a TCP/UDP checksum, that does not match the bytes received. */
+  BAD_CHECKSUM: 14,
 } as const;
 
 export type DropReasonName = keyof typeof DropReason;

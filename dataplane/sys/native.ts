@@ -34,6 +34,7 @@ export interface NativeShim {
   closeFd(fd: number): number;
   csumSegments(buf: Uint8Array, first: number, stride: number, count: number, l4Off: number, csumOff: number, lengths: Int32Array, isUdp: number): number;
   copyRanges(src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number): number;
+  sumRange(buf: Uint8Array, off: number, len: number): number;
   copySegments(src: Uint8Array, pktOff: number, pktLen: number, hdrLen: number, gsoSize: number, out: Uint8Array, outOff: number, stride: number): number;
 }
 

@@ -33,12 +33,12 @@ export const post = (url: string, path: string, body: unknown): Promise<RawRespo
  * Opens a raw watch stream and collects `{"result":…}` lines until `until` says stop or `timeoutMs` passes.
  * Returns the parsed lines in arrival order.
  */
-export function rawWatch(url: string, createRequest: unknown, until: (lines: any[]) => boolean, timeoutMs = 5000, afterOpen?: () => Promise<void>): Promise<any[]> {
+export function rawWatch(url: string, createRequest: unknown, until: (lines: any[]) => boolean, timeoutMs = 5000, afterOpen?: () => Promise<void>, headers: Record<string, string> = {}): Promise<any[]> {
   return new Promise((resolve, reject) => {
     const lines: any[] = [];
     let buf = '';
     let started = false;
-    const req = http.request(new URL('/v3/watch', url), { method: 'POST' }, (res) => {
+    const req = http.request(new URL('/v3/watch', url), { method: 'POST', headers }, (res) => {
       res.on('data', (c: Buffer) => {
         buf += c.toString('utf8');
         let nl: number;

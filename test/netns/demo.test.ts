@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { onPath } from '../../bench/testbed/packages.js';
+import { onPath } from '../../bench/testbed/tools.js';
 import { isRoot, ROOT } from './harness.js';
 
 const DEMO = join(ROOT, 'dist/bench/demo.js');

@@ -7,12 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestbed, randomVtepMac, type HostName, type Testbed } from '../../bench/testbed/index.js';
+import { createTestbed, launchStatic, randomVtepMac, writeStaticConfig, type HostName, type RunningVxtun, type Testbed } from '../../bench/testbed/index.js';
 import { run } from '../../bench/testbed/process.js';
 import { CLI, isRoot, ping, tcpTransfer } from './harness.js';
 import { captureVxlan, innerSourcePort, type VxlanDatagram } from './tools/capture.js';
 import { iperfFlows } from './tools/iperf.js';
-import { runStaticFile, writeConfig, type StaticRun } from './tools/static-run.js';
 
 const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
 const subnet6 = { a: 'fd10:244:1::/64', b: 'fd10:244:2::/64' };
@@ -22,7 +21,7 @@ const gateway6 = { a: 'fd10:244:1::', b: 'fd10:244:2::' };
 describe.runIf(isRoot)('vxtun at the edges', () => {
   let tb: Testbed;
   let dir: string;
-  let running: StaticRun[] = [];
+  let running: RunningVxtun[] = [];
   const mac = { a: randomVtepMac(), b: randomVtepMac() };
   const other = (h: HostName): HostName => (h === 'a' ? 'b' : 'a');
 
@@ -43,12 +42,12 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
   };
 
   const start = async (host: HostName, cfg: object, file = join(dir, `${host}.json`), args: string[] = []) => {
-    writeConfig(file, cfg);
-    const proc = await runStaticFile(tb, host, file, args);
+    writeStaticConfig(file, cfg);
+    const proc = await launchStatic(tb, host, file, { extraArgs: args });
     running.push(proc);
     return proc;
   };
-  const stop = async (proc: StaticRun) => {
+  const stop = async (proc: RunningVxtun) => {
     running = running.filter((r) => r !== proc);
     return proc.stop();
   };
@@ -171,12 +170,12 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
     const after = noRoute(await a.waitForLog('stats', seen + 1));
     expect(after - before).toBeGreaterThanOrEqual(3);
 
-    writeConfig(file, config('a'));
+    writeStaticConfig(file, config('a'));
     a.signal('SIGHUP');
     expect((await a.waitForLog('config reloaded')).peers).toBe(1);
     expect(await ping(tb, 'a', gateway.b, 3)).toBe(3);
 
-    writeConfig(file, { ...config('a'), peers: [{ publicIp: tb.hosts.b.underlayIp, subnet: subnet.b, vtepMac: 'not-a-mac' }] });
+    writeStaticConfig(file, { ...config('a'), peers: [{ publicIp: tb.hosts.b.underlayIp, subnet: subnet.b, vtepMac: 'not-a-mac' }] });
     a.signal('SIGHUP');
     expect((await a.waitForLog('config reload failed')).code).toBe('VXTUN_ERR_CONFIG');
     expect(await ping(tb, 'a', gateway.b, 3)).toBe(3);
@@ -215,7 +214,7 @@ describe('vxtun static with a bad config file', () => {
   ])('%s: exits 1 with VXTUN_ERR_CONFIG naming the problem, before touching the kernel', async (name, content, why) => {
     const file = join(dir, content === null ? 'missing.json' : `${name.replace(/\W+/g, '-')}.json`);
     if (typeof content === 'string') writeFileSync(file, content);
-    else if (content !== null) writeConfig(file, { ...content, stateDir: join(dir, 'state') });
+    else if (content !== null) writeStaticConfig(file, { ...content, stateDir: join(dir, 'state') });
     // As root, in a throwaway network namespace: should validation let a bad config through, the TUN it opens
     // and the routes it adds land there, not on this machine.
     const argv = [process.execPath, CLI, 'static', '--config', file];

@@ -1,67 +1,33 @@
 /**
  * Shared pieces of the namespace integration tests: a two-host testbed (bench/testbed), vxtun launched with a
- * config the test writes, and traffic tools run inside the namespaces.
+ * config the test writes (bench/testbed's launcher), and traffic tools run inside the namespaces.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HostName, Testbed } from '../../bench/testbed/index.js';
+import { launchStatic, writeStaticConfig, type FinalStats, type HostName, type RunningVxtun, type Testbed } from '../../bench/testbed/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'dist/control/cli.js');
 
 export const isRoot = process.getuid?.() === 0;
 
-export interface VxtunProc {
-  output(): string;
-  /** SIGTERM, wait for exit (bounded), return the parsed "final stats" log line. */
-  stop(): Promise<FinalStats>;
-}
+export type VxtunProc = RunningVxtun;
+export type { FinalStats };
 
-/** The counters vxtun logs on exit ("final stats"): every counter by name, and drops by reason (non-zero only). */
-export type FinalStats = Record<string, number> & { drops: Record<string, number> };
-
-/** Starts `vxtun static` in a namespace with the given config object; resolves when the dataplane is up. */
+/** Starts `vxtun static` in a namespace with the given config object (state dir: a fresh one unless given). */
 export async function startStatic(tb: Testbed, host: HostName, config: object, extraArgs: string[] = []): Promise<VxtunProc> {
   const dir = mkdtempSync(join(tmpdir(), `vxtun-test-${tb.prefix}${host}-`));
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ stateDir: join(dir, 'state'), ...config }, null, 2));
-  const proc = tb.spawn(host, ['node', CLI, 'static', '--config', file, ...extraArgs]);
-  let out = '';
-  proc.child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
-  while (!out.includes('"msg":"dataplane started"')) {
-    if (Date.now() > deadline || proc.child.exitCode !== null) {
-      proc.child.kill('SIGKILL');
-      throw new Error(`vxtun static did not start on host ${host}:\n${out}`);
-    }
-    await sleep(50);
-  }
-  return {
-    output: () => out,
-    async stop() {
-      proc.child.kill('SIGTERM');
-      const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5_000);
-      const code = await exited;
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-      const line = out.split('\n').find((l) => l.includes('"msg":"final stats"'));
-      if (code !== 0 || !line) throw new Error(`vxtun static exited with ${code}:\n${out}`);
-      return JSON.parse(line).stats as FinalStats;
-    },
-  };
+  writeStaticConfig(file, { stateDir: join(dir, 'state'), ...config });
+  return launchStatic(tb, host, file, { extraArgs, ownedDir: dir });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A traffic tool: the shared ones in bench/testbed/tools (also used by the demo), test-only ones in test/netns/tools. */
+/** A traffic tool: the shared ones in bench/testbed/traffic (also used by the demo), test-only ones in test/netns/tools. */
 export function tool(name: string): string {
-  const shared = join(ROOT, 'bench/testbed/tools', name);
+  const shared = join(ROOT, 'bench/testbed/traffic', name);
   return existsSync(shared) ? shared : join(ROOT, 'test/netns/tools', name);
 }
 
@@ -76,10 +42,10 @@ export async function tcpTransfer(tb: Testbed, from: HostName, to: HostName, dst
   return { sent: JSON.parse(src.stdout.trim()), received: JSON.parse(sinkOut.out().trim()) };
 }
 
-/** Sends `count` UDP datagrams through the overlay; returns both ends' reports. */
-export async function udpTransfer(tb: Testbed, from: HostName, to: HostName, dstAddr: string, count: number, size: number, port = 5300) {
+/** Sends `count` UDP datagrams through the overlay; returns both ends' reports (the sink waits at most sinkTimeoutMs for all). */
+export async function udpTransfer(tb: Testbed, from: HostName, to: HostName, dstAddr: string, count: number, size: number, port = 5300, sinkTimeoutMs = 15_000) {
   const bind = dstAddr.includes(':') ? '::' : '0.0.0.0';
-  const sink = tb.spawn(to, ['node', tool('udp-sink.mjs'), bind, String(port), String(count), '15000']);
+  const sink = tb.spawn(to, ['node', tool('udp-sink.mjs'), bind, String(port), String(count), String(sinkTimeoutMs)]);
   const sinkOut = collect(sink.child);
   await waitFor(() => sinkOut.err().includes('listening'), 10_000, 'udp-sink listening');
   const src = await tb.exec(from, ['node', tool('udp-source.mjs'), dstAddr, String(port), String(count), String(size)], { timeoutMs: 30_000 });

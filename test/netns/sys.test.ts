@@ -11,7 +11,8 @@ import { createPoller, createWakeFd, closeFd } from '../../dataplane/sys/poll.js
 import { configureLink, openTun, type OpenedTun } from '../../dataplane/sys/tun.js';
 import { PacketBatch, READY_UDP, type TunQueue } from '../../dataplane/sys/types.js';
 import { openUdp, type NativeUdpBind } from '../../dataplane/sys/udp.js';
-import { collect, isRoot, sleep, tcpTransfer, tool, waitFor } from './harness.js';
+import { collect, isRoot, tcpTransfer, tool, waitFor } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const VIRTIO_GSO_TCPV4 = 1;
 const TUN_F_TSO4 = 0x02;

@@ -35,7 +35,8 @@ describe('registry HTTP/JSON gateway', () => {
       ['/v3/kv/put', { value: b64('v') }, 400, 3, /key is not provided/],
       ['/v3/kv/txn', { success: Array.from({ length: 129 }, (_, i) => ({ request_put: { key: b64('t' + i) } })) }, 400, 3, /too many operations in txn request/],
       ['/v3/kv/put', { key: b64('big'), value: Buffer.alloc(1600 * 1024).toString('base64') }, 400, 3, /request is too large/],
-      ['/v3/kv/put', 'x'.repeat(3 * 1024 * 1024), 400, 3, /request is too large/],
+      ['/v3/kv/put', 'x'.repeat(3 * 1024 * 1024), 400, 3, /invalid character 'x' looking for beginning of value/],
+      ['/v3/kv/put', { key: b64('big'), value: Buffer.alloc(3 * 1024 * 1024).toString('base64') }, 429, 8, /received message larger than max \(3145738 vs\. 2097152\)/],
       ['/v3/lease/revoke', { ID: '777' }, 404, 5, /requested lease not found/],
     ];
     for (const [route, body, status, code, msg] of cases) {

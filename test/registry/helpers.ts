@@ -9,7 +9,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../control/registry/index.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-const ENTRY = path.join(ROOT, 'dist/control/registry/main.js');
+export const ENTRY = path.join(ROOT, 'dist/control/registry/main.js');
 
 export const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 export const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString();

@@ -10,6 +10,8 @@ import {
 export const MAX_TXN_OPS = 128;
 /** etcd's --max-request-bytes default. */
 export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** etcd's gRPC receive limit: --max-request-bytes plus 512 KiB of overhead; bigger messages never reach etcd's own check. */
+export const MAX_RECEIVE_BYTES = MAX_REQUEST_BYTES + 512 * 1024;
 
 /** Bytes of keys and values a write carries (what etcd's request-size limit is about). */
 export function payloadBytes(req: PutRequest | TxnRequest): number {
@@ -162,6 +164,9 @@ function collectWrites(ops: RequestOp[], puts: Set<string>, deletes: { from: str
       for (const branch of [op.request_txn.success ?? [], op.request_txn.failure ?? []]) collectWrites(branch, puts, deletes);
     } else if (op.request_range) {
       requireKey(op.request_range.key);
+    } else {
+      // An operation with no request set (or only fields this version does not know), as etcd's checkRequestOp.
+      throw Errors.keyNotFound();
     }
   }
 }

@@ -8,11 +8,15 @@ import type { RegistryService } from '../service.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { messageType } from '../wire/proto.js';
 import { Errors } from '../wire/rpc-error.js';
-import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
+import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
 import type { AuthStore } from '../auth.js';
 
-/** Base64 makes a body up to 4/3 of the request it carries; anything beyond cannot fit. */
-export const MAX_BODY_BYTES = Math.ceil((MAX_REQUEST_BYTES * 4) / 3) + 64 * 1024;
+/**
+ * etcd's gateway reads any body, turns it into a protobuf message, and gRPC refuses one over MAX_RECEIVE_BYTES
+ * (429 "received message larger than max (N vs. 2097152)"). N is that message's size, so a body is read up to
+ * this bound (a base64 value 4 times the limit) to name it; beyond, the answer says the body was over the bound.
+ */
+export const MAX_BODY_BYTES = 4 * MAX_RECEIVE_BYTES;
 
 const typeCache = new Map<string, protobuf.Type>();
 export function typeOf(name: string): protobuf.Type {

@@ -7,8 +7,8 @@ import { Errors, toRpcError } from '../wire/rpc-error.js';
 import { WatchStream, type WatchRequest } from '../watch-stream.js';
 import { ETCD_VERSION } from '../../etcd-wire.js';
 import { authenticate } from './gateway-common.js';
-import { MAX_REQUEST_BYTES } from '../store/kv-ops.js';
-import { authorize, type AuthStore } from '../auth.js';
+import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
+import { authorize, watchAccess, type AuthStore } from '../auth.js';
 import { slowWatcher } from './http-streams.js';
 
 /** Watch responses a gRPC client may leave unread before its stream is cut. */
@@ -24,8 +24,7 @@ type Msg = Record<string, unknown>;
 const tokenOf = (md: grpc.Metadata): string | undefined => (md.get('token')[0] ?? md.get('authorization')[0])?.toString();
 
 export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, auth?: AuthStore): grpc.Server {
-  // etcd allows --max-request-bytes plus 512 KiB of gRPC overhead.
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES + 512 * 1024, 'grpc.max_send_message_length': 2 ** 31 - 1 });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, 'grpc.max_send_message_length': 2 ** 31 - 1 });
   const pkg = grpc.loadPackageDefinition(grpcPackage()) as any;
   const pb = pkg.etcdserverpb;
 
@@ -82,7 +81,7 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
           close();
           call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
         }
-      }, auth ? (range) => auth.check(token, [range], false) : undefined);
+      }, watchAccess(auth, token));
       metrics.watchers.inc();
       let closed = false;
       const close = () => { if (!closed) { closed = true; stream.close(); metrics.watchers.dec(); } };
@@ -100,9 +99,10 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
     Status: unary('Status', () => svc.status(ETCD_VERSION.etcdserver)),
     Alarm: unary('Alarm', () => ({ header: svc.header() })),
     Defragment: unary('Defragment', () => ({ header: svc.header() })),
-    Hash: notImplemented('Hash'), HashKV: notImplemented('HashKV'), MoveLeader: notImplemented('MoveLeader'),
+    Hash: notImplemented('Hash'), HashKV: unary('HashKV', (r) => svc.hashKV(r)), MoveLeader: notImplemented('MoveLeader'),
     Downgrade: notImplemented('Downgrade'),
-    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => call.destroy(Object.assign(new Error('Snapshot is not implemented by the embedded registry'), { code: grpc.status.UNIMPLEMENTED })),
+    // A status must be sent, not the stream destroyed (that leaves `etcdctl snapshot save` waiting forever).
+    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => { call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: Errors.unimplemented('Snapshot').message }); },
   });
   server.addService(pb.Cluster.service, {
     MemberList: unary('MemberList', () => ({ header: svc.header(), members: [member()] })),
@@ -113,6 +113,9 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
   for (const name of Object.keys(pb.Auth.service)) authMethods[name] = notImplemented(name);
   authMethods.Authenticate = unary('Authenticate', (r) => authenticate({ svc, auth }, r));
   authMethods.AuthStatus = unary('AuthStatus', () => ({ header: svc.header(), enabled: auth !== undefined }));
+  // Without --auth-file there are no users or roles, as in an etcd where none were added.
+  authMethods.UserList = unary('UserList', () => ({ header: svc.header(), users: auth?.userNames ?? [] }));
+  authMethods.RoleList = unary('RoleList', () => ({ header: svc.header(), roles: auth?.roleNames ?? [] }));
   server.addService(pb.Auth.service, authMethods);
   return server;
 }

@@ -1,8 +1,10 @@
 import type http from 'node:http';
+import type protobuf from 'protobufjs';
 import { decodeMessage, encodeMessage, parseJsonBody } from '../wire/gateway-json.js';
 import { ETCD_VERSION, GrpcCode } from '../../etcd-wire.js';
 import { Errors, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { serveStream } from './http-streams.js';
+import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
 import type { RegistryService } from '../service.js';
 import { authorize } from '../auth.js';
 import { GATEWAY_HEADERS, MAX_BODY_BYTES, authenticate, typeOf, type GatewayDeps } from './gateway-common.js';
@@ -69,6 +71,7 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   try {
     const body = await readBody(req);
     const msg = decodeMessage(typeOf(route.req), parseJsonBody(body));
+    if (body.length >= SIZE_CHECK_FROM) checkMessageSize(typeOf(route.req), msg);
     const token = req.headers.authorization;
     const resp = route.method === 'Authenticate' ? authenticate(deps, msg) : (authorize(deps.auth, route.method, msg, token, (id) => deps.svc.leaseKeys(id)), await route.call(deps.svc, msg));
     sendJson(res, 200, encodeMessage(typeOf(route.resp), resp));
@@ -82,7 +85,16 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
   }
 }
 
-/** Reads the body as text; over the limit, answers "request is too large" and drops the rest. */
+/** Below this a JSON body cannot encode to more than MAX_RECEIVE_BYTES, so its size need not be computed. */
+const SIZE_CHECK_FROM = MAX_RECEIVE_BYTES / 4;
+
+/** Refuses a decoded request whose protobuf encoding is over gRPC's receive limit, as etcd's gateway does. */
+function checkMessageSize(type: protobuf.Type, msg: Record<string, unknown>): void {
+  const size = type.encode(type.fromObject(msg)).finish().length;
+  if (size > MAX_RECEIVE_BYTES) throw Errors.messageTooLarge(size, MAX_RECEIVE_BYTES);
+}
+
+/** Reads the body as text; over MAX_BODY_BYTES, refuses it as too large for gRPC and drops the rest. */
 export function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -92,7 +104,7 @@ export function readBody(req: http.IncomingMessage): Promise<string> {
       if (size > MAX_BODY_BYTES) {
         req.removeAllListeners('data');
         req.resume();
-        reject(Errors.requestTooLarge());
+        reject(Errors.messageTooLarge(`body over ${MAX_BODY_BYTES} bytes`, MAX_RECEIVE_BYTES));
         return;
       }
       chunks.push(c);

@@ -6,6 +6,7 @@ import { RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
 import { JsonObjectSplitter } from './json-stream.js';
 import { WatchStream, type WatchRequest, type WatchResponse } from '../watch-stream.js';
 import type { Event } from '../store/types.js';
+import { watchAccess } from '../auth.js';
 
 /**
  * The gateway's two streaming routes. The request body is a sequence of JSON messages; the response is
@@ -49,7 +50,7 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
     start();
     res.write(encodeWatchResponse(deps.svc, resp));
     if (res.writableLength > MAX_UNSENT_BYTES) fail(slowWatcher());
-  }, deps.auth ? (range) => deps.auth!.check(req.headers.authorization, [range], false) : undefined) : undefined;
+  }, watchAccess(deps.auth, req.headers.authorization)) : undefined;
   if (watch) deps.metrics.watchers.inc();
 
   let queue: Promise<void> = Promise.resolve();

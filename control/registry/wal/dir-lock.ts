@@ -1,39 +1,33 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { VxtunError } from '../../../dataplane/errors.js';
 
 /**
- * One registry per data directory: two writers would interleave their logs. The lock file holds the owner's
- * pid; a lock left by a process that no longer runs (kill -9, crash) is taken over.
+ * One registry per data directory: two writers would interleave their logs. Like etcd on Linux, the lock is
+ * an open-file-description lock (fcntl F_OFD_SETLK, through fs-native-extensions) on `<dataDir>/LOCK`: the
+ * kernel drops it when the holder's file is closed, so it dies with the process however that ends (kill -9
+ * included, before the process is even reaped), and a stale file never blocks a start. The file's content
+ * (the holder's pid) only serves the error message.
  */
-const held = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const require = createRequire(import.meta.url);
+const { tryLock } = require('fs-native-extensions') as { tryLock(fd: number): boolean };
 
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const file = path.join(path.resolve(dataDir), 'LOCK');
-  if (held.has(file)) throw busy(dataDir, process.pid);
+  const fh = await fs.open(file, 'a+', 0o600);
   try {
-    const pid = Number((await fs.readFile(file, 'utf8')).trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw busy(dataDir, pid);
+    if (!tryLock(fh.fd)) {
+      const holder = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+      throw new VxtunError('VXTUN_ERR_REGISTRY_DATA',
+        `data directory ${dataDir} is in use by another registry${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''}; stop it or pick another --data-dir`);
+    }
+    await fh.truncate(0);
+    await fh.write(`${process.pid}\n`, 0);
   } catch (err) {
-    if (err instanceof VxtunError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fh.close();
+    throw err;
   }
-  await fs.writeFile(file, `${process.pid}\n`);
-  held.add(file);
-  return async () => {
-    held.delete(file);
-    await fs.rm(file, { force: true });
-  };
+  // Closing the file releases the lock; the file itself stays (removing it could race a starting registry).
+  return async () => { await fh.close(); };
 }
-
-const busy = (dir: string, pid: number) => new VxtunError('VXTUN_ERR_REGISTRY_DATA',
-  `data directory ${dir} is in use by another registry (pid ${pid}); stop it or pick another --data-dir (delete ${path.join(dir, 'LOCK')} only if that process is not a registry)`);

@@ -43,14 +43,20 @@ function fieldIndex(type: protobuf.Type): FieldIndex {
   return idx;
 }
 
-/** Parse a request body; Go's json error texts are imitated for the common cases. */
+/**
+ * Parse a request body as Go's json.Decoder does: the first value counts and anything after it is ignored;
+ * Go's error texts are imitated for the common cases.
+ */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);
   } catch (err) {
-    const m = /position (\d+)/.exec((err as Error).message);
-    const ch = m ? text[Number(m[1])] : undefined;
+    const message = (err as Error).message;
+    const after = /non-whitespace character after JSON at position (\d+)/.exec(message);
+    if (after) return parseJsonBody(text.slice(0, Number(after[1])));
+    const at = /position (\d+)/.exec(message);
+    const ch = at ? text[Number(at[1])] : /^Unexpected token '(.)'/.exec(message)?.[1];
     throw bad(ch === undefined ? 'unexpected EOF' : `invalid character '${ch}' looking for beginning of value`);
   }
 }

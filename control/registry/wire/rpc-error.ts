@@ -24,6 +24,8 @@ export const Errors = {
   tooManyOps: e(GrpcCode.INVALID_ARGUMENT, T.tooManyOps),
   duplicateKey: e(GrpcCode.INVALID_ARGUMENT, T.duplicateKey),
   requestTooLarge: e(GrpcCode.INVALID_ARGUMENT, T.requestTooLarge),
+  /** grpc-go's text for a message over the receive limit; `size` is the message's protobuf size (or a description). */
+  messageTooLarge: (size: number | string, max: number) => new RpcError(GrpcCode.RESOURCE_EXHAUSTED, `grpc: received message larger than max (${size} vs. ${max})`),
   compacted: e(GrpcCode.OUT_OF_RANGE, T.compacted),
   futureRev: e(GrpcCode.OUT_OF_RANGE, T.futureRev),
   leaseNotFound: e(GrpcCode.NOT_FOUND, T.leaseNotFound),

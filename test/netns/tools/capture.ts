@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostName, Testbed } from '../../../bench/testbed/index.js';
 import { readPcap } from '../../unit/packet/pcap.js';
-import { sleep, waitFor } from '../harness.js';
+import { waitFor } from '../harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface VxlanDatagram {
   readonly outerFamily: 4 | 6;

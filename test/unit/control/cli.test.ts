@@ -18,12 +18,15 @@ const SAMPLE: Record<string, string> = {
   '<file>': '/etc/vxtun/x.pem', '<dir>': '/var/lib/vxtun', '<n>': '2', '<seconds>': '5', '<duration>': '24h', '<ip>': '192.0.2.1',
   '<urls>': 'http://127.0.0.1:2379', '<prefix>': '/coreos.com/network', '<user>': 'root', '<password>': 'secret', '<name>': 'vxtun0',
   '<host:port>': '127.0.0.1:2379', '<ms>': '1000', '<level>': 'debug', '<format>': 'json', '<list>': 'vxtun', '<bytes>': '1500',
-  '<spec>': 'delay=10ms,loss=1%', '<addr>': '127.0.0.1:9100',
+  '<spec>': 'delay=10ms,loss=1%', '<addr>': '127.0.0.1:9100', '<minutes>': '60', '<port>': '9100', '<version>': '1.0.0',
+  '<path>': '/run/flannel/subnet.env',
 };
 
 function commands(): [string, Command][] {
   const program = buildProgram();
-  const sub = program.commands.filter((c) => c.name() !== 'bench').map((c) => [`vxtun ${c.name()}`, c] as [string, Command]);
+  const leaves = (c: Command, name: string): [string, Command][] =>
+    c.commands.length === 0 ? [[name, c]] : c.commands.flatMap((s) => leaves(s, `${name} ${s.name()}`));
+  const sub = program.commands.filter((c) => c.name() !== 'bench').flatMap((c) => leaves(c, `vxtun ${c.name()}`));
   return [['vxtun', program], ...sub, ['vxtun bench', configureBenchCommand(new Command('vxtun bench'))]];
 }
 
@@ -53,7 +56,7 @@ describe('vxtun command line', () => {
     const flags = [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z-]*)( <[^>]+>)?/gm)].filter((m) => !['--help', '--version'].includes(m[1]));
     expect(flags.length).toBeGreaterThan(0);
     for (const opt of cmd.options) {
-      if (opt.long === '--help' || opt.long === '--version') continue;
+      if (opt.long === '--help' || opt.long === '--version' || opt.negate) continue;
       expect(opt.envVar, `${opt.long} has no environment variable`).toMatch(/^(VXTUN|FLANNELD)_[A-Z_]+$/);
       expect(help.replace(/\s+/g, ' ')).toContain(`env: ${opt.envVar})`);
     }
@@ -69,7 +72,7 @@ describe('vxtun command line', () => {
 
   it('prints durations as given and flags read their environment variable', async () => {
     const agent = buildProgram().commands.find((c) => c.name() === 'agent')!;
-    expect(agent.helpInformation().replace(/\s+/g, ' ')).toContain('(default: 24h, env: VXTUN_SUBNET_LEASE_TTL)');
+    expect(agent.helpInformation().replace(/\s+/g, ' ')).toContain('(default: 24h, env: FLANNELD_SUBNET_LEASE_TTL)');
     const r = await run(['agent'], { FLANNELD_PUBLIC_IP: 'not-an-ip', FLANNELD_ETCD_ENDPOINTS: 'http://127.0.0.1:9' });
     expect(r.code).toBe(1);
     expect(r.err).toBe('vxtun: VXTUN_ERR_CONFIG: --public-ip not-an-ip is not an IPv4 address; give the address other hosts reach this one on\n');
@@ -78,7 +81,7 @@ describe('vxtun command line', () => {
   it('usage mistakes exit 1 with VXTUN_ERR_CONFIG and a pointer to --help, never a stack trace', async () => {
     for (const [args, env, why] of [
       [['agent', '--public-ip', '192.0.2.1', '--workers', '0'], {}, "option '--workers <n>' argument '0' is invalid. expected an integer in 1..64"],
-      [['agent', '--public-ip', '192.0.2.1'], { VXTUN_WORKERS: 'many' }, "option '--workers <n>' value 'many' from env 'VXTUN_WORKERS' is invalid. expected an integer in 1..64"],
+      [['agent', '--public-ip', '192.0.2.1'], { FLANNELD_WORKERS: 'many' }, "option '--workers <n>' value 'many' from env 'FLANNELD_WORKERS' is invalid. expected an integer in 1..64"],
       [['agent', '--public-ip', '192.0.2.1', '--subnet-lease-ttl', '1d'], {}, 'expected a duration such as 24h, 90m or 60s, got "1d"'],
       [['registry', '--snapshot-every', '-1'], {}, "argument '-1' is invalid. expected an integer of at least 0"],
       [['--log-level', 'loud', 'registry'], {}, "option '--log-level <level>' argument 'loud' is invalid"],
