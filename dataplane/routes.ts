@@ -9,7 +9,6 @@ import { isIP } from 'node:net';
 import { VxtunError } from './errors.js';
 import { readU32 } from './packet/bytes.js';
 
-export { readU32 } from './packet/bytes.js';
 
 export interface Peer {
   /** Underlay address the peer receives VXLAN on (IPv4 or IPv6). */

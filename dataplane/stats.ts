@@ -1,4 +1,4 @@
-import { DROP_REASON_NAMES, DropReason } from './packet/drops.js';
+import { DROP_REASON_NAMES } from './packet/drops.js';
 
 /**
  * Per-worker counters in shared memory: each worker writes only its own row (plain stores, one writer),
@@ -35,8 +35,8 @@ export const DROP_BASE = COUNTERS.length;
 export function counterIndex(name: CounterName): number {
   return COUNTERS.indexOf(name);
 }
-/** Where a worker counts a drop: the index of its stats row for a DropReason value. */
-export function dropIndex(reason: (typeof DropReason)[keyof typeof DropReason]): number {
+/** Where a worker counts a drop: the index of its stats row for a DropReason value (`~r` of a codec's result). */
+export function dropIndex(reason: number): number {
   return DROP_BASE + reason;
 }
 

@@ -74,6 +74,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
     snapshotEvery: opts.snapshotEvery, historyRevisions: opts.historyRevisions ?? 100_000,
     progressIntervalMs: opts.progressIntervalMs, onFatal: opts.onFatal,
   });
+  metrics.bind({ keys: () => svc.store.keyspace.size, revision: () => svc.store.rev, committed: () => svc.committed, diskBytes: () => svc.diskBytes() });
   const scheme = tlsFiles ? 'https' : 'http';
   let url = '';
   // A watch is a request whose body may stay open for days: no whole-request deadline (Node's default is 300 s).

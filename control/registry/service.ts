@@ -247,13 +247,21 @@ export class RegistryService {
     }
   }
 
-  /** dbSize is what the registry keeps on disk: snapshot plus log segments. */
-  async status(version: string): Promise<Resp> {
-    let dbSize = 0;
-    const add = async (file: string) => { dbSize += (await fs.stat(file).catch(() => ({ size: 0 }))).size; };
+  /** What the registry keeps on disk: snapshot plus log segments (its dbSize, as etcd's is its bbolt file). */
+  async diskBytes(): Promise<number> {
+    let bytes = 0;
+    const add = async (file: string) => { bytes += (await fs.stat(file).catch(() => ({ size: 0 }))).size; };
     await add(path.join(this.opts.dataDir, SNAPSHOT_FILE));
     const walDir = path.join(this.opts.dataDir, 'wal');
     for (const name of await fs.readdir(walDir).catch(() => [] as string[])) await add(path.join(walDir, name));
+    return bytes;
+  }
+
+  /** Log records written so far (etcd's raft index: one per committed proposal). */
+  get committed(): number { return this.wal.lastSeq; }
+
+  async status(version: string): Promise<Resp> {
+    const dbSize = await this.diskBytes();
     return {
       header: this.header(), version, dbSize, leader: this.memberId,
       raftIndex: this.wal.lastSeq, raftTerm: 1, raftAppliedIndex: this.wal.lastSeq, dbSizeInUse: dbSize,

@@ -232,7 +232,7 @@ describe('vxtun static with a bad config file', () => {
     [['--no-such-flag'], /unknown option '--no-such-flag'/],
   ])('vxtun static %j: exits 1 with VXTUN_ERR_CONFIG and no stack trace', async (flags, why) => {
     const file = join(dir, 'flags.json');
-    writeConfig(file, { ...valid, stateDir: join(dir, 'state') });
+    writeStaticConfig(file, { ...valid, stateDir: join(dir, 'state') });
     const argv = [process.execPath, CLI, 'static', '--config', file, ...flags];
     const r = await run(isRoot ? ['unshare', '--net', ...argv] : argv, { allowFail: true, timeoutMs: 5_000 });
     expect(r.code).toBe(1);

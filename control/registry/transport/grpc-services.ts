@@ -82,9 +82,9 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
           call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
         }
       }, watchAccess(auth, token));
-      metrics.watchers.inc();
+      metrics.watcherOpened();
       let closed = false;
-      const close = () => { if (!closed) { closed = true; stream.close(); metrics.watchers.dec(); } };
+      const close = () => { if (!closed) { closed = true; stream.close(); metrics.watcherClosed(); } };
       call.on('data', (req: WatchRequest) => stream.handle(req));
       call.on('cancelled', close);
       call.on('error', close);

@@ -51,7 +51,7 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
     res.write(encodeWatchResponse(deps.svc, resp));
     if (res.writableLength > MAX_UNSENT_BYTES) fail(slowWatcher());
   }, watchAccess(deps.auth, req.headers.authorization)) : undefined;
-  if (watch) deps.metrics.watchers.inc();
+  if (watch) deps.metrics.watcherOpened();
 
   let queue: Promise<void> = Promise.resolve();
   const onMessage = (text: string) => {
@@ -94,7 +94,7 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
   });
   res.on('close', () => {
     finished = true;
-    if (watch) { watch.close(); deps.metrics.watchers.dec(); }
+    if (watch) { watch.close(); deps.metrics.watcherClosed(); }
   });
 }
 

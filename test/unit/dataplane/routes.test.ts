@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { PeerTable, PeerView, checkPeerSubnets, parseCidr, parseIpBytes, formatIpBytes, readU32 } from '../../../dataplane/routes.js';
+import { PeerTable, PeerView, checkPeerSubnets, parseCidr, parseIpBytes, formatIpBytes } from '../../../dataplane/routes.js';
+import { readU32 } from '../../../dataplane/packet/bytes.js';
 
 const a = { publicIp: '192.0.2.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:02:01' };
 const b = { publicIp: '192.0.2.3', subnet: '10.244.3.0/24', ipv6Subnet: 'fd10:244:3::/64', vtepMac: '02:00:00:00:03:01', ipv6VtepMac: '02:00:00:00:03:06' };
