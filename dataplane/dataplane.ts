@@ -10,7 +10,7 @@ import { VxtunError } from './errors.js';
 import { overlayMtu, type LocalConfig } from './local.js';
 import { VNI_MAX } from './packet/vxlan.js';
 import { IPV6_MIN_MTU } from './packet/ipv6.js';
-import { PeerTable, parseCidr, parseIpBytes, type Peer } from './routes.js';
+import { PeerTable, checkPeerSubnets, cidrWithin, parseCidr, parseIpBytes, type Peer } from './routes.js';
 import { createStatsBuffer, readStats, type DataplaneStats } from './stats.js';
 import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
@@ -52,6 +52,9 @@ export interface DataplaneOptions {
   udpBufferBytes: number;
   logger: Logger;
 }
+
+/** Queue worker threads at most (each owns a TUN queue and its sockets). */
+export const MAX_WORKERS = 64;
 
 const READY_TIMEOUT_MS = 10_000;
 /** How often the main thread looks at the TUN link (deleted? set down or up by someone?). */
@@ -176,6 +179,7 @@ export class Dataplane extends EventEmitter {
   }
 
   setPeers(peers: readonly Peer[]): void {
+    checkPeerSubnets(this.opts, peers);
     this.table.set(peers);
     this.opts.logger.info({ peers: peers.map((p) => `${p.subnet ?? p.ipv6Subnet}@${p.publicIp}`) }, 'peers set');
   }
@@ -293,8 +297,16 @@ function localConfig(o: DataplaneOptions): LocalConfig {
   if (!pub) throw new VxtunError('VXTUN_ERR_CONFIG', `publicIp "${o.publicIp}" is not an IP address`);
   if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > VNI_MAX) throw new VxtunError('VXTUN_ERR_CONFIG', `vni ${o.vni} is not in 0..16777215`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new VxtunError('VXTUN_ERR_CONFIG', `port ${o.port} is not in 1..65535`);
-  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..64`);
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > MAX_WORKERS) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..${MAX_WORKERS}`);
   if (!o.subnet && !o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', 'set subnet (IPv4) and/or ipv6Subnet');
+  for (const [subnetField, networkField] of [['subnet', 'network'], ['ipv6Subnet', 'ipv6Network']] as const) {
+    const subnet = o[subnetField], network = o[networkField];
+    if (!network) continue;
+    const net = parseCidr(network, networkField);
+    if (subnet && !cidrWithin(parseCidr(subnet, subnetField), net)) {
+      throw new VxtunError('VXTUN_ERR_CONFIG', `${subnetField}: ${subnet} is outside ${networkField} ${network}; the overlay network must hold this host's subnet`);
+    }
+  }
   const family = pub.length === 4 ? 4 : 6;
   const mtu = overlayMtu(o.underlayMtu, family);
   if (mtu < IPV6_MIN_MTU && o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves ${mtu} for the overlay; IPv6 needs 1280`);
