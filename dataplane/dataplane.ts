@@ -12,7 +12,7 @@ import { VNI_MAX } from './packet/vxlan.js';
 import { IPV6_MIN_MTU } from './packet/ipv6.js';
 import { PeerTable, checkPeerSubnets, cidrWithin, parseCidr, parseIpBytes, type Peer } from './routes.js';
 import { createStatsBuffer, readStats, type DataplaneStats } from './stats.js';
-import { openTun, configureLink, linkState, type LinkConfig } from './sys/tun.js';
+import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
@@ -77,6 +77,9 @@ export class Dataplane extends EventEmitter {
   private stopping = false;
   private linkWatch: NodeJS.Timeout | null = null;
   private linkUp = true;
+  /** The TUN's transmit drops when we started (a reused device keeps its counters), and the last value read. */
+  private tunTxBase = 0;
+  private tunTxLast = 0;
   /** What each worker reported when it became ready (offloads, source ports). */
   readonly workerInfo: Extract<WorkerMessage, { type: 'ready' }>[] = [];
 
@@ -116,6 +119,8 @@ export class Dataplane extends EventEmitter {
       await dp.stop();
       throw err;
     }
+    dp.tunTxBase = linkTxDropped(name) ?? 0;
+    dp.tunTxLast = dp.tunTxBase;
     // A ref'd timer: while the dataplane runs, the process stays alive even with every worker dead and waiting.
     dp.linkWatch = setInterval(() => dp.watchLink(), LINK_WATCH_MS);
     opts.logger.info({ tun: name, workers: opts.workers, mtu: cfg.overlayMtu, vnetHdr: queues[0]?.vnetHdr, offloadFlags: queues[0]?.offloadFlags, workerInfo: dp.workerInfo }, 'dataplane started');
@@ -180,7 +185,9 @@ export class Dataplane extends EventEmitter {
   }
 
   stats(): DataplaneStats {
-    return readStats(this.statsSab, this.opts.workers);
+    // Once the device is gone its counters are too: keep the last value read.
+    this.tunTxLast = linkTxDropped(this.tunName) ?? this.tunTxLast;
+    return readStats(this.statsSab, this.opts.workers, this.tunTxLast - this.tunTxBase);
   }
 
   async stop(): Promise<void> {
