@@ -10,9 +10,9 @@ import { VxtunError } from './errors.js';
 import { overlayMtu, type LocalConfig } from './local.js';
 import { VNI_MAX } from './packet/vxlan.js';
 import { IPV6_MIN_MTU } from './packet/ipv6.js';
-import { PeerTable, parseCidr, parseIpBytes, type Peer } from './routes.js';
+import { PeerTable, checkPeerSubnets, cidrWithin, parseCidr, parseIpBytes, type Peer } from './routes.js';
 import { createStatsBuffer, readStats, type DataplaneStats } from './stats.js';
-import { openTun, configureLink, linkState, type LinkConfig } from './sys/tun.js';
+import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
@@ -53,6 +53,9 @@ export interface DataplaneOptions {
   logger: Logger;
 }
 
+/** Queue worker threads at most (each owns a TUN queue and its sockets). */
+export const MAX_WORKERS = 64;
+
 const READY_TIMEOUT_MS = 10_000;
 /** How often the main thread looks at the TUN link (deleted? set down or up by someone?). */
 const LINK_WATCH_MS = 1_000;
@@ -74,6 +77,9 @@ export class Dataplane extends EventEmitter {
   private stopping = false;
   private linkWatch: NodeJS.Timeout | null = null;
   private linkUp = true;
+  /** The TUN's transmit drops when we started (a reused device keeps its counters), and the last value read. */
+  private tunTxBase = 0;
+  private tunTxLast = 0;
   /** What each worker reported when it became ready (offloads, source ports). */
   readonly workerInfo: Extract<WorkerMessage, { type: 'ready' }>[] = [];
 
@@ -113,6 +119,8 @@ export class Dataplane extends EventEmitter {
       await dp.stop();
       throw err;
     }
+    dp.tunTxBase = linkTxDropped(name) ?? 0;
+    dp.tunTxLast = dp.tunTxBase;
     // A ref'd timer: while the dataplane runs, the process stays alive even with every worker dead and waiting.
     dp.linkWatch = setInterval(() => dp.watchLink(), LINK_WATCH_MS);
     opts.logger.info({ tun: name, workers: opts.workers, mtu: cfg.overlayMtu, vnetHdr: queues[0]?.vnetHdr, offloadFlags: queues[0]?.offloadFlags, workerInfo: dp.workerInfo }, 'dataplane started');
@@ -171,12 +179,15 @@ export class Dataplane extends EventEmitter {
   }
 
   setPeers(peers: readonly Peer[]): void {
+    checkPeerSubnets(this.opts, peers);
     this.table.set(peers);
     this.opts.logger.info({ peers: peers.map((p) => `${p.subnet ?? p.ipv6Subnet}@${p.publicIp}`) }, 'peers set');
   }
 
   stats(): DataplaneStats {
-    return readStats(this.statsSab, this.opts.workers);
+    // Once the device is gone its counters are too: keep the last value read.
+    this.tunTxLast = linkTxDropped(this.tunName) ?? this.tunTxLast;
+    return readStats(this.statsSab, this.opts.workers, this.tunTxLast - this.tunTxBase);
   }
 
   async stop(): Promise<void> {
@@ -286,8 +297,16 @@ function localConfig(o: DataplaneOptions): LocalConfig {
   if (!pub) throw new VxtunError('VXTUN_ERR_CONFIG', `publicIp "${o.publicIp}" is not an IP address`);
   if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > VNI_MAX) throw new VxtunError('VXTUN_ERR_CONFIG', `vni ${o.vni} is not in 0..16777215`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new VxtunError('VXTUN_ERR_CONFIG', `port ${o.port} is not in 1..65535`);
-  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..64`);
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > MAX_WORKERS) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..${MAX_WORKERS}`);
   if (!o.subnet && !o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', 'set subnet (IPv4) and/or ipv6Subnet');
+  for (const [subnetField, networkField] of [['subnet', 'network'], ['ipv6Subnet', 'ipv6Network']] as const) {
+    const subnet = o[subnetField], network = o[networkField];
+    if (!network) continue;
+    const net = parseCidr(network, networkField);
+    if (subnet && !cidrWithin(parseCidr(subnet, subnetField), net)) {
+      throw new VxtunError('VXTUN_ERR_CONFIG', `${subnetField}: ${subnet} is outside ${networkField} ${network}; the overlay network must hold this host's subnet`);
+    }
+  }
   const family = pub.length === 4 ? 4 : 6;
   const mtu = overlayMtu(o.underlayMtu, family);
   if (mtu < IPV6_MIN_MTU && o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves ${mtu} for the overlay; IPv6 needs 1280`);

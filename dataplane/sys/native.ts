@@ -49,7 +49,8 @@ export const ST_ERRNO = 0;
 export const ST_RESUME = 1;
 export const ST_DROPPED = 2;
 export const ST_TRUNC = 3;
-export const STATUS_LEN = 4;
+export const ST_OVFL = 4;
+export const STATUS_LEN = 5;
 
 const ADDON = join('dataplane', 'native', 'build', 'Release', 'vxtun_native.node');
 
