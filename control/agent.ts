@@ -14,8 +14,9 @@ import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
 import { backoffDelay } from './backoff.js';
 import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
+import { DirectRoutes } from './direct-routes.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
-import { formatSubnet4, sameSubnet, type Subnet4 } from './subnet/ip4.js';
+import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
 import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
 import { LeaseManager } from './subnet/manager.js';
 import { EtcdLeaseStore, type LeaseChange, type StoredLease } from './subnet/store.js';
@@ -70,7 +71,8 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     });
     if (!found) return;
     const { config, backend } = found;
-    log.info({ ...describeConfig(config), vni: backend.vni, port: backend.port }, 'network config');
+    log.info({ ...describeConfig(config), vni: backend.vni, port: backend.port, linkMtu: backend.mtu, directRouting: backend.directRouting }, 'network config');
+    for (const w of backend.warnings) log.warn({ config: configKey }, w);
 
     const vtep = persistentVtepMac(o.stateDir, o.tunName);
     if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir: o.stateDir }, 'created a new VTEP MAC');
@@ -90,16 +92,19 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
 
     const dp = await startHostDataplane({
       vni: backend.vni, port: backend.port, publicIp: o.publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
-      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, mtu: backend.mtu,
+      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu,
     }, log);
     let follow: { close(): void } | undefined;
+    const direct = backend.directRouting ? new DirectRoutes(log) : undefined;
     try {
       writeSubnetEnv(o.subnetFile, { network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: false });
       log.info({ file: o.subnetFile }, 'subnet.env written');
-      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, dp, log, o.publicIp), state, log);
+      const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
+      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, o.publicIp), state, log);
       leases.startRenewal();
     } catch (err) {
       follow?.close();
+      await direct?.clear();
       await dp.stop();
       throw err;
     }
@@ -115,7 +120,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         leases.stop();
         log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
       },
-    }, log);
+    }, log).finally(() => direct?.clear());
   } finally {
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
     client.close();
@@ -229,6 +234,7 @@ export class LeasePeers {
     const key = formatSubnet4(l.subnet);
     const attrs = decodeLeaseAttrs(l.value);
     const found = !attrs ? { skip: 'the value is not a lease' }
+      : overlaps(l.subnet, this.own) ? { skip: `it overlaps our subnet ${formatSubnet4(this.own)}` }
       : attrs.publicIp === this.ownPublicIp ? { skip: 'it carries our own public IP (a host with the same --public-ip)' }
         : vxlanPeerOf(attrs, this.vni);
     if ('skip' in found) {
@@ -256,6 +262,11 @@ export class LeasePeers {
   }
 
   private publish(): void {
-    this.dp.setPeers([...this.peers.values()]);
+    try {
+      this.dp.setPeers([...this.peers.values()]);
+    } catch (err) {
+      // E.g. two leases whose subnets overlap (a SubnetLen changed under a running cluster): route what we had.
+      this.log.error({ code: (err as VxtunError).code, err: (err as Error).message }, 'peer list refused; the dataplane keeps the previous one');
+    }
   }
 }

@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   VXTUN_ERR_NATIVE_MISSING: 'the native shim is not built',
   VXTUN_ERR_STATE_DIR: 'the state directory could not be read or written',
   VXTUN_ERR_WORKER: 'a dataplane worker thread failed',
+  VXTUN_ERR_TUN_IN_USE: 'another vxtun in this network namespace owns the TUN device name',
+  VXTUN_ERR_PORT_IN_USE: 'another vxtun in this network namespace owns the VXLAN port',
   VXTUN_ERR_REGISTRY: 'the registry answered with an error',
   VXTUN_ERR_REGISTRY_UNAVAILABLE: 'no registry endpoint could be reached',
   VXTUN_ERR_LEASE_NOT_FOUND: 'the registry lease does not exist or has expired',

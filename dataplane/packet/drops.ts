@@ -10,7 +10,7 @@ export const DropReason = {
   BAD_FLAGS: 1,
   /** VNI differs from ours. */
   WRONG_VNI: 2,
-  /** Inner Ethernet destination is not our VTEP MAC (ARP frames are handed to the ARP responder before this check). */
+  /** Inner Ethernet destination is not our VTEP MAC (nor broadcast, for an ARP request). */
   NOT_OUR_MAC: 3,
   /** Inner EtherType is not IPv4, IPv6 or ARP. */
   BAD_ETHERTYPE: 4,
