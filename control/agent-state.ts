@@ -42,9 +42,16 @@ export class AgentState {
     peers: 0, resyncs: 0, lastResync: null, ready: false,
   };
 
+  private leaseOf: (() => AgentStatus['lease']) | undefined;
+
   /** A frozen snapshot; safe to hand out. */
   get status(): AgentStatus {
-    return this.s;
+    return this.leaseOf ? Object.freeze({ ...this.s, lease: this.leaseOf() }) : this.s;
+  }
+
+  /** Reads the lease (subnet, expiry) from its owner on every `status`, so renewals show without a push. */
+  followLease(leaseOf: () => AgentStatus['lease']): void {
+    this.leaseOf = leaseOf;
   }
 
   update(patch: Partial<AgentStatus>): void {
@@ -65,7 +72,7 @@ export class AgentState {
 
   /** `/healthz` (200 while the process serves, like flanneld's) and `/readyz` (200 once ready), both with the status as JSON. */
   healthRoutes(): Record<string, RouteHandler> {
-    const json = (status: number) => ({ status, body: `${JSON.stringify(this.s)}\n`, contentType: 'application/json' });
+    const json = (status: number) => ({ status, body: `${JSON.stringify(this.status)}\n`, contentType: 'application/json' });
     return {
       '/healthz': () => json(200),
       '/readyz': () => json(this.s.ready && this.s.phase === 'running' ? 200 : 503),

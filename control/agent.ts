@@ -1,15 +1,22 @@
 /**
- * `vxtun agent`: Flannel's etcd mode with vxtun as the vxlan backend. Reads `<prefix>/config`, takes a subnet
- * lease, starts the forwarder on it, writes subnet.env, then follows `<prefix>/subnets/` and hands every other
- * vxlan lease to the dataplane as a peer. SIGTERM stops it and leaves the lease in place, so a restart gets the
- * same subnet back (by PublicIP).
+ * `vxtun agent`: Flannel's etcd mode with vxtun as the vxlan backend. Waits for the registry and `<prefix>/config`,
+ * takes a subnet lease, starts the forwarder on it, writes subnet.env, then follows `<prefix>/subnets/` and hands
+ * every other vxlan lease to the dataplane as a peer. The registry is never on the packet path: when it goes away
+ * the dataplane keeps its last peer table, and when it answers again the agent lists again and applies the
+ * difference. It exits only on SIGTERM/SIGINT, a lease conflict or a local failure. SIGTERM leaves the lease in
+ * place, so a restart gets the same subnet back (by PublicIP).
  */
 import { isIPv4 } from 'node:net';
-import { VxtunError } from '../dataplane/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VxtunError, type ErrorCode } from '../dataplane/errors.js';
 import type { Dataplane, Peer } from '../dataplane/dataplane.js';
 import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
+import { backoffDelay } from './backoff.js';
+import { AgentState } from './agent-state.js';
+import { startHttpEndpoint } from './http-endpoint.js';
+import { DirectRoutes } from './direct-routes.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
-import { formatSubnet4, sameSubnet, type Subnet4 } from './subnet/ip4.js';
+import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
 import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
 import { LeaseManager } from './subnet/manager.js';
 import { EtcdLeaseStore, type LeaseChange, type StoredLease } from './subnet/store.js';
@@ -27,82 +34,193 @@ export interface AgentOptions {
   tunName: string;
   workers?: number;
   leaseTtlSeconds: number;
+  /** Renew this long before expiry (flanneld's --subnet-lease-renew-margin); default min(1 h, TTL/4). */
+  renewMarginSeconds?: number;
   statsInterval: number;
+  /** Give up waiting for the registry, the config and a lease at start after this long; default: wait forever. */
+  waitTimeoutSeconds?: number;
+  /** Serve /healthz and /readyz here (port 0 = off). */
+  healthz?: { host: string; port: number };
+  /** How often to check that the registry still answers while running (default 5 s). */
+  probeIntervalMs?: number;
 }
 
 const EXAMPLE_CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
+/** Errors the registry (or what is in it) causes: waited out at start, not fatal. */
+const WAITABLE = new Set<ErrorCode>(['VXTUN_ERR_CONFIG', 'VXTUN_ERR_REGISTRY', 'VXTUN_ERR_REGISTRY_UNAVAILABLE', 'VXTUN_ERR_LEASE_NOT_FOUND', 'VXTUN_ERR_COMPACTED']);
 
 export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
   if (!isIPv4(o.publicIp)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`);
   const prefix = o.prefix.replace(/\/+$/, '');
+  const state = new AgentState();
+  const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
   const client = new EtcdClient(o.etcd);
+  const probe = new EtcdClient({ ...o.etcd, timeoutMs: 2000, maxAttempts: 2 });
+  // SIGTERM/SIGINT while still waiting at start: stop waiting and exit cleanly.
+  const startAbort = new AbortController();
+  const onEarlyStop = (sig: NodeJS.Signals) => { log.info({ signal: sig }, 'stopping'); startAbort.abort(); };
+  process.on('SIGTERM', onEarlyStop).on('SIGINT', onEarlyStop);
+  const waiting = new StartWait(o.waitTimeoutSeconds, startAbort.signal, state, log);
   try {
     const configKey = `${prefix}/config`;
-    const kv = await client.get(configKey);
-    if (!kv) throw new VxtunError('VXTUN_ERR_CONFIG', `no network config at ${configKey}; create it with etcdctl put ${configKey} '${EXAMPLE_CONFIG}'`);
-    const config = parseNetworkConfig(kv.value.toString('utf8'), configKey);
-    const backend = vxlanBackend(config, configKey);
-    log.info({ ...describeConfig(config), vni: backend.vni, port: backend.port }, 'network config');
+    const found = await waiting.until('the network config', async () => {
+      const kv = await client.get(configKey);
+      if (!kv) throw new VxtunError('VXTUN_ERR_CONFIG', `no network config at ${configKey}; create it with etcdctl put ${configKey} '${EXAMPLE_CONFIG}'`);
+      const parsed = parseNetworkConfig(kv.value.toString('utf8'), configKey);
+      return { config: parsed, backend: vxlanBackend(parsed, configKey) };
+    });
+    if (!found) return;
+    const { config, backend } = found;
+    log.info({ ...describeConfig(config), vni: backend.vni, port: backend.port, linkMtu: backend.mtu, directRouting: backend.directRouting }, 'network config');
+    for (const w of backend.warnings) log.warn({ config: configKey }, w);
 
     const vtep = persistentVtepMac(o.stateDir, o.tunName);
     if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir: o.stateDir }, 'created a new VTEP MAC');
     let failAgent!: (err: VxtunError) => void;
     const fatal = new Promise<never>((_, reject) => { failAgent = reject; });
     fatal.catch(() => undefined);
-    const store = new EtcdLeaseStore(client, prefix);
+    const store = new EtcdLeaseStore(client, prefix, { probe, probeIntervalMs: o.probeIntervalMs });
     const leases = new LeaseManager({
-      store, config, attrs: vxlanLeaseAttrs(o.publicIp, backend.vni, vtep.mac), ttlSeconds: o.leaseTtlSeconds, log, onLost: failAgent,
+      store, config, attrs: vxlanLeaseAttrs(o.publicIp, backend.vni, vtep.mac), ttlSeconds: o.leaseTtlSeconds,
+      renewMarginSeconds: o.renewMarginSeconds, log, onLost: failAgent,
     });
-    const { subnet } = await leases.acquire(readPreviousSubnet(o.subnetFile));
+    const previous = readPreviousSubnet(o.subnetFile);
+    const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous));
+    if (!acquired) return;
+    const { subnet } = acquired;
+    process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
     const dp = await startHostDataplane({
       vni: backend.vni, port: backend.port, publicIp: o.publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
-      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, mtu: backend.mtu,
+      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu,
     }, log);
-    let watch: { close(): void } | undefined;
+    let follow: { close(): void } | undefined;
+    const direct = backend.directRouting ? new DirectRoutes(log) : undefined;
     try {
       writeSubnetEnv(o.subnetFile, { network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: false });
       log.info({ file: o.subnetFile }, 'subnet.env written');
-      const peers = new LeasePeers(subnet, backend.vni, dp, log);
-      watch = store.watch({
-        snapshot: (ls) => { leases.observeSnapshot(ls); peers.snapshot(ls); },
-        changes: (cs) => { for (const c of cs) leases.observe(c); peers.apply(cs); },
-        error: failAgent,
-      });
+      const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
+      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, o.publicIp), state, log);
       leases.startRenewal();
     } catch (err) {
-      watch?.close();
+      follow?.close();
+      await direct?.clear();
       await dp.stop();
       throw err;
     }
+    state.followLease(() => leases.lease && { subnet: formatSubnet4(leases.lease.subnet), ipv6Subnet: null, expiresAt: new Date(leases.lease.expiresAt).toISOString() });
+    state.update({ phase: 'running', waitingFor: null, ready: true });
     log.info({ subnet: formatSubnet4(subnet), publicIp: o.publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
     await runUntilStopped(dp, {
       statsInterval: o.statsInterval,
       fatal,
       beforeStop: () => {
-        watch?.close();
+        state.update({ phase: 'stopping', ready: false });
+        follow?.close();
         leases.stop();
         log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
       },
-    }, log);
+    }, log).finally(() => direct?.clear());
   } finally {
+    process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
     client.close();
+    probe.close();
+    await http?.close();
   }
 }
 
-/** The other hosts' vxlan leases, as the dataplane's peer list. Leases vxtun cannot use are logged once and skipped. */
+/** The start phase's waiting: each registry-caused failure is logged and retried with capped backoff and jitter. */
+class StartWait {
+  private readonly deadline: number | undefined;
+
+  constructor(private readonly timeoutSeconds: number | undefined, private readonly signal: AbortSignal, private readonly state: AgentState, private readonly log: Logger) {
+    this.deadline = timeoutSeconds === undefined ? undefined : Date.now() + timeoutSeconds * 1000;
+  }
+
+  /** The attempt's result, or undefined when SIGTERM/SIGINT arrived while waiting. */
+  async until<T>(what: string, attempt: () => Promise<T>): Promise<T | undefined> {
+    this.state.update({ phase: 'waiting', waitingFor: what });
+    for (let n = 0; !this.signal.aborted; n++) {
+      try {
+        const r = await attempt();
+        this.state.registryUp();
+        return r;
+      } catch (err) {
+        if (!(err instanceof VxtunError) || !WAITABLE.has(err.code)) throw err;
+        if (err.code === 'VXTUN_ERR_REGISTRY_UNAVAILABLE') this.state.registryDown(err.message);
+        else this.state.registryUp();
+        const delay = backoffDelay(n);
+        if (this.deadline !== undefined && Date.now() + delay > this.deadline) {
+          throw new VxtunError(err.code, `gave up waiting for ${what} after --wait-timeout ${this.timeoutSeconds}s: ${err.message}`, { cause: err });
+        }
+        this.log.warn({ code: err.code, retryInMs: delay }, `waiting for ${what}: ${err.message}`);
+        await sleep(delay, undefined, { signal: this.signal }).catch(() => undefined);
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Follows the other hosts' leases for as long as the agent runs. Outages only pause it: the dataplane keeps the
+ * peers it has, and the first listing after the registry answers again is applied as a difference.
+ */
+function followRegistry(store: EtcdLeaseStore, leases: LeaseManager, peers: LeasePeers, state: AgentState, log: Logger): { close(): void } {
+  let listed = false;
+  return store.watch({
+    snapshot: (ls) => {
+      const outage = state.status.registry.unreachableSince;
+      leases.observeSnapshot(ls);
+      const diff = peers.snapshot(ls);
+      state.registryUp();
+      if (listed) {
+        const summary = { at: new Date().toISOString(), peers: peers.size, ...diff };
+        state.update({ resyncs: state.status.resyncs + 1, lastResync: summary });
+        log.info({ ...summary, unreachableSince: outage }, `resynced: ${peers.size} peers (+${diff.added} −${diff.removed})${diff.changed ? `, ${diff.changed} changed` : ''}`);
+      }
+      listed = true;
+      state.update({ peers: peers.size });
+      leases.renewIfDue();
+    },
+    changes: (cs) => {
+      for (const c of cs) leases.observe(c);
+      peers.apply(cs);
+      state.update({ peers: peers.size });
+    },
+    unreachable: (err) => {
+      state.registryDown(err.message);
+      log.warn({ err: err.message, peers: peers.size }, `registry unreachable since ${state.status.registry.unreachableSince}; forwarding with the last peer table, retrying`);
+    },
+  });
+}
+
 export class LeasePeers {
   private readonly peers = new Map<string, Peer>();
   private readonly skipped = new Map<string, string>();
 
-  constructor(private readonly own: Subnet4, private readonly vni: number, private readonly dp: Pick<Dataplane, 'setPeers'>, private readonly log: Logger) {}
+  constructor(private readonly own: Subnet4, private readonly vni: number, private readonly dp: Pick<Dataplane, 'setPeers'>, private readonly log: Logger,
+    private readonly ownPublicIp?: string) {}
 
-  snapshot(leases: StoredLease[]): void {
+  get size(): number {
+    return this.peers.size;
+  }
+
+  /** Replaces the table with a full listing; returns what that changed. */
+  snapshot(leases: StoredLease[]): { added: number; removed: number; changed: number } {
     const seen = new Set(leases.map((l) => formatSubnet4(l.subnet)));
+    const before = new Map(this.peers);
     let changed = false;
     for (const key of [...this.peers.keys()]) if (!seen.has(key)) changed = this.remove(key) || changed;
     for (const l of leases) changed = this.put(l) || changed;
     if (changed || this.peers.size === 0) this.publish();
+    const diff = { added: 0, removed: 0, changed: 0 };
+    for (const [key, p] of this.peers) {
+      const old = before.get(key);
+      if (!old) diff.added++;
+      else if (old.publicIp !== p.publicIp || old.vtepMac !== p.vtepMac) diff.changed++;
+    }
+    for (const key of before.keys()) if (!this.peers.has(key)) diff.removed++;
+    return diff;
   }
 
   apply(changes: LeaseChange[]): void {
@@ -115,7 +233,10 @@ export class LeasePeers {
     if (sameSubnet(l.subnet, this.own)) return false;
     const key = formatSubnet4(l.subnet);
     const attrs = decodeLeaseAttrs(l.value);
-    const found = attrs ? vxlanPeerOf(attrs, this.vni) : { skip: 'the value is not a lease' };
+    const found = !attrs ? { skip: 'the value is not a lease' }
+      : overlaps(l.subnet, this.own) ? { skip: `it overlaps our subnet ${formatSubnet4(this.own)}` }
+      : attrs.publicIp === this.ownPublicIp ? { skip: 'it carries our own public IP (a host with the same --public-ip)' }
+        : vxlanPeerOf(attrs, this.vni);
     if ('skip' in found) {
       if (this.skipped.get(key) !== found.skip) this.log.info({ subnet: key, publicIp: attrs?.publicIp, why: found.skip }, 'ignoring lease');
       const removed = this.remove(key);
@@ -141,6 +262,11 @@ export class LeasePeers {
   }
 
   private publish(): void {
-    this.dp.setPeers([...this.peers.values()]);
+    try {
+      this.dp.setPeers([...this.peers.values()]);
+    } catch (err) {
+      // E.g. two leases whose subnets overlap (a SubnetLen changed under a running cluster): route what we had.
+      this.log.error({ code: (err as VxtunError).code, err: (err as Error).message }, 'peer list refused; the dataplane keeps the previous one');
+    }
   }
 }

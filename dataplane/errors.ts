@@ -14,14 +14,18 @@ export const ERROR_CODES = {
   VXTUN_ERR_NATIVE_MISSING: 'the native shim is not built',
   VXTUN_ERR_STATE_DIR: 'the state directory could not be read or written',
   VXTUN_ERR_WORKER: 'a dataplane worker thread failed',
+  VXTUN_ERR_TUN_IN_USE: 'another vxtun in this network namespace owns the TUN device name',
+  VXTUN_ERR_PORT_IN_USE: 'another vxtun in this network namespace owns the VXLAN port',
   VXTUN_ERR_REGISTRY: 'the registry answered with an error',
   VXTUN_ERR_REGISTRY_UNAVAILABLE: 'no registry endpoint could be reached',
   VXTUN_ERR_LEASE_NOT_FOUND: 'the registry lease does not exist or has expired',
+  VXTUN_ERR_LEASE_CONFLICT: 'another host holds our subnet, or advertises our public IP with another VTEP MAC',
   VXTUN_ERR_COMPACTED: 'the requested revision has been compacted',
   VXTUN_ERR_REGISTRY_DATA: 'the registry data directory is corrupt, unreadable or unwritable',
   VXTUN_ERR_REGISTRY_LISTEN: 'the registry cannot listen on the requested address (non-loopback needs TLS or --insecure)',
   VXTUN_ERR_BENCH: 'a benchmark mode failed',
   VXTUN_ERR_TESTBED: 'the network-namespace testbed could not be set up, or a command inside it failed',
+  VXTUN_ERR_CNI_INSTALL: 'the CNI plugin could not be written into the CNI bin dir',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

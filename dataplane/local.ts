@@ -1,6 +1,4 @@
 /** What a queue worker knows about its own host. Plain data: it crosses into worker threads via workerData. */
-import { VXLAN_OVERHEAD } from './packet/vxlan.js';
-
 export { overlayMtu } from './packet/vxlan.js';
 
 export interface LocalConfig {
@@ -17,9 +15,6 @@ export interface LocalConfig {
   /** Largest inner IP packet that fits the underlay: underlay MTU - 50 (IPv4) or - 70 (IPv6). */
   overlayMtu: number;
 }
-
-/** Bytes between the outer UDP header and the inner IP header: VXLAN (8) + inner Ethernet (14). */
-export const ENCAP_HEADROOM = VXLAN_OVERHEAD;
 
 /** Largest UDP payload one (GSO) send may carry. */
 export function maxUdpPayload(family: 4 | 6): number {

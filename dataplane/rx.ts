@@ -2,20 +2,23 @@
  * Wire -> TUN. A UDP_GRO message holds several VXLAN datagrams of one size; each is checked (sender holds a
  * lease, VXLAN flags and VNI, inner MAC, inner source inside the sender's subnet), stripped, and its inner
  * packet offered to the coalescer, which joins TCP segments of one flow (and, where the TUN takes USO, UDP
- * datagrams of one flow) into a single TUN write marked NEEDS_CSUM. Anything wrong is dropped and counted by reason; nothing here throws per packet.
+ * datagrams of one flow) into a single TUN write marked NEEDS_CSUM. With a virtio header every inner IPv4 header and
+ * TCP/UDP checksum is verified first (offload/partial.ts), since the kernel verifies no NEEDS_CSUM packet; without
+ * one the kernel verifies them all. Anything wrong is dropped and counted by reason; nothing here throws per packet.
  */
 import { PacketBatch, TUN_F_USO4, TUN_F_USO6, type TunQueue, type UdpBind } from './sys/types.js';
-import { ENCAP_HEADROOM, type LocalConfig } from './local.js';
-import { PeerView, readU32, type PeerEntry } from './routes.js';
+import type { LocalConfig } from './local.js';
+import { PeerView, type PeerEntry } from './routes.js';
+import { readU32 } from './packet/bytes.js';
 import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex } from './stats.js';
 import { parseIp, IpInfo } from './packet/ip.js';
-import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
-import { VXLAN_HLEN } from './packet/vxlan.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from './packet/ethernet.js';
+import { innerEthertype, readVni, VXLAN_HLEN, VXLAN_OVERHEAD } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
-import { markChecksumPartial } from './offload/partial.js';
+import { InnerChecksum, markChecksumPartial, verifyInnerChecksums } from './offload/partial.js';
 import { Coalescer } from './offload/gro.js';
-import { copyRanges } from './sys/csum.js';
+import { copyRanges, sumRange } from './sys/csum.js';
 import { ArpResponder } from './arp-responder.js';
 
 const C_RX_PACKETS = counterIndex('rxPackets');
@@ -24,17 +27,15 @@ const C_RX_DGRAMS = counterIndex('rxDatagrams');
 const C_RX_CALLS = counterIndex('rxSyscalls');
 const C_TUN_WRITES = counterIndex('tunWrites');
 const D_SHORT = dropIndex(DropReason.SHORT);
-const D_BAD_FLAGS = dropIndex(DropReason.BAD_FLAGS);
 const D_WRONG_VNI = dropIndex(DropReason.WRONG_VNI);
-const D_NOT_OUR_MAC = dropIndex(DropReason.NOT_OUR_MAC);
-const D_BAD_ETHERTYPE = dropIndex(DropReason.BAD_ETHERTYPE);
 const D_BAD_INNER = dropIndex(DropReason.BAD_INNER);
 const D_NO_PEER = dropIndex(DropReason.NO_PEER);
 const D_SPOOFED = dropIndex(DropReason.SPOOFED_SOURCE);
 const D_TUN_WRITE = dropIndex(DropReason.TUN_WRITE);
+const D_BAD_CHECKSUM = dropIndex(DropReason.BAD_CHECKSUM);
 
 /** Smallest datagram worth parsing: VXLAN + Ethernet + an IPv4 header. */
-const MIN_DATAGRAM = VXLAN_HLEN + ETH_HLEN + 20;
+const MIN_DATAGRAM = VXLAN_OVERHEAD + 20;
 
 export class Decapsulator {
   private readonly cfg: LocalConfig;
@@ -46,25 +47,18 @@ export class Decapsulator {
   /** TUN writes: with a virtio header, filled by the coalescer; without one, plain copies. */
   private readonly out: PacketBatch;
   private readonly ip: IpInfo;
-  private readonly vniHi: number;
-  private readonly vniMid: number;
-  private readonly vniLo: number;
 
   constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, replyBind: UdpBind) {
     this.cfg = cfg;
     this.peers = peers;
     this.stats = stats;
     this.tun = tun;
-    // Inner checksums are not verified here: see offload/partial.ts for why.
     // UDP runs are merged only where the kernel takes UDP_L4 GSO packets from the TUN (USO, Linux 6.2+).
     const uso = TUN_F_USO4 | TUN_F_USO6;
     this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloadFlags & uso) === uso });
     this.arp = new ArpResponder(cfg, stats, replyBind);
     this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
     this.ip = new IpInfo();
-    this.vniHi = (cfg.vni >>> 16) & 0xff;
-    this.vniMid = (cfg.vni >>> 8) & 0xff;
-    this.vniLo = cfg.vni & 0xff;
   }
 
   /** Headroom to ask of UdpBind.recv: none is needed, the inner packet is copied into TUN slots. */
@@ -92,22 +86,19 @@ export class Decapsulator {
     const st = this.stats;
     st[C_RX_DGRAMS]++;
     if (len < MIN_DATAGRAM) { st[D_SHORT]++; return; }
-    if (buf[o] !== 0x08 || buf[o + 1] !== 0 || buf[o + 2] !== 0 || buf[o + 3] !== 0 || buf[o + 7] !== 0) { st[D_BAD_FLAGS]++; return; }
-    if (buf[o + 4] !== this.vniHi || buf[o + 5] !== this.vniMid || buf[o + 6] !== this.vniLo) { st[D_WRONG_VNI]++; return; }
+    const vni = readVni(buf, o, len);
+    if (vni < 0) { st[dropIndex(~vni)]++; return; }
+    if (vni !== this.cfg.vni) { st[D_WRONG_VNI]++; return; }
     const eth = o + VXLAN_HLEN;
-    const ethertype = (buf[eth + 12] << 8) | buf[eth + 13];
+    const ethertype = innerEthertype(buf, eth, this.cfg.vtepMac);
+    if (ethertype < 0) { st[dropIndex(~ethertype)]++; return; }
     if (ethertype === ETHERTYPE_ARP) { this.arp.offer(buf, eth, len - VXLAN_HLEN, peer); return; }
-    const mac = this.cfg.vtepMac;
-    if (buf[eth] !== mac[0] || buf[eth + 1] !== mac[1] || buf[eth + 2] !== mac[2] || buf[eth + 3] !== mac[3] || buf[eth + 4] !== mac[4] || buf[eth + 5] !== mac[5]) {
-      st[D_NOT_OUR_MAC]++;
-      return;
-    }
-    if (ethertype !== ETHERTYPE_IPV4 && ethertype !== ETHERTYPE_IPV6) { st[D_BAD_ETHERTYPE]++; return; }
-    const inner = o + ENCAP_HEADROOM;
+    const inner = o + VXLAN_OVERHEAD;
     const ip = this.ip;
-    if (!parseIp(buf, inner, len - ENCAP_HEADROOM, ip) || (ip.family === 4) !== (ethertype === ETHERTYPE_IPV4)) { st[D_BAD_INNER]++; return; }
+    if (!parseIp(buf, inner, len - VXLAN_OVERHEAD, ip) || (ip.family === 4) !== (ethertype === ETHERTYPE_IPV4)) { st[D_BAD_INNER]++; return; }
     const fromPeer = ip.family === 4 ? peer.contains4(readU32(buf, ip.srcOff)) : peer.contains6(buf, ip.srcOff);
     if (!fromPeer) { st[D_SPOOFED]++; return; }
+    if (this.tun.vnetHdr && verifyInnerChecksums(buf, inner, ip, sumRange) === InnerChecksum.BAD) { st[D_BAD_CHECKSUM]++; return; }
     const innerLen = ip.totalLen; // trims Ethernet padding of short frames
     this.deliver(buf, inner, innerLen, ip);
     st[C_RX_PACKETS]++;

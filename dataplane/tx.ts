@@ -7,19 +7,20 @@
  * UDP_SEGMENT message: the kernel walks its stack once per message, so this is what small packets cost.
  */
 import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
-import { ENCAP_HEADROOM, maxUdpPayload, type LocalConfig } from './local.js';
-import { PeerView, readU32, type PeerEntry } from './routes.js';
+import { maxUdpPayload, type LocalConfig } from './local.js';
+import { PeerView, type PeerEntry } from './routes.js';
+import { readU32 } from './packet/bytes.js';
 import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex } from './stats.js';
 import { parseIp, IpInfo, IPPROTO_UDP } from './packet/ip.js';
 import { TCP_CSUM } from './packet/tcp.js';
 import { UDP_CSUM, UDP_MAX_SEGMENTS } from './packet/udp.js';
 import { writeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
-import { writeVxlan } from './packet/vxlan.js';
+import { VXLAN_OVERHEAD, writeVxlan } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } from './packet/virtio.js';
 import { flowHashOf } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
-import { tsoSplit, completeChecksum, maxSegmentLen, segmentCount } from './offload/tso.js';
+import { GsoLayout, tsoSplit, completeChecksum, maxSegmentLen, segmentCount, type SplitTarget } from './offload/tso.js';
 import { copyRanges, copySegments, finishSegmentChecksums } from './sys/csum.js';
 
 const C_TX_PACKETS = counterIndex('txPackets');
@@ -49,6 +50,9 @@ export class Encapsulator {
   /** Segments of split super-packets, described as UDP messages. */
   private readonly split: PacketBatch;
   private readonly segLengths = new Int32Array(1024);
+  /** How tsoSplit writes into `split` (stride and maxSegs set per super-packet); the shim copies and checksums. */
+  private readonly splitTarget: SplitTarget;
+  private readonly gso = new GsoLayout();
   /** ICMP errors written back into the TUN. */
   private readonly icmp: PacketBatch;
   /** Runs of equal-length in-place packets laid out back to back, and the copies that lay them out. */
@@ -67,14 +71,18 @@ export class Encapsulator {
     this.binds = binds;
     this.ip = new IpInfo();
     this.split = new PacketBatch(128, SPLIT_BYTES / 128);
+    this.splitTarget = {
+      out: this.split.buf, outOff: 0, stride: 0, headroom: VXLAN_OVERHEAD, maxSegs: 0, lengths: this.segLengths,
+      partialChecksums: true, segmentsCopied: true, layout: this.gso,
+    };
     this.icmp = new PacketBatch(8, 2048);
     this.train = new PacketBatch(64, 4096);
     this.maxPayload = maxUdpPayload(cfg.family);
   }
 
-  /** Headroom to ask of TunQueue.read so the IP packet starts ENCAP_HEADROOM bytes into its slot. */
+  /** Headroom to ask of TunQueue.read so the IP packet starts VXLAN_OVERHEAD bytes into its slot. */
   get readHeadroom(): number {
-    return this.tun.vnetHdr ? ENCAP_HEADROOM - VIRTIO_NET_HDR_LEN : ENCAP_HEADROOM;
+    return this.tun.vnetHdr ? VXLAN_OVERHEAD - VIRTIO_NET_HDR_LEN : VXLAN_OVERHEAD;
   }
 
   /** Encapsulates and sends packets 0..n-1 of a batch filled by TunQueue.read. */
@@ -107,12 +115,12 @@ export class Encapsulator {
       if (len > this.cfg.overlayMtu && ip.dontFragment) { this.tooBig(buf, off, len); continue; }
       if (bindIdx !== this.pendingBind && this.pending > 0) this.flush(batch);
       this.pendingBind = bindIdx;
-      const start = off - ENCAP_HEADROOM;
+      const start = off - VXLAN_OVERHEAD;
       writeVxlan(buf, start, this.cfg.vni);
       writeEthernet(buf, start + 8, mac, this.cfg.vtepMac, ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
       const k = this.pending++;
       batch.offsets[k] = start;
-      batch.lengths[k] = len + ENCAP_HEADROOM;
+      batch.lengths[k] = len + VXLAN_OVERHEAD;
       batch.segSizes[k] = 0;
       this.address(batch, k, peer);
       st[C_TX_PACKETS]++;
@@ -196,19 +204,22 @@ export class Encapsulator {
   /** Splits a TSO super-packet into segments that each carry their own VXLAN + Ethernet header. */
   private sendSplit(buf: Buffer, off: number, len: number, peer: PeerEntry, mac: Uint8Array, bindIdx: number): void {
     const hdr = this.hdr;
-    const segLen = maxSegmentLen(buf, off, len, hdr);
+    const segLen = maxSegmentLen(buf, off, len, hdr, this.gso);
     if (segLen <= 0 || hdr.gsoSize === 0) { this.stats[D_MALFORMED_GSO]++; return; }
     if (segLen > this.cfg.overlayMtu && this.ip.dontFragment) { this.tooBig(buf, off, len); return; }
-    const stride = ENCAP_HEADROOM + segLen;
+    const stride = VXLAN_OVERHEAD + segLen;
     const out = this.split;
     const maxSegs = Math.min(this.segLengths.length, Math.floor(out.buf.length / stride));
-    const count = segmentCount(buf, off, len, hdr);
+    const count = segmentCount(buf, off, len, hdr, this.gso);
     if (count <= 0 || count > maxSegs) { this.stats[D_MALFORMED_GSO]++; return; }
-    copySegments(buf, off, len, segLen - hdr.gsoSize, hdr.gsoSize, out.buf, ENCAP_HEADROOM, stride);
-    const n = tsoSplit(buf, off, len, hdr, out.buf, 0, stride, ENCAP_HEADROOM, maxSegs, this.segLengths, true, true);
+    copySegments(buf, off, len, segLen - hdr.gsoSize, hdr.gsoSize, out.buf, VXLAN_OVERHEAD, stride);
+    const to = this.splitTarget;
+    to.stride = stride;
+    to.maxSegs = maxSegs;
+    const n = tsoSplit(buf, off, len, hdr, to);
     if (n <= 0) { this.stats[D_MALFORMED_GSO]++; return; }
     const udp = this.ip.proto === IPPROTO_UDP;
-    finishSegmentChecksums(out.buf, ENCAP_HEADROOM, stride, n, hdr.csumStart, udp ? UDP_CSUM : TCP_CSUM, this.segLengths, udp);
+    finishSegmentChecksums(out.buf, VXLAN_OVERHEAD, stride, n, hdr.csumStart, udp ? UDP_CSUM : TCP_CSUM, this.segLengths, udp);
     const ethertype = this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
     let bytes = 0;
     for (let k = 0; k < n; k++) {
@@ -223,7 +234,7 @@ export class Encapsulator {
     for (let first = 0; first < n; first += perMsg) {
       const last = Math.min(n, first + perMsg) - 1;
       out.offsets[m] = first * stride;
-      out.lengths[m] = (last - first) * stride + ENCAP_HEADROOM + this.segLengths[last];
+      out.lengths[m] = (last - first) * stride + VXLAN_OVERHEAD + this.segLengths[last];
       out.segSizes[m] = last > first ? stride : 0;
       this.address(out, m, peer);
       if (++m === out.capacity) { this.send(bind, out, m); m = 0; }

@@ -34,7 +34,7 @@ const HEADROOM = 32;
 const stride = HEADROOM + maxSegmentLen(pkt, 0, pkt.length, hdr);
 const wire = Buffer.alloc(stride * 64);
 const lengths = new Int32Array(64);
-const n = tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths);
+const n = tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: HEADROOM, maxSegs: 64, lengths });
 if (n !== SEGS) throw new Error(`split gave ${n} segments`);
 const out = new PacketBatch(8, 70_000);
 const verifying = new Coalescer({ verifyChecksums: true });
@@ -63,15 +63,15 @@ describe('checksum', () => {
 
 describe('64 KB TCP super-packet, 45 segments', () => {
   bench('tsoSplit (copy + IPv4/TCP headers + full checksums)', () => {
-    tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths);
+    tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: HEADROOM, maxSegs: 64, lengths });
   });
   bench('tsoSplit with the copy in JS, checksums in the shim', () => {
-    const m = tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths, true);
+    const m = tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: HEADROOM, maxSegs: 64, lengths, partialChecksums: true });
     finishSegmentChecksums(wire, HEADROOM, stride, m, IPH, 16, lengths, false);
   });
   bench('as dataplane/tx.ts: copySegments + tsoSplit fields + checksums in the shim', () => {
     copySegments(pkt, 0, pkt.length, IPH + THL, MSS, wire, HEADROOM, stride);
-    const m = tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, HEADROOM, 64, lengths, true, true);
+    const m = tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: HEADROOM, maxSegs: 64, lengths, partialChecksums: true, segmentsCopied: true });
     finishSegmentChecksums(wire, HEADROOM, stride, m, IPH, 16, lengths, false);
   });
   bench('Coalescer add x45 + finish, verifying inner checksums', () => coalesce(verifying));

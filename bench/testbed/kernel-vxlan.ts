@@ -1,4 +1,5 @@
 import type { HostName, Testbed } from './netns.js';
+import { overlayMtu as vxlanOverlayMtu } from '../../dataplane/packet/vxlan.js';
 import { overlayMtu, subnetAddress, randomVtepMac, type OverlayPeer } from './overlay.js';
 
 export interface FlannelVxlanOptions {
@@ -8,6 +9,10 @@ export interface FlannelVxlanOptions {
   readonly subnet: string;
   readonly vtepMac?: string;
   readonly peers: readonly OverlayPeer[];
+  /** Flannel's `Backend.MTU`: the link MTU; the device gets MTU − 50 (− 70 over IPv6). Default: the testbed's. */
+  readonly linkMtu?: number;
+  /** Flannel's `DirectRouting`: peers on the same link get `ip route replace <subnet> via <publicIp>`, no tunnel. */
+  readonly directRouting?: boolean;
 }
 
 export interface FlannelVxlan {
@@ -24,7 +29,8 @@ export interface FlannelVxlan {
  * The kernel VXLAN device exactly as Flannel's vxlan backend configures it (pkg/backend/vxlan: device.go,
  * vxlan_network.go): `flannel.<VNI>`, local = public IP, learning off, no l2miss/l3miss, kernel default UDP
  * checksum; `<subnet>.0/32` on the device; per peer a permanent neighbour for `<peer subnet>.0`, a permanent FDB
- * entry for the peer's VTEP MAC, then (last, so the kernel never has to resolve) an onlink route.
+ * entry for the peer's VTEP MAC, then (last, so the kernel never has to resolve) an onlink route. With
+ * DirectRouting a peer on the same link gets a plain route via its public IP instead.
  */
 export async function setupFlannelVxlan(tb: Testbed, host: HostName, opts: FlannelVxlanOptions): Promise<FlannelVxlan> {
   const vni = opts.vni ?? 1;
@@ -32,7 +38,7 @@ export async function setupFlannelVxlan(tb: Testbed, host: HostName, opts: Flann
   const device = `flannel.${vni}`;
   const vtepMac = opts.vtepMac ?? randomVtepMac();
   const overlayIp = subnetAddress(opts.subnet);
-  const mtu = overlayMtu(tb);
+  const mtu = opts.linkMtu === undefined ? overlayMtu(tb) : vxlanOverlayMtu(opts.linkMtu, tb.ipv6Underlay ? 6 : 4);
   const self = tb.hosts[host];
   const ip = (...argv: string[]): Promise<unknown> => tb.exec(host, ['ip', ...argv]);
 
@@ -41,6 +47,7 @@ export async function setupFlannelVxlan(tb: Testbed, host: HostName, opts: Flann
     'local', self.underlayIp, 'dev', self.dev, 'dstport', String(port), 'nolearning');
   const remove = async (): Promise<void> => {
     await tb.exec(host, ['ip', 'link', 'del', device], { allowFail: true });
+    if (opts.directRouting) for (const peer of opts.peers) await tb.exec(host, ['ip', 'route', 'del', peer.subnet], { allowFail: true });
   };
   try {
     await tb.exec(host, ['sysctl', '-q', '-w', `net.ipv6.conf.${device.replace('.', '/')}.accept_ra=0`], {
@@ -49,6 +56,11 @@ export async function setupFlannelVxlan(tb: Testbed, host: HostName, opts: Flann
     await ip('addr', 'add', `${overlayIp}/32`, 'dev', device);
     await ip('link', 'set', device, 'up');
     for (const peer of opts.peers) {
+      // Every testbed peer shares the underlay link, so DirectRouting always applies here.
+      if (opts.directRouting) {
+        await ip('route', 'replace', peer.subnet, 'via', peer.publicIp);
+        continue;
+      }
       const gateway = subnetAddress(peer.subnet);
       await ip('neigh', 'replace', gateway, 'dev', device, 'lladdr', peer.vtepMac, 'nud', 'permanent');
       await tb.exec(host, ['bridge', 'fdb', 'replace', peer.vtepMac, 'dev', device, 'self', 'dst', peer.publicIp,

@@ -40,6 +40,9 @@ export interface CallOptions {
   streamed?: boolean;
 }
 
+/** Idle time before the first keepalive probe on a stream (libuv then probes every 1 s, 10 times). */
+const STREAM_KEEPALIVE_MS = 2000;
+
 const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 export class Transport {
@@ -131,6 +134,9 @@ export class Transport {
     const url = new URL(path, endpoint);
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(url, { method: 'POST', headers, agent: url.protocol === 'https:' ? this.httpsStreamAgent : this.httpStreamAgent });
+    // A watch stream is silent while nothing changes: TCP keepalive probes it, so a registry host that vanished
+    // without FIN/RST (partition, replaced host) breaks the stream within seconds instead of leaving it deaf.
+    req.on('socket', (s) => s.setKeepAlive(true, STREAM_KEEPALIVE_MS));
     req.end(JSON.stringify(body));
     return req;
   }

@@ -24,7 +24,10 @@ export interface WatchOptions {
   progressNotify?: boolean;
   /** Reconnect when nothing arrived for this long (meaningful with progressNotify). */
   idleTimeoutMs?: number;
-  /** Consecutive failed connection attempts before the watcher gives up with VXTUN_ERR_REGISTRY_UNAVAILABLE. */
+  /**
+   * Consecutive failed connection attempts before the watcher gives up with VXTUN_ERR_REGISTRY_UNAVAILABLE (default 10);
+   * -1: never reconnect, report the first break (for callers that list again instead of resuming).
+   */
   maxReconnects?: number;
 }
 

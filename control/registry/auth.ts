@@ -34,7 +34,11 @@ export class AuthStore {
   private readonly tokens = new Map<string, { user: string; expires: number }>();
   private counter = 0;
 
-  private constructor(private readonly users: Map<string, User>) {}
+  private constructor(private readonly users: Map<string, User>, private readonly roles: string[]) {}
+
+  /** User and role names, sorted as etcd lists them. */
+  get userNames(): string[] { return [...this.users.keys()].sort(); }
+  get roleNames(): string[] { return [...this.roles].sort(); }
 
   static async load(file: string): Promise<AuthStore> {
     let parsed: z.infer<typeof AuthFile>;
@@ -55,7 +59,7 @@ export class AuthStore {
       }
       users.set(name, { digest: digest(u.password), perms, root: name === 'root' });
     }
-    return new AuthStore(users);
+    return new AuthStore(users, Object.keys(parsed.roles));
   }
 
   authenticate(name: string | undefined, password: string | undefined): string {
@@ -141,7 +145,7 @@ export function authorize(auth: AuthStore | undefined, method: string, msg: Reco
       auth.check(token, write, true);
       return;
     }
-    case 'Compact':
+    case 'Compact': case 'UserList': case 'RoleList':
       auth.requireRoot(token);
       return;
     case 'LeaseRevoke': {

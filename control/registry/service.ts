@@ -9,6 +9,7 @@ import { checkPut, checkRequestSize, deleteRange, put, range, txn } from './stor
 import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeRequest, type TxnRequest } from './store/requests.js';
 import { keyBytes, type WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
+import { hashKV } from './store/hash.js';
 import { SNAPSHOT_FILE, loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
 import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -217,6 +218,19 @@ export class RegistryService {
     return resp;
   }
 
+  /** etcd's HashKV: the hash of the key history up to a revision (0 = now); see store/hash.ts. */
+  async hashKV(req: { revision?: string | number }): Promise<Resp> {
+    this.check();
+    const rev = num(req.revision);
+    const compactRev = this.store.compactRev;
+    if (rev > 0 && rev <= compactRev) throw Errors.compacted();
+    if (rev > this.store.rev) throw Errors.futureRev();
+    const header = this.header();
+    const hash = hashKV(this.store, rev > 0 ? rev : this.store.rev);
+    await this.wal.whenDurable();
+    return { header, hash, compact_revision: compactRev > 0 ? compactRev : -1 };
+  }
+
   async leaseLeases(): Promise<Resp> {
     this.check();
     const ids = [...this.store.leases.all()].map((l) => l.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
@@ -233,13 +247,21 @@ export class RegistryService {
     }
   }
 
-  /** dbSize is what the registry keeps on disk: snapshot plus log segments. */
-  async status(version: string): Promise<Resp> {
-    let dbSize = 0;
-    const add = async (file: string) => { dbSize += (await fs.stat(file).catch(() => ({ size: 0 }))).size; };
+  /** What the registry keeps on disk: snapshot plus log segments (its dbSize, as etcd's is its bbolt file). */
+  async diskBytes(): Promise<number> {
+    let bytes = 0;
+    const add = async (file: string) => { bytes += (await fs.stat(file).catch(() => ({ size: 0 }))).size; };
     await add(path.join(this.opts.dataDir, SNAPSHOT_FILE));
     const walDir = path.join(this.opts.dataDir, 'wal');
     for (const name of await fs.readdir(walDir).catch(() => [] as string[])) await add(path.join(walDir, name));
+    return bytes;
+  }
+
+  /** Log records written so far (etcd's raft index: one per committed proposal). */
+  get committed(): number { return this.wal.lastSeq; }
+
+  async status(version: string): Promise<Resp> {
+    const dbSize = await this.diskBytes();
     return {
       header: this.header(), version, dbSize, leader: this.memberId,
       raftIndex: this.wal.lastSeq, raftTerm: 1, raftAppliedIndex: this.wal.lastSeq, dbSizeInUse: dbSize,

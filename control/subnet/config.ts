@@ -4,15 +4,25 @@
  * Flannel's CheckNetworkConfig apply (SubnetLen, SubnetMin skipping the first subnet, SubnetMax, alignment).
  */
 import { VxtunError } from '../../dataplane/errors.js';
+import { ENCAP_OVERHEAD_IPV4 } from '../../dataplane/packet/vxlan.js';
 import { blockSize, contains, formatIp4, formatSubnet4, parseIp4, parseSubnet4, type Subnet4 } from './ip4.js';
 
 export interface VxlanBackend {
   readonly type: 'vxlan';
   readonly vni: number;
   readonly port: number;
-  /** Overlay (TUN) MTU when set; default: underlay MTU minus the VXLAN overhead. */
+  /**
+   * `Backend.MTU` as Flannel reads it: the link (underlay) MTU, default the MTU of the interface that carries the
+   * tunnel; the TUN and FLANNEL_MTU get MTU − 50 (IPv4 underlay) or − 70 (IPv6).
+   */
   readonly mtu: number | undefined;
+  readonly directRouting: boolean;
+  /** Fields that are ignored, each with why it is safe to ignore; the agent logs them. */
+  readonly warnings: readonly string[];
 }
+
+/** Backend fields Flannel's vxlan backend knows; the rest are ignored with a warning. */
+const VXLAN_FIELDS = ['Type', 'VNI', 'Port', 'MTU', 'GBP', 'Learning', 'DirectRouting', 'MacPrefix'];
 
 export interface NetworkConfig {
   readonly network: Subnet4;
@@ -26,6 +36,8 @@ export interface NetworkConfig {
 }
 
 export const VXLAN_DEFAULT_PORT = 8472;
+/** The smallest link MTU that leaves IPv4's 576 for the overlay after the VXLAN overhead over IPv4. */
+const MIN_LINK_MTU = 576 + ENCAP_OVERHEAD_IPV4;
 
 function bad(source: string, what: string): VxtunError {
   return new VxtunError('VXTUN_ERR_CONFIG', `network config ${source}: ${what}`);
@@ -110,14 +122,20 @@ export function vxlanBackend(cfg: NetworkConfig, source = '<config>'): VxlanBack
     throw bad(source, `Backend.Type is "${cfg.backendType}"${cfg.backendType === 'udp' && field(cfg.backend, 'Type') === undefined ? ' (Flannel\'s default when Backend.Type is missing)' : ''}; vxtun speaks only "vxlan": set "Backend":{"Type":"vxlan"}`);
   }
   const b = cfg.backend as Record<string, unknown>;
-  for (const flag of ['GBP', 'DirectRouting', 'Learning']) {
-    if (field(b, flag) === true) throw bad(source, `Backend.${flag} is not supported by vxtun; remove it or set it false`);
+  if (field(b, 'GBP') === true) throw bad(source, 'Backend.GBP is not supported by vxtun (it neither sends nor accepts VXLAN Group Policy headers); remove it or set it false');
+  const warnings: string[] = [];
+  if (field(b, 'Learning') === true) warnings.push('Backend.Learning is ignored: vxtun routes by the leases, so learning source addresses from traffic adds nothing');
+  if (field(b, 'MacPrefix') !== undefined) warnings.push('Backend.MacPrefix is ignored: Flannel uses it only on Windows hosts');
+  for (const k of Object.keys(b)) {
+    if (!VXLAN_FIELDS.some((f) => f.toLowerCase() === k.toLowerCase())) warnings.push(`Backend.${k} is not a field of Flannel's vxlan backend and is ignored`);
   }
+  const directRouting = field(b, 'DirectRouting');
+  if (directRouting !== undefined && typeof directRouting !== 'boolean') throw bad(source, `Backend.DirectRouting must be true or false, got ${JSON.stringify(directRouting)}`);
   const vni = optionalUint(b, 'VNI', 0xffffff, source) ?? 1;
   const port = optionalUint(b, 'Port', 65535, source) || VXLAN_DEFAULT_PORT;
   const mtu = optionalUint(b, 'MTU', 65535, source) || undefined;
-  if (mtu !== undefined && mtu < 576) throw bad(source, `Backend.MTU ${mtu} is below 576`);
-  return { type: 'vxlan', vni, port, mtu };
+  if (mtu !== undefined && mtu < MIN_LINK_MTU) throw bad(source, `Backend.MTU ${mtu} is the link MTU and must be at least ${MIN_LINK_MTU} (the overlay gets MTU − 50, at least 576)`);
+  return { type: 'vxlan', vni, port, mtu, directRouting: directRouting === true, warnings };
 }
 
 /** Whether a lease's subnet is one this config could have handed out (Flannel's isSubnetConfigCompat). */

@@ -2,7 +2,10 @@
  * Flannel's lease policy over a LeaseStore. Acquire: reuse the lease that carries our PublicIP, else the subnet
  * of our last subnet.env if it is free, else a random one of the first 100 free subnets from SubnetMin, always
  * created with create-if-absent so two nodes never share a subnet. Renew: a fresh TTL `margin` before expiry,
- * retried on failure. If our key disappears, take it back while it is free; if another node now holds it, give up.
+ * retried on failure, forever. If our key disappears (deleted, or expired during a registry outage), take it back while
+ * it is free. Conflicts end the run with VXTUN_ERR_LEASE_CONFLICT: our subnet written by another PublicIP, or by a
+ * host with our PublicIP and another VTEP MAC (two hosts given the same --public-ip): the host that held the lease
+ * first writes it back at once, and the one that took it over stops when it sees that.
  */
 import { VxtunError } from '../../dataplane/errors.js';
 import type { Logger } from '../../dataplane/dataplane.js';
@@ -28,6 +31,9 @@ export interface LeaseManagerOptions {
   random?: () => number;
 }
 
+/** Rewrites of our own lease against a host with our PublicIP before we give up too. */
+const MAX_DEFENCES = 3;
+
 export type AcquiredHow = 'reused' | 'previous' | 'allocated';
 
 export class LeaseManager {
@@ -37,10 +43,15 @@ export class LeaseManager {
   private stopped = false;
   private readonly value: string;
   private readonly ttl: number;
+  private readonly vtepMac: string | undefined;
+  /** The VTEP MAC of the lease we reused for our PublicIP, when it was not ours (state lost, or a duplicate host). */
+  private tookOverFrom: string | undefined;
+  private defences = 0;
 
   constructor(private readonly o: LeaseManagerOptions) {
     this.value = encodeLeaseAttrs(o.attrs);
     this.ttl = o.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
+    this.vtepMac = vtepMacOf(o.attrs);
   }
 
   get lease(): { subnet: Subnet4; expiresAt: number } | null {
@@ -52,7 +63,14 @@ export class LeaseManager {
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
       const { leases } = await store.list();
       const mine = leases.find((l) => decodeLeaseAttrs(l.value)?.publicIp === attrs.publicIp);
-      if (mine && inRange(config, mine.subnet)) return this.took(mine.subnet, await store.update(mine.subnet, this.value, this.ttl), 'reused');
+      if (mine && inRange(config, mine.subnet)) {
+        const theirs = vtepMacOf(decodeLeaseAttrs(mine.value));
+        if (theirs !== this.vtepMac) {
+          this.tookOverFrom = theirs;
+          log.warn({ subnet: formatSubnet4(mine.subnet), vtepMac: theirs }, 'the lease holding our PublicIP carries another VTEP MAC (our state dir was lost, or another host uses the same --public-ip); taking it over');
+        }
+        return this.took(mine.subnet, await store.update(mine.subnet, this.value, this.ttl), 'reused');
+      }
       if (mine) {
         log.warn({ subnet: formatSubnet4(mine.subnet) }, 'the lease holding our PublicIP does not fit the network config; deleting it');
         await store.delete(mine.subnet);
@@ -80,12 +98,37 @@ export class LeaseManager {
   /** Feed every change under `<prefix>/subnets/` here: it notices when our own key is deleted or taken. */
   observe(c: LeaseChange): void {
     if (!this.subnet || this.stopped) return;
-    if (c.type === 'delete' && sameSubnet(c.subnet, this.subnet)) {
-      this.o.log.warn({ subnet: formatSubnet4(this.subnet) }, 'our lease was deleted from the registry; taking it back');
+    const subnet = formatSubnet4(this.subnet);
+    if (c.type === 'delete') {
+      if (!sameSubnet(c.subnet, this.subnet)) return;
+      this.o.log.warn({ subnet }, 'our lease is gone from the registry (deleted, or expired while the registry was unreachable); taking it back');
       this.schedule(0, () => this.reclaim());
-    } else if (c.type === 'put' && sameSubnet(c.lease.subnet, this.subnet) && decodeLeaseAttrs(c.lease.value)?.publicIp !== this.o.attrs.publicIp) {
-      this.lost(`another node (${decodeLeaseAttrs(c.lease.value)?.publicIp ?? 'unknown'}) wrote our subnet`);
+      return;
     }
+    const attrs = decodeLeaseAttrs(c.lease.value);
+    const publicIp = attrs?.publicIp ?? 'unknown';
+    const mac = vtepMacOf(attrs);
+    if (!sameSubnet(c.lease.subnet, this.subnet)) {
+      if (publicIp === this.o.attrs.publicIp && mac !== this.vtepMac) {
+        this.o.log.error({ code: 'VXTUN_ERR_LEASE_CONFLICT', subnet: formatSubnet4(c.lease.subnet), publicIp, vtepMac: mac },
+          'another host advertises our public IP in its own lease: two hosts were given the same --public-ip; its lease is not used as a peer');
+      }
+      return;
+    }
+    if (publicIp !== this.o.attrs.publicIp) return this.lost(`host ${publicIp} (VTEP MAC ${mac ?? 'none'}) wrote its lease over ours`);
+    if (mac === this.vtepMac) return;
+    if (mac !== undefined && mac === this.tookOverFrom) {
+      return this.lost(`the host with VTEP MAC ${mac} that held this lease for public IP ${publicIp} is still running and wrote it back: two hosts were given the same --public-ip`);
+    }
+    if (++this.defences > MAX_DEFENCES) return this.lost(`a host with our public IP ${publicIp} and VTEP MAC ${mac ?? 'none'} keeps overwriting it`);
+    this.o.log.error({ code: 'VXTUN_ERR_LEASE_CONFLICT', subnet, publicIp, vtepMac: mac, ourVtepMac: this.vtepMac },
+      'another host with our public IP overwrote our lease (same --public-ip on two hosts?); writing ours back');
+    this.schedule(0);
+  }
+
+  /** After a registry outage: renew at once when the renewal came due meanwhile. */
+  renewIfDue(): void {
+    if (this.subnet && !this.stopped && this.timer !== null && this.renewDelayMs() === 0) this.schedule(0);
   }
 
   /** The same for a full listing (the first, and each re-list after compaction): our key may have gone meanwhile. */
@@ -161,7 +204,7 @@ export class LeaseManager {
     try {
       const ttl = await this.o.store.createIfAbsent(subnet, this.value, this.ttl);
       if (this.stopped) return;
-      if (ttl === null) return this.lost('another node took it after it was deleted');
+      if (ttl === null) return this.lost('another host took it after it was gone from the registry', 'restart vxtun agent to lease a new subnet');
       this.expiresAt = Date.now() + ttl * 1000;
       this.o.log.info({ subnet: formatSubnet4(subnet), ttlSeconds: ttl }, 'lease re-created');
       this.schedule(this.renewDelayMs());
@@ -171,11 +214,16 @@ export class LeaseManager {
     }
   }
 
-  private lost(why: string): void {
+  private lost(why: string, todo = 'give every host its own --public-ip (and state dir), then restart this agent'): void {
     const subnet = formatSubnet4(this.subnet!);
     this.stop();
-    this.o.onLost(new VxtunError('VXTUN_ERR_LEASE_NOT_FOUND', `lost our lease on ${subnet}: ${why}; restart vxtun agent to acquire a new subnet`));
+    this.o.onLost(new VxtunError('VXTUN_ERR_LEASE_CONFLICT', `lease conflict on ${subnet}: ${why}; ${todo}`));
   }
+}
+
+function vtepMacOf(a: LeaseAttrs | null): string | undefined {
+  const mac = (a?.backendData as { VtepMAC?: unknown } | undefined)?.VtepMAC;
+  return typeof mac === 'string' ? mac.toLowerCase() : undefined;
 }
 
 function isFree(leases: StoredLease[], s: Subnet4): boolean {

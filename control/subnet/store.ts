@@ -2,8 +2,9 @@
  * Where leases live, behind the narrow interface the lease policy needs. The policy (manager.ts) is tested
  * against the in-memory store (memory-store.ts); EtcdLeaseStore maps each call onto etcd v3 the way flanneld does.
  */
-import { EtcdClient, cmp, op, type KeyValue, type ListAndWatch } from '../etcd/index.js';
-import type { VxtunError } from '../../dataplane/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EtcdClient, cmp, op, type KeyValue, type Watcher } from '../etcd/index.js';
+import { backoffDelay } from '../backoff.js';
 import { subnetFromKey, subnetKey } from './lease.js';
 import type { Subnet4 } from './ip4.js';
 
@@ -21,8 +22,21 @@ export interface LeaseWatchHandlers {
   /** Every lease at `revision`; replaces what the caller held (first listing, and again after compaction). */
   snapshot(leases: StoredLease[], revision: bigint): void;
   changes(changes: LeaseChange[], revision: bigint): void;
-  /** Watching stopped for good. */
-  error(err: VxtunError): void;
+  /**
+   * The registry could not be reached (the watch broke, a probe or a re-list failed). Watching never gives up:
+   * it retries with capped backoff and, once the registry answers, delivers a fresh snapshot.
+   */
+  unreachable(err: Error): void;
+}
+
+export interface EtcdLeaseStoreOptions {
+  /**
+   * A client with short timeouts that checks every `probeIntervalMs` that the registry still answers, so a
+   * connection that died silently (partition, a host gone without FIN/RST, a cluster without quorum) is noticed
+   * within seconds and the watch is rebuilt. Default: no probe.
+   */
+  probe?: EtcdClient;
+  probeIntervalMs?: number;
 }
 
 export interface LeaseStore {
@@ -32,14 +46,14 @@ export interface LeaseStore {
   /** Binds the key to a fresh TTL and writes the value unconditionally (Flannel's renew). Returns the granted TTL. */
   update(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number>;
   delete(subnet: Subnet4): Promise<void>;
-  /** Lists, then follows changes from that listing's revision + 1, re-listing on compaction. */
+  /** Lists, then follows changes from that listing's revision + 1; lists again after compaction or an outage. */
   watch(h: LeaseWatchHandlers): { close(): void };
 }
 
 export class EtcdLeaseStore implements LeaseStore {
   private readonly dir: string;
 
-  constructor(private readonly client: EtcdClient, prefix: string) {
+  constructor(private readonly client: EtcdClient, prefix: string, private readonly o: EtcdLeaseStoreOptions = {}) {
     this.dir = `${prefix.replace(/\/+$/, '')}/subnets/`;
   }
 
@@ -80,15 +94,62 @@ export class EtcdLeaseStore implements LeaseStore {
   }
 
   watch(h: LeaseWatchHandlers): { close(): void } {
-    const lw: ListAndWatch = this.client.listAndWatch(this.dir, {
-      snapshot: (kvs, revision) => h.snapshot(this.decode(kvs), revision),
-      events: (events, revision) => h.changes(events.flatMap((e): LeaseChange[] => {
-        const subnet = subnetFromKey(e.kv.key.toString('utf8'));
-        if (!subnet) return [];
-        return e.type === 'PUT' ? [{ type: 'put', lease: { subnet, value: e.kv.value.toString('utf8') } }] : [{ type: 'delete', subnet }];
-      }), revision),
-      error: (err) => h.error(err),
+    let closed = false;
+    let generation = 0;
+    let watcher: Watcher | undefined;
+    let following = false;
+    const changesOf = (events: { type: 'PUT' | 'DELETE'; kv: KeyValue }[]): LeaseChange[] => events.flatMap((e): LeaseChange[] => {
+      const subnet = subnetFromKey(e.kv.key.toString('utf8'));
+      if (!subnet) return [];
+      return e.type === 'PUT' ? [{ type: 'put', lease: { subnet, value: e.kv.value.toString('utf8') } }] : [{ type: 'delete', subnet }];
     });
-    return { close: () => lw.close() };
+    // Every (re)start drops the old watch and lists again: the registry may have been replaced, restored from a
+    // backup or compacted meanwhile, so resuming from our revision is not safe.
+    const restart = (err?: Error): void => {
+      if (closed) return;
+      const gen = ++generation;
+      following = false;
+      watcher?.close();
+      watcher = undefined;
+      if (err) h.unreachable(err);
+      void relist(gen);
+    };
+    const relist = async (gen: number): Promise<void> => {
+      for (let attempt = 0; !closed && gen === generation; attempt++) {
+        try {
+          const { leases, revision } = await this.list();
+          if (closed || gen !== generation) return;
+          h.snapshot(leases, revision);
+          following = true;
+          watcher = this.client.watch(this.dir, { prefix: true, startRevision: revision + 1n, maxReconnects: -1 }, {
+            events: (events, rev) => { if (gen === generation) h.changes(changesOf(events), rev); },
+            compacted: () => { if (gen === generation) restart(); },
+            error: (e) => { if (gen === generation) restart(e); },
+          });
+          return;
+        } catch (e) {
+          if (closed || gen !== generation) return;
+          h.unreachable(e as Error);
+          await sleep(backoffDelay(attempt));
+        }
+      }
+    };
+    let probing = false;
+    const probe = this.o.probe === undefined ? undefined : setInterval(() => {
+      if (!following || probing) return;
+      probing = true;
+      const gen = generation;
+      this.o.probe!.range(this.dir, { prefix: true, countOnly: true })
+        .then(() => undefined, (e: Error) => { if (gen === generation) restart(e); })
+        .finally(() => { probing = false; });
+    }, this.o.probeIntervalMs ?? 5000);
+    restart();
+    return {
+      close: () => {
+        closed = true;
+        if (probe) clearInterval(probe);
+        watcher?.close();
+      },
+    };
   }
 }

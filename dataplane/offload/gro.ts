@@ -12,14 +12,11 @@
  * socket sees it; up to 64 datagrams, as for a UDP_SEGMENT send.
  *
  * Inner checksums: a coalesced packet is written with NEEDS_CSUM, which the kernel treats as locally made and
- * never verifies. By default the coalescer does not verify inner checksums either; it trusts the outer UDP
- * checksum, which the receiving kernel verified (Linux VXLAN sends one by default, `udpcsum`). It cannot do
- * otherwise against a kernel VXLAN peer on the same machine: over veth the inner TCP checksum arrives holding
- * only the pseudo-header sum (CHECKSUM_PARTIAL is never finished; tcpdump -vv reports every one "incorrect"),
- * so verifying would refuse every segment. Pass verifyChecksums = true where the underlay may carry datagrams
- * without an outer checksum (IPv4 peers configured with noudpcsum): each segment is then checked before it is
- * merged (lazily: a packet that stays alone is not checked here) and one that fails is written alone with an
- * all-zero header, for the kernel to verify and drop.
+ * never verifies. The receive path (rx.ts) therefore verifies every inner checksum before add() and drops what
+ * fails (offload/partial.ts; a same-machine kernel peer's partial checksums are recognised there). The option
+ * verifyChecksums = true makes the coalescer itself check each TCP segment before merging (lazily: a packet
+ * that stays alone is not checked) and write one that fails alone with an all-zero header, for the kernel to
+ * verify and drop; the packet path does not use it.
  */
 import { bytesEqual, copyPayload, readU16, readU32, writeU16 } from '../packet/bytes.js';
 import { checksum, fold, pseudoHeaderSum } from '../packet/checksum.js';

@@ -7,9 +7,9 @@ import { copyBytes, copyPayload, readU16, readU32, writeU16, writeU32 } from '..
 import { checksum, fold, pseudoHeaderSum } from '../packet/checksum.js';
 import { DropReason } from '../packet/drops.js';
 import { IPPROTO_TCP, IPPROTO_UDP, setIpLength } from '../packet/ip.js';
-import { IPV4_HLEN } from '../packet/ipv4.js';
+import { IPV4_HLEN, IPV4_ID } from '../packet/ipv4.js';
 import { IPV6_HLEN } from '../packet/ipv6.js';
-import { TCP_CSUM, TCP_CWR, TCP_FIN, TCP_FLAGS, TCP_HLEN_MAX, TCP_HLEN_MIN, TCP_PSH, TCP_SEQ } from '../packet/tcp.js';
+import { TCP_CSUM, TCP_CWR, TCP_FIN, TCP_FLAGS, TCP_HLEN_MAX, TCP_HLEN_MIN, TCP_PSH, TCP_SEQ, tcpHeaderLen } from '../packet/tcp.js';
 import { UDP_CSUM, UDP_HLEN, UDP_LENGTH, udpChecksumField } from '../packet/udp.js';
 import { VirtioFlag, VirtioGso, VirtioHdr } from '../packet/virtio.js';
 
@@ -31,69 +31,89 @@ export function completeChecksum(buf: Uint8Array, off: number, len: number, hdr:
   return true;
 }
 
-// What gsoHeaderLen learned about the last packet (one thread per module instance: workers each load their own).
-let family: 4 | 6 = 4;
-let proto = 0;
+/** What gsoHeaderLen learned about a GSO packet: the family and transport protocol its gso_type names. */
+export class GsoLayout {
+  family: 4 | 6 = 4;
+  proto = 0;
+}
 
 /**
  * Length of the headers in front of the payload of the GSO packet src[pktOff, pktOff+pktLen), recomputed as
  * csum_start + transport header length: hdr.hdrLen is not trusted (on the forwarding path the kernel may set
- * it to the whole first segment). Returns ~DropReason.MALFORMED_GSO when the header does not fit the packet.
+ * it to the whole first segment). Fills `layout`. Returns ~DropReason.MALFORMED_GSO when the header does not
+ * fit the packet.
  */
-export function gsoHeaderLen(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr): number {
+export function gsoHeaderLen(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr, layout: GsoLayout): number {
   const gso = hdr.gsoType & ~VirtioGso.ECN;
   const version = pktLen > 0 ? src[pktOff] >>> 4 : 0;
   if (gso === VirtioGso.TCPV4 || gso === VirtioGso.TCPV6) {
-    family = gso === VirtioGso.TCPV4 ? 4 : 6;
-    proto = IPPROTO_TCP;
+    layout.family = gso === VirtioGso.TCPV4 ? 4 : 6;
+    layout.proto = IPPROTO_TCP;
   } else if (gso === VirtioGso.UDP_L4 && (version === 4 || version === 6)) {
-    family = version;
-    proto = IPPROTO_UDP;
+    layout.family = version;
+    layout.proto = IPPROTO_UDP;
   } else {
     return MALFORMED;
   }
   const start = hdr.csumStart;
-  if (version !== family || pktLen < start + 8 || pktOff < 0 || pktOff + pktLen > src.length) return MALFORMED;
-  if (family === 4 ? start !== (src[pktOff] & 0x0f) * 4 || start < IPV4_HLEN : start < IPV6_HLEN) return MALFORMED;
-  if (proto === IPPROTO_UDP) return hdr.csumOffset === UDP_CSUM ? start + UDP_HLEN : MALFORMED;
+  if (version !== layout.family || pktLen < start + UDP_HLEN || pktOff < 0 || pktOff + pktLen > src.length) return MALFORMED;
+  if (layout.family === 4 ? start !== (src[pktOff] & 0x0f) * 4 || start < IPV4_HLEN : start < IPV6_HLEN) return MALFORMED;
+  if (layout.proto === IPPROTO_UDP) return hdr.csumOffset === UDP_CSUM ? start + UDP_HLEN : MALFORMED;
   if (pktLen < start + TCP_HLEN_MIN) return MALFORMED;
-  const thl = (src[pktOff + start + 12] >>> 4) * 4;
+  const thl = tcpHeaderLen(src, pktOff + start);
   if (hdr.csumOffset !== TCP_CSUM || thl < TCP_HLEN_MIN || thl > TCP_HLEN_MAX || start + thl > pktLen) return MALFORMED;
   return start + thl;
 }
 
 /** Segments tsoSplit will write for this packet (1 for gso_type NONE), or ~DropReason.MALFORMED_GSO. */
-export function segmentCount(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr): number {
+export function segmentCount(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr, layout = new GsoLayout()): number {
   if (hdr.gsoType === VirtioGso.NONE) return 1;
-  const hdrLen = gsoHeaderLen(src, pktOff, pktLen, hdr);
+  const hdrLen = gsoHeaderLen(src, pktOff, pktLen, hdr, layout);
   if (hdrLen < 0 || hdr.gsoSize === 0 || pktLen <= hdrLen) return MALFORMED;
   return Math.ceil((pktLen - hdrLen) / hdr.gsoSize);
 }
 
 /** The longest segment tsoSplit will write (headers + gso_size; the packet itself for NONE), or ~MALFORMED_GSO. */
-export function maxSegmentLen(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr): number {
+export function maxSegmentLen(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr, layout = new GsoLayout()): number {
   if (hdr.gsoType === VirtioGso.NONE) return pktLen;
-  const hdrLen = gsoHeaderLen(src, pktOff, pktLen, hdr);
+  const hdrLen = gsoHeaderLen(src, pktOff, pktLen, hdr, layout);
   return hdrLen < 0 ? hdrLen : hdrLen + hdr.gsoSize;
 }
 
+/** Where and how tsoSplit writes the segments. A caller on the packet path keeps one and updates it per packet. */
+export interface SplitTarget {
+  /** Segment k goes to out[outOff + k*stride + headroom]. */
+  out: Uint8Array;
+  outOff: number;
+  stride: number;
+  headroom: number;
+  /** At most this many segments (and no more than lengths holds). */
+  maxSegs: number;
+  /** lengths[k] gets segment k's IP length. */
+  lengths: Int32Array;
+  /**
+   * Each segment's checksum field gets only the pseudo-header sum (as the kernel hands a NEEDS_CSUM packet
+   * over); the caller finishes them all at once (sys/csum.ts, in C). Default false: full checksums.
+   */
+  partialChecksums?: boolean;
+  /**
+   * The caller has already laid out each segment's header and payload bytes at its place (sys/csum.ts
+   * copySegments): only the fields are fixed. Default false: tsoSplit copies them.
+   */
+  segmentsCopied?: boolean;
+  /** Scratch for what the packet's header says (default: a new one per call). */
+  layout?: GsoLayout;
+}
+
 /**
- * Splits the packet src[pktOff, pktOff+pktLen) (the IP packet after the virtio header) into segments:
- * segment k goes to out[outOff + k*stride + headroom], lengths[k] gets its IP length. Returns the number of
- * segments, or ~DropReason.MALFORMED_GSO (nothing useful written) when the header does not describe the
- * packet, it needs more than maxSegs segments, or a segment would not fit its stride or `out`.
- * gso_type NONE is copied as one segment (its checksum completed when NEEDS_CSUM is set); callers that can
- * send in place should use completeChecksum instead and skip the copy. src is not modified.
- * With partialChecksums, each segment's checksum field gets only the pseudo-header sum (as the kernel hands a
- * NEEDS_CSUM packet over) and the caller finishes them all at once (sys/csum.ts, in C).
- * With segmentsCopied, the caller has already laid out each segment's header and payload bytes at its place
- * (sys/csum.ts copySegments): only the fields are fixed.
+ * Splits the packet src[pktOff, pktOff+pktLen) (the IP packet after the virtio header) into segments as `to`
+ * says. Returns the number of segments, or ~DropReason.MALFORMED_GSO (nothing useful written) when the header
+ * does not describe the packet, it needs more than maxSegs segments, or a segment would not fit its stride or
+ * `out`. gso_type NONE is copied as one segment (its checksum completed when NEEDS_CSUM is set); callers that
+ * can send in place should use completeChecksum instead and skip the copy. src is not modified.
  */
-export function tsoSplit(
-  src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr,
-  out: Uint8Array, outOff: number, stride: number, headroom: number, maxSegs: number, lengths: Int32Array,
-  partialChecksums = false, segmentsCopied = false,
-): number {
+export function tsoSplit(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr, to: SplitTarget): number {
+  const { out, outOff, stride, headroom, maxSegs, lengths } = to;
   if (maxSegs < 1 || lengths.length < 1) return MALFORMED;
   if (hdr.gsoType === VirtioGso.NONE) {
     const at = outOff + headroom;
@@ -103,7 +123,9 @@ export function tsoSplit(
     lengths[0] = pktLen;
     return 1;
   }
-  const hdrLen = gsoHeaderLen(src, pktOff, pktLen, hdr);
+  const layout = to.layout ?? new GsoLayout();
+  const hdrLen = gsoHeaderLen(src, pktOff, pktLen, hdr, layout);
+  const { family, proto } = layout;
   const gsoSize = hdr.gsoSize;
   if (hdrLen < 0 || gsoSize === 0 || pktLen <= hdrLen) return MALFORMED;
   const payload = pktLen - hdrLen;
@@ -117,16 +139,16 @@ export function tsoSplit(
   const csumAt = l4 + (isTcp ? TCP_CSUM : UDP_CSUM);
   const pseudo = pseudoHeaderSum(src, pktOff, family, proto, 0);
   const seq0 = isTcp ? readU32(src, pktOff + l4 + TCP_SEQ) : 0;
-  const id0 = readU16(src, pktOff + 4);
+  const id0 = readU16(src, pktOff + IPV4_ID);
   for (let k = 0; k < n; k++) {
     const seg = outOff + k * stride + headroom;
     const dataLen = k === n - 1 ? lastLen - hdrLen : gsoSize;
     const segLen = hdrLen + dataLen;
-    if (!segmentsCopied) {
+    if (to.segmentsCopied !== true) {
       copyBytes(src, pktOff, out, seg, hdrLen);
       copyPayload(src, pktOff + hdrLen + k * gsoSize, out, seg + hdrLen, dataLen);
     }
-    if (family === 4) writeU16(out, seg + 4, (id0 + k) & 0xffff);
+    if (family === 4) writeU16(out, seg + IPV4_ID, (id0 + k) & 0xffff);
     setIpLength(out, seg, family, l4, segLen);
     if (isTcp) {
       writeU32(out, seg + l4 + TCP_SEQ, (seq0 + k * gsoSize) >>> 0);
@@ -137,7 +159,7 @@ export function tsoSplit(
     } else {
       writeU16(out, seg + l4 + UDP_LENGTH, segLen - l4);
     }
-    if (partialChecksums) {
+    if (to.partialChecksums === true) {
       writeU16(out, seg + csumAt, fold(pseudo + fold(segLen - l4)));
       lengths[k] = segLen;
       continue;

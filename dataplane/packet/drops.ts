@@ -10,7 +10,7 @@ export const DropReason = {
   BAD_FLAGS: 1,
   /** VNI differs from ours. */
   WRONG_VNI: 2,
-  /** Inner Ethernet destination is not our VTEP MAC (ARP frames are handed to the ARP responder before this check). */
+  /** Inner Ethernet destination is not our VTEP MAC (nor broadcast, for an ARP request). */
   NOT_OUR_MAC: 3,
   /** Inner EtherType is not IPv4, IPv6 or ARP. */
   BAD_ETHERTYPE: 4,
@@ -32,6 +32,8 @@ export const DropReason = {
   MALFORMED_GSO: 12,
   /** An ARP packet that is not a request for our address. */
   ARP_IGNORED: 13,
+  /** An inner IPv4 header checksum, or a TCP/UDP checksum, that does not match the bytes received. */
+  BAD_CHECKSUM: 14,
 } as const;
 
 export type DropReasonName = keyof typeof DropReason;

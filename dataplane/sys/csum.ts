@@ -36,3 +36,10 @@ export function copySegments(
 export function copyRanges(src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number): void {
   if (native.copyRanges(src, dst, list, count) < 0) throw invalid(`copyRanges: one of ${count} ranges lies outside its buffer`);
 }
+
+/** Folded ones'-complement sum of buf[off, off+len) as big-endian words: verifyInnerChecksums' RangeSummer. */
+export function sumRange(buf: Uint8Array, off: number, len: number): number {
+  const s = native.sumRange(buf, off, len);
+  if (s < 0) throw invalid(`sumRange: [${off}, ${off + len}) lies outside a ${buf.length}-byte buffer`);
+  return s;
+}

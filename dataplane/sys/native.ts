@@ -22,6 +22,7 @@ export interface NativeShim {
   tunWrite(fd: number, batch: BatchHandle, count: number): number;
   linkSetMtu(name: string, mtu: number): number;
   linkSetUp(name: string): number;
+  linkFlags(name: string): number;
   linkAdd(name: string, family: number, addr: Uint8Array, prefixLen: number, isRoute: number): number;
   setNetns(nsFd: number): number;
   udpOpen(family: number, addr: Uint8Array, port: number, flags: number, bufferBytes: number, info: Int32Array): number;
@@ -34,11 +35,13 @@ export interface NativeShim {
   closeFd(fd: number): number;
   csumSegments(buf: Uint8Array, first: number, stride: number, count: number, l4Off: number, csumOff: number, lengths: Int32Array, isUdp: number): number;
   copyRanges(src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number): number;
+  sumRange(buf: Uint8Array, off: number, len: number): number;
   copySegments(src: Uint8Array, pktOff: number, pktLen: number, hdrLen: number, gsoSize: number, out: Uint8Array, outOff: number, stride: number): number;
 }
 
 export const TUN_FLAG_MULTI_QUEUE = 1;
 export const TUN_FLAG_VNET_HDR = 2;
+export const TUN_FLAG_EXCLUSIVE = 4;
 export const UDP_FLAG_REUSEPORT = 1;
 export const UDP_FLAG_GRO = 2;
 /** Indexes into a batch handle's status array (VX_ST_* in dataplane/native/src/vx.h). */
@@ -46,7 +49,8 @@ export const ST_ERRNO = 0;
 export const ST_RESUME = 1;
 export const ST_DROPPED = 2;
 export const ST_TRUNC = 3;
-export const STATUS_LEN = 4;
+export const ST_OVFL = 4;
+export const STATUS_LEN = 5;
 
 const ADDON = join('dataplane', 'native', 'build', 'Release', 'vxtun_native.node');
 

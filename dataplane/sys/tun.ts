@@ -1,8 +1,9 @@
 /** TUN device: open its queues, configure the link, and move packet batches through a queue fd. */
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { VxtunError } from '../errors.js';
 import { bindBatch } from './batch-handle.js';
-import { loadNative, TUN_FLAG_MULTI_QUEUE, TUN_FLAG_VNET_HDR } from './native.js';
+import { loadNative, TUN_FLAG_EXCLUSIVE, TUN_FLAG_MULTI_QUEUE, TUN_FLAG_VNET_HDR } from './native.js';
 import { sysError } from './syserror.js';
 import type { PacketBatch, TunQueue } from './types.js';
 import { addressBytes, checkBool, checkFamily, checkIfName, checkInt, formatAddress, invalid } from './validate.js';
@@ -15,6 +16,11 @@ export interface TunOptions {
   vnetHdr: boolean;
   /** Number of queues (fds); more than 1 needs multiQueue. The kernel allows up to 256. */
   queues: number;
+  /**
+   * Create the device or fail (IFF_TUN_EXCL on the first queue): a device of that name that already exists gives
+   * VXTUN_ERR_TUN_OPEN with errno EBUSY instead of being attached to. Default false.
+   */
+  exclusive?: boolean;
 }
 
 export interface OpenedTun {
@@ -82,11 +88,12 @@ export function openTun(opts: TunOptions): OpenedTun {
   const multiQueue = checkBool('multiQueue', opts.multiQueue);
   const vnetHdr = checkBool('vnetHdr', opts.vnetHdr);
   const queues = checkInt('queues', opts.queues, 1, MAX_QUEUES);
+  const exclusive = checkBool('exclusive', opts.exclusive ?? false);
   if (queues > 1 && !multiQueue) throw invalid(`queues is ${queues} but multiQueue is false: set multiQueue or use 1 queue`);
   const native = loadNative();
   const fds = new Int32Array(queues);
   const nameOut = new Uint8Array(IFNAMSIZ);
-  const flags = (multiQueue ? TUN_FLAG_MULTI_QUEUE : 0) | (vnetHdr ? TUN_FLAG_VNET_HDR : 0);
+  const flags = (multiQueue ? TUN_FLAG_MULTI_QUEUE : 0) | (vnetHdr ? TUN_FLAG_VNET_HDR : 0) | (exclusive ? TUN_FLAG_EXCLUSIVE : 0);
   const offloadFlags = native.tunOpen(name, flags, fds, nameOut);
   if (offloadFlags < 0) {
     throw sysError('VXTUN_ERR_TUN_OPEN', `opening TUN ${name} (${queues} queue(s))`, offloadFlags,
@@ -117,6 +124,33 @@ export function configureLink(name: string, cfg: LinkConfig): void {
   for (const a of addrs) step(`adding address ${a.text}/${a.prefixLen}`, native.linkAdd(name, a.family, a.bytes, a.prefixLen, 0));
   step('bringing the link up', native.linkSetUp(name));
   for (const r of routes) step(`adding route ${r.text}/${r.prefixLen}`, native.linkAdd(name, r.family, r.bytes, r.prefixLen, 1));
+}
+
+/** Whether the link exists in this network namespace, and whether it is up (IFF_UP). */
+export function linkState(name: string): 'up' | 'down' | 'gone' {
+  checkIfName('link name', name);
+  const flags = loadNative().linkFlags(name);
+  if (flags === -constants.errno.ENODEV) return 'gone';
+  if (flags < 0) throw sysError('VXTUN_ERR_LINK', `reading the flags of ${name}`, flags, 'check that the device exists in this network namespace');
+  return (flags & 1) !== 0 ? 'up' : 'down';
+}
+
+/**
+ * Packets the kernel dropped while sending them to the device: for a TUN, packets it could not queue for the
+ * reader (the queues were full). Read from /proc/thread-self/net/dev (this thread's namespace); undefined when
+ * the device is gone.
+ */
+export function linkTxDropped(name: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/thread-self/net/dev', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => l.trimStart().startsWith(`${name}:`));
+  // After "name:": 8 receive fields (bytes packets errs drop fifo frame compressed multicast), then transmit ones.
+  const tx = line?.slice(line.indexOf(':') + 1).trim().split(/\s+/)[11];
+  return tx === undefined ? undefined : Number(tx);
 }
 
 function prefixArg(what: string, family: unknown, text: unknown, prefixLen: unknown) {

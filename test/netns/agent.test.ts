@@ -33,9 +33,11 @@ describe.runIf(isRoot)('vxtun agent with the registry', () => {
     await tb?.destroy();
   });
 
-  it('without a network config the agent exits and says how to create it', async () => {
-    const err = await cluster.startAgent('a').then(() => null, (e: Error) => e);
-    expect(err?.message).toContain('VXTUN_ERR_CONFIG: no network config at /coreos.com/network/config; create it with etcdctl put /coreos.com/network/config');
+  it('without a network config the agent waits, saying what it waits for, and gives up after --wait-timeout', async () => {
+    const { process: p } = cluster.spawnAgent('a', ['--wait-timeout', '3s']);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain('"msg":"waiting for the network config: no network config at /coreos.com/network/config; create it with etcdctl put /coreos.com/network/config');
+    expect(p.output()).toContain('vxtun: VXTUN_ERR_CONFIG: gave up waiting for the network config after --wait-timeout 3s: no network config at /coreos.com/network/config');
   });
 
   it('each host takes a lease stored under Flannel\'s key with flanneld\'s exact JSON', async () => {

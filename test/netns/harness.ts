@@ -42,10 +42,10 @@ export async function tcpTransfer(tb: Testbed, from: HostName, to: HostName, dst
   return { sent: JSON.parse(src.stdout.trim()), received: JSON.parse(sinkOut.out().trim()) };
 }
 
-/** Sends `count` UDP datagrams through the overlay; returns both ends' reports. */
-export async function udpTransfer(tb: Testbed, from: HostName, to: HostName, dstAddr: string, count: number, size: number, port = 5300) {
+/** Sends `count` UDP datagrams through the overlay; returns both ends' reports (the sink waits at most sinkTimeoutMs for all). */
+export async function udpTransfer(tb: Testbed, from: HostName, to: HostName, dstAddr: string, count: number, size: number, port = 5300, sinkTimeoutMs = 15_000) {
   const bind = dstAddr.includes(':') ? '::' : '0.0.0.0';
-  const sink = tb.spawn(to, ['node', tool('udp-sink.mjs'), bind, String(port), String(count), '15000']);
+  const sink = tb.spawn(to, ['node', tool('udp-sink.mjs'), bind, String(port), String(count), String(sinkTimeoutMs)]);
   const sinkOut = collect(sink.child);
   await waitFor(() => sinkOut.err().includes('listening'), 10_000, 'udp-sink listening');
   const src = await tb.exec(from, ['node', tool('udp-source.mjs'), dstAddr, String(port), String(count), String(size)], { timeoutMs: 30_000 });

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
+import { fixAuthority } from './h2-authority.js';
 
 /**
  * One port, two protocols: a connection that opens with the HTTP/2 preface ("PRI * HTTP/2.0") goes to the
@@ -30,7 +31,7 @@ export function createSharedListener(httpServer: http.Server, grpcServer: grpc.S
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
-      if (seen.subarray(0, PREFACE.length).equals(PREFACE)) injector.injectConnection(socket);
+      if (seen.subarray(0, PREFACE.length).equals(PREFACE)) injector.injectConnection(fixAuthority(socket));
       else httpServer.emit('connection', socket);
       process.nextTick(() => socket.resume());
     };
@@ -49,7 +50,7 @@ export function createSharedListener(httpServer: http.Server, grpcServer: grpc.S
       if (socket.alpnProtocol === 'h2') {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
-        injector.injectConnection(socket);
+        injector.injectConnection(fixAuthority(socket));
       } else {
         route(socket);
       }

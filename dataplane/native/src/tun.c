@@ -18,6 +18,7 @@
 
 #define VX_TUN_MULTI_QUEUE 1
 #define VX_TUN_VNET_HDR 2
+#define VX_TUN_EXCL 4 /* the first queue must create the device: EBUSY when one of that name exists */
 #define VX_VNET_HDR_LEN 10
 
 /* TCP offloads are required once IFF_VNET_HDR is on; USO is probed and dropped silently when refused. */
@@ -39,6 +40,7 @@ static int open_queue(const char *name, int flags) {
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
   if (flags & VX_TUN_MULTI_QUEUE) ifr.ifr_flags |= IFF_MULTI_QUEUE;
   if (flags & VX_TUN_VNET_HDR) ifr.ifr_flags |= IFF_VNET_HDR;
+  if (flags & VX_TUN_EXCL) ifr.ifr_flags |= IFF_TUN_EXCL;
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
     close(fd);
@@ -61,7 +63,7 @@ static void close_all(int32_t *fds, size_t n) {
 static int open_queues(char *name, int flags, int32_t *fds, size_t n) {
   int offloads = 0;
   for (size_t i = 0; i < n; i++) {
-    int fd = open_queue(name, flags);
+    int fd = open_queue(name, i == 0 ? flags : flags & ~VX_TUN_EXCL);
     if (fd < 0) {
       close_all(fds, i);
       return fd;

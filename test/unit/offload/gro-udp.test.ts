@@ -40,7 +40,7 @@ describe('Coalescer with udp: USO split then coalesce is the identity', () => {
         const stride = maxSegmentLen(orig, 0, orig.length, hdr);
         const wire = new Uint8Array(stride * 64);
         const lengths = new Int32Array(64);
-        const n = tsoSplit(orig, 0, orig.length, hdr, wire, 0, stride, 0, 64, lengths);
+        const n = tsoSplit(orig, 0, orig.length, hdr, { out: wire, outOff: 0, stride, headroom: 0, maxSegs: 64, lengths });
         expect(n).toBe(Math.ceil(payload.length / mss));
         const segs = Array.from({ length: n }, (_, k) => wire.slice(k * stride, k * stride + lengths[k]));
         const got = coalesce(segs);

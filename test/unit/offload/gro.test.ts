@@ -49,7 +49,7 @@ describe('Coalescer: TSO split then GRO coalesce is the identity', () => {
           const stride = 32 + maxSegmentLen(orig, 0, orig.length, hdr);
           const wire = new Uint8Array(stride * 128);
           const lengths = new Int32Array(128);
-          const n = tsoSplit(orig, 0, orig.length, hdr, wire, 0, stride, 32, 128, lengths);
+          const n = tsoSplit(orig, 0, orig.length, hdr, { out: wire, outOff: 0, stride, headroom: 32, maxSegs: 128, lengths });
           expect(n).toBe(Math.ceil(payload.length / mss));
           const segs = Array.from({ length: n }, (_, k) => wire.subarray(k * stride + 32, k * stride + 32 + lengths[k]));
           for (const s of segs) {
@@ -95,7 +95,7 @@ describe('Coalescer: GRO coalesce then TSO split gives back the segments', () =>
           const stride = maxSegmentLen(pkt, 0, pkt.length, hdr);
           const wire = new Uint8Array(stride * count);
           const lengths = new Int32Array(count);
-          expect(tsoSplit(pkt, 0, pkt.length, hdr, wire, 0, stride, 0, count, lengths)).toBe(count);
+          expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: 0, maxSegs: count, lengths })).toBe(count);
           segs.forEach((sg, k) => expect(wire.subarray(k * stride, k * stride + lengths[k])).toEqual(sg));
         },
       ),

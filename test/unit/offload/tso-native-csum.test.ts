@@ -40,8 +40,8 @@ describe('native segment checksums', () => {
         const lenB = new Int32Array(1100);
         const outC = new Uint8Array(stride * 1100);
         const lenC = new Int32Array(1100);
-        const n = tsoSplit(pkt, 0, pkt.length, hdr, outA, 0, stride, 22 + headroom, 1100, lenA);
-        const m = tsoSplit(pkt, 0, pkt.length, hdr, outB, 0, stride, 22 + headroom, 1100, lenB, true);
+        const n = tsoSplit(pkt, 0, pkt.length, hdr, { out: outA, outOff: 0, stride, headroom: 22 + headroom, maxSegs: 1100, lengths: lenA });
+        const m = tsoSplit(pkt, 0, pkt.length, hdr, { out: outB, outOff: 0, stride, headroom: 22 + headroom, maxSegs: 1100, lengths: lenB, partialChecksums: true });
         expect(n).toBeGreaterThanOrEqual(1);
         expect(m).toBe(n);
         if (n >= 2) multi++;
@@ -50,7 +50,7 @@ describe('native segment checksums', () => {
         // The path dataplane/tx.ts takes: bytes laid out by the shim, fields fixed in TypeScript, sums in the shim.
         const hdrLen = maxSegmentLen(pkt, 0, pkt.length, hdr) - mss;
         expect(copySegments(pkt, 0, pkt.length, hdrLen, mss, outC, 22 + headroom, stride)).toBe(n);
-        expect(tsoSplit(pkt, 0, pkt.length, hdr, outC, 0, stride, 22 + headroom, 1100, lenC, true, true)).toBe(n);
+        expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: outC, outOff: 0, stride, headroom: 22 + headroom, maxSegs: 1100, lengths: lenC, partialChecksums: true, segmentsCopied: true })).toBe(n);
         finishSegmentChecksums(outC, 22 + headroom, stride, n, iph, udp ? 6 : 16, lenC, udp);
         expect(Buffer.from(outC).equals(Buffer.from(outA))).toBe(true);
       },

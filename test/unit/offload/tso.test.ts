@@ -36,7 +36,7 @@ function split(pkt: Uint8Array, hdr: VirtioHdr, headroom = 46) {
   const n = segmentCount(pkt, 0, pkt.length, hdr);
   const out = new Uint8Array(stride * Math.max(n, 1) + 16);
   const lengths = new Int32Array(128);
-  const got = tsoSplit(pkt, 0, pkt.length, hdr, out, 0, stride, headroom, 128, lengths);
+  const got = tsoSplit(pkt, 0, pkt.length, hdr, { out, outOff: 0, stride, headroom, maxSegs: 128, lengths });
   const segs: Uint8Array[] = [];
   for (let k = 0; k < got; k++) segs.push(out.slice(k * stride + headroom, k * stride + headroom + lengths[k]));
   return { got, n, segs };
@@ -110,15 +110,15 @@ describe('tsoSplit', () => {
     const hdr = gsoHdr(4, 'tcp', 100, 20);
     const len = mutate(hdr, pkt) ?? pkt.length;
     const out = new Uint8Array(1 << 16);
-    expect(tsoSplit(pkt.slice(0, len), 0, len, hdr, out, 0, 1600, 0, 128, new Int32Array(128))).toBe(MALFORMED);
+    expect(tsoSplit(pkt.slice(0, len), 0, len, hdr, { out, outOff: 0, stride: 1600, headroom: 0, maxSegs: 128, lengths: new Int32Array(128) })).toBe(MALFORMED);
   });
 
   it('refuses when the stride or the output buffer is too small', () => {
     const pkt = superTcp(4, new Uint8Array(3000), 1, 0x10);
     const hdr = gsoHdr(4, 'tcp', 1000, 20);
-    expect(tsoSplit(pkt, 0, pkt.length, hdr, new Uint8Array(8000), 0, 1039, 0, 64, new Int32Array(64))).toBe(MALFORMED);
-    expect(tsoSplit(pkt, 0, pkt.length, hdr, new Uint8Array(2500), 0, 1040, 0, 64, new Int32Array(64))).toBe(MALFORMED);
-    expect(tsoSplit(pkt, 0, pkt.length, hdr, new Uint8Array(2080 + 1040), 0, 1040, 0, 64, new Int32Array(64))).toBe(3);
+    expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: new Uint8Array(8000), outOff: 0, stride: 1039, headroom: 0, maxSegs: 64, lengths: new Int32Array(64) })).toBe(MALFORMED);
+    expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: new Uint8Array(2500), outOff: 0, stride: 1040, headroom: 0, maxSegs: 64, lengths: new Int32Array(64) })).toBe(MALFORMED);
+    expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: new Uint8Array(2080 + 1040), outOff: 0, stride: 1040, headroom: 0, maxSegs: 64, lengths: new Int32Array(64) })).toBe(3);
   });
 
   it('never throws on random bytes and headers, and stays inside its output', () => {
@@ -131,7 +131,7 @@ describe('tsoSplit', () => {
           const hdr = Object.assign(new VirtioHdr(), h);
           const out = new Uint8Array(4096);
           const lengths = new Int32Array(8);
-          const n = tsoSplit(bytes, 0, bytes.length, hdr, out, 0, 1024, 32, 4, lengths);
+          const n = tsoSplit(bytes, 0, bytes.length, hdr, { out, outOff: 0, stride: 1024, headroom: 32, maxSegs: 4, lengths });
           expect(Number.isInteger(n) && (n < 0 || (n >= 1 && n <= 4))).toBe(true);
         },
       ),

@@ -21,7 +21,9 @@ describe('vxtun agent command', () => {
     const { p, out } = program();
     await expect(p.parseAsync(['node', 'vxtun', 'agent', '--help'])).rejects.toThrow();
     const help = out.join('');
-    for (const flag of ['--etcd-endpoints', '--etcd-prefix', '--public-ip', '--subnet-file', '--subnet-lease-ttl', '--state-dir', '--workers']) expect(help).toContain(flag);
+    for (const flag of ['--etcd-endpoints', '--etcd-prefix', '--public-ip', '--subnet-file', '--subnet-lease-ttl', '--state-dir', '--workers',
+      '--wait-timeout', '--subnet-lease-renew-margin', '--healthz-ip', '--healthz-port']) expect(help).toContain(flag);
+    expect(help).toContain('FLANNELD_<FLAG>');
     expect(help).toContain('/coreos.com/network');
     expect(help).toContain('/run/flannel/subnet.env');
   });
@@ -33,5 +35,21 @@ describe('vxtun agent command', () => {
     const b = program();
     await expect(b.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', '198.18.0.1', '--subnet-lease-ttl', 'forever'])).rejects.toThrow();
     expect(b.out.join('')).toMatch(/expected a duration such as 24h, 90m or 60s, got "forever"/);
+  });
+
+  it('reads every flag from FLANNELD_<FLAG> as flanneld does; the command line wins', async () => {
+    const { p } = program();
+    const agent = p.commands.find((c) => c.name() === 'agent')!;
+    agent.action(() => undefined);
+    const env = { FLANNELD_ETCD_ENDPOINTS: 'http://198.18.0.9:2379', FLANNELD_PUBLIC_IP: '198.18.0.5', FLANNELD_HEALTHZ_PORT: '8471', FLANNELD_ETCD_PREFIX: '/env/network' };
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      await p.parseAsync(['node', 'vxtun', 'agent', '--etcd-prefix', '/flag/network']);
+    } finally {
+      for (const k of Object.keys(env)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    expect(agent.opts()).toMatchObject({ etcdEndpoints: 'http://198.18.0.9:2379', publicIp: '198.18.0.5', healthzPort: 8471, etcdPrefix: '/flag/network' });
   });
 });

@@ -21,11 +21,11 @@ describe('network config', () => {
   it('decodes keys case-insensitively like Go and honours SubnetLen/Min/Max', () => {
     const c = parse({ network: '10.244.0.0/16', SUBNETLEN: 26, subnetmin: '10.244.8.0', SubnetMax: '10.244.9.192', backend: { type: 'vxlan', vni: 7, PORT: 4789 } });
     expect([c.subnetLen, formatIp4(c.subnetMin), formatIp4(c.subnetMax)]).toEqual([26, '10.244.8.0', '10.244.9.192']);
-    expect(vxlanBackend(c)).toEqual({ type: 'vxlan', vni: 7, port: 4789, mtu: undefined });
+    expect(vxlanBackend(c)).toEqual({ type: 'vxlan', vni: 7, port: 4789, mtu: undefined, directRouting: false, warnings: [] });
   });
 
   it('vxlan backend defaults: VNI 1, port 8472', () => {
-    expect(vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } }))).toEqual({ type: 'vxlan', vni: 1, port: 8472, mtu: undefined });
+    expect(vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan' } }))).toEqual({ type: 'vxlan', vni: 1, port: 8472, mtu: undefined, directRouting: false, warnings: [] });
   });
 
   it.each([
@@ -47,7 +47,19 @@ describe('network config', () => {
     expect(() => parseNetworkConfig('{"Network":', '/coreos.com/network/config')).toThrow(/\/coreos.com\/network\/config: is not JSON/);
     expect(() => vxlanBackend(parse({ Network: '10.244.0.0/16' }))).toThrow(/"udp" \(Flannel's default when Backend.Type is missing\)/);
     expect(() => vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'host-gw' } }))).toThrow(/speaks only "vxlan"/);
-    expect(() => vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', DirectRouting: true } }))).toThrow(/DirectRouting is not supported/);
+    expect(() => vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', GBP: true } }))).toThrow(/Backend.GBP is not supported by vxtun/);
+    expect(() => vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', DirectRouting: 'yes' } }))).toThrow(/DirectRouting must be true or false/);
+    expect(() => vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', MTU: 600 } }))).toThrow(/Backend.MTU 600 is the link MTU and must be at least 626/);
     expect(() => vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', VNI: 1 << 24 } }))).toThrow(/VNI must be an integer/);
+  });
+
+  it('Backend fields with Flannel\'s meaning: MTU is the link MTU, DirectRouting a flag; ignored ones are named in a warning', () => {
+    const b = vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', mtu: 9001, directrouting: true, Learning: true, MacPrefix: '0E-2A', Colour: 'blue', GBP: false } }));
+    expect([b.mtu, b.directRouting]).toEqual([9001, true]);
+    expect(b.warnings).toEqual([
+      'Backend.Learning is ignored: vxtun routes by the leases, so learning source addresses from traffic adds nothing',
+      'Backend.MacPrefix is ignored: Flannel uses it only on Windows hosts',
+      'Backend.Colour is not a field of Flannel\'s vxlan backend and is ignored',
+    ]);
   });
 });

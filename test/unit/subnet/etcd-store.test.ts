@@ -67,7 +67,7 @@ describe.each([embedded, etcd3423])('lease store on $name', (target) => {
         for (const c of cs) seen.push(c.type === 'put' ? `put ${formatSubnet4(c.lease.subnet)}` : `delete ${formatSubnet4(c.subnet)}`);
         if (seen.length >= 3) done();
       },
-      error: (err) => seen.push(`error ${err.message}`),
+      unreachable: (err) => seen.push(`unreachable ${err.message}`),
     });
     await Promise.race([finished, new Promise((r) => setTimeout(r, 5000))]);
     w.close();

@@ -98,7 +98,7 @@ describe('lease manager', () => {
     const { subnet } = await m.acquire();
     m.startRenewal();
     const puts: number[] = [];
-    store.watch({ snapshot() {}, changes: () => puts.push(Date.now()), error() {} });
+    store.watch({ snapshot() {}, changes: () => puts.push(Date.now()), unreachable() {} });
     const start = Date.now();
     await vi.advanceTimersByTimeAsync(72 * 3600_000);
     expect(store.get(subnet)).toBe(OWN);
@@ -139,14 +139,14 @@ describe('lease manager', () => {
     const { m, lost } = manager(store);
     const { subnet } = await m.acquire();
     m.startRenewal();
-    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => m.observe(c)), error() {} });
+    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => m.observe(c)), unreachable() {} });
     await store.delete(subnet);
     await vi.advanceTimersByTimeAsync(10);
     expect(store.get(subnet)).toContain('"PublicIP":"198.18.0.1"');
     expect(lost).toEqual([]);
     store.putOther(subnet, other('198.18.0.66'));
-    expect(lost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_NOT_FOUND']);
-    expect(lost[0].message).toMatch(/198\.18\.0\.66/);
+    expect(lost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_CONFLICT']);
+    expect(lost[0].message).toMatch(/lease conflict on 10\.244\.\d+\.0\/24: host 198\.18\.0\.66 \(VTEP MAC 02:00:00:00:00:02\) wrote its lease over ours/);
     m.stop();
   });
 
@@ -162,6 +162,62 @@ describe('lease manager', () => {
     store.putOther(subnet, other('198.18.0.66'));
     m.observeSnapshot((await store.list()).leases);
     expect(lost.length).toBe(1);
+    m.stop();
+  });
+
+  it('a second host with our --public-ip: the first writes its lease back at once, the second stops with a conflict', async () => {
+    const store = new MemoryLeaseStore();
+    const { m: victim, lost: victimLost } = manager(store);
+    const { subnet } = await victim.acquire();
+    victim.startRenewal();
+    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => victim.observe(c)), unreachable() {} });
+
+    const intruderMac = '02:00:00:00:00:99';
+    const { m: intruder, lost: intruderLost } = manager(store, { attrs: vxlanLeaseAttrs('198.18.0.1', 1, intruderMac) });
+    const got = await intruder.acquire();
+    expect([formatSubnet4(got.subnet), got.how]).toEqual([formatSubnet4(subnet), 'reused']);
+    store.watch({ snapshot: (ls) => intruder.observeSnapshot(ls), changes: (cs) => cs.forEach((c) => intruder.observe(c)), unreachable() {} });
+    await vi.advanceTimersByTimeAsync(10);
+
+    // The registry holds the first host's VTEP MAC again, so peers keep sending to it, and the intruder gave up.
+    expect(store.get(subnet)).toBe(OWN);
+    expect(victimLost).toEqual([]);
+    expect(intruderLost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_CONFLICT']);
+    expect(intruderLost[0].message).toMatch(/the host with VTEP MAC 02:00:00:00:00:01 that held this lease for public IP 198\.18\.0\.1 is still running/);
+    // Nothing more is written once the intruder stopped.
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(store.get(subnet)).toBe(OWN);
+    victim.stop();
+  });
+
+  it('a host that keeps overwriting our lease with our public IP ends the run after a few rewrites', async () => {
+    const store = new MemoryLeaseStore();
+    const { m, lost } = manager(store);
+    const { subnet } = await m.acquire();
+    m.startRenewal();
+    store.watch({ snapshot() {}, changes: (cs) => cs.forEach((c) => m.observe(c)), unreachable() {} });
+    for (let i = 0; i < 4; i++) {
+      store.putOther(subnet, encodeLeaseAttrs(vxlanLeaseAttrs('198.18.0.1', 1, '02:00:00:00:00:77')));
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    expect(lost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_CONFLICT']);
+    expect(lost[0].message).toMatch(/VTEP MAC 02:00:00:00:00:77 keeps overwriting it/);
+    m.stop();
+  });
+
+  it('renews at once when the renewal came due during a registry outage', async () => {
+    const store = new MemoryLeaseStore();
+    const { m } = manager(store, { ttlSeconds: 60 });
+    const { subnet } = await m.acquire();
+    m.startRenewal();
+    store.failing = new Error('registry unreachable');
+    await vi.advanceTimersByTimeAsync(46_000);
+    store.failing = null;
+    const before = m.lease!.expiresAt;
+    m.renewIfDue();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(m.lease!.expiresAt).toBeGreaterThan(before);
+    expect(store.get(subnet)).toBe(OWN);
     m.stop();
   });
 });
