@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VxtunError } from '../dataplane/errors.js';
-import { repoRoot, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
+import { repoRoot, type AnyHostName, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireTools } from './testbed/tools.js';
 
@@ -16,7 +16,7 @@ export const DEFAULT_PREFIX = '/coreos.com/network';
 const REGISTRY_PORT = 2379;
 
 export interface RunningAgent {
-  readonly host: HostName;
+  readonly host: AnyHostName;
   /** The subnet the agent leased, e.g. `10.244.37.0/24`. */
   readonly subnet: string;
   readonly subnetFile: string;
@@ -25,7 +25,7 @@ export interface RunningAgent {
   stop(): Promise<Record<string, unknown>>;
 }
 
-export interface AgentCluster {
+export interface AgentCluster<H extends AnyHostName = HostName> {
   readonly endpoint: string;
   /** Working directory (registry data, each host's state and subnet.env); close() removes it. */
   readonly dir: string;
@@ -34,9 +34,9 @@ export interface AgentCluster {
   etcdctl(args: readonly string[]): Promise<string>;
   /** Every key under `<prefix>/subnets/` with its value. */
   leases(): Promise<Map<string, string>>;
-  startAgent(host: HostName, extraArgs?: readonly string[]): Promise<RunningAgent>;
+  startAgent(host: H, extraArgs?: readonly string[]): Promise<RunningAgent>;
   /** Starts an agent without waiting for it to come up; `running` resolves once it runs, rejects if it exits first. */
-  spawnAgent(host: HostName, extraArgs?: readonly string[]): { running: Promise<RunningAgent>; process: TrackedProcess };
+  spawnAgent(host: H, extraArgs?: readonly string[]): { running: Promise<RunningAgent>; process: TrackedProcess };
   /** Stops the registry (SIGTERM, or SIGKILL as a crash); its data directory stays. */
   stopRegistry(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts the registry again on the same address and data directory; resolves when it answers. */
@@ -56,7 +56,8 @@ export interface AgentClusterOptions {
   registry?: 'vxtun' | 'etcd';
 }
 
-export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}): Promise<AgentCluster> {
+export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Testbed<H>, o: AgentClusterOptions = {}): Promise<AgentCluster<H>> {
+  const a = 'a' as H; // every testbed has host a; the registry runs there
   const cli = o.cli ?? process.env.VXTUN_CLI ?? join(repoRoot(), 'dist', 'control', 'cli.js');
   if (!existsSync(cli)) throw new VxtunError('VXTUN_ERR_TESTBED', `${cli} does not exist: build vxtun first with \`npm run build\``);
   // Without etcdctl the health check below could only time out and blame the registry.
@@ -64,21 +65,21 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
     'VXTUN_ERR_TESTBED', 'the agent cluster');
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const dir = mkdtempSync(join(tmpdir(), `vxtun-agents-${tb.prefix}-`));
-  const endpoint = `http://${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`;
+  const endpoint = `http://${tb.hosts[a].underlayIPv4}:${REGISTRY_PORT}`;
   const registryArgv = o.registry === 'etcd'
     ? ['etcd', '--name', 'a', '--data-dir', join(dir, 'registry'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
       '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
       '--initial-cluster', 'a=http://127.0.0.1:2380', '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error']
-    : ['node', cli, 'registry', '--listen', `${tb.hosts.a.underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')];
+    : ['node', cli, 'registry', '--listen', `${tb.hosts[a].underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')];
   const running = new Set<TrackedProcess>();
-  let registry = tb.spawn('a', registryArgv);
+  let registry = tb.spawn(a, registryArgv);
   running.add(registry);
   const close = async () => {
     await Promise.allSettled([...running].map((p) => p.stop(5_000)));
     rmSync(dir, { recursive: true, force: true });
   };
   const etcdctl = async (args: readonly string[], timeoutMs = 15_000) =>
-    (await tb.exec('a', ['etcdctl', '--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs })).stdout;
+    (await tb.exec(a, ['etcdctl', '--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs })).stdout;
   try {
     await waitForHealth(registry, etcdctl, 15_000);
   } catch (err) {
@@ -86,7 +87,7 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
     throw err;
   }
 
-  const spawnAgent = (host: HostName, extraArgs: readonly string[] = []) => {
+  const spawnAgent = (host: H, extraArgs: readonly string[] = []) => {
     const home = join(dir, host);
     const subnetFile = join(home, 'subnet.env');
     const argv = [
@@ -140,7 +141,7 @@ export async function startAgentCluster(tb: Testbed, o: AgentClusterOptions = {}
       running.delete(registry);
     },
     async startRegistry() {
-      registry = tb.spawn('a', registryArgv);
+      registry = tb.spawn(a, registryArgv);
       running.add(registry);
       await waitForHealth(registry, etcdctl, 15_000);
     },

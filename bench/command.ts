@@ -8,6 +8,7 @@ import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
 import type { BenchResult } from './result.js';
 import { runBench } from './runner.js';
+import { addEnvVars, reportUsageErrors } from '../control/cli-options.js';
 import { requireTools } from './testbed/tools.js';
 
 const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up), vxtun and the userspace tunnels tinc, ' +
@@ -18,7 +19,11 @@ const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up), vxt
  * stand-alone `npm run bench`. Errors are thrown to the caller's printer (control/log.ts runProgram).
  */
 export function configureBenchCommand(cmd: Command): Command {
-  return addBenchOptions(cmd.description(DESCRIPTION)).action(async (raw) => {
+  return addBenchOptions(addEnvVars(reportUsageErrors(cmd).description(DESCRIPTION), () => 'VXTUN_BENCH_')).addHelpText('after', `
+Examples:
+  sudo vxtun bench --quick                                  all modes, short runs (a few minutes)
+  sudo vxtun bench --modes kernel-vxlan,vxtun --metrics tcp1,udp64,latency --repetitions 3 --duration 5
+  sudo vxtun bench --wan delay=10ms,loss=0.5% --out /tmp/results`).action(async (raw) => {
     await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
   });
 }

@@ -1,12 +1,15 @@
 /**
- * `npm run demo`: two hosts (network namespaces joined by a veth) form a Flannel-style overlay with vxtun.
- * The registry runs inside host a, the network config goes in with etcdctl, `vxtun agent` runs on both hosts,
- * and then ping and 100 MB with a sha256 on both ends cross the tunnel. Everything is removed afterwards,
- * also on failure and on Ctrl-C. Exit code 0 only when the bytes arrived intact.
+ * `npm run demo`: three hosts (network namespaces on one bridged underlay) form a Flannel-style overlay with vxtun.
+ * The registry runs inside host a, the network config goes in with etcdctl, `vxtun agent` runs on every host,
+ * and then ping and 100 MB with a sha256 on both ends cross the tunnel; then two containers per host, attached
+ * through the vxtun CNI plugin, reach each other (bench/demo-containers.ts). Everything is removed afterwards,
+ * also on failure and on Ctrl-C. Exit code 0 only when the bytes arrived intact and DEL left nothing behind.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestbed, repoRoot, type HostName, type Testbed } from './testbed/index.js';
+import { createTestbed, repoRoot, type AnyHostName, type Testbed } from './testbed/index.js';
+import { runContainerDemo } from './demo-containers.js';
+import type { CniRuntime } from './cni-runtime.js';
 import { startAgentCluster, type AgentCluster, type RunningAgent } from './agent-cluster.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireTools, toolsUsedBy } from './testbed/tools.js';
@@ -14,24 +17,26 @@ import { isVxtunError } from '../dataplane/errors.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
 const BYTES = 100 * 1024 * 1024;
-const DEADLINE_MS = 110_000;
+const DEADLINE_MS = 150_000;
+const HOSTS = ['a', 'b', 'c'] as const;
 const TRAFFIC = join(repoRoot(), 'bench', 'testbed', 'traffic');
 
 let stepNo = 0;
 const step = (what: string) => console.log(`\n[${++stepNo}] ${what}`);
 const info = (what: string) => console.log(`    ${what}`);
 
-interface Demo { tb?: Testbed; cluster?: AgentCluster; agents: Partial<Record<HostName, RunningAgent>> }
+interface Demo { tb?: Testbed<AnyHostName>; cluster?: AgentCluster<AnyHostName>; agents: Partial<Record<AnyHostName, RunningAgent>>; cni: { rt?: CniRuntime } }
 
 async function run(d: Demo): Promise<boolean> {
-  step('two hosts: network namespaces joined by a veth pair (the underlay)');
-  const tb = d.tb = await createTestbed();
-  info(`host a: netns ${tb.hosts.a.netns}, ${tb.hosts.a.underlayIPv4}    host b: netns ${tb.hosts.b.netns}, ${tb.hosts.b.underlayIPv4}`);
+  step('three hosts: network namespaces joined by a bridge (the underlay)');
+  const tb = d.tb = await createTestbed({ hosts: 3 });
+  info(HOSTS.map((h) => `host ${h}: netns ${tb.hosts[h].netns}, ${tb.hosts[h].underlayIPv4}`).join('    '));
   // Ctrl-C: the testbed's own hook (installed first, so it runs first) kills what it started and deletes the
   // namespaces; this one removes our files and then lets the signal end the process.
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopped; agents, registry, namespaces and files removed`);
     if (d.cluster) rmSync(d.cluster.dir, { recursive: true, force: true });
+    d.cni.rt?.removeNow();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     process.kill(process.pid, signal);
   };
@@ -45,8 +50,8 @@ async function run(d: Demo): Promise<boolean> {
   info(`etcdctl put ${cluster.prefix}/config '${CONFIG}'`);
   await cluster.etcdctl(['put', `${cluster.prefix}/config`, CONFIG]);
 
-  step('`vxtun agent` on both hosts: each takes a subnet lease and starts its forwarder');
-  for (const host of ['a', 'b'] as const) {
+  step('`vxtun agent` on every host: each takes a subnet lease and starts its forwarder');
+  for (const host of HOSTS) {
     const agent = d.agents[host] = await cluster.startAgent(host);
     info(`host ${host}: subnet ${agent.subnet}, TUN ${tb.prefix}t (${agent.subnet.replace(/\/\d+$/, '')}/32)`);
   }
@@ -54,9 +59,9 @@ async function run(d: Demo): Promise<boolean> {
   step(`leases in the registry (etcdctl get --prefix ${cluster.prefix}/subnets/)`);
   for (const [key, value] of await cluster.leases()) info(`${key}\n      ${value}`);
 
-  const addr = (h: HostName) => d.agents[h]!.subnet.replace(/\/\d+$/, '');
+  const addr = (h: AnyHostName) => d.agents[h]!.subnet.replace(/\/\d+$/, '');
   step('ping across the overlay');
-  for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
+  for (const [from, to] of [['a', 'b'], ['b', 'a'], ['b', 'c'], ['c', 'b'], ['c', 'a'], ['a', 'c']] as const) {
     const r = await tb.exec(from, ['ping', '-c', '3', '-i', '0.2', '-W', '2', addr(to)], { timeoutMs: 15_000, allowFail: true });
     const summary = /(\d+) packets transmitted, (\d+) received.*\n.*= ([\d.]+)\/([\d.]+)/.exec(r.stdout);
     info(`${from} -> ${to} (${addr(to)}): ${summary ? `${summary[2]}/${summary[1]} replies, avg ${summary[4]} ms` : 'no answer'}`);
@@ -78,14 +83,17 @@ async function run(d: Demo): Promise<boolean> {
   const intact = got !== null && got.bytes === sent.bytes && got.sha256 === sent.sha256;
   info(intact ? `intact (${(sent.bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s including setup)` : 'MISMATCH');
 
+  const subnetFiles = Object.fromEntries(HOSTS.map((h) => [h, d.agents[h]!.subnetFile])) as Record<AnyHostName, string>;
+  const containers = await runContainerDemo(tb, subnetFiles, d.cni, { step, info });
+
   step('vxtun counters (logged by each agent as it stops; the leases stay, as with Flannel)');
-  for (const host of ['a', 'b'] as const) {
+  for (const host of HOSTS) {
     const s = await d.agents[host]!.stop();
     d.agents[host] = undefined;
     const mb = (n: unknown) => `${(Number(n) / 1e6).toFixed(1)} MB`;
     info(`host ${host}: tx ${s.txPackets} packets ${mb(s.txBytes)} in ${s.txDatagrams} datagrams, rx ${s.rxPackets} packets ${mb(s.rxBytes)}, drops ${JSON.stringify(s.drops)}`);
   }
-  return intact;
+  return intact && containers;
 }
 
 async function main(): Promise<number> {
@@ -100,7 +108,7 @@ async function main(): Promise<number> {
     console.error('demo: needs root (network namespaces and TUN devices); run it with sudo');
     return 1;
   }
-  const d: Demo = { agents: {} };
+  const d: Demo = { agents: {}, cni: {} };
   let ok = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -114,10 +122,11 @@ async function main(): Promise<number> {
     clearTimeout(timer);
     step('cleaning up: agents, registry, namespaces, files');
     await Promise.allSettled(Object.values(d.agents).map((a) => a?.stop()));
+    await d.cni.rt?.close();
     await d.cluster?.close();
     await d.tb?.destroy();
   }
-  console.log(ok ? '\nOK: the overlay carried 100 MB intact between the two hosts.' : '\nFAILED: see above.');
+  console.log(ok ? '\nOK: the overlay carried 100 MB intact between hosts a and b, and six containers on three hosts, attached through the CNI plugin, reached each other; DEL left nothing behind.' : '\nFAILED: see above.');
   return ok ? 0 : 1;
 }
 

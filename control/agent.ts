@@ -16,7 +16,7 @@ import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { DirectRoutes } from './direct-routes.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
-import { formatSubnet4, sameSubnet, type Subnet4 } from './subnet/ip4.js';
+import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
 import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
 import { LeaseManager } from './subnet/manager.js';
 import { EtcdLeaseStore, type LeaseChange, type StoredLease } from './subnet/store.js';
@@ -248,6 +248,7 @@ export class LeasePeers {
     const key = formatSubnet4(l.subnet);
     const attrs = decodeLeaseAttrs(l.value);
     const found = !attrs ? { skip: 'the value is not a lease' }
+      : overlaps(l.subnet, this.own) ? { skip: `it overlaps our subnet ${formatSubnet4(this.own)}` }
       : attrs.publicIp === this.ownPublicIp ? { skip: 'it carries our own public IP (a host with the same --public-ip)' }
         : vxlanPeerOf(attrs, this.vni);
     if ('skip' in found) {
@@ -279,7 +280,12 @@ export class LeasePeers {
   }
 
   private publish(): void {
-    this.dp.setPeers([...this.peers.values()]);
+    try {
+      this.dp.setPeers([...this.peers.values()]);
+    } catch (err) {
+      // E.g. two leases whose subnets overlap (a SubnetLen changed under a running cluster): route what we had.
+      this.log.error({ code: (err as VxtunError).code, err: (err as Error).message }, 'peer list refused; the dataplane keeps the previous one');
+    }
   }
 }
 

@@ -76,7 +76,9 @@ export function runUntilStopped(dp: Dataplane, o: RunOptions, log: Logger): Prom
 export function compactStats(dp: Dataplane) {
   const s = dp.stats();
   const drops = Object.fromEntries(Object.entries(s.drops).filter(([, v]) => v > 0));
+  const { socketOverflows: _inKernelDrops, ...counters } = s.counters;
   // Per worker, so an operator sees whether flows spread over the queues.
   const perWorker = s.perWorker.map((w) => ({ txPackets: w.counters.txPackets, rxPackets: w.counters.rxPackets }));
-  return { ...s.counters, drops, perWorker };
+  // The kernel's drops beside vxtun's own: together they account for every packet lost on the way.
+  return { ...counters, drops, kernelDrops: s.kernelDrops, perWorker };
 }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { MAX_WORKERS } from '../dataplane/dataplane.js';
 import { VxtunError } from '../dataplane/errors.js';
 import { DEFAULT_SOURCE_PORTS, DEFAULT_UDP_BUFFER_BYTES } from './host-dataplane.js';
 import { VXLAN_DEFAULT_PORT } from './subnet/config.js';
@@ -35,7 +36,7 @@ export const StaticConfigSchema = z.object({
   mtu: z.number().int().min(576).max(65535).optional(),
   underlayMtu: z.number().int().min(1280).max(65535).optional(),
   tunName: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 characters').default('vxtun0'),
-  workers: z.number().int().min(1).max(64).optional(),
+  workers: z.number().int().min(1).max(MAX_WORKERS).optional(),
   sourcePorts: z.number().int().min(1).max(64).default(DEFAULT_SOURCE_PORTS),
   udpBufferBytes: z.number().int().min(65536).max(1 << 30).default(DEFAULT_UDP_BUFFER_BYTES),
   offloads: z.boolean().default(true),

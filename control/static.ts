@@ -2,7 +2,7 @@
  * `vxtun static`: the forwarder with a fixed peer list from a config file. SIGHUP re-reads the file and swaps
  * the peers without touching the TUN; SIGTERM/SIGINT stop the workers and remove the device.
  */
-import { parseCidr, formatIpBytes } from '../dataplane/routes.js';
+import { checkPeerSubnets, parseCidr, formatIpBytes } from '../dataplane/routes.js';
 import { VxtunError } from '../dataplane/errors.js';
 import { loadStaticConfig, type StaticConfig } from './static-config.js';
 import { persistentVtepMac, DEFAULT_STATE_DIR } from './state.js';
@@ -13,6 +13,7 @@ export interface StaticFlags { config: string; stateDir?: string; workers?: numb
 
 export async function runStatic(flags: StaticFlags, log: Logger): Promise<void> {
   const cfg = loadStaticConfig(flags.config);
+  checkPeerSubnets(cfg, cfg.peers); // before the TUN exists; setPeers checks again on every reload
   const stateDir = flags.stateDir ?? cfg.stateDir ?? DEFAULT_STATE_DIR;
   const vtep = cfg.vtepMac ? { mac: cfg.vtepMac.toLowerCase(), created: false } : persistentVtepMac(stateDir, cfg.tunName);
   if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir }, 'created a new VTEP MAC');

@@ -10,9 +10,9 @@ import { VxtunError } from './errors.js';
 import { overlayMtu, type LocalConfig } from './local.js';
 import { VNI_MAX } from './packet/vxlan.js';
 import { IPV6_MIN_MTU } from './packet/ipv6.js';
-import { PeerTable, parseCidr, parseIpBytes, type Peer } from './routes.js';
+import { PeerTable, checkPeerSubnets, cidrWithin, parseCidr, parseIpBytes, type Peer } from './routes.js';
 import { createStatsBuffer, readStats, type DataplaneStats } from './stats.js';
-import { openTun, configureLink } from './sys/tun.js';
+import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
@@ -53,7 +53,12 @@ export interface DataplaneOptions {
   logger: Logger;
 }
 
+/** Queue worker threads at most (each owns a TUN queue and its sockets). */
+export const MAX_WORKERS = 64;
+
 const READY_TIMEOUT_MS = 10_000;
+/** How often the main thread looks at the TUN link (deleted? set down or up by someone?). */
+const LINK_WATCH_MS = 1_000;
 const STOP_TIMEOUT_MS = 3_000;
 
 interface Slot { init: WorkerInit; worker: Worker | null; restarts: RestartBudget }
@@ -70,6 +75,11 @@ export class Dataplane extends EventEmitter {
   private readonly ownership: Ownership;
   private readonly slots: Slot[] = [];
   private stopping = false;
+  private linkWatch: NodeJS.Timeout | null = null;
+  private linkUp = true;
+  /** The TUN's transmit drops when we started (a reused device keeps its counters), and the last value read. */
+  private tunTxBase = 0;
+  private tunTxLast = 0;
   /** What each worker reported when it became ready (offloads, source ports). */
   readonly workerInfo: Extract<WorkerMessage, { type: 'ready' }>[] = [];
 
@@ -99,17 +109,7 @@ export class Dataplane extends EventEmitter {
     const { name, queues } = opened;
     const dp = new Dataplane(opts, cfg, name, queues, ownership);
     try {
-      configureLink(name, {
-        mtu: cfg.overlayMtu,
-        addresses: [
-          ...(cfg.gateway4 ? [{ family: 4 as const, addr: cfg.gateway4, prefixLen: 32 }] : []),
-          ...(cfg.gateway6 ? [{ family: 6 as const, addr: cfg.gateway6, prefixLen: 128 }] : []),
-        ],
-        routes: [opts.network, opts.ipv6Network].filter((n): n is string => !!n).map((n) => {
-          const c = parseCidr(n, 'network');
-          return { family: c.family, dst: c.addr, prefixLen: c.prefixLen };
-        }),
-      });
+      configureLink(name, dp.linkConfig());
       // The first worker picks the outer source ports; the others bind the same ones (see WorkerInit).
       await dp.spawn(0, queues[0]);
       const ports = dp.workerInfo[0].localPorts;
@@ -119,22 +119,81 @@ export class Dataplane extends EventEmitter {
       await dp.stop();
       throw err;
     }
+    dp.tunTxBase = linkTxDropped(name) ?? 0;
+    dp.tunTxLast = dp.tunTxBase;
+    // A ref'd timer: while the dataplane runs, the process stays alive even with every worker dead and waiting.
+    dp.linkWatch = setInterval(() => dp.watchLink(), LINK_WATCH_MS);
     opts.logger.info({ tun: name, workers: opts.workers, mtu: cfg.overlayMtu, vnetHdr: queues[0]?.vnetHdr, offloadFlags: queues[0]?.offloadFlags, workerInfo: dp.workerInfo }, 'dataplane started');
     return dp;
   }
 
+  /** MTU, gateway addresses and the overlay routes of the TUN. */
+  private linkConfig(): LinkConfig {
+    const { cfg, opts } = this;
+    return {
+      mtu: cfg.overlayMtu,
+      addresses: [
+        ...(cfg.gateway4 ? [{ family: 4 as const, addr: cfg.gateway4, prefixLen: 32 }] : []),
+        ...(cfg.gateway6 ? [{ family: 6 as const, addr: cfg.gateway6, prefixLen: 128 }] : []),
+      ],
+      routes: [opts.network, opts.ipv6Network].filter((n): n is string => !!n).map((n) => {
+        const c = parseCidr(n, 'network');
+        return { family: c.family, dst: c.addr, prefixLen: c.prefixLen };
+      }),
+    };
+  }
+
+  /**
+   * A deleted TUN ends the dataplane (nothing can forward without it; the workers would only fail and restart).
+   * Set down, the kernel drops the overlay routes (and IPv6 addresses); set up again, they are put back.
+   * Returns false when the device is gone.
+   */
+  private watchLink(): boolean {
+    if (this.stopping) return true;
+    let state: ReturnType<typeof linkState>;
+    try {
+      state = linkState(this.tunName);
+    } catch (err) {
+      this.opts.logger.warn({ tun: this.tunName, err: (err as Error).message }, 'could not read the TUN link state');
+      return true;
+    }
+    const log = this.opts.logger;
+    if (state === 'gone') {
+      log.error({ tun: this.tunName }, 'TUN device was deleted; stopping the dataplane');
+      this.emit('fatal', new VxtunError('VXTUN_ERR_LINK', `TUN device ${this.tunName} was deleted while vxtun was running (ip link del?); start vxtun again to recreate it`));
+      return false;
+    }
+    if (state === 'down' && this.linkUp) {
+      this.linkUp = false;
+      log.warn({ tun: this.tunName }, 'TUN link is down: the kernel removed the overlay routes; vxtun puts them back when the link is up');
+    } else if (state === 'up' && !this.linkUp) {
+      try {
+        configureLink(this.tunName, this.linkConfig());
+        this.linkUp = true;
+        log.info({ tun: this.tunName, routes: [this.opts.network, this.opts.ipv6Network].filter(Boolean) }, 'TUN link is up again: overlay routes restored');
+      } catch (err) {
+        log.error({ tun: this.tunName, err: (err as Error).message }, 'TUN link is up again but restoring its routes failed; retrying');
+      }
+    }
+    return true;
+  }
+
   setPeers(peers: readonly Peer[]): void {
+    checkPeerSubnets(this.opts, peers);
     this.table.set(peers);
     this.opts.logger.info({ peers: peers.map((p) => `${p.subnet ?? p.ipv6Subnet}@${p.publicIp}`) }, 'peers set');
   }
 
   stats(): DataplaneStats {
-    return readStats(this.statsSab, this.opts.workers);
+    // Once the device is gone its counters are too: keep the last value read.
+    this.tunTxLast = linkTxDropped(this.tunName) ?? this.tunTxLast;
+    return readStats(this.statsSab, this.opts.workers, this.tunTxLast - this.tunTxBase);
   }
 
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.linkWatch) clearInterval(this.linkWatch);
     Atomics.store(new Int32Array(this.stopSab), 0, 1);
     await Promise.all(this.slots.map(async (s) => {
       const w = s.worker;
@@ -193,6 +252,7 @@ export class Dataplane extends EventEmitter {
   }
 
   private restart(slot: Slot, code: number): void {
+    if (!this.watchLink()) return;
     const delay = slot.restarts.next(Date.now());
     if (delay < 0) {
       const err = new VxtunError('VXTUN_ERR_WORKER', `worker ${slot.init.index} keeps failing (${slot.restarts.recent} restarts within a minute); see the log for its errors`);
@@ -204,7 +264,7 @@ export class Dataplane extends EventEmitter {
     setTimeout(() => {
       if (this.stopping) return;
       this.launch(slot).catch((err) => this.opts.logger.error({ worker: slot.init.index, err: String(err) }, 'worker restart failed'));
-    }, delay).unref();
+    }, delay);
   }
 }
 
@@ -237,8 +297,16 @@ function localConfig(o: DataplaneOptions): LocalConfig {
   if (!pub) throw new VxtunError('VXTUN_ERR_CONFIG', `publicIp "${o.publicIp}" is not an IP address`);
   if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > VNI_MAX) throw new VxtunError('VXTUN_ERR_CONFIG', `vni ${o.vni} is not in 0..16777215`);
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new VxtunError('VXTUN_ERR_CONFIG', `port ${o.port} is not in 1..65535`);
-  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..64`);
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > MAX_WORKERS) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..${MAX_WORKERS}`);
   if (!o.subnet && !o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', 'set subnet (IPv4) and/or ipv6Subnet');
+  for (const [subnetField, networkField] of [['subnet', 'network'], ['ipv6Subnet', 'ipv6Network']] as const) {
+    const subnet = o[subnetField], network = o[networkField];
+    if (!network) continue;
+    const net = parseCidr(network, networkField);
+    if (subnet && !cidrWithin(parseCidr(subnet, subnetField), net)) {
+      throw new VxtunError('VXTUN_ERR_CONFIG', `${subnetField}: ${subnet} is outside ${networkField} ${network}; the overlay network must hold this host's subnet`);
+    }
+  }
   const family = pub.length === 4 ? 4 : 6;
   const mtu = overlayMtu(o.underlayMtu, family);
   if (mtu < IPV6_MIN_MTU && o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves ${mtu} for the overlay; IPv6 needs 1280`);

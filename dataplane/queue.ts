@@ -8,6 +8,9 @@ import { PeerView } from './routes.js';
 import { Encapsulator } from './tx.js';
 import { Decapsulator } from './rx.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
+import { counterIndex } from './stats.js';
+
+const C_SOCKET_OVERFLOWS = counterIndex('socketOverflows');
 
 /** Packets per TUN read batch and messages per recvmmsg (each up to 64 KB with GSO/GRO). */
 const TUN_BATCH = 32;
@@ -36,6 +39,8 @@ export class QueueLoop {
   private readonly dec: Decapsulator;
   private readonly tunBatch: PacketBatch;
   private readonly udpBatch: PacketBatch;
+  /** socketOverflows of sockets this worker's earlier incarnations had (a restart opens new ones, counting from 0). */
+  private readonly overflowBase: number;
 
   constructor(d: QueueDeps) {
     this.d = d;
@@ -43,6 +48,7 @@ export class QueueLoop {
     this.dec = new Decapsulator(d.cfg, d.peers, d.stats, d.tun, d.rx);
     this.tunBatch = new PacketBatch(TUN_BATCH, SLOT);
     this.udpBatch = new PacketBatch(UDP_BATCH, SLOT);
+    this.overflowBase = d.stats[C_SOCKET_OVERFLOWS];
     d.peers.refresh();
   }
 
@@ -52,7 +58,10 @@ export class QueueLoop {
     const n = this.d.tun.read(this.tunBatch, this.enc.readHeadroom);
     if (n > 0) this.enc.process(this.tunBatch, n);
     const m = this.d.rx.recv(this.udpBatch, this.dec.recvHeadroom);
-    if (m > 0) this.dec.process(this.udpBatch, m);
+    if (m > 0) {
+      this.dec.process(this.udpBatch, m);
+      this.d.stats[C_SOCKET_OVERFLOWS] = this.overflowBase + this.d.rx.overflows;
+    }
     return n > 0 || m > 0;
   }
 

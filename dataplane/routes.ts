@@ -95,6 +95,59 @@ export function maskBytes(addr: Uint8Array, prefixLen: number): Uint8Array {
   return out;
 }
 
+/** Whether two CIDRs share an address: one holds the other, or they are the same. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const len = Math.min(a.prefixLen, b.prefixLen);
+  const ma = maskBytes(a.addr, len);
+  return maskBytes(b.addr, len).every((v, i) => v === ma[i]);
+}
+
+/** Whether `inner` lies wholly inside `outer`. */
+export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
+  return outer.prefixLen <= inner.prefixLen && cidrsOverlap(inner, outer);
+}
+
+/** This host's own overlay subnets, as the peers are checked against them. */
+export interface OwnSubnets { subnet?: string; ipv6Subnet?: string }
+
+/**
+ * Refuses a peer list that cannot be routed: a peer subnet equal to ours, inside ours or covering ours, or two peers
+ * whose subnets overlap. The error names the field (`peers[2].subnet`), as a config file's user would look for it.
+ */
+export function checkPeerSubnets(own: OwnSubnets, peers: readonly Peer[]): void {
+  for (const field of ['subnet', 'ipv6Subnet'] as const) {
+    const ownText = own[field];
+    const mine = ownText ? parseCidr(ownText, field) : null;
+    const listed: { cidr: Cidr; index: number; text: string }[] = [];
+    peers.forEach((p, index) => {
+      const text = p[field];
+      if (!text) return;
+      const cidr = parseCidr(text, `peers[${index}].${field}`);
+      if (mine && cidrsOverlap(cidr, mine)) {
+        const same = cidr.prefixLen === mine.prefixLen;
+        throw new VxtunError('VXTUN_ERR_CONFIG', `peers[${index}].${field}: ${text} ${same ? `is our own ${field}` : `overlaps our ${field} ${ownText}`}; ` +
+          'every host needs a subnet of its own that no other host\'s subnet covers');
+      }
+      listed.push({ cidr, index, text });
+    });
+    // Sorted by address, any overlap shows up between neighbours: whatever lies between a subnet and one it holds
+    // starts inside it too.
+    listed.sort((x, y) => compareBytes(x.cidr.addr, y.cidr.addr) || x.cidr.prefixLen - y.cidr.prefixLen);
+    for (let i = 1; i < listed.length; i++) {
+      if (!cidrsOverlap(listed[i - 1].cidr, listed[i].cidr)) continue;
+      const [first, second] = listed[i - 1].index < listed[i].index ? [listed[i - 1], listed[i]] : [listed[i], listed[i - 1]];
+      throw new VxtunError('VXTUN_ERR_CONFIG', `peers[${second.index}].${field}: ${second.text} overlaps peers[${first.index}].${field} ${first.text}; ` +
+        'every host needs a subnet of its own');
+    }
+  }
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
 export function parseMacBytes(text: string, what: string): Uint8Array {
   if (typeof text !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(text)) {
     throw new VxtunError('VXTUN_ERR_CONFIG', `${what}: "${text}" is not a MAC address like 02:00:00:00:01:01`);

@@ -18,6 +18,7 @@ export const COUNTERS = [
   'arpReplies',
   'icmpTooBig',
   'gsoFallbacks', // UDP_SEGMENT turned off after a send error
+  'socketOverflows', // datagrams the kernel dropped at this worker's receive socket (SO_RXQ_OVFL), across restarts
 ] as const;
 
 /** Drop reasons by name, in the order of packet/drops.ts (camelCase: `NO_ROUTE` is logged as `noRoute`). */
@@ -40,8 +41,17 @@ export function dropIndex(reason: number): number {
   return DROP_BASE + reason;
 }
 
+/** Packets the kernel dropped on the dataplane's behalf, as the kernel counts them. */
+export interface KernelDrops {
+  /** The TUN's transmit drops: packets routed into the TUN while its queues were full (vxtun read too slowly). */
+  tunTxQueue: number;
+  /** Datagrams dropped at the workers' receive sockets, buffer full (SO_RXQ_OVFL; the sum of socketOverflows). */
+  socketOverflow: number;
+}
+
 export interface DataplaneStats {
   counters: Record<CounterName, number>;
+  kernelDrops: KernelDrops;
   drops: Record<DropCounterName, number>;
   perWorker: { counters: Record<CounterName, number>; drops: Record<DropCounterName, number> }[];
 }
@@ -54,14 +64,15 @@ export function workerRow(sab: SharedArrayBuffer, worker: number): Float64Array 
   return new Float64Array(sab, worker * ROW * 8, ROW);
 }
 
-export function readStats(sab: SharedArrayBuffer, workers: number): DataplaneStats {
+/** Sums the workers' rows; tunTxQueue is the kernel's TUN transmit-drop count, read by the caller. */
+export function readStats(sab: SharedArrayBuffer, workers: number, tunTxQueue = 0): DataplaneStats {
   const rows = Array.from({ length: workers }, (_, w) => toRecord(workerRow(sab, w)));
   const total = toRecord(new Float64Array(ROW));
   for (const r of rows) {
     for (const k of COUNTERS) total.counters[k] += r.counters[k];
     for (const k of DROP_REASONS) total.drops[k] += r.drops[k];
   }
-  return { counters: total.counters, drops: total.drops, perWorker: rows };
+  return { counters: total.counters, kernelDrops: { tunTxQueue, socketOverflow: total.counters.socketOverflows }, drops: total.drops, perWorker: rows };
 }
 
 function toRecord(row: Float64Array) {

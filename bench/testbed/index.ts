@@ -1,5 +1,5 @@
 export { createTestbed, randomPrefix, HOST_NAMES } from './netns.js';
-export type { HostName, NetemOptions, Testbed, TestbedHost, TestbedOptions } from './netns.js';
+export type { AnyHostName, HostName, NetemOptions, Testbed, TestbedHost, TestbedOptions } from './netns.js';
 export { OFFLOAD_PROFILES, REPORTED_FEATURES, offloadSettings, parseEthtoolFeatures } from './offloads.js';
 export type { OffloadProfile } from './offloads.js';
 export { setupFlannelVxlan } from './kernel-vxlan.js';

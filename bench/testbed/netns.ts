@@ -8,10 +8,13 @@ import { offloadSettings, parseEthtoolFeatures, type OffloadProfile } from './of
 import { run, spawnTracked, type ExecOptions, type ExecResult, type TrackedProcess } from './process.js';
 
 /**
- * Two hosts (network namespaces `<prefix>a`, `<prefix>b`) joined by one veth pair: the underlay.
+ * Two hosts (network namespaces `<prefix>a`, `<prefix>b`) joined by one veth pair: the underlay. With `hosts: 3`
+ * a third host `<prefix>c`, and the underlay is a bridge in a fourth namespace `<prefix>u`, one veth from each host.
  * Addresses come from the benchmarking range 198.18.0.0/15 (RFC 2544) and fd00::/8, so nothing can leak out.
  */
 export type HostName = 'a' | 'b';
+/** A host of any testbed: the two of every testbed, and the third of a three-host one. */
+export type AnyHostName = HostName | 'c';
 export const HOST_NAMES: readonly HostName[] = ['a', 'b'];
 
 export interface NetemOptions {
@@ -32,10 +35,12 @@ export interface TestbedOptions {
   readonly offloadProfile?: OffloadProfile;
   /** tc netem on both veths: a WAN between the hosts. Needs sch_netem in the kernel. */
   readonly netem?: NetemOptions;
+  /** 3: hosts a, b and c on one bridged underlay (default 2: a and b on one veth pair). */
+  readonly hosts?: 2 | 3;
 }
 
 export interface TestbedHost {
-  readonly name: HostName;
+  readonly name: AnyHostName;
   readonly netns: string;
   /** The underlay veth inside this namespace. */
   readonly dev: string;
@@ -45,19 +50,19 @@ export interface TestbedHost {
   readonly underlayIp: string;
 }
 
-export interface Testbed {
+export interface Testbed<H extends AnyHostName = HostName> {
   readonly prefix: string;
   readonly mtu: number;
   readonly ipv6Underlay: boolean;
   readonly offloadProfile: OffloadProfile;
   readonly netem: NetemOptions | undefined;
-  readonly hosts: Readonly<Record<HostName, TestbedHost>>;
+  readonly hosts: Readonly<Record<H, TestbedHost>>;
   /** `ethtool -k` of each host's veth after the profile was applied (feature → on/off). */
-  readonly offloadState: Readonly<Record<HostName, Readonly<Record<string, string>>>>;
+  readonly offloadState: Readonly<Record<H, Readonly<Record<string, string>>>>;
   /** Runs argv inside the host's namespace to completion (bounded; see ExecOptions). */
-  exec(host: HostName, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  exec(host: H, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Starts argv inside the host's namespace; destroy() stops it if the caller has not. */
-  spawn(host: HostName, argv: readonly string[]): TrackedProcess;
+  spawn(host: H, argv: readonly string[]): TrackedProcess;
   /**
    * A path outside the namespaces (a file a daemon creates, such as a control socket) that destroy() and an
    * interrupted run remove if the caller has not; the returned function removes it now and stops tracking it.
@@ -73,7 +78,9 @@ export function randomPrefix(): string {
   return `vx${randomBytes(2).toString('hex')}`;
 }
 
-export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed> {
+export function createTestbed(opts?: TestbedOptions & { readonly hosts?: 2 }): Promise<Testbed>;
+export function createTestbed(opts: TestbedOptions & { readonly hosts: 3 }): Promise<Testbed<AnyHostName>>;
+export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<AnyHostName>> {
   const prefix = opts.prefix ?? randomPrefix();
   if (!/^[a-z][a-z0-9]{0,12}$/.test(prefix)) {
     throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `testbed prefix "${prefix}" must be 1-13 of [a-z0-9]`);
@@ -86,7 +93,7 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   const ipv6Underlay = opts.ipv6Underlay ?? false;
   // The third octet varies per testbed so two testbeds' captures are easy to tell apart.
   const octet = randomBytes(1)[0];
-  const makeHost = (name: HostName, index: number): TestbedHost => {
+  const makeHost = (name: AnyHostName, index: number): TestbedHost => {
     const underlayIPv4 = `198.18.${octet}.${index}`;
     const underlayIPv6 = ipv6Underlay ? `fd00:c612:${octet.toString(16)}::${index}` : undefined;
     return {
@@ -98,15 +105,17 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
       underlayIp: underlayIPv6 ?? underlayIPv4,
     };
   };
-  const hosts = { a: makeHost('a', 1), b: makeHost('b', 2) };
-  const leftovers: Leftovers = { pids: new Set(), namespaces: [hosts.a.netns, hosts.b.netns], paths: new Set() };
+  const names: readonly AnyHostName[] = opts.hosts === 3 ? ['a', 'b', 'c'] : HOST_NAMES;
+  const hosts = Object.fromEntries(names.map((name, i) => [name, makeHost(name, i + 1)])) as Record<AnyHostName, TestbedHost>;
+  const switchNetns = names.length > 2 ? `${prefix}u` : undefined;
+  const leftovers: Leftovers = { pids: new Set(), namespaces: [...names.map((n) => hosts[n].netns), ...(switchNetns ? [switchNetns] : [])], paths: new Set() };
   trackLeftovers(leftovers);
 
-  const exec = (host: HostName, argv: readonly string[], execOpts?: ExecOptions): Promise<ExecResult> =>
+  const exec = (host: AnyHostName, argv: readonly string[], execOpts?: ExecOptions): Promise<ExecResult> =>
     run(['ip', 'netns', 'exec', hosts[host].netns, ...argv], execOpts, leftovers.pids);
   const tracked = new Set<TrackedProcess>();
   // `ip netns exec` execs the command in place, so the PID we track is the program's own.
-  const spawn = (host: HostName, argv: readonly string[]): TrackedProcess => {
+  const spawn = (host: AnyHostName, argv: readonly string[]): TrackedProcess => {
     const proc = spawnTracked(['ip', 'netns', 'exec', hosts[host].netns, ...argv], (pid) => leftovers.pids.delete(pid));
     leftovers.pids.add(proc.pid);
     tracked.add(proc);
@@ -133,16 +142,14 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   };
 
   try {
-    await buildUnderlay(hosts, mtu, exec);
-    for (const name of HOST_NAMES) {
+    await buildUnderlay(names.map((n) => hosts[n]), mtu, exec, switchNetns);
+    for (const name of names) {
       const settings = offloadSettings(offloadProfile);
       if (settings.length > 0) await exec(name, ['ethtool', '-K', hosts[name].dev, ...settings]);
       if (opts.netem !== undefined) await addNetem(exec, hosts[name], opts.netem);
     }
-    const offloadState = {
-      a: parseEthtoolFeatures((await exec('a', ['ethtool', '-k', hosts.a.dev])).stdout),
-      b: parseEthtoolFeatures((await exec('b', ['ethtool', '-k', hosts.b.dev])).stdout),
-    };
+    const offloadState = {} as Record<AnyHostName, Record<string, string>>;
+    for (const name of names) offloadState[name] = parseEthtoolFeatures((await exec(name, ['ethtool', '-k', hosts[name].dev])).stdout);
     return { prefix, mtu, ipv6Underlay, offloadProfile, netem: opts.netem, hosts, offloadState, exec, spawn, trackPath,
       scratchDir, destroy };
   } catch (err) {
@@ -151,23 +158,37 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed>
   }
 }
 
-type Exec = (host: HostName, argv: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
+type Exec = (host: AnyHostName, argv: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
 
-async function buildUnderlay(hosts: Record<HostName, TestbedHost>, mtu: number, exec: Exec): Promise<void> {
-  for (const name of HOST_NAMES) {
-    await run(['ip', 'netns', 'add', hosts[name].netns]).catch((err: unknown) => {
+/** Two hosts: one veth pair. More: each host's veth ends in the switch namespace, as a port of one bridge. */
+async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: Exec, switchNetns: string | undefined): Promise<void> {
+  for (const netns of [...hosts.map((h) => h.netns), ...(switchNetns ? [switchNetns] : [])]) {
+    await run(['ip', 'netns', 'add', netns]).catch((err: unknown) => {
       throw new VxtunError(
         'VXTUN_ERR_PERMISSION',
-        `could not create network namespace ${hosts[name].netns}: run as root (or with CAP_SYS_ADMIN and CAP_NET_ADMIN)`,
+        `could not create network namespace ${netns}: run as root (or with CAP_SYS_ADMIN and CAP_NET_ADMIN)`,
         { cause: err },
       );
     });
   }
-  const { a, b } = hosts;
-  await run(['ip', 'link', 'add', a.dev, 'netns', a.netns, 'mtu', String(mtu), 'type', 'veth',
-    'peer', 'name', b.dev, 'netns', b.netns, 'mtu', String(mtu)]);
-  for (const name of HOST_NAMES) {
-    const host = hosts[name];
+  if (switchNetns === undefined) {
+    const [a, b] = hosts;
+    await run(['ip', 'link', 'add', a.dev, 'netns', a.netns, 'mtu', String(mtu), 'type', 'veth',
+      'peer', 'name', b.dev, 'netns', b.netns, 'mtu', String(mtu)]);
+  } else {
+    const bridge = `${hosts[0].dev.slice(0, -2)}br`;
+    const sw = (...argv: string[]) => run(['ip', 'netns', 'exec', switchNetns, 'ip', ...argv]);
+    await sw('link', 'add', bridge, 'mtu', String(mtu), 'type', 'bridge');
+    await sw('link', 'set', bridge, 'up');
+    for (const host of hosts) {
+      const port = `${host.dev.slice(0, -1)}1`;
+      await run(['ip', 'link', 'add', host.dev, 'netns', host.netns, 'mtu', String(mtu), 'type', 'veth',
+        'peer', 'name', port, 'netns', switchNetns, 'mtu', String(mtu)]);
+      await sw('link', 'set', port, 'master', bridge, 'up');
+    }
+  }
+  for (const host of hosts) {
+    const name = host.name;
     await exec(name, ['ip', 'link', 'set', 'lo', 'up']);
     await exec(name, ['ip', 'addr', 'add', `${host.underlayIPv4}/24`, 'dev', host.dev]);
     if (host.underlayIPv6 !== undefined) {

@@ -24,6 +24,20 @@ describe.runIf(isRoot)('testbed', () => {
     tb = undefined;
   });
 
+  it('with hosts: 3 joins three namespaces through a bridge in a fourth, and removes all four on destroy', async () => {
+    const three = await createTestbed({ hosts: 3 });
+    const names = [...(['a', 'b', 'c'] as const).map((h) => three.hosts[h].netns), `${three.prefix}u`];
+    try {
+      expect(await namespaces()).toEqual(expect.arrayContaining(names));
+      for (const [from, to] of [['a', 'c'], ['c', 'b'], ['b', 'a']] as const) {
+        expect((await three.exec(from, ['ping', '-c', '1', '-W', '2', three.hosts[to].underlayIp])).stdout).toContain('1 received');
+      }
+    } finally {
+      await three.destroy();
+    }
+    expect((await namespaces()).filter((n) => names.includes(n))).toEqual([]);
+  });
+
   it('joins two namespaces by a veth pair and removes them and their processes on destroy', async () => {
     tb = await createTestbed();
     expect(await namespaces()).toEqual(expect.arrayContaining([tb.hosts.a.netns, tb.hosts.b.netns]));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { VxtunError } from '../../dataplane/errors.js';
+import { addEnvVars } from '../cli-options.js';
 import { commandLogger } from '../log.js';
 import { DEFAULT_SUBNET_FILE } from './flannel-env.js';
 import { DEFAULT_DATA_DIR } from './netconf.js';
@@ -57,9 +58,13 @@ export function conflist(o: ConflistOptions): Record<string, unknown> {
 
 export function registerCniCommand(program: Command): void {
   const cni = program.command('cni').description('The CNI plugin (type "vxtun"): attach containers to the overlay with any CNI runtime');
-  cni.command('install')
+  addEnvVars(cni.command('install'), () => 'VXTUN_CNI_')
     .description(`Install the plugin: writes <bin-dir>/vxtun, a launcher runtimes execute for "type": "vxtun". It delegates to \`bridge\` and \`host-local\` (Debian's containernetworking-plugins), which must be in the runtime's CNI bin dirs too.`)
     .option('--bin-dir <dir>', 'the CNI bin dir the runtime searches (containerd: bin_dir; podman: cni_plugin_dirs)', DEFAULT_BIN_DIR)
+    .addHelpText('after', `
+Examples:
+  sudo vxtun cni install                          writes ${DEFAULT_BIN_DIR}/vxtun
+  sudo vxtun cni install --bin-dir /usr/lib/cni   beside Debian's bridge and host-local`)
     .action((flags: { binDir: string }, cmd: Command) => {
       const log = commandLogger(cmd);
       const target = installPlugin(flags.binDir);
@@ -69,12 +74,16 @@ export function registerCniCommand(program: Command): void {
         log.warn({ binDir: flags.binDir, missing }, 'the delegate plugins are not in this bin dir: link them from /usr/lib/cni (apt install containernetworking-plugins) or add /usr/lib/cni to the runtime\'s CNI bin dirs');
       }
     });
-  cni.command('config')
+  addEnvVars(cni.command('config'), () => 'VXTUN_CNI_')
     .description(`Print a ready .conflist for /etc/cni/net.d, e.g. \`vxtun cni config > /etc/cni/net.d/10-vxtun.conflist\`. The plugin reads subnet.env (written by \`vxtun agent\`) and keeps its state in ${DEFAULT_DATA_DIR}.`)
     .option('--name <name>', 'CNI network name', 'vxtun')
     .addOption(new Option('--cni-version <version>', 'spec version of the config').choices([...SUPPORTED_VERSIONS].filter((v) => v >= '0.3.1')).default('1.0.0'))
     .option('--subnet-file <path>', 'the subnet.env the agent writes (its --subnet-file)', DEFAULT_SUBNET_FILE)
     .option('--no-portmap', 'leave out the portmap plugin (port publishing)')
+    .addHelpText('after', `
+Examples:
+  vxtun cni config > /etc/cni/net.d/10-vxtun.conflist
+  vxtun cni config --name pods --cni-version 0.4.0 --no-portmap`)
     .action((flags: ConflistOptions) => {
       process.stdout.write(`${JSON.stringify(conflist(flags), null, 2)}\n`);
     });

@@ -1,17 +1,11 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { addEnvVars, intInRange } from '../cli-options.js';
 import { commandLogger } from '../log.js';
 import { startRegistry } from './server.js';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return n;
-};
-
 /** Adds `vxtun registry`: the embedded etcd-compatible registry. */
 export function registerRegistryCommand(program: Command): void {
-  program
-    .command('registry')
+  addEnvVars(program.command('registry'), () => 'VXTUN_REGISTRY_')
     .description('run the embedded registry: a single-process server speaking etcd\'s v3 API (gRPC and the HTTP/JSON gateway on one port), persisted to --data-dir')
     .option('--listen <host:port>', 'address to serve on; a non-loopback address needs --cert-file/--key-file or --insecure', '127.0.0.1:2379')
     .option('--data-dir <dir>', 'directory for the write-ahead log and snapshots (created if missing)', 'vxtun-registry.data')
@@ -20,10 +14,15 @@ export function registerRegistryCommand(program: Command): void {
     .option('--trusted-ca-file <file>', 'require client certificates signed by this CA (PEM)')
     .option('--auth-file <file>', 'enable user/password auth; JSON {"roles":{"r":{"prefix":"/p/","readOnly":false}},"users":{"u":{"password":"…","roles":["r"]},"root":{"password":"…"}}}')
     .option('--insecure', 'allow plain-text on a non-loopback address (trusted networks only)', false)
-    .option('--history-revisions <n>', 'revisions of history kept for watches; older ones are compacted (0 = keep all)', int('--history-revisions'), 100_000)
-    .option('--snapshot-every <n>', 'write a snapshot and truncate the log every n records', int('--snapshot-every'), 10_000)
-    .option('--progress-interval <ms>', 'interval of watch progress notifications for watches that ask', int('--progress-interval'), 600_000)
+    .option('--history-revisions <n>', 'revisions of history kept for watches; older ones are compacted (0 = keep all)', intInRange(0), 100_000)
+    .option('--snapshot-every <n>', 'write a snapshot and truncate the log every n records', intInRange(0), 10_000)
+    .option('--progress-interval <ms>', 'interval of watch progress notifications for watches that ask', intInRange(0), 600_000)
     .addHelpText('after', `
+Examples:
+  vxtun registry --data-dir /var/lib/vxtun/registry
+  vxtun registry --listen 10.0.0.5:2379 --cert-file server.pem --key-file server-key.pem --data-dir /var/lib/vxtun/registry
+  VXTUN_REGISTRY_LISTEN=10.0.0.5:2379 vxtun registry --insecure --data-dir /var/lib/vxtun/registry
+
 Clients: etcdctl --endpoints http://127.0.0.1:2379 get --prefix /coreos.com/network
          curl -s http://127.0.0.1:2379/v3/kv/range -d '{"key":"L2NvcmVvcy5jb20=","range_end":"AA=="}'
 Writes are fsynced to --data-dir before they are acknowledged; the registry survives kill -9.

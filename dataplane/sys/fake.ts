@@ -69,6 +69,7 @@ export class FakeUdpBind implements UdpBind {
   readonly family: 4 | 6;
   gso: boolean;
   readonly gro: boolean;
+  readonly overflows = 0;
   readonly localPort: number;
   /** This end's address bytes (4 or 16), reported as the source of what it sends. */
   readonly address: Uint8Array;

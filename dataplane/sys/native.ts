@@ -22,6 +22,7 @@ export interface NativeShim {
   tunWrite(fd: number, batch: BatchHandle, count: number): number;
   linkSetMtu(name: string, mtu: number): number;
   linkSetUp(name: string): number;
+  linkFlags(name: string): number;
   linkAdd(name: string, family: number, addr: Uint8Array, prefixLen: number, isRoute: number): number;
   setNetns(nsFd: number): number;
   udpOpen(family: number, addr: Uint8Array, port: number, flags: number, bufferBytes: number, info: Int32Array): number;
@@ -48,7 +49,8 @@ export const ST_ERRNO = 0;
 export const ST_RESUME = 1;
 export const ST_DROPPED = 2;
 export const ST_TRUNC = 3;
-export const STATUS_LEN = 4;
+export const ST_OVFL = 4;
+export const STATUS_LEN = 5;
 
 const ADDON = join('dataplane', 'native', 'build', 'Release', 'vxtun_native.node');
 

@@ -1,4 +1,5 @@
 /** TUN device: open its queues, configure the link, and move packet batches through a queue fd. */
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { VxtunError } from '../errors.js';
 import { bindBatch } from './batch-handle.js';
@@ -123,6 +124,33 @@ export function configureLink(name: string, cfg: LinkConfig): void {
   for (const a of addrs) step(`adding address ${a.text}/${a.prefixLen}`, native.linkAdd(name, a.family, a.bytes, a.prefixLen, 0));
   step('bringing the link up', native.linkSetUp(name));
   for (const r of routes) step(`adding route ${r.text}/${r.prefixLen}`, native.linkAdd(name, r.family, r.bytes, r.prefixLen, 1));
+}
+
+/** Whether the link exists in this network namespace, and whether it is up (IFF_UP). */
+export function linkState(name: string): 'up' | 'down' | 'gone' {
+  checkIfName('link name', name);
+  const flags = loadNative().linkFlags(name);
+  if (flags === -constants.errno.ENODEV) return 'gone';
+  if (flags < 0) throw sysError('VXTUN_ERR_LINK', `reading the flags of ${name}`, flags, 'check that the device exists in this network namespace');
+  return (flags & 1) !== 0 ? 'up' : 'down';
+}
+
+/**
+ * Packets the kernel dropped while sending them to the device: for a TUN, packets it could not queue for the
+ * reader (the queues were full). Read from /proc/thread-self/net/dev (this thread's namespace); undefined when
+ * the device is gone.
+ */
+export function linkTxDropped(name: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/thread-self/net/dev', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => l.trimStart().startsWith(`${name}:`));
+  // After "name:": 8 receive fields (bytes packets errs drop fifo frame compressed multicast), then transmit ones.
+  const tx = line?.slice(line.indexOf(':') + 1).trim().split(/\s+/)[11];
+  return tx === undefined ? undefined : Number(tx);
 }
 
 function prefixArg(what: string, family: unknown, text: unknown, prefixLen: unknown) {

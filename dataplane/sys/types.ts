@@ -74,6 +74,11 @@ export interface UdpBind {
   /** UDP_GRO receive is enabled: a message may hold several datagrams of segSizes[i] bytes (the last may be shorter). */
   readonly gro: boolean;
   /**
+   * Datagrams the kernel dropped at this socket since it was opened (receive buffer full), as of the last recv
+   * that returned a message (SO_RXQ_OVFL): drops after the last message show with the next one.
+   */
+  readonly overflows: number;
+  /**
    * Receives up to batch.capacity messages without blocking. Message i lands at batch.slotStart(i) + headroom;
    * sets offsets, lengths, segSizes (0 when not coalesced), families, addrs, ports and count. Returns the count.
    */

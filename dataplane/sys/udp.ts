@@ -2,7 +2,7 @@
 import { constants } from 'node:os';
 import { VxtunError } from '../errors.js';
 import { bindBatch } from './batch-handle.js';
-import { loadNative, ST_ERRNO, ST_RESUME, ST_TRUNC, UDP_FLAG_GRO, UDP_FLAG_REUSEPORT } from './native.js';
+import { loadNative, ST_ERRNO, ST_OVFL, ST_RESUME, ST_TRUNC, UDP_FLAG_GRO, UDP_FLAG_REUSEPORT } from './native.js';
 import { sysError } from './syserror.js';
 import type { PacketBatch, UdpBind } from './types.js';
 import { addressBytes, checkBool, checkFamily, checkInt, invalid } from './validate.js';
@@ -32,6 +32,7 @@ export class NativeUdpBind implements UdpBind {
   readonly localPort: number;
   /** Messages received truncated because the batch slot was smaller than the datagram (or GRO train). */
   truncated = 0;
+  overflows = 0;
   private closed = false;
   private readonly native = loadNative();
 
@@ -48,6 +49,7 @@ export class NativeUdpBind implements UdpBind {
     const n = this.native.udpRecv(this.fd, b.handle, headroom);
     if (n < 0) throw this.failure('receiving on', n);
     this.truncated += b.status[ST_TRUNC];
+    this.overflows = b.status[ST_OVFL] >>> 0;
     batch.count = n;
     return n;
   }

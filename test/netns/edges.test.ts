@@ -194,6 +194,7 @@ describe('vxtun static with a bad config file', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const valid = { publicIp: '198.18.0.1', subnet: '10.244.1.0/24', vtepMac: '02:00:00:00:01:01' };
+  const peer = (subnet: string) => ({ publicIp: '198.18.0.2', subnet, vtepMac: '02:00:00:00:02:01' });
   it.each([
     ['a missing file', null, /cannot read config .*missing\.json/],
     ['a file that is not JSON', '{ "publicIp": ', /is not JSON/],
@@ -203,6 +204,13 @@ describe('vxtun static with a bad config file', () => {
     ['an IPv6 CIDR as subnet', { ...valid, subnet: 'fd10:244:1::/64' }, /subnet/],
     ['an IPv4 CIDR as ipv6Subnet', { ...valid, ipv6Subnet: '10.244.9.0/24' }, /ipv6Subnet/],
     ['an IPv6 CIDR as network', { ...valid, network: 'fd10:244::/32' }, /network/],
+    ['a subnet outside the network', { ...valid, network: '10.245.0.0/16' }, /subnet: 10\.244\.1\.0\/24 is outside network 10\.245\.0\.0\/16/],
+    ['a peer with our own subnet', { ...valid, peers: [peer('10.244.1.0/24')] }, /peers\[0\]\.subnet: 10\.244\.1\.0\/24 is our own subnet/],
+    ['a peer subnet covering ours', { ...valid, peers: [peer('10.244.2.0/24'), peer('10.244.0.0/20')] }, /peers\[1\]\.subnet: 10\.244\.0\.0\/20 overlaps our subnet 10\.244\.1\.0\/24/],
+    ['a peer subnet inside ours', { ...valid, peers: [peer('10.244.1.128/25')] }, /peers\[0\]\.subnet: 10\.244\.1\.128\/25 overlaps our subnet 10\.244\.1\.0\/24/],
+    ['a peer IPv6 subnet inside ours', { ...valid, ipv6Subnet: 'fd10:244:1::/64', peers: [{ ...peer('10.244.2.0/24'), ipv6Subnet: 'fd10:244:1::/80' }] },
+      /peers\[0\]\.ipv6Subnet: fd10:244:1::\/80 overlaps our ipv6Subnet fd10:244:1::\/64/],
+    ['two peers overlapping each other', { ...valid, peers: [peer('10.244.2.0/24'), peer('10.244.2.0/25')] }, /peers\[1\]\.subnet: 10\.244\.2\.0\/25 overlaps peers\[0\]\.subnet 10\.244\.2\.0\/24/],
   ])('%s: exits 1 with VXTUN_ERR_CONFIG naming the problem, before touching the kernel', async (name, content, why) => {
     const file = join(dir, content === null ? 'missing.json' : `${name.replace(/\W+/g, '-')}.json`);
     if (typeof content === 'string') writeFileSync(file, content);
@@ -215,5 +223,21 @@ describe('vxtun static with a bad config file', () => {
     expect(r.stderr).toMatch(/^vxtun: VXTUN_ERR_CONFIG: /);
     expect(r.stderr).toMatch(why);
     expect(r.stdout).not.toContain('dataplane started');
+  });
+
+  it.each([
+    [['--workers', '0'], /option '--workers <n>' argument '0' is invalid\. expected an integer in 1\.\.64/],
+    [['--workers', '65'], /option '--workers <n>' argument '65' is invalid\. expected an integer in 1\.\.64/],
+    [['--stats-interval', 'often'], /option '--stats-interval <seconds>' argument 'often' is invalid/],
+    [['--no-such-flag'], /unknown option '--no-such-flag'/],
+  ])('vxtun static %j: exits 1 with VXTUN_ERR_CONFIG and no stack trace', async (flags, why) => {
+    const file = join(dir, 'flags.json');
+    writeStaticConfig(file, { ...valid, stateDir: join(dir, 'state') });
+    const argv = [process.execPath, CLI, 'static', '--config', file, ...flags];
+    const r = await run(isRoot ? ['unshare', '--net', ...argv] : argv, { allowFail: true, timeoutMs: 5_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^vxtun: VXTUN_ERR_CONFIG: /);
+    expect(r.stderr).toMatch(why);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -131,6 +131,17 @@ static napi_value link_set_up(napi_env env, napi_callback_info info) {
   return vx_int(env, set_up(name));
 }
 
+/* (name) -> the device's flags (IFF_UP 0x1, ...) | -errno (-ENODEV: no such device in this namespace) */
+static napi_value link_flags(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  char name[IFNAMSIZ];
+  struct ifreq ifr;
+  if (!vx_args(env, info, 1, a) || !vx_str(env, a[0], name, sizeof name)) return NULL;
+  ifreq_for(&ifr, name);
+  int r = ioctl_on(AF_INET, SIOCGIFFLAGS, &ifr);
+  return vx_int(env, r < 0 ? r : (ifr.ifr_flags & 0xffff));
+}
+
 /* (name, family 4|6, addr: Uint8Array(4|16), prefixLen, isRoute) -> 0 | -errno */
 static napi_value link_add(napi_env env, napi_callback_info info) {
   napi_value a[5];
@@ -160,6 +171,7 @@ static napi_value set_netns(napi_env env, napi_callback_info info) {
 const vx_fn vx_link_fns[] = {
     {"linkSetMtu", link_set_mtu},
     {"linkSetUp", link_set_up},
+    {"linkFlags", link_flags},
     {"linkAdd", link_add},
     {"setNetns", set_netns},
     {NULL, NULL},

@@ -43,6 +43,8 @@ static int configure(int fd, int family, int flags, int bytes) {
   int one = 1;
   if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) return -errno;
   if ((flags & VX_UDP_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) return -errno;
+  /* Every received message then carries the socket's drop count once there were drops (Linux 2.6.33). */
+  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   set_buffers(fd, bytes);
   return 0;
 }
@@ -100,15 +102,21 @@ static void store_peer(vx_batch *b, uint32_t i, const struct sockaddr_in6 *sa) {
   }
 }
 
-static int32_t gro_size(const struct msghdr *m) {
+/* The UDP_GRO segment size of a message (0: not coalesced); a SO_RXQ_OVFL drop count goes to *drops. */
+static int32_t read_cmsgs(const struct msghdr *m, int32_t *drops) {
+  int32_t seg = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
     if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
       int v;
       memcpy(&v, CMSG_DATA(c), sizeof v);
-      return v;
+      seg = v;
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+      uint32_t v;
+      memcpy(&v, CMSG_DATA(c), sizeof v);
+      *drops = (int32_t)v;
     }
   }
-  return 0;
+  return seg;
 }
 
 /* (fd, batch, headroom) -> messages received | -errno (0 when nothing is waiting) */
@@ -142,7 +150,7 @@ static napi_value udp_recv(napi_env env, napi_callback_info info) {
     struct msghdr *m = &b->msgs[i].msg_hdr;
     b->offsets[i] = (int32_t)(i * b->slot_size) + headroom;
     b->lengths[i] = (int32_t)b->msgs[i].msg_len;
-    b->seg_sizes[i] = gro_size(m);
+    b->seg_sizes[i] = read_cmsgs(m, &b->status[VX_ST_OVFL]);
     store_peer(b, (uint32_t)i, &b->names[i]);
     if (m->msg_flags & MSG_TRUNC) b->status[VX_ST_TRUNC]++;
   }

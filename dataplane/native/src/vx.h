@@ -62,13 +62,14 @@ typedef struct {
   uint8_t *last;  /* send: 1 when the wire message is the last piece of its batch message */
 } vx_batch;
 
-#define VX_CTRL_LEN 32
+#define VX_CTRL_LEN 64 /* room for UDP_GRO and SO_RXQ_OVFL, 24 bytes each */
 /* status[] slots written by batch calls. */
 #define VX_ST_ERRNO 0   /* errno that stopped the call, or of the last skipped packet; 0 if none */
 #define VX_ST_RESUME 1  /* send: first batch message not attempted (== count when all were) */
 #define VX_ST_DROPPED 2 /* packets/wire messages skipped because of a per-packet error */
 #define VX_ST_TRUNC 3   /* messages truncated because the slot was too small */
-#define VX_STATUS_LEN 4
+#define VX_ST_OVFL 4   /* receive: the socket's drop count (SO_RXQ_OVFL) from the last message carrying it */
+#define VX_STATUS_LEN 5
 
 /* Returns the batch behind handle v, or throws a TypeError and returns NULL. */
 vx_batch *vx_batch_arg(napi_env env, napi_value v);

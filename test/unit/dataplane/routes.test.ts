@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PeerTable, PeerView, parseCidr, parseIpBytes, formatIpBytes } from '../../../dataplane/routes.js';
+import fc from 'fast-check';
+import { PeerTable, PeerView, checkPeerSubnets, parseCidr, parseIpBytes, formatIpBytes } from '../../../dataplane/routes.js';
 import { readU32 } from '../../../dataplane/packet/bytes.js';
 
 const a = { publicIp: '192.0.2.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:02:01' };
@@ -84,5 +85,39 @@ describe('address text', () => {
   it.each(['fd10:244:1::42', '::1', '2001:db8::1:0:0:1', '::ffff:192.0.2.1', '1:2:3:4:5:6:7:8'])('round-trips %s', (text) => {
     const bytes = parseIpBytes(text)!;
     expect(parseIpBytes(formatIpBytes(bytes, 6))).toEqual(bytes);
+  });
+});
+
+describe('peer subnet checks', () => {
+  const peer = (subnet: string) => ({ publicIp: '192.0.2.9', subnet, vtepMac: '02:00:00:00:09:01' });
+  const cidr = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 8, max: 24 })).map(([hi, len]) => {
+    const ip = ((10 << 24) | (hi << 8)) >>> 0;
+    const masked = len === 0 ? 0 : (ip & ((0xffffffff << (32 - len)) >>> 0)) >>> 0;
+    return `${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}/${len}`;
+  });
+  const range = (c: string) => {
+    const [a, len] = c.split('/');
+    const start = ip4(a);
+    return [start, start + 2 ** (32 - Number(len)) - 1];
+  };
+
+  it('refuses a peer list exactly when two subnets, or a peer and ours, share an address (against a brute-force check)', () => {
+    fc.assert(fc.property(cidr, fc.array(cidr, { maxLength: 8 }), (own, subnets) => {
+      const all = [own, ...subnets].map(range);
+      let overlapping = false;
+      for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) {
+        if (all[i][0] <= all[j][1] && all[j][0] <= all[i][1]) overlapping = true;
+      }
+      const run = () => checkPeerSubnets({ subnet: own }, subnets.map(peer));
+      if (overlapping) expect(run).toThrow(/^peers\[\d+\]\.subnet: .* (is our own subnet|overlaps)/);
+      else expect(run).not.toThrow();
+    }), { numRuns: 500 });
+  });
+
+  it('names the later peer and the one it overlaps, also when others lie between them', () => {
+    expect(() => checkPeerSubnets({ subnet: '10.9.0.0/24' }, [peer('10.1.0.0/24'), peer('10.2.0.0/24'), peer('10.0.0.0/14')]))
+      .toThrow('peers[2].subnet: 10.0.0.0/14 overlaps peers[0].subnet 10.1.0.0/24');
+    expect(() => checkPeerSubnets({ ipv6Subnet: 'fd10:244:1::/64' }, [{ ...peer('10.1.0.0/24'), ipv6Subnet: 'fd10:244::/32' }]))
+      .toThrow('peers[0].ipv6Subnet: fd10:244::/32 overlaps our ipv6Subnet fd10:244:1::/64');
   });
 });

@@ -4,6 +4,7 @@ import { LeasePeers } from '../../../control/agent.js';
 import { parseSubnet4 } from '../../../control/subnet/ip4.js';
 import { encodeLeaseAttrs, vxlanLeaseAttrs } from '../../../control/subnet/lease.js';
 import type { Peer } from '../../../dataplane/dataplane.js';
+import { VxtunError } from '../../../dataplane/errors.js';
 
 const sn = (s: string) => parseSubnet4(s)!;
 const lease = (subnet: string, ip: string, mac: string, vni = 1) => ({ subnet: sn(subnet), value: encodeLeaseAttrs(vxlanLeaseAttrs(ip, vni, mac)) });
@@ -40,6 +41,20 @@ describe('lease peers', () => {
     peers.apply([{ type: 'delete', subnet: sn('10.244.2.0/24') }]);
     expect(published.at(-1)!.map((p) => p.subnet)).toEqual(['10.244.3.0/24']);
     expect(lines.map((l) => l.split(' ')[0] + ' ' + l.split(' ')[1])).toEqual(['peer added', 'peer changed', 'peer added', 'peer removed']);
+  });
+
+  it('a lease covering or inside our subnet is ignored, and a peer list the dataplane refuses keeps the old one', () => {
+    const { peers, published, lines } = setup();
+    peers.snapshot([lease('10.244.0.0/20', '198.18.0.9', '02:00:00:00:00:09'), lease('10.244.1.128/25', '198.18.0.8', '02:00:00:00:00:08'),
+      lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02')]);
+    expect(published).toEqual([[{ publicIp: '198.18.0.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:00:02' }]]);
+    expect(lines.filter((l) => l.startsWith('ignoring lease') && l.includes('overlaps our subnet 10.244.1.0/24')).length).toBe(2);
+
+    const errors: string[] = [];
+    const log = { info() {}, warn() {}, error: (o: object, m: string) => errors.push(`${m} ${JSON.stringify(o)}`) };
+    const refusing = new LeasePeers(sn('10.244.1.0/24'), 1, { setPeers: () => { throw new VxtunError('VXTUN_ERR_CONFIG', 'peers[1].subnet: overlaps'); } }, log as never, '198.18.0.1');
+    expect(() => refusing.snapshot([lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02')])).not.toThrow();
+    expect(errors).toEqual([expect.stringContaining('peer list refused; the dataplane keeps the previous one {"code":"VXTUN_ERR_CONFIG"')]);
   });
 
   it('a fresh snapshot (after compaction) drops leases that vanished meanwhile', () => {
