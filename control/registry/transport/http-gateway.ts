@@ -111,7 +111,8 @@ export function readBody(req: http.IncomingMessage): Promise<string> {
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    // The client went away mid-body: its request is cancelled, which is no fault of the server.
+    req.on('error', () => reject(new RpcError(GrpcCode.CANCELLED, 'context canceled')));
   });
 }
 
