@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import type { HostName } from '../testbed/netns.js';
+import type { HostName, Testbed } from '../testbed/netns.js';
 import { overlayMtu } from '../testbed/overlay.js';
 import { deviceExists, firstLine, writeFiles, type PeerEnd, type PeerEnds, type PeerTool } from './userspace.js';
 
