@@ -85,6 +85,9 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       { what: 'delegate.ipam', code: 2, msg: /"delegate.ipam" = .* is not allowed/, config: (b) => ({ ...b, delegate: { ipam: { type: 'dhcp' } } }) },
       { what: 'CHECK on a 0.3.1 config', code: 1, msg: /does not allow CHECK/, command: 'CHECK', config: (b) => ({ ...b, cniVersion: '0.3.1' }) },
       { what: 'STATUS (spec 1.1.0)', code: 1, msg: /does not allow STATUS/, command: 'STATUS' },
+      // The bridge creates the veth before it runs IPAM: the plugin's DEL after the failed ADD must remove it.
+      { what: 'an IPAM plugin that is not installed', code: 999, msg: /bridge \(ADD\): .*no-such-ipam/,
+        config: (b) => ({ ...b, ipam: { ...(b.ipam as object), type: 'no-such-ipam' } }) },
     ];
 
     for (const k of cases) {
@@ -99,7 +102,7 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
         expect(String(r.json?.msg) + String(r.json?.details ?? '')).toMatch(k.msg);
         expect(typeof r.json?.cniVersion).toBe('string');
         expect({ host: await links(tb.hosts.a.netns), container: await links(c.netns), state: files(stateDir('a')), ipam: files(ipamDir('a')) }).toEqual(before);
-        expect(before.host).not.toContain('cni0');
+        expect(before.container).toEqual(['lo']);
       });
     }
 
@@ -191,6 +194,12 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       const del = (env?: Record<string, string | undefined>) => rt.call({ command: 'DEL', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env });
       const hostVeths = async () => (await links(tb.hosts[h].netns)).filter((l) => l.startsWith('veth'));
       expect(await hostVeths()).toHaveLength(1);
+      // ADD again without DEL fails (the interface exists) and leaves the first attachment and its record alone.
+      const dup = await rt.call({ command: 'ADD', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h) });
+      expect([dup.code, dup.json?.code]).toEqual([1, 999]);
+      expect(await hostVeths()).toHaveLength(1);
+      expect(files(stateDir(h))).toEqual([`${ctr[h]!.id}@eth0`]);
+      expect(await rt.ping(ctr[h]!, addr('b', 4), 1)).toBe(1);
       expect((await del()).code).toBe(0);
       expect(await links(ctr[h]!.netns)).toEqual(['lo']);
       expect(await hostVeths()).toEqual([]);
