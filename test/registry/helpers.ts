@@ -32,8 +32,10 @@ export function ensureBuilt(): void {
 export interface RegistryProcess { url: string; proc: ChildProcess; log: string[]; kill9(): Promise<void>; stop(): Promise<number | null> }
 
 /** Runs the registry as its own process (so it can be kill -9'ed) and waits for its "listening" log line. */
-export async function spawnRegistry(dataDir: string, args: string[] = []): Promise<RegistryProcess> {
-  const proc = spawn(process.execPath, [ENTRY, 'registry', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `launcher` runs the registry through another command that execs it (e.g. nsenter into a mount namespace). */
+export async function spawnRegistry(dataDir: string, args: string[] = [], launcher: string[] = []): Promise<RegistryProcess> {
+  const argv = [process.execPath, ENTRY, 'registry', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args];
+  const proc = spawn([...launcher, ...argv][0], [...launcher, ...argv].slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
