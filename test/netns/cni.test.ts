@@ -3,7 +3,7 @@
  * `bridge` and `host-local`: bad input answered with the spec's error JSON and no change; containers on two vxtun
  * hosts reaching each other (IPv4 and IPv6, ping and a sha256-checked transfer); CHECK; the same containers with
  * one host switched to the kernel's VXLAN as Flannel sets it up; DEL undoing ADD, twice, without CNI_NETNS,
- * without subnet.env, without its own record.
+ * without subnet.env, without its own record, without host-local's state, after the container's netns is gone.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -208,7 +208,7 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
 
       const again = await rt.call({ command: 'ADD', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env: { CNI_ARGS: `IgnoreUnknown=1;IP=${ip}` } });
       expect(again.code, again.stdout).toBe(0);
-      expect((again.json?.ips as { address: string }[])[0].address).toBe(`${ip}/24`);
+      expect((again.json!.ips as { address: string }[])[0].address).toBe(`${ip}/24`);
       expect((await del()).code).toBe(0);
       const twice = await del();
       expect([twice.code, twice.stdout]).toEqual([0, '']);
@@ -231,6 +231,26 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       expect(a.code, a.stdout).toBe(0);
       expect(await links(ctr.a!.netns)).toEqual(['lo']);
       expect(ipFiles('a')).toEqual([]);
+      for (const h of ['a', 'b'] as const) {
+        expect((await links(tb.hosts[h].netns)).filter((l) => l.startsWith('veth'))).toEqual([]);
+        expect(files(stateDir(h))).toEqual([]);
+      }
+    });
+
+    it('DEL works after host-local\'s state is gone, and after the container\'s network namespace is gone', async () => {
+      expect((await rt.call({ command: 'ADD', hostNetns: tb.hosts.a.netns, container: ctr.a!, config: pluginConf('a') })).code).toBe(0);
+      rmSync(ipamDir('a'), { recursive: true });
+      const a = await rt.call({ command: 'DEL', hostNetns: tb.hosts.a.netns, container: ctr.a!, config: pluginConf('a') });
+      expect(a.code, a.stdout).toBe(0);
+      expect(await links(ctr.a!.netns)).toEqual(['lo']);
+
+      writeEnv('b');
+      expect((await rt.call({ command: 'ADD', hostNetns: tb.hosts.b.netns, container: ctr.b!, config: pluginConf('b') })).code).toBe(0);
+      expect(ipFiles('b')).toHaveLength(2);
+      await rt.removeContainer(ctr.b!);
+      const b = await rt.call({ command: 'DEL', hostNetns: tb.hosts.b.netns, container: ctr.b!, config: pluginConf('b') });
+      expect(b.code, b.stdout).toBe(0);
+      expect(ipFiles('b')).toEqual([]);
       for (const h of ['a', 'b'] as const) {
         expect((await links(tb.hosts[h].netns)).filter((l) => l.startsWith('veth'))).toEqual([]);
         expect(files(stateDir(h))).toEqual([]);
