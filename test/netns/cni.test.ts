@@ -210,7 +210,7 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
 
       const again = await rt.call({ command: 'ADD', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env: { CNI_ARGS: `IgnoreUnknown=1;IP=${ip}` } });
       expect(again.code, again.stdout).toBe(0);
-      expect((again.json?.ips as { address: string }[])[0].address).toBe(`${ip}/24`);
+      expect((again.json!.ips as { address: string }[])[0].address).toBe(`${ip}/24`);
       expect((await del()).code).toBe(0);
       const twice = await del();
       expect([twice.code, twice.stdout]).toEqual([0, '']);
