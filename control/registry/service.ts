@@ -67,7 +67,6 @@ export class RegistryService {
       const lastSeq = rec.records.length > 0 ? rec.records[rec.records.length - 1].s : snapSeq;
       log.info({ dataDir, snapshotSeq: snapSeq, walRecords: rec.records.length, discardedTornBytes: rec.discardedBytes,
         revision: store.rev, keys: store.keyspace.size, leases: store.leases.size }, `recovered ${rec.records.length} log records`);
-      // eslint-disable-next-line prefer-const
       let svc: RegistryService;
       const walOptions = {
         snapshotEvery: opts.snapshotEvery ?? 10_000,

@@ -62,7 +62,7 @@ export async function spawnRegistry(dataDir: string, args: string[] = [], launch
   };
 }
 
-export interface Reply { status: number; body: string; json: any } // eslint-disable-line @typescript-eslint/no-explicit-any
+export interface Reply { status: number; body: string; json: any }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -88,7 +88,7 @@ export function post(url: string, route: string, body: unknown, headers: Record<
 
 /** Opens POST /v3/watch and collects `result` lines until `until` is satisfied or the time runs out. */
 export function watch(url: string, create: Record<string, unknown>) {
-  const lines: any[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const lines: any[] = [];
   let waiter: (() => void) | undefined;
   const req = http.request(url + '/v3/watch', { method: 'POST' }, (res) => {
     let buf = '';
@@ -107,7 +107,7 @@ export function watch(url: string, create: Record<string, unknown>) {
   req.write(JSON.stringify({ create_request: create }));
   return {
     lines,
-    async until(pred: (lines: any[]) => boolean, ms = 5000): Promise<boolean> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    async until(pred: (lines: any[]) => boolean, ms = 5000): Promise<boolean> {
       const end = Date.now() + ms;
       while (!pred(lines) && Date.now() < end) {
         await new Promise<void>((r) => { waiter = r; setTimeout(r, 50); });

@@ -24,7 +24,7 @@ function responseBytes(resp: { events?: { kv: { key: Buffer; value: Buffer }; pr
  * (KV, Watch, Lease, Maintenance.Status, Cluster.MemberList, Auth.Authenticate).
  */
 type Msg = Record<string, unknown>;
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// biome-ignore-start lint/suspicious/noExplicitAny: protobufjs' loaded package and messages are untyped
 
 const tokenOf = (md: grpc.Metadata): string | undefined => (md.get('token')[0] ?? md.get('authorization')[0])?.toString();
 
@@ -124,3 +124,4 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
   server.addService(pb.Auth.service, authMethods);
   return server;
 }
+// biome-ignore-end lint/suspicious/noExplicitAny: -
