@@ -57,24 +57,31 @@ export class RegistryService {
     let unlock: (() => Promise<void>) | undefined;
     try {
       await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
-      unlock = await lockDataDir(dataDir);
+      const lock = await lockDataDir(dataDir);
+      unlock = lock.release;
       const ids = await loadIds(dataDir);
       const store = new Store();
       const snapSeq = await loadSnapshot(dataDir, store);
-      const rec = await WriteAheadLog.recover(dataDir, snapSeq);
+      const rec = await WriteAheadLog.recover(dataDir, snapSeq, { readOnly: lock.readOnly !== undefined });
       for (const r of rec.records) store.replay(r);
       const lastSeq = rec.records.length > 0 ? rec.records[rec.records.length - 1].s : snapSeq;
       log.info({ dataDir, snapshotSeq: snapSeq, walRecords: rec.records.length, discardedTornBytes: rec.discardedBytes,
         revision: store.rev, keys: store.keyspace.size, leases: store.leases.size }, `recovered ${rec.records.length} log records`);
       let svc: RegistryService;
-      const wal = await WriteAheadLog.open(dataDir, lastSeq, {
+      const walOptions = {
         snapshotEvery: opts.snapshotEvery ?? 10_000,
-        takeSnapshot: (seq) => serializeSnapshot(store, seq),
-        onSnapshot: (seq, bytes) => (seq < 0 ? log.warn('snapshot failed; the log keeps every record') : log.info({ seq, bytes }, 'snapshot written')),
-        onFsync: (s, n) => opts.metrics?.observeFsync(s, n),
-        onDurable: (seq) => svc.durable(seq),
-      });
+        takeSnapshot: (seq: number) => serializeSnapshot(store, seq),
+        onSnapshot: (seq: number, bytes: number) => (seq < 0 ? log.warn('snapshot failed; the log keeps every record') : log.info({ seq, bytes }, 'snapshot written')),
+        onFsync: (s: number, n: number) => opts.metrics?.observeFsync(s, n),
+        onDurable: (seq: number) => svc.durable(seq),
+      };
+      const wal = lock.readOnly ? WriteAheadLog.unwritable(dataDir, lastSeq, walOptions, lock.readOnly) : await WriteAheadLog.open(dataDir, lastSeq, walOptions);
       svc = new RegistryService(opts, store, wal, ids.clusterId, ids.memberId, unlock);
+      if (lock.readOnly) {
+        // Everything in memory was read from disk: there is nothing to roll back.
+        svc.rolledBack = Promise.resolve();
+        log.warn({ dataDir, err: lock.readOnly }, 'data directory is read-only; the registry serves reads only');
+      }
       svc.startTimers();
       opts.metrics?.setRevision(store.rev);
       opts.metrics?.setLeases(store.leases.size);

@@ -85,6 +85,8 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       { what: 'delegate.ipam', code: 2, msg: /"delegate.ipam" = .* is not allowed/, config: (b) => ({ ...b, delegate: { ipam: { type: 'dhcp' } } }) },
       { what: 'CHECK on a 0.3.1 config', code: 1, msg: /does not allow CHECK/, command: 'CHECK', config: (b) => ({ ...b, cniVersion: '0.3.1' }) },
       { what: 'STATUS (spec 1.1.0)', code: 1, msg: /does not allow STATUS/, command: 'STATUS' },
+      { what: 'STATUS as a 1.1.0 runtime sends it (no container)', code: 1, msg: /incompatible CNI versions/, command: 'STATUS',
+        config: (b) => ({ ...b, cniVersion: '1.1.0' }), env: { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined, CNI_NETNS: undefined } },
       // The bridge creates the veth before it runs IPAM: the plugin's DEL after the failed ADD must remove it.
       { what: 'an IPAM plugin that is not installed', code: 999, msg: /bridge \(ADD\): .*no-such-ipam/,
         config: (b) => ({ ...b, ipam: { ...(b.ipam as object), type: 'no-such-ipam' } }) },

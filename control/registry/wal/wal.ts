@@ -36,7 +36,7 @@ export class WriteAheadLog {
   private seq: number;
   private durable: number;
 
-  private constructor(private readonly dir: string, private fh: fs.FileHandle, lastSeq: number, private readonly opts: WalOptions) {
+  private constructor(private readonly dir: string, private fh: fs.FileHandle | undefined, lastSeq: number, private readonly opts: WalOptions) {
     this.seq = lastSeq;
     this.durable = lastSeq;
   }
@@ -84,6 +84,13 @@ export class WriteAheadLog {
     return new WriteAheadLog(dir, fh, lastSeq, opts);
   }
 
+  /** A log that cannot be written (its directory is read-only): every append fails with `err`. */
+  static unwritable(dataDir: string, lastSeq: number, opts: WalOptions, err: Error): WriteAheadLog {
+    const wal = new WriteAheadLog(path.join(dataDir, 'wal'), undefined, lastSeq, opts);
+    wal.failed = err;
+    return wal;
+  }
+
   get lastSeq(): number { return this.seq; }
   get durableSeq(): number { return this.durable; }
 
@@ -117,8 +124,8 @@ export class WriteAheadLog {
       const snapshot = this.sinceSnapshot >= this.opts.snapshotEvery && !this.snapshotting ? this.trySnapshot(last) : undefined;
       const started = performance.now();
       try {
-        await writeAll(this.fh, batch.length === 1 ? batch[0] : Buffer.concat(batch));
-        await this.fh.datasync();
+        await writeAll(this.fh!, batch.length === 1 ? batch[0] : Buffer.concat(batch));
+        await this.fh!.datasync();
       } catch (err) {
         this.fail(err as Error);
         break;
@@ -169,7 +176,7 @@ export class WriteAheadLog {
     await syncDir(this.dir);
     const old = this.fh;
     this.fh = fh;
-    await old.close();
+    await old?.close();
   }
 
   private async finishSnapshot(seq: number, data: Buffer): Promise<void> {
@@ -190,6 +197,6 @@ export class WriteAheadLog {
   async close(): Promise<void> {
     while (this.flushing) await new Promise((r) => setImmediate(r));
     if (this.snapshotting) await this.snapshotting;
-    await this.fh.close();
+    await this.fh?.close();
   }
 }
