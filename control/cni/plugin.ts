@@ -125,6 +125,8 @@ function validateIdentity(raw: Record<string, unknown>, inv: Invocation): void {
   if (!NAME.test(raw.name)) {
     throw new CniError(CniCode.INVALID_CONFIG, `invalid network name "${raw.name}": use letters, digits, "_", "." and "-", starting with a letter or digit`);
   }
+  // STATUS and GC concern the network, not one attachment: no container ID or interface to check.
+  if (inv.command === 'STATUS' || inv.command === 'GC') return;
   if (!NAME.test(inv.containerId)) {
     throw new CniError(CniCode.INVALID_ENV, `invalid CNI_CONTAINERID "${inv.containerId}": letters, digits, "_", "." and "-", starting with a letter or digit`);
   }

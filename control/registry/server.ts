@@ -31,7 +31,7 @@ export interface RegistryOptions {
   /** Interval of progress notifications for watches that ask for them. Default 10 min (as etcd). */
   progressIntervalMs?: number;
   logger?: Logger;
-  /** Called if the write-ahead log fails; the registry stops answering writes. */
+  /** Called if the registry cannot go on: the log failed and the data directory cannot even be read back. */
   onFatal?: (err: Error) => void;
 }
 
