@@ -21,6 +21,9 @@ export async function runStatic(flags: StaticFlags, log: Logger): Promise<void> 
   if (!cfg.network && network) log.info({ network }, 'network not set; routing the /16 that holds our subnet through the TUN');
   const dp = await startHostDataplane({ ...cfg, network, vtepMac: vtep.mac, workers: flags.workers ?? cfg.workers }, log);
   dp.setPeers(cfg.peers);
+  // Test-only: SIGUSR2 makes queue worker 0 fail, so the fault suite can watch a real restart.
+  const failHook = () => dp.failWorker(0);
+  if (process.env.VXTUN_TEST_HOOKS === '1') process.on('SIGUSR2', failHook);
   log.info({ vtepMac: vtep.mac, publicIp: cfg.publicIp, port: cfg.port, vni: cfg.vni, subnet: cfg.subnet, ipv6Subnet: cfg.ipv6Subnet }, 'vxtun static running');
   await runUntilStopped(dp, {
     statsInterval: flags.statsInterval,
@@ -33,7 +36,7 @@ export async function runStatic(flags: StaticFlags, log: Logger): Promise<void> 
         log.error({ err: (err as Error).message, code: (err as VxtunError).code }, 'config reload failed; keeping the old peers');
       }
     },
-  }, log);
+  }, log).finally(() => process.off('SIGUSR2', failHook));
 }
 
 function defaultNetwork(subnet: string): string {
