@@ -90,7 +90,7 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
   for (const host of hosts) {
     const line = await footprint(tb, host, rt.dir);
     out.info(`${line} (cni0 stays, as with Flannel)`);
-    clean &&= line.endsWith(': 0 container veths, 0 addresses held by host-local, 0 plugin records');
+    clean &&= line.endsWith(': 0 container veths, 0 addresses held by host-local, 0 plugin records, 0 masquerade chains');
   }
   for (const a of attached) {
     const left = (await rt.exec(a.container, ['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => l !== '' && !/^\d+: lo:/.test(l));
@@ -103,13 +103,17 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
   return intact && clean;
 }
 
-/** What the containers of one host hold there: veths on its bridge, host-local's addresses, the plugin's records. */
+/**
+ * What the containers of one host hold there: veths on its bridge, host-local's addresses, the plugin's records,
+ * and the bridge's per-container masquerade chains (the agent writes FLANNEL_IPMASQ=false, so the bridge masquerades).
+ */
 async function footprint<H extends AnyHostName>(tb: Testbed<H>, host: H, dir: string): Promise<string> {
   const links = (await tb.exec(host, ['ip', '-o', 'link', 'show'])).stdout;
   const veths = (links.match(/^\d+: veth/gm) ?? []).length;
   const held = files(join(dir, host, 'ipam')).filter((f) => /^[0-9a-f.:]+$/.test(f)).length;
   const records = files(join(dir, host, 'vxtun')).length;
-  return `host ${host}: ${veths} container veths, ${held} addresses held by host-local, ${records} plugin records`;
+  const chains = ((await tb.exec(host, ['iptables', '-t', 'nat', '-S'])).stdout.match(/^-N CNI-/gm) ?? []).length;
+  return `host ${host}: ${veths} container veths, ${held} addresses held by host-local, ${records} plugin records, ${chains} masquerade chains`;
 }
 
 function files(dir: string): string[] {

@@ -23,7 +23,7 @@ function readPem(file: string | undefined, flag: string): Buffer | undefined {
 
 interface AgentFlags {
   etcdEndpoints: string; etcdPrefix: string; etcdCafile?: string; etcdCertfile?: string; etcdKeyfile?: string;
-  etcdUsername?: string; etcdPassword?: string; publicIp: string; subnetFile: string; stateDir: string; tunName: string;
+  etcdUsername?: string; etcdPassword?: string; publicIp: string; publicIpv6?: string; subnetFile: string; stateDir: string; tunName: string;
   workers?: number; subnetLeaseTtl: number; statsInterval: number; waitTimeout?: number; subnetLeaseRenewMargin?: number;
   healthzIp: string; healthzPort: number; metricsListen?: string;
 }
@@ -39,6 +39,7 @@ export function registerAgentCommand(program: Command): void {
   addEnvVars(program.command('agent'), () => 'FLANNELD_')
     .description('Join a Flannel-compatible overlay: take a subnet lease from etcd (or `vxtun registry`), run the forwarder on it, write subnet.env and follow the other hosts\' leases (needs root or CAP_NET_ADMIN)')
     .requiredOption('--public-ip <ip>', 'IPv4 address other hosts reach this one on; also identifies this host\'s lease')
+    .option('--public-ipv6 <ip>', 'IPv6 address advertised as PublicIPv6 in a dual-stack lease (vxtun carries both families over --public-ip)')
     .option('--etcd-endpoints <urls>', 'comma-separated registry URLs', 'http://127.0.0.1:2379')
     .option('--etcd-prefix <prefix>', 'registry prefix holding config and subnets/', '/coreos.com/network')
     .option('--etcd-cafile <file>', 'CA (PEM) that signed the registry\'s certificate')
@@ -77,7 +78,7 @@ Needs a network config at <prefix>/config, e.g.
         : undefined;
       const auth = f.etcdUsername !== undefined ? { user: f.etcdUsername, password: f.etcdPassword ?? '' } : undefined;
       await runAgent({
-        etcd: { endpoints, tls, auth }, prefix: f.etcdPrefix, publicIp: f.publicIp, subnetFile: f.subnetFile, stateDir: f.stateDir,
+        etcd: { endpoints, tls, auth }, prefix: f.etcdPrefix, publicIp: f.publicIp, publicIpv6: f.publicIpv6, subnetFile: f.subnetFile, stateDir: f.stateDir,
         tunName: f.tunName, workers: f.workers, leaseTtlSeconds: f.subnetLeaseTtl, statsInterval: f.statsInterval,
         renewMarginSeconds: f.subnetLeaseRenewMargin === undefined ? undefined : f.subnetLeaseRenewMargin * 60,
         waitTimeoutSeconds: f.waitTimeout, healthz: { host: f.healthzIp, port: f.healthzPort }, metricsListen: f.metricsListen,

@@ -6,7 +6,7 @@
  * difference. It exits only on SIGTERM/SIGINT, a lease conflict or a local failure. SIGTERM leaves the lease in
  * place, so a restart gets the same subnet back (by PublicIP).
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VxtunError, type ErrorCode } from '../dataplane/errors.js';
 import type { Dataplane, Peer } from '../dataplane/dataplane.js';
@@ -21,7 +21,8 @@ import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.
 import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
 import { LeaseManager } from './subnet/manager.js';
 import { EtcdLeaseStore, type LeaseChange, type StoredLease } from './subnet/store.js';
-import { readPreviousSubnet, writeSubnetEnv } from './subnet/subnet-env.js';
+import { readPreviousIpv6Subnet, readPreviousSubnet, writeSubnetEnv } from './subnet/subnet-env.js';
+import { formatSubnet6 } from './subnet/ip6.js';
 import { persistentVtepMac } from './state.js';
 import { runUntilStopped, startHostDataplane } from './host-dataplane.js';
 import type { Logger } from './log.js';
@@ -30,6 +31,8 @@ export interface AgentOptions {
   etcd: EtcdClientOptions;
   prefix: string;
   publicIp: string;
+  /** Advertised as PublicIPv6 in a dual-stack lease (flanneld's --public-ipv6); vxtun itself carries both families over PublicIP. */
+  publicIpv6?: string;
   subnetFile: string;
   stateDir: string;
   tunName: string;
@@ -54,6 +57,10 @@ const WAITABLE = new Set<ErrorCode>(['VXTUN_ERR_CONFIG', 'VXTUN_ERR_REGISTRY', '
 
 export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
   if (!isIPv4(o.publicIp)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`);
+  if (o.publicIpv6 !== undefined && !isIPv6(o.publicIpv6)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ipv6 ${o.publicIpv6} is not an IPv6 address`);
+  if (o.renewMarginSeconds !== undefined && o.renewMarginSeconds >= o.leaseTtlSeconds) {
+    throw new VxtunError('VXTUN_ERR_CONFIG', `--subnet-lease-renew-margin (${o.renewMarginSeconds / 60} min) must be shorter than the lease TTL (${o.leaseTtlSeconds} s)`);
+  }
   const prefix = o.prefix.replace(/\/+$/, '');
   const state = new AgentState();
   const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
@@ -85,26 +92,30 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     fatal.catch(() => undefined);
     const store = new EtcdLeaseStore(client, prefix, { probe, probeIntervalMs: o.probeIntervalMs });
     const leases = new LeaseManager({
-      store, config, attrs: vxlanLeaseAttrs(o.publicIp, backend.vni, vtep.mac), ttlSeconds: o.leaseTtlSeconds,
+      store, config, attrs: vxlanLeaseAttrs(o.publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null), ttlSeconds: o.leaseTtlSeconds,
       renewMarginSeconds: o.renewMarginSeconds, log, onLost: failAgent,
     });
-    const previous = readPreviousSubnet(o.subnetFile);
-    const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous));
+    const [previous, previous6] = [readPreviousSubnet(o.subnetFile), readPreviousIpv6Subnet(o.subnetFile)];
+    const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous, previous6));
     if (!acquired) return;
-    const { subnet } = acquired;
+    const { subnet, ipv6Subnet } = acquired;
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
     const dp = await startHostDataplane({
       vni: backend.vni, port: backend.port, publicIp: o.publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
+      ...(config.ipv6 && ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet), ipv6Network: formatSubnet6(config.ipv6.network) } : {}),
       vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu,
     }, log);
     let follow: { close(): void } | undefined;
     const direct = backend.directRouting ? new DirectRoutes(log) : undefined;
     try {
-      writeSubnetEnv(o.subnetFile, { network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: false });
+      writeSubnetEnv(o.subnetFile, {
+        network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: false,
+        ...(config.ipv6 && ipv6Subnet ? { ipv6: { network: config.ipv6.network, subnet: ipv6Subnet } } : {}),
+      });
       log.info({ file: o.subnetFile }, 'subnet.env written');
       const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
-      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, o.publicIp), state, log);
+      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, o.publicIp, config.ipv6 !== null), state, log);
       leases.startRenewal();
     } catch (err) {
       follow?.close();
@@ -112,10 +123,14 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       await dp.stop();
       throw err;
     }
-    state.followLease(() => leases.lease && { subnet: formatSubnet4(leases.lease.subnet), ipv6Subnet: null, expiresAt: new Date(leases.lease.expiresAt).toISOString() });
+    state.followLease(() => leases.lease && {
+      subnet: formatSubnet4(leases.lease.subnet), ipv6Subnet: leases.lease.ipv6Subnet ? formatSubnet6(leases.lease.ipv6Subnet) : null,
+      expiresAt: new Date(leases.lease.expiresAt).toISOString(),
+    });
     state.update({ phase: 'running', waitingFor: null, ready: true });
-    const host = await serveHost({ kind: 'agent', dp, publicIp: o.publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet), agent: () => state.status }, metrics, log);
-    log.info({ subnet: formatSubnet4(subnet), publicIp: o.publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
+    const host = await serveHost({ kind: 'agent', dp, publicIp: o.publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet),
+      ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined, agent: () => state.status }, metrics, log);
+    log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp: o.publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
     await runUntilStopped(dp, {
       statsInterval: o.statsInterval,
       fatal,
@@ -205,7 +220,7 @@ export class LeasePeers {
   private readonly skipped = new Map<string, string>();
 
   constructor(private readonly own: Subnet4, private readonly vni: number, private readonly dp: Pick<Dataplane, 'setPeers'>, private readonly log: Logger,
-    private readonly ownPublicIp?: string) {}
+    private readonly ownPublicIp?: string, private readonly dualStack = false) {}
 
   get size(): number {
     return this.peers.size;
@@ -223,7 +238,7 @@ export class LeasePeers {
     for (const [key, p] of this.peers) {
       const old = before.get(key);
       if (!old) diff.added++;
-      else if (old.publicIp !== p.publicIp || old.vtepMac !== p.vtepMac) diff.changed++;
+      else if (!samePeer(old, p)) diff.changed++;
     }
     for (const key of before.keys()) if (!this.peers.has(key)) diff.removed++;
     return diff;
@@ -251,8 +266,12 @@ export class LeasePeers {
     }
     this.skipped.delete(key);
     const peer: Peer = { publicIp: attrs!.publicIp, subnet: key, vtepMac: found.vtepMac };
+    if (this.dualStack && l.ipv6Subnet) {
+      peer.ipv6Subnet = formatSubnet6(l.ipv6Subnet);
+      if (found.ipv6VtepMac && found.ipv6VtepMac !== found.vtepMac) peer.ipv6VtepMac = found.ipv6VtepMac;
+    }
     const old = this.peers.get(key);
-    if (old && old.publicIp === peer.publicIp && old.vtepMac === peer.vtepMac) return false;
+    if (old && samePeer(old, peer)) return false;
     this.peers.set(key, peer);
     this.log.info({ subnet: key, publicIp: peer.publicIp, vtepMac: peer.vtepMac }, old ? 'peer changed' : 'peer added');
     return true;
@@ -275,4 +294,8 @@ export class LeasePeers {
       this.log.error({ code: (err as VxtunError).code, err: (err as Error).message }, 'peer list refused; the dataplane keeps the previous one');
     }
   }
+}
+
+function samePeer(a: Peer, b: Peer): boolean {
+  return a.publicIp === b.publicIp && a.vtepMac === b.vtepMac && a.ipv6Subnet === b.ipv6Subnet && a.ipv6VtepMac === b.ipv6VtepMac;
 }

@@ -44,7 +44,7 @@ Examples:
 }
 
 /** The human view, laid out like `wg show`: the host, then one block per peer. */
-export function formatStatus(s: HostStatus, now: number): string {
+function formatStatus(s: HostStatus, now: number): string {
   const lines: string[] = [];
   const off = s.tun.offloads;
   lines.push(`${s.kind} ${s.tun.name}: public ip ${s.publicIp}, vtep mac ${s.vtepMac}, pid ${s.pid}, up ${ago(Date.parse(s.startedAt), now)}`);

@@ -46,7 +46,7 @@ export interface StatusSource {
   agent?: () => AgentStatus;
 }
 
-export function hostStatus(src: StatusSource, startedAt: string): HostStatus {
+function hostStatus(src: StatusSource, startedAt: string): HostStatus {
   const { dp } = src;
   const s = dp.stats();
   return {
@@ -77,7 +77,7 @@ export function statusSocketPath(tunName: string, dir = RUN_DIR): string {
 }
 
 /** Answers every connection with the status as one JSON line, then closes it. Mode 0600: root only. */
-export async function serveStatusSocket(path: string, status: () => HostStatus, log: Logger): Promise<{ close(): Promise<void> }> {
+async function serveStatusSocket(path: string, status: () => HostStatus, log: Logger): Promise<{ close(): Promise<void> }> {
   mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
   // A socket file left by a crash answers nothing; one whose owner still runs answers: then it is not ours.
   if (existsSync(path)) {
@@ -141,7 +141,7 @@ export function readStatus(path: string, timeoutMs = 5_000): Promise<HostStatus>
 }
 
 /** Prometheus text of one host, read from the same status object the socket serves. */
-export function metricsRoute(status: () => HostStatus): RouteHandler {
+function metricsRoute(status: () => HostStatus): RouteHandler {
   const registry = new Registry();
   // Counters whose totals live in the dataplane: set to the current value on every scrape.
   const total = (name: string, help: string, labelNames: string[], fill: (s: HostStatus, set: (labels: Record<string, string>, v: number) => void) => void) =>
@@ -193,7 +193,7 @@ export function metricsRoute(status: () => HostStatus): RouteHandler {
 }
 
 /** `[host:]port` of --metrics-listen; a port alone listens on loopback. */
-export function parseListen(v: string): { host: string; port: number } {
+function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[^:]+):)?(\d{1,5})$/.exec(v.trim());
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new VxtunError('VXTUN_ERR_CONFIG', `--metrics-listen "${v}": expected [host:]port, e.g. 9108 or 0.0.0.0:9108`);

@@ -40,7 +40,7 @@ export function parseIpBytes(text: string): Uint8Array | null {
   const family = isIP(text);
   if (family === 4) return Uint8Array.from(text.split('.').map(Number));
   if (family !== 6) return null;
-  let [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
   const parseGroups = (s: string | undefined): number[] => {
     if (!s) return [];
     const out: number[] = [];
@@ -100,7 +100,7 @@ export function maskBytes(addr: Uint8Array, prefixLen: number): Uint8Array {
 }
 
 /** Whether two CIDRs share an address: one holds the other, or they are the same. */
-export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   if (a.family !== b.family) return false;
   const len = Math.min(a.prefixLen, b.prefixLen);
   const ma = maskBytes(a.addr, len);

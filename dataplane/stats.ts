@@ -25,7 +25,7 @@ export const COUNTERS = [
  * Per-peer counters, one row of PEER_COUNTERS per peer-table slot in each worker's block (one writer per block).
  * `lastRxMs` is the wall-clock time of the last packet delivered from the peer, set once per receive batch.
  */
-export const PEER_COUNTERS = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'lastRxMs'] as const;
+const PEER_COUNTERS = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'lastRxMs'] as const;
 export const PEER_ROW = PEER_COUNTERS.length;
 export const P_TX_PACKETS = 0, P_TX_BYTES = 1, P_RX_PACKETS = 2, P_RX_BYTES = 3, P_LAST_RX = 4;
 

@@ -72,17 +72,17 @@ describe('etcdctl admin commands: etcd 3.4.23 and the embedded registry', () => 
 
 describe('gRPC with a scheme in :authority (clientv3 dialing passthrough:///http://host:port)', () => {
   it('500 requests on one connection, with changing metadata churning the HPACK tables, all answered', async () => {
-    const pb = (grpc.loadPackageDefinition(grpcPackage()) as any).etcdserverpb; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const pb = (grpc.loadPackageDefinition(grpcPackage()) as any).etcdserverpb;
     const target = reg!.url.replace(/^http:\/\//, '');
     const kv = new pb.KV(target, grpc.credentials.createInsecure(), { 'grpc.default_authority': reg!.url });
-    const call = (i: number) => new Promise<any>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const call = (i: number) => new Promise<any>((resolve, reject) => {
       const md = new grpc.Metadata();
       md.set('x-request', `r-${i}-${'z'.repeat(i % 97)}`);
       kv.Put({ key: Buffer.from(`/authority/${i}`), value: Buffer.from(String(i)) }, md, (err: Error | null) => (err ? reject(err) : resolve(undefined)));
     });
     try {
       for (let i = 0; i < 500; i++) await call(i);
-      const got = await new Promise<any>((resolve, reject) => kv.Range({ key: Buffer.from('/authority/'), range_end: Buffer.from('/authority0'), count_only: true }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r)))); // eslint-disable-line @typescript-eslint/no-explicit-any
+      const got = await new Promise<any>((resolve, reject) => kv.Range({ key: Buffer.from('/authority/'), range_end: Buffer.from('/authority0'), count_only: true }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
       expect(Number(got.count)).toBe(500);
     } finally {
       kv.close();

@@ -51,8 +51,8 @@ describe('npm run demo', () => {
   afterAll(() => rmSync(bin, { recursive: true, force: true }));
 
   it('names a missing command and its Debian package before it creates anything', async () => {
-    // PATH holds every command the demo runs except etcdctl.
-    for (const cmd of ['ip', 'ping', 'ethtool']) {
+    // PATH holds every command the demo runs except etcdctl (bridge and host-local it finds by absolute path).
+    for (const cmd of ['ip', 'ping', 'ethtool', 'iptables']) {
       const dir = (process.env.PATH ?? '').split(':').find((d) => d && existsSync(join(d, cmd)));
       if (dir) symlinkSync(join(dir, cmd), join(bin, cmd));
     }
@@ -101,8 +101,8 @@ describe('npm run demo', () => {
     expect(csent?.[1]).toBeDefined();
     expect(/received by c2: 20971520 bytes {2}sha256 ([0-9a-f]{64})/.exec(r.out)?.[1]).toBe(csent?.[1]);
     for (const h of ['a', 'b', 'c']) {
-      expect(r.out).toContain(`host ${h}: 2 container veths, 2 addresses held by host-local, 2 plugin records\n`);
-      expect(r.out).toContain(`host ${h}: 0 container veths, 0 addresses held by host-local, 0 plugin records (cni0 stays, as with Flannel)`);
+      expect(r.out).toContain(`host ${h}: 2 container veths, 2 addresses held by host-local, 2 plugin records, 2 masquerade chains\n`);
+      expect(r.out).toContain(`host ${h}: 0 container veths, 0 addresses held by host-local, 0 plugin records, 0 masquerade chains (cni0 stays, as with Flannel)`);
     }
     const prefix = /host a: netns (vx[0-9a-f]{4})a,/.exec(r.out)?.[1];
     expect(prefix).toBeDefined();
