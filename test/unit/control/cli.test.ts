@@ -19,7 +19,7 @@ const SAMPLE: Record<string, string> = {
   '<urls>': 'http://127.0.0.1:2379', '<prefix>': '/coreos.com/network', '<user>': 'root', '<password>': 'secret', '<name>': 'vxtun0',
   '<host:port>': '127.0.0.1:2379', '<ms>': '1000', '<level>': 'debug', '<format>': 'json', '<list>': 'vxtun', '<bytes>': '1500',
   '<spec>': 'delay=10ms,loss=1%', '<addr>': '127.0.0.1:9100', '<minutes>': '60', '<port>': '9100', '<version>': '1.0.0',
-  '<path>': '/run/flannel/subnet.env',
+  '<path>': '/run/flannel/subnet.env', '<name-or-ip>': 'eth0', '<regex>': '^eth',
 };
 
 function commands(): [string, Command][] {
