@@ -16,7 +16,8 @@ export interface DemoOutput {
   info(what: string): void;
 }
 
-interface Attached { readonly host: AnyHostName; readonly name: string; readonly container: Container; readonly ip: string }
+/** A container and its addresses: IPv4, and IPv6 when the network is dual-stack (subnet.env has IPv6 lines). */
+interface Attached { readonly host: AnyHostName; readonly name: string; readonly container: Container; readonly ip: string; readonly ip6?: string }
 
 const BYTES = 20 * 1024 * 1024;
 
@@ -45,27 +46,32 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
       const name = `${host}${i}`;
       const container = await rt.container(`-${name}`, `ctr-${name}`);
       const r = await rt.call({ command: 'ADD', hostNetns: tb.hosts[host].netns, container, config: config(host) });
-      const ip = (r.json?.ips as { address: string }[] | undefined)?.[0]?.address;
+      const addresses = ((r.json?.ips as { address: string }[] | undefined) ?? []).map((i) => i.address);
+      const ip = addresses.find((a) => !a.includes(':'));
+      const ip6 = addresses.find((a) => a.includes(':'));
       if (r.code !== 0 || ip === undefined) {
         out.info(`container ${name}: ADD failed: ${r.stdout.trim()} ${r.stderr.trim()}`);
         return false;
       }
       const mtu = (await rt.exec(container, ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim();
-      out.info(`container ${name} on host ${host}: netns ${container.netns}, eth0 ${ip}, MTU ${mtu}`);
-      attached.push({ host, name, container, ip: ip.split('/')[0] });
+      out.info(`container ${name} on host ${host}: netns ${container.netns}, eth0 ${[ip, ip6].filter(Boolean).join(' ')}, MTU ${mtu}`);
+      attached.push({ host, name, container, ip: ip.split('/')[0], ip6: ip6?.split('/')[0] });
     }
   }
   for (const host of hosts) out.info(await footprint(tb, host, rt.dir));
 
-  out.step(`every container pings every container on the other hosts (${attached.length} containers)`);
-  const rows = await Promise.all(attached.map(async (from) => {
+  out.step(`every container pings every container on the other hosts (${attached.length} containers; IPv4, then IPv6)`);
+  const families = attached.every((a) => a.ip6 !== undefined) ? [4, 6] as const : [4] as const;
+  const rows = await Promise.all(attached.flatMap((from) => families.map(async (family) => {
     const results: string[] = [];
-    for (const to of attached.filter((t) => t.host !== from.host)) results.push(`${to.name} ${await rt.ping(from.container, to.ip, 2)}/2`);
-    return { from, results };
-  }));
+    for (const to of attached.filter((t) => t.host !== from.host)) {
+      results.push(`${to.name} ${await rt.ping(from.container, family === 4 ? to.ip : to.ip6!, 2)}/2`);
+    }
+    return { from, family, results };
+  })));
   let allAnswered = true;
-  for (const { from, results } of rows) {
-    out.info(`${from.name} -> ${results.join(', ')}`);
+  for (const { from, family, results } of rows) {
+    out.info(`${from.name} -> ${results.join(', ')}${family === 6 ? ' (IPv6)' : ''}`);
     allAnswered &&= results.every((r) => r.endsWith(' 2/2') || r.endsWith(' 1/2'));
   }
   if (!allAnswered) return false;
@@ -90,7 +96,7 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
   for (const host of hosts) {
     const line = await footprint(tb, host, rt.dir);
     out.info(`${line} (cni0 stays, as with Flannel)`);
-    clean &&= line.endsWith(': 0 container veths, 0 addresses held by host-local, 0 plugin records');
+    clean &&= line.endsWith(': 0 container veths, 0 addresses held by host-local, 0 plugin records, 0 masquerade chains');
   }
   for (const a of attached) {
     const left = (await rt.exec(a.container, ['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => l !== '' && !/^\d+: lo:/.test(l));
@@ -103,13 +109,17 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
   return intact && clean;
 }
 
-/** What the containers of one host hold there: veths on its bridge, host-local's addresses, the plugin's records. */
+/**
+ * What the containers of one host hold there: veths on its bridge, host-local's addresses, the plugin's records,
+ * and the bridge's per-container masquerade chains (the agent writes FLANNEL_IPMASQ=false, so the bridge masquerades).
+ */
 async function footprint<H extends AnyHostName>(tb: Testbed<H>, host: H, dir: string): Promise<string> {
   const links = (await tb.exec(host, ['ip', '-o', 'link', 'show'])).stdout;
   const veths = (links.match(/^\d+: veth/gm) ?? []).length;
   const held = files(join(dir, host, 'ipam')).filter((f) => /^[0-9a-f.:]+$/.test(f)).length;
   const records = files(join(dir, host, 'vxtun')).length;
-  return `host ${host}: ${veths} container veths, ${held} addresses held by host-local, ${records} plugin records`;
+  const chains = ((await tb.exec(host, ['iptables', '-t', 'nat', '-S'])).stdout.match(/^-N CNI-/gm) ?? []).length;
+  return `host ${host}: ${veths} container veths, ${held} addresses held by host-local, ${records} plugin records, ${chains} masquerade chains`;
 }
 
 function files(dir: string): string[] {

@@ -6,7 +6,7 @@
  * difference. It exits only on SIGTERM/SIGINT, a lease conflict or a local failure. SIGTERM leaves the lease in
  * place, so a restart gets the same subnet back (by PublicIP).
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VxtunError, type ErrorCode } from '../dataplane/errors.js';
 import type { Dataplane, Peer } from '../dataplane/dataplane.js';
@@ -14,13 +14,17 @@ import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
 import { backoffDelay } from './backoff.js';
 import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
+import { serveHost, startMetricsEndpoint } from './status.js';
 import { DirectRoutes } from './direct-routes.js';
+import { findExtInterface, type IfaceChoice } from './iface.js';
+import { IpMasq } from './ip-masq.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
 import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
 import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
 import { LeaseManager } from './subnet/manager.js';
 import { EtcdLeaseStore, type LeaseChange, type StoredLease } from './subnet/store.js';
-import { readPreviousSubnet, writeSubnetEnv } from './subnet/subnet-env.js';
+import { readPreviousIpv6Subnet, readPreviousSubnet, writeSubnetEnv } from './subnet/subnet-env.js';
+import { formatSubnet6 } from './subnet/ip6.js';
 import { persistentVtepMac } from './state.js';
 import { runUntilStopped, startHostDataplane } from './host-dataplane.js';
 import type { Logger } from './log.js';
@@ -28,7 +32,14 @@ import type { Logger } from './log.js';
 export interface AgentOptions {
   etcd: EtcdClientOptions;
   prefix: string;
-  publicIp: string;
+  /** Advertised address; default the chosen interface's IPv4 address. */
+  publicIp?: string;
+  /** flanneld's --iface/--iface-regex/--iface-can-reach. */
+  iface?: Omit<IfaceChoice, 'publicIp'>;
+  /** flanneld's --ip-masq. */
+  ipMasq?: boolean;
+  /** Advertised as PublicIPv6 in a dual-stack lease (flanneld's --public-ipv6); vxtun itself carries both families over PublicIP. */
+  publicIpv6?: string;
   subnetFile: string;
   stateDir: string;
   tunName: string;
@@ -39,6 +50,8 @@ export interface AgentOptions {
   statsInterval: number;
   /** Give up waiting for the registry, the config and a lease at start after this long; default: wait forever. */
   waitTimeoutSeconds?: number;
+  /** Serve /metrics, /healthz and /readyz on this [host:]port (default: off). */
+  metricsListen?: string;
   /** Serve /healthz and /readyz here (port 0 = off). */
   healthz?: { host: string; port: number };
   /** How often to check that the registry still answers while running (default 5 s). */
@@ -50,10 +63,15 @@ const EXAMPLE_CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 const WAITABLE = new Set<ErrorCode>(['VXTUN_ERR_CONFIG', 'VXTUN_ERR_REGISTRY', 'VXTUN_ERR_REGISTRY_UNAVAILABLE', 'VXTUN_ERR_LEASE_NOT_FOUND', 'VXTUN_ERR_COMPACTED']);
 
 export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
-  if (!isIPv4(o.publicIp)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`);
+  if (o.publicIp !== undefined && !isIPv4(o.publicIp)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`);
+  if (o.publicIpv6 !== undefined && !isIPv6(o.publicIpv6)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ipv6 ${o.publicIpv6} is not an IPv6 address`);
+  if (o.renewMarginSeconds !== undefined && o.renewMarginSeconds >= o.leaseTtlSeconds) {
+    throw new VxtunError('VXTUN_ERR_CONFIG', `--subnet-lease-renew-margin (${o.renewMarginSeconds / 60} min) must be shorter than the lease TTL (${o.leaseTtlSeconds} s)`);
+  }
   const prefix = o.prefix.replace(/\/+$/, '');
   const state = new AgentState();
   const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
+  const metrics = await startMetricsEndpoint(o.metricsListen, state.healthRoutes(), log).catch(async (err) => { await http?.close(); throw err; });
   const client = new EtcdClient(o.etcd);
   const probe = new EtcdClient({ ...o.etcd, timeoutMs: 2000, maxAttempts: 2 });
   // SIGTERM/SIGINT while still waiting at start: stop waiting and exit cleanly.
@@ -74,6 +92,11 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     log.info({ ...describeConfig(config), vni: backend.vni, port: backend.port, linkMtu: backend.mtu, directRouting: backend.directRouting }, 'network config');
     for (const w of backend.warnings) log.warn({ config: configKey }, w);
 
+    const ext = await findExtInterface({ ...o.iface, publicIp: o.publicIp }).catch((err: Error) => {
+      throw err instanceof VxtunError ? err : new VxtunError('VXTUN_ERR_CONFIG', `cannot list this host's interfaces (${err.message}); vxtun needs iproute2's \`ip\``, { cause: err });
+    });
+    const publicIp = o.publicIp ?? ext.address;
+    log.info({ iface: ext.name, address: ext.address, mtu: ext.mtu, how: ext.how, publicIp }, 'tunnel interface');
     const vtep = persistentVtepMac(o.stateDir, o.tunName);
     if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir: o.stateDir }, 'created a new VTEP MAC');
     let failAgent!: (err: VxtunError) => void;
@@ -81,36 +104,53 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     fatal.catch(() => undefined);
     const store = new EtcdLeaseStore(client, prefix, { probe, probeIntervalMs: o.probeIntervalMs });
     const leases = new LeaseManager({
-      store, config, attrs: vxlanLeaseAttrs(o.publicIp, backend.vni, vtep.mac), ttlSeconds: o.leaseTtlSeconds,
+      store, config, attrs: vxlanLeaseAttrs(publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null), ttlSeconds: o.leaseTtlSeconds,
       renewMarginSeconds: o.renewMarginSeconds, log, onLost: failAgent,
     });
-    const previous = readPreviousSubnet(o.subnetFile);
-    const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous));
+    const [previous, previous6] = [readPreviousSubnet(o.subnetFile), readPreviousIpv6Subnet(o.subnetFile)];
+    const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous, previous6));
     if (!acquired) return;
-    const { subnet } = acquired;
+    const { subnet, ipv6Subnet } = acquired;
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
     const dp = await startHostDataplane({
-      vni: backend.vni, port: backend.port, publicIp: o.publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
-      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu,
+      vni: backend.vni, port: backend.port, publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
+      ...(config.ipv6 && ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet), ipv6Network: formatSubnet6(config.ipv6.network) } : {}),
+      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu ?? ext.mtu,
     }, log);
     let follow: { close(): void } | undefined;
     const direct = backend.directRouting ? new DirectRoutes(log) : undefined;
+    let masq: IpMasq | undefined;
     try {
-      writeSubnetEnv(o.subnetFile, { network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: false });
+      if (o.ipMasq) {
+        masq = await IpMasq.start(o.tunName, {
+          v4: { network: formatSubnet4(config.network), subnet: formatSubnet4(subnet) },
+          ...(config.ipv6 && ipv6Subnet ? { v6: { network: formatSubnet6(config.ipv6.network), subnet: formatSubnet6(ipv6Subnet) } } : {}),
+        }, log);
+      }
+      writeSubnetEnv(o.subnetFile, {
+        network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: o.ipMasq === true,
+        ...(config.ipv6 && ipv6Subnet ? { ipv6: { network: config.ipv6.network, subnet: ipv6Subnet } } : {}),
+      });
       log.info({ file: o.subnetFile }, 'subnet.env written');
       const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
-      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, o.publicIp), state, log);
+      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, config.ipv6 !== null), state, log);
       leases.startRenewal();
     } catch (err) {
       follow?.close();
       await direct?.clear();
+      await masq?.stop();
       await dp.stop();
       throw err;
     }
-    state.followLease(() => leases.lease && { subnet: formatSubnet4(leases.lease.subnet), ipv6Subnet: null, expiresAt: new Date(leases.lease.expiresAt).toISOString() });
+    state.followLease(() => leases.lease && {
+      subnet: formatSubnet4(leases.lease.subnet), ipv6Subnet: leases.lease.ipv6Subnet ? formatSubnet6(leases.lease.ipv6Subnet) : null,
+      expiresAt: new Date(leases.lease.expiresAt).toISOString(),
+    });
     state.update({ phase: 'running', waitingFor: null, ready: true });
-    log.info({ subnet: formatSubnet4(subnet), publicIp: o.publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
+    const host = await serveHost({ kind: 'agent', dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet),
+      ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined, agent: () => state.status }, metrics, log);
+    log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
     await runUntilStopped(dp, {
       statsInterval: o.statsInterval,
       fatal,
@@ -120,12 +160,17 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         leases.stop();
         log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
       },
-    }, log).finally(() => direct?.clear());
+    }, log).finally(async () => {
+      await direct?.clear();
+      await masq?.stop();
+      await host.close();
+    });
   } finally {
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
     client.close();
     probe.close();
     await http?.close();
+    await metrics?.close();
   }
 }
 
@@ -199,7 +244,7 @@ export class LeasePeers {
   private readonly skipped = new Map<string, string>();
 
   constructor(private readonly own: Subnet4, private readonly vni: number, private readonly dp: Pick<Dataplane, 'setPeers'>, private readonly log: Logger,
-    private readonly ownPublicIp?: string) {}
+    private readonly ownPublicIp?: string, private readonly dualStack = false) {}
 
   get size(): number {
     return this.peers.size;
@@ -217,7 +262,7 @@ export class LeasePeers {
     for (const [key, p] of this.peers) {
       const old = before.get(key);
       if (!old) diff.added++;
-      else if (old.publicIp !== p.publicIp || old.vtepMac !== p.vtepMac) diff.changed++;
+      else if (!samePeer(old, p)) diff.changed++;
     }
     for (const key of before.keys()) if (!this.peers.has(key)) diff.removed++;
     return diff;
@@ -245,8 +290,12 @@ export class LeasePeers {
     }
     this.skipped.delete(key);
     const peer: Peer = { publicIp: attrs!.publicIp, subnet: key, vtepMac: found.vtepMac };
+    if (this.dualStack && l.ipv6Subnet) {
+      peer.ipv6Subnet = formatSubnet6(l.ipv6Subnet);
+      if (found.ipv6VtepMac && found.ipv6VtepMac !== found.vtepMac) peer.ipv6VtepMac = found.ipv6VtepMac;
+    }
     const old = this.peers.get(key);
-    if (old && old.publicIp === peer.publicIp && old.vtepMac === peer.vtepMac) return false;
+    if (old && samePeer(old, peer)) return false;
     this.peers.set(key, peer);
     this.log.info({ subnet: key, publicIp: peer.publicIp, vtepMac: peer.vtepMac }, old ? 'peer changed' : 'peer added');
     return true;
@@ -269,4 +318,8 @@ export class LeasePeers {
       this.log.error({ code: (err as VxtunError).code, err: (err as Error).message }, 'peer list refused; the dataplane keeps the previous one');
     }
   }
+}
+
+function samePeer(a: Peer, b: Peer): boolean {
+  return a.publicIp === b.publicIp && a.vtepMac === b.vtepMac && a.ipv6Subnet === b.ipv6Subnet && a.ipv6VtepMac === b.ipv6VtepMac;
 }

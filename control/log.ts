@@ -10,8 +10,8 @@ import { isVxtunError } from '../dataplane/errors.js';
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
-export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** The one timestamp format: ISO 8601 in UTC with milliseconds, in JSON lines and pretty lines alike. */
@@ -46,7 +46,7 @@ export function commandLogger(cmd: Command): Logger {
 }
 
 /** Prints an error the way every vxtun command does: `name: CODE: message` for a VxtunError, the stack otherwise. */
-export function printError(name: string, err: unknown): void {
+function printError(name: string, err: unknown): void {
   if (isVxtunError(err)) process.stderr.write(`${name}: ${err.code}: ${err.message}\n`);
   else process.stderr.write(`${name}: ${(err as Error)?.stack ?? String(err)}\n`);
 }

@@ -18,6 +18,7 @@ export interface PingResult {
 }
 
 // sockperf colours some lines with ANSI escapes; strip them before matching.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: it matches the ESC of ANSI colour codes on purpose
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** Percentiles from `sockperf ping-pong --full-rtt` output. */

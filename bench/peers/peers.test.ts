@@ -6,7 +6,7 @@ import { isVxtunError } from '../../dataplane/errors.js';
 import { isRoot } from '../../test/netns/harness.js';
 import { createTestbed, type Testbed } from '../testbed/netns.js';
 import { openvpnArgs } from './openvpn.js';
-import { tincFiles, tincKeys } from './tinc.js';
+import { tincFiles, tincKeys, tincMtu } from './tinc.js';
 import { peerEnds, setUpPeerTunnel, type PeerEnd, type PeerEnds, type PeerTool } from './userspace.js';
 import { wgSetArgs, wireguardKeyPair, wireguardMtu } from './wireguard-go.js';
 
@@ -42,6 +42,8 @@ describe('userspace tunnel configs', () => {
     const pub = /-----BEGIN RSA PUBLIC KEY-----[\s\S]+?-----END RSA PUBLIC KEY-----/.exec(files['a/hosts/b'])?.[0];
     const derived = createPublicKey(createPrivateKey(files['b/rsa_key.priv'])).export({ type: 'pkcs1', format: 'pem' });
     expect(pub?.trim()).toBe(derived.toString().trim());
+    // Same overlay MTU as VXLAN on a 1500 underlay; never above the 1500 bytes tinc 1.0 carries.
+    expect([tincMtu({ mtu: 1500, ipv6Underlay: false }), tincMtu({ mtu: 9000, ipv6Underlay: false })]).toEqual([1450, 1500]);
   });
 
   it('openvpn: UDP between the underlay addresses, cipher and auth off, data channel in userspace', () => {

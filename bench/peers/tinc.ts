@@ -55,12 +55,22 @@ export function tincKeys(): Record<HostName, RsaKeyPair> {
   return { a: pair(), b: pair() };
 }
 
+/** tinc 1.0 handles frames of at most 1518 bytes (its MTU constant without jumbogram support, src/net.h). */
+export const TINC_MAX_MTU = 1500;
+
+/**
+ * tinc's UDP packet is a 4-byte sequence number + the inner packet with an Ethernet header (14), no MAC with
+ * Digest = none: 18 bytes, within the 50 VXLAN takes, so the overlay MTU is the VXLAN modes' — up to what tinc
+ * carries at all (larger packets it answers with ICMP "fragmentation needed").
+ */
+export function tincMtu(tb: Pick<Testbed, 'mtu' | 'ipv6Underlay'>): number {
+  return Math.min(overlayMtu(tb), TINC_MAX_MTU);
+}
+
 export const tinc: PeerTool = {
   name: 'tinc',
   deviceLetter: 't',
-  // tinc's UDP packet: 4-byte sequence number + the inner packet with an Ethernet header (14), no MAC with
-  // Digest = none: 18 bytes, within the 50 VXLAN takes, so the overlay MTU is the same as the VXLAN modes'.
-  mtu: (tb) => overlayMtu(tb),
+  mtu: (tb) => tincMtu(tb),
   details: async (tb) => `${await firstLine(tb, ['tincd', '--version'])}; router mode, UDP; Cipher = none, ` +
     'Digest = none: unencrypted',
   prepare: (ends, dir) => writeFiles(dir, tincFiles(ends, tincKeys(), dir)),

@@ -48,6 +48,6 @@ export function randomVtepMac(): string {
 }
 
 /** The overlay MTU of the testbed's underlay (IPv6 outer headers take 20 bytes more than Flannel assumes: flannel#1781). */
-export function overlayMtu(tb: Testbed): number {
+export function overlayMtu(tb: Pick<Testbed, 'mtu' | 'ipv6Underlay'>): number {
   return vxlanOverlayMtu(tb.mtu, tb.ipv6Underlay ? 6 : 4);
 }

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { delegateBridge, linkExists, removeEmptyBridge } from './bridge.js';
 import { runDelegate } from './delegate.js';
 import { CniCode, CniError } from './errors.js';
 import { readFlannelEnv } from './flannel-env.js';
@@ -124,6 +125,8 @@ function validateIdentity(raw: Record<string, unknown>, inv: Invocation): void {
   if (!NAME.test(raw.name)) {
     throw new CniError(CniCode.INVALID_CONFIG, `invalid network name "${raw.name}": use letters, digits, "_", "." and "-", starting with a letter or digit`);
   }
+  // STATUS and GC concern the network, not one attachment: no container ID or interface to check.
+  if (inv.command === 'STATUS' || inv.command === 'GC') return;
   if (!NAME.test(inv.containerId)) {
     throw new CniError(CniCode.INVALID_ENV, `invalid CNI_CONTAINERID "${inv.containerId}": letters, digits, "_", "." and "-", starting with a letter or digit`);
   }
@@ -155,12 +158,15 @@ async function add(inv: Invocation, conf: NetConf, log: Logger): Promise<string>
   // A first ADD saves before running the delegate, so a DEL after a crash still finds what to undo; an ADD
   // repeated without DEL leaves the earlier attachment's record alone unless the delegate succeeds.
   if (!earlier) saveState(file, delegate);
+  const bridge = delegateBridge(delegate);
+  const newBridge = bridge !== undefined && !linkExists(bridge);
   let out: string;
   try {
     out = await runDelegate('ADD', delegate, inv.cniPath, inv.env);
   } catch (err) {
     if (!earlier) {
       await runDelegate('DEL', delegate, inv.cniPath, inv.env).catch((e: Error) => log.warn({ err: e.message }, 'undoing the failed ADD failed'));
+      if (newBridge && linkExists(bridge)) removeEmptyBridge(bridge, log);
       removeState(file);
     }
     throw err;

@@ -3,6 +3,7 @@ import client from 'prom-client';
 /** What the etcd-named series read from the running registry when scraped. */
 export interface MetricsSource {
   keys(): number;
+  watchers(): number;
   revision(): number;
   committed(): number;
   diskBytes(): Promise<number>;
@@ -21,8 +22,6 @@ export class RegistryMetrics {
   private readonly grouped = new client.Counter({ name: 'vxtun_registry_wal_records_total', help: 'Records written to the write-ahead log', registers: [this.registry] });
   private readonly revision = new client.Gauge({ name: 'vxtun_registry_revision', help: 'Current store revision', registers: [this.registry] });
   private readonly leases = new client.Gauge({ name: 'vxtun_registry_leases', help: 'Live leases', registers: [this.registry] });
-  private readonly watchers = new client.Gauge({ name: 'vxtun_registry_watchers', help: 'Open watchers', registers: [this.registry] });
-  private readonly etcdWatchers = new client.Gauge({ name: 'etcd_debugging_mvcc_watcher_total', help: 'Total number of watchers.', registers: [this.registry] });
   private readonly etcdFsyncs = new client.Histogram({ name: 'etcd_disk_wal_fsync_duration_seconds', help: 'The latency distributions of fsync called by WAL.', buckets: client.exponentialBuckets(0.001, 2, 14), registers: [this.registry] });
   private source: MetricsSource | undefined;
 
@@ -33,6 +32,8 @@ export class RegistryMetrics {
     };
     gauge('etcd_server_has_leader', 'Whether or not a leader exists. 1 is existence, 0 is not.', () => 1);
     gauge('etcd_server_is_leader', 'Whether or not this member is a leader. 1 if is, 0 otherwise.', () => 1);
+    gauge('vxtun_registry_watchers', 'Open watchers', (s) => s.watchers());
+    gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', (s) => s.watchers());
     gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.', (s) => s.keys());
     gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.', (s) => s.revision());
     gauge('etcd_server_proposals_committed_total', 'The total number of consensus proposals committed.', (s) => s.committed());
@@ -47,6 +48,4 @@ export class RegistryMetrics {
   observeFsync(seconds: number, records: number): void { this.fsyncs.observe(seconds); this.etcdFsyncs.observe(seconds); this.grouped.inc(records); }
   setRevision(rev: number): void { this.revision.set(rev); }
   setLeases(n: number): void { this.leases.set(n); }
-  watcherOpened(): void { this.watchers.inc(); this.etcdWatchers.inc(); }
-  watcherClosed(): void { this.watchers.dec(); this.etcdWatchers.dec(); }
 }

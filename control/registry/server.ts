@@ -7,6 +7,7 @@ import { RegistryService } from './service.js';
 import { RegistryMetrics } from './metrics.js';
 import { createGatewayHandler } from './transport/http-gateway.js';
 import { createGrpcServer } from './transport/grpc-services.js';
+import { WatchBacklog } from './transport/watch-backlog.js';
 import { createSharedListener, type TlsFiles } from './transport/listener.js';
 import { AuthStore } from './auth.js';
 
@@ -30,7 +31,7 @@ export interface RegistryOptions {
   /** Interval of progress notifications for watches that ask for them. Default 10 min (as etcd). */
   progressIntervalMs?: number;
   logger?: Logger;
-  /** Called if the write-ahead log fails; the registry stops answering writes. */
+  /** Called if the registry cannot go on: the log failed and the data directory cannot even be read back. */
   onFatal?: (err: Error) => void;
 }
 
@@ -74,12 +75,13 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
     snapshotEvery: opts.snapshotEvery, historyRevisions: opts.historyRevisions ?? 100_000,
     progressIntervalMs: opts.progressIntervalMs, onFatal: opts.onFatal,
   });
-  metrics.bind({ keys: () => svc.store.keyspace.size, revision: () => svc.store.rev, committed: () => svc.committed, diskBytes: () => svc.diskBytes() });
+  metrics.bind({ keys: () => svc.store.keyspace.size, watchers: () => svc.hub.size, revision: () => svc.store.rev, committed: () => svc.committed, diskBytes: () => svc.diskBytes() });
   const scheme = tlsFiles ? 'https' : 'http';
   let url = '';
   // A watch is a request whose body may stay open for days: no whole-request deadline (Node's default is 300 s).
-  const httpServer = http.createServer({ keepAlive: true, requestTimeout: 0 }, createGatewayHandler({ svc, log, metrics, auth }));
-  const grpcServer = createGrpcServer(svc, metrics, log, () => url, auth);
+  const backlog = new WatchBacklog();
+  const httpServer = http.createServer({ keepAlive: true, requestTimeout: 0 }, createGatewayHandler({ svc, log, metrics, backlog, auth }));
+  const grpcServer = createGrpcServer(svc, metrics, log, () => url, backlog, auth);
   const shared = createSharedListener(httpServer, grpcServer, tlsFiles);
 
   try {

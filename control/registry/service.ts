@@ -10,6 +10,7 @@ import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeReq
 import { keyBytes, type WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
 import { hashKV } from './store/hash.js';
+import { etcdSnapshot } from './store/etcd-snapshot.js';
 import { SNAPSHOT_FILE, loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
 import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -23,7 +24,7 @@ export interface ServiceOptions {
   progressIntervalMs?: number;
   log: Logger;
   metrics?: RegistryMetrics;
-  /** Called once when the log cannot be written: the registry must stop, as etcd does. */
+  /** Called once when the log failed and the durable state cannot be read back: the registry must stop. */
   onFatal?: (err: Error) => void;
 }
 
@@ -32,11 +33,13 @@ type Resp = Record<string, unknown>;
 
 /** The registry's one service layer: both transports call these methods with decoded messages. */
 export class RegistryService {
-  readonly store: Store;
+  /** Replaced by the durable state read back from disk when the log fails (see rollBack). */
+  store: Store;
   readonly hub: WatchHub;
   private readonly revAtSeq: [seq: number, rev: number][] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private rolledBack: Promise<void> | undefined;
 
   private constructor(
     private readonly opts: ServiceOptions,
@@ -55,25 +58,31 @@ export class RegistryService {
     let unlock: (() => Promise<void>) | undefined;
     try {
       await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
-      unlock = await lockDataDir(dataDir);
+      const lock = await lockDataDir(dataDir);
+      unlock = lock.release;
       const ids = await loadIds(dataDir);
       const store = new Store();
       const snapSeq = await loadSnapshot(dataDir, store);
-      const rec = await WriteAheadLog.recover(dataDir, snapSeq);
+      const rec = await WriteAheadLog.recover(dataDir, snapSeq, { readOnly: lock.readOnly !== undefined });
       for (const r of rec.records) store.replay(r);
       const lastSeq = rec.records.length > 0 ? rec.records[rec.records.length - 1].s : snapSeq;
       log.info({ dataDir, snapshotSeq: snapSeq, walRecords: rec.records.length, discardedTornBytes: rec.discardedBytes,
         revision: store.rev, keys: store.keyspace.size, leases: store.leases.size }, `recovered ${rec.records.length} log records`);
-      // eslint-disable-next-line prefer-const
       let svc: RegistryService;
-      const wal = await WriteAheadLog.open(dataDir, lastSeq, {
+      const walOptions = {
         snapshotEvery: opts.snapshotEvery ?? 10_000,
-        takeSnapshot: (seq) => serializeSnapshot(store, seq),
-        onSnapshot: (seq, bytes) => (seq < 0 ? log.warn('snapshot failed; the log keeps every record') : log.info({ seq, bytes }, 'snapshot written')),
-        onFsync: (s, n) => opts.metrics?.observeFsync(s, n),
-        onDurable: (seq) => svc.durable(seq),
-      });
+        takeSnapshot: (seq: number) => serializeSnapshot(store, seq),
+        onSnapshot: (seq: number, bytes: number) => (seq < 0 ? log.warn('snapshot failed; the log keeps every record') : log.info({ seq, bytes }, 'snapshot written')),
+        onFsync: (s: number, n: number) => opts.metrics?.observeFsync(s, n),
+        onDurable: (seq: number) => svc.durable(seq),
+      };
+      const wal = lock.readOnly ? WriteAheadLog.unwritable(dataDir, lastSeq, walOptions, lock.readOnly) : await WriteAheadLog.open(dataDir, lastSeq, walOptions);
       svc = new RegistryService(opts, store, wal, ids.clusterId, ids.memberId, unlock);
+      if (lock.readOnly) {
+        // Everything in memory was read from disk: there is nothing to roll back.
+        svc.rolledBack = Promise.resolve();
+        log.warn({ dataDir, err: lock.readOnly }, 'data directory is read-only; the registry serves reads only');
+      }
       svc.startTimers();
       opts.metrics?.setRevision(store.rev);
       opts.metrics?.setLeases(store.leases.size);
@@ -110,6 +119,17 @@ export class RegistryService {
     if (this.wal.error) throw Errors.walFailed(this.wal.error);
   }
 
+  /** Reads go on after the log failed, once the state is back to what is durable. */
+  private async readable(): Promise<void> {
+    if (this.closed) throw Errors.stopped();
+    if (this.wal.error) await this.rollBack(this.wal.error);
+  }
+
+  /** Waits until everything a read may have seen is durable (at once after a log failure: all of it is). */
+  private async settled(): Promise<void> {
+    if (!this.wal.error) await this.wal.whenDurable();
+  }
+
   private async commit(record: WalRecord | undefined): Promise<void> {
     if (!record) return this.wal.whenDurable();
     const p = this.wal.append(record);
@@ -125,16 +145,42 @@ export class RegistryService {
 
   private fatal(err: Error): void {
     if (this.closed) return;
-    this.opts.log.fatal({ err }, 'write-ahead log failed; the registry stops serving');
-    this.opts.onFatal?.(err);
+    void this.rollBack(err).catch(() => {});
+  }
+
+  /**
+   * After the log failed (disk full, I/O error) nothing more can be made durable: writes are refused from now
+   * on, and the in-memory state, which may hold writes that were never acknowledged, is replaced by the state
+   * read back from disk up to the last record known durable, so reads answer with acknowledged data only.
+   * Only if even that fails does the registry stop (onFatal).
+   */
+  private rollBack(err: Error): Promise<void> {
+    this.rolledBack ??= (async () => {
+      this.opts.log.error({ err, durableRecords: this.wal.durableSeq }, 'write-ahead log failed; the registry serves reads only until it is restarted with a writable data directory');
+      try {
+        const store = new Store();
+        const snapSeq = await loadSnapshot(this.opts.dataDir, store);
+        const rec = await WriteAheadLog.recover(this.opts.dataDir, snapSeq, { upTo: this.wal.durableSeq, readOnly: true });
+        for (const r of rec.records) store.replay(r);
+        this.store = store;
+        this.hub.rebase(store);
+        this.opts.metrics?.setRevision(store.rev);
+        this.opts.metrics?.setLeases(store.leases.size);
+      } catch (readErr) {
+        this.opts.log.fatal({ err: readErr }, 'cannot read the data directory back after the log failed; the registry stops');
+        this.opts.onFatal?.(readErr as Error);
+        throw readErr;
+      }
+    })();
+    return this.rolledBack;
   }
 
   /** Reads answer now but return only once everything they may have seen is durable. */
   async range(req: RangeRequest): Promise<Resp> {
-    this.check();
+    await this.readable();
     const r = range(this.store, req);
     const rev = this.store.rev;
-    await this.wal.whenDurable();
+    await this.settled();
     return { header: this.header(rev), ...r };
   }
 
@@ -195,7 +241,7 @@ export class RegistryService {
 
   /** TTL 0 (omitted on the wire) tells the caller the lease is gone. Keepalives are not logged. */
   async leaseKeepAlive(req: { ID?: string | number }): Promise<Resp> {
-    this.check();
+    await this.readable();
     const id = leaseIdOf(req.ID);
     const lease = this.store.leases.get(id);
     let ttl = 0;
@@ -203,15 +249,15 @@ export class RegistryService {
       this.store.leases.renew(lease);
       ttl = lease.ttl;
     }
-    await this.wal.whenDurable();
+    await this.settled();
     return { header: this.header(), ID: id, TTL: ttl };
   }
 
   async leaseTimeToLive(req: { ID?: string | number; keys?: boolean }): Promise<Resp> {
-    this.check();
+    await this.readable();
     const id = leaseIdOf(req.ID);
     const lease = this.store.leases.get(id);
-    await this.wal.whenDurable();
+    await this.settled();
     if (!lease) return { header: this.header(), ID: id, TTL: -1 };
     const resp: Resp = { header: this.header(), ID: id, TTL: Math.max(this.store.leases.remaining(lease), 0), grantedTTL: lease.ttl };
     if (req.keys) resp.keys = [...lease.keys].sort().map(keyBytes);
@@ -220,21 +266,30 @@ export class RegistryService {
 
   /** etcd's HashKV: the hash of the key history up to a revision (0 = now); see store/hash.ts. */
   async hashKV(req: { revision?: string | number }): Promise<Resp> {
-    this.check();
+    await this.readable();
     const rev = num(req.revision);
     const compactRev = this.store.compactRev;
     if (rev > 0 && rev <= compactRev) throw Errors.compacted();
     if (rev > this.store.rev) throw Errors.futureRev();
     const header = this.header();
     const hash = hashKV(this.store, rev > 0 ? rev : this.store.rev);
-    await this.wal.whenDurable();
+    await this.settled();
     return { header, hash, compact_revision: compactRev > 0 ? compactRev : -1 };
   }
 
+  /** The state as an etcd bbolt database (etcdctl snapshot save), once everything in it is durable. */
+  async snapshot(): Promise<{ header: Header; db: Buffer }> {
+    await this.readable();
+    const header = this.header();
+    const db = etcdSnapshot(this.store, this.wal.lastSeq);
+    await this.settled();
+    return { header, db };
+  }
+
   async leaseLeases(): Promise<Resp> {
-    this.check();
+    await this.readable();
     const ids = [...this.store.leases.all()].map((l) => l.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-    await this.wal.whenDurable();
+    await this.settled();
     return { header: this.header(), leases: ids.map((ID) => ({ ID })) };
   }
 

@@ -6,6 +6,7 @@
 import { VxtunError } from '../../dataplane/errors.js';
 import { ENCAP_OVERHEAD_IPV4 } from '../../dataplane/packet/vxlan.js';
 import { blockSize, contains, formatIp4, formatSubnet4, parseIp4, parseSubnet4, type Subnet4 } from './ip4.js';
+import { blockSize6, contains6, formatIp6, formatSubnet6, parseIp6, parseSubnet6, type Subnet6 } from './ip6.js';
 
 export interface VxlanBackend {
   readonly type: 'vxlan';
@@ -29,10 +30,19 @@ export interface NetworkConfig {
   readonly subnetLen: number;
   readonly subnetMin: number;
   readonly subnetMax: number;
+  /** Dual stack (`EnableIPv6` with `IPv6Network`): the IPv6 side, with Flannel's defaults; null when IPv6 is off. */
+  readonly ipv6: Ipv6Config | null;
   /** `Backend.Type`; Flannel's code treats a missing Backend as "udp". */
   readonly backendType: string;
   /** The Backend object as given (keys in their original spelling). */
   readonly backend: Readonly<Record<string, unknown>>;
+}
+
+export interface Ipv6Config {
+  readonly network: Subnet6;
+  readonly subnetLen: number;
+  readonly subnetMin: bigint;
+  readonly subnetMax: bigint;
 }
 
 export const VXLAN_DEFAULT_PORT = 8472;
@@ -80,23 +90,21 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
   if (!isObject(json)) throw bad(source, 'must be a JSON object like {"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
   const enable4 = field(json, 'EnableIPv4');
   const enable6 = field(json, 'EnableIPv6');
-  if (enable4 === false) throw bad(source, 'EnableIPv4 is false; vxtun leases IPv4 subnets only, so set it true or drop it');
-  if (enable6 === true) throw bad(source, 'EnableIPv6 is true; vxtun\'s agent leases IPv4 subnets only (IPv6 overlays work with `vxtun static`)');
+  if (enable4 !== undefined && enable4 !== null && typeof enable4 !== 'boolean') throw bad(source, `EnableIPv4 must be true or false, got ${JSON.stringify(enable4)}`);
+  if (enable6 !== undefined && enable6 !== null && typeof enable6 !== 'boolean') throw bad(source, `EnableIPv6 must be true or false, got ${JSON.stringify(enable6)}`);
+  if (enable4 === false) {
+    throw bad(source, enable6 === true
+      ? 'IPv6-only networks (EnableIPv4 false) are not supported by vxtun\'s agent; use a dual-stack config (EnableIPv4 true with EnableIPv6 and IPv6Network)'
+      : 'EnableIPv4 and EnableIPv6 are both off; enable at least IPv4');
+  }
+  const ipv6 = enable6 === true ? parseIpv6Config(json, source) : null;
 
   const netText = field(json, 'Network');
   if (typeof netText !== 'string') throw bad(source, 'Network is missing; set it to a CIDR such as "10.244.0.0/16"');
   const network = parseSubnet4(netText);
   if (network === null) throw bad(source, `Network ${JSON.stringify(netText)} is not an IPv4 network address in CIDR form such as "10.244.0.0/16"`);
 
-  let subnetLen = optionalUint(json, 'SubnetLen', 32, source) ?? 0;
-  if (subnetLen > 0) {
-    if (subnetLen > 30) throw bad(source, `SubnetLen ${subnetLen} must be /30 or shorter (each host needs a gateway address and room for hosts)`);
-    if (subnetLen < network.len + 2) throw bad(source, `Network ${netText} must be able to hold at least four /${subnetLen} subnets; use a SubnetLen of at least ${network.len + 2}`);
-  } else if (network.len > 28) {
-    throw bad(source, `Network ${netText} is too small; the smallest useful Network is a /28`);
-  } else {
-    subnetLen = network.len <= 22 ? 24 : network.len + 2;
-  }
+  const subnetLen = subnetLenOf(json, { field: 'SubnetLen', network: 'Network', bits: 32, usual: 24 }, netText, network.len, source);
 
   const step = blockSize(subnetLen);
   const last = network.ip + blockSize(network.len) - step;
@@ -113,7 +121,47 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
   if (backendRaw !== undefined && backendRaw !== null && !isObject(backendRaw)) throw bad(source, 'Backend must be an object such as {"Type":"vxlan"}');
   const type = field(backend, 'Type');
   if (type !== undefined && typeof type !== 'string') throw bad(source, 'Backend.Type must be a string such as "vxlan"');
-  return { network, subnetLen, subnetMin, subnetMax, backendType: type || 'udp', backend };
+  return { network, subnetLen, subnetMin, subnetMax, ipv6, backendType: type || 'udp', backend };
+}
+
+/**
+ * Flannel's SubnetLen rules for either family: at most bits − 2 (room for a gateway and hosts), at least four
+ * subnets in the network; default `usual` (/24, /64) when the network is wide enough, else the network's prefix + 2.
+ */
+function subnetLenOf(json: Record<string, unknown>, f: { field: string; network: string; bits: number; usual: number }, netText: string, netLen: number, source: string): number {
+  const len = optionalUint(json, f.field, f.bits, source) ?? 0;
+  if (len > 0) {
+    if (len > f.bits - 2) throw bad(source, `${f.field} ${len} must be /${f.bits - 2} or shorter (each host needs a gateway address and room for hosts)`);
+    if (len < netLen + 2) throw bad(source, `${f.network} ${netText} must be able to hold at least four /${len} subnets; use a ${f.field} of at least ${netLen + 2}`);
+    return len;
+  }
+  if (netLen > f.bits - 4) throw bad(source, `${f.network} ${netText} is too small; the smallest useful ${f.network} is a /${f.bits - 4}`);
+  return netLen <= f.usual - 2 ? f.usual : netLen + 2;
+}
+
+/** Flannel's IPv6 checks: IPv6SubnetLen default 64 (prefix + 2 for a network longer than /62), at most /126. */
+function parseIpv6Config(json: Record<string, unknown>, source: string): Ipv6Config {
+  const netText = field(json, 'IPv6Network');
+  if (typeof netText !== 'string') throw bad(source, 'EnableIPv6 is true but IPv6Network is missing; set it to a CIDR such as "fc00::/48"');
+  const network = parseSubnet6(netText);
+  if (network === null) throw bad(source, `IPv6Network ${JSON.stringify(netText)} is not an IPv6 network address in CIDR form such as "fc00::/48"`);
+  const subnetLen = subnetLenOf(json, { field: 'IPv6SubnetLen', network: 'IPv6Network', bits: 128, usual: 64 }, netText, network.len, source);
+  const step = blockSize6(subnetLen);
+  const ip6 = (name: string): bigint => {
+    const v = field(json, name);
+    if (v === undefined || v === null || v === '') return 0n;
+    const ip = typeof v === 'string' ? parseIp6(v) : null;
+    if (ip === null) throw bad(source, `${name} must be an IPv6 address string, got ${JSON.stringify(v)}`);
+    return ip;
+  };
+  const subnetMin = ip6('IPv6SubnetMin') || network.ip + step;
+  const subnetMax = ip6('IPv6SubnetMax') || network.ip + blockSize6(network.len) - step;
+  for (const [name, v] of [['IPv6SubnetMin', subnetMin], ['IPv6SubnetMax', subnetMax]] as const) {
+    if (!contains6(network, v)) throw bad(source, `${name} ${formatIp6(v)} is not inside IPv6Network ${netText}`);
+    if (v % step !== 0n) throw bad(source, `${name} ${formatIp6(v)} is not on a /${subnetLen} boundary`);
+  }
+  if (subnetMin > subnetMax) throw bad(source, `IPv6SubnetMin ${formatIp6(subnetMin)} is above IPv6SubnetMax ${formatIp6(subnetMax)}`);
+  return { network, subnetLen, subnetMin, subnetMax };
 }
 
 /** The vxlan backend options vxtun implements; anything it cannot honour is refused rather than ignored. */
@@ -143,9 +191,16 @@ export function inRange(cfg: NetworkConfig, s: Subnet4): boolean {
   return s.len === cfg.subnetLen && s.ip >= cfg.subnetMin && s.ip <= cfg.subnetMax;
 }
 
+/** The same for the IPv6 part: present exactly when the config has IPv6, and inside its range. */
+export function inRange6(cfg: NetworkConfig, s: Subnet6 | undefined): boolean {
+  if (!cfg.ipv6) return s === undefined;
+  return s !== undefined && s.len === cfg.ipv6.subnetLen && s.ip >= cfg.ipv6.subnetMin && s.ip <= cfg.ipv6.subnetMax;
+}
+
 export function describeConfig(cfg: NetworkConfig): Record<string, string | number> {
   return {
     network: formatSubnet4(cfg.network), subnetLen: cfg.subnetLen,
     subnetMin: formatIp4(cfg.subnetMin), subnetMax: formatIp4(cfg.subnetMax), backend: cfg.backendType,
+    ...(cfg.ipv6 ? { ipv6Network: formatSubnet6(cfg.ipv6.network), ipv6SubnetLen: cfg.ipv6.subnetLen } : {}),
   };
 }

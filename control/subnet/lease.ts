@@ -3,6 +3,7 @@
  * in field order, `{"PublicIP":"…","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"…"}}`.
  */
 import { formatSubnet4, parseSubnet4, type Subnet4 } from './ip4.js';
+import { formatSubnet6, parseSubnet6, type Subnet6 } from './ip6.js';
 
 export interface LeaseAttrs {
   readonly publicIp: string;
@@ -12,23 +13,37 @@ export interface LeaseAttrs {
   readonly backendType: string;
   /** The backend's data as given; for vxlan `{VNI, VtepMAC}`. */
   readonly backendData: unknown;
+  /** The IPv6 side's data in a dual-stack lease (vxlan: `{VNI, VtepMAC}` of flannel-v6.1); undefined otherwise. */
+  readonly backendV6Data?: unknown;
 }
 
 /** Flannel's key regex: the IPv4 part always comes first; a dual-stack key adds `&<v6>-<len>`. */
 const KEY_RE = /(\d+\.\d+\.\d+\.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$/;
 
-export function subnetKey(s: Subnet4): string {
-  return formatSubnet4(s, '-');
+/** `10.244.1.0-24`, or with the IPv6 subnet of a dual-stack lease `10.244.1.0-24&fc00:0:0:1::-64`. */
+export function subnetKey(s: Subnet4, s6?: Subnet6): string {
+  return s6 ? `${formatSubnet4(s, '-')}&${formatSubnet6(s6, '-')}` : formatSubnet4(s, '-');
 }
 
-/** The IPv4 subnet a registry key names (the last path segment), or null for a key Flannel would not parse either. */
-export function subnetFromKey(key: string): Subnet4 | null {
+/** The subnets a registry key names (the last path segment), or null for a key Flannel would not parse either. */
+export function subnetsFromKey(key: string): { subnet: Subnet4; ipv6Subnet?: Subnet6 } | null {
   const m = KEY_RE.exec(key.slice(key.lastIndexOf('/') + 1));
-  return m ? parseSubnet4(`${m[1]}-${m[2]}`, '-') : null;
+  const subnet = m ? parseSubnet4(`${m[1]}-${m[2]}`, '-') : null;
+  if (!m || !subnet) return null;
+  if (m[3] === undefined) return { subnet };
+  const ipv6Subnet = parseSubnet6(`${m[3]}-${m[4]}`, '-');
+  return ipv6Subnet ? { subnet, ipv6Subnet } : null;
 }
 
-export function vxlanLeaseAttrs(publicIp: string, vni: number, vtepMac: string): LeaseAttrs {
-  return { publicIp, publicIpv6: null, backendType: 'vxlan', backendData: { VNI: vni, VtepMAC: vtepMac } };
+/** The IPv4 subnet a registry key names, or null for a key Flannel would not parse either. */
+export function subnetFromKey(key: string): Subnet4 | null {
+  return subnetsFromKey(key)?.subnet ?? null;
+}
+
+/** Our vxlan lease; with `dualStack` it also carries BackendV6Data (one VTEP MAC serves both families). */
+export function vxlanLeaseAttrs(publicIp: string, vni: number, vtepMac: string, dualStack = false, publicIpv6: string | null = null): LeaseAttrs {
+  const data = { VNI: vni, VtepMAC: vtepMac };
+  return { publicIp, publicIpv6, backendType: 'vxlan', backendData: data, ...(dualStack ? { backendV6Data: data } : {}) };
 }
 
 /** Byte for byte what flanneld's json.Marshal(LeaseAttrs) writes (omitempty drops an empty type or data). */
@@ -36,6 +51,7 @@ export function encodeLeaseAttrs(a: LeaseAttrs): string {
   const o: Record<string, unknown> = { PublicIP: a.publicIp, PublicIPv6: a.publicIpv6 };
   if (a.backendType) o.BackendType = a.backendType;
   if (a.backendData !== undefined && a.backendData !== null) o.BackendData = a.backendData;
+  if (a.backendV6Data !== undefined && a.backendV6Data !== null) o.BackendV6Data = a.backendV6Data;
   return JSON.stringify(o);
 }
 
@@ -55,15 +71,20 @@ export function decodeLeaseAttrs(value: string): LeaseAttrs | null {
     publicIpv6: typeof r.PublicIPv6 === 'string' ? r.PublicIPv6 : null,
     backendType: typeof r.BackendType === 'string' ? r.BackendType : '',
     backendData: r.BackendData,
+    backendV6Data: r.BackendV6Data ?? undefined,
   };
 }
 
-/** The peer a vxlan lease describes, or why vxtun cannot use it. */
-export function vxlanPeerOf(a: LeaseAttrs, vni: number): { vtepMac: string } | { skip: string } {
+const MAC_RE = /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/;
+
+/** The peer a vxlan lease describes (with the IPv6 side's VTEP MAC when it has one), or why vxtun cannot use it. */
+export function vxlanPeerOf(a: LeaseAttrs, vni: number): { vtepMac: string; ipv6VtepMac?: string } | { skip: string } {
   if (a.backendType !== 'vxlan') return { skip: `backend "${a.backendType || 'udp'}" is not vxlan` };
   const d = (a.backendData ?? {}) as Record<string, unknown>;
-  if (typeof d.VtepMAC !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(d.VtepMAC)) return { skip: 'BackendData.VtepMAC is missing or not a MAC' };
+  if (typeof d.VtepMAC !== 'string' || !MAC_RE.test(d.VtepMAC)) return { skip: 'BackendData.VtepMAC is missing or not a MAC' };
   // Flannel's vxlan lease carries the VNI; a peer on another VNI would drop our frames and we theirs.
   if (d.VNI !== undefined && d.VNI !== vni) return { skip: `VNI ${String(d.VNI)} differs from ours (${vni})` };
-  return { vtepMac: d.VtepMAC.toLowerCase() };
+  const d6 = (a.backendV6Data ?? {}) as Record<string, unknown>;
+  const v6 = typeof d6.VtepMAC === 'string' && MAC_RE.test(d6.VtepMAC) ? d6.VtepMAC.toLowerCase() : undefined;
+  return v6 ? { vtepMac: d.VtepMAC.toLowerCase(), ipv6VtepMac: v6 } : { vtepMac: d.VtepMAC.toLowerCase() };
 }

@@ -9,7 +9,8 @@
  */
 import { VxtunError } from '../../dataplane/errors.js';
 import type { Logger } from '../../dataplane/dataplane.js';
-import { inRange, type NetworkConfig } from './config.js';
+import { inRange, inRange6, type NetworkConfig } from './config.js';
+import { blockSize6, formatSubnet6, overlaps6, type Subnet6 } from './ip6.js';
 import { blockSize, formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './ip4.js';
 import { decodeLeaseAttrs, encodeLeaseAttrs, type LeaseAttrs } from './lease.js';
 import type { LeaseChange, LeaseStore, StoredLease } from './store.js';
@@ -38,6 +39,7 @@ export type AcquiredHow = 'reused' | 'previous' | 'allocated';
 
 export class LeaseManager {
   private subnet: Subnet4 | null = null;
+  private ipv6Subnet: Subnet6 | undefined;
   private expiresAt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
@@ -54,36 +56,39 @@ export class LeaseManager {
     this.vtepMac = vtepMacOf(o.attrs);
   }
 
-  get lease(): { subnet: Subnet4; expiresAt: number } | null {
-    return this.subnet ? { subnet: this.subnet, expiresAt: this.expiresAt } : null;
+  get lease(): { subnet: Subnet4; ipv6Subnet?: Subnet6; expiresAt: number } | null {
+    return this.subnet ? { subnet: this.subnet, ipv6Subnet: this.ipv6Subnet, expiresAt: this.expiresAt } : null;
   }
 
-  async acquire(previous?: Subnet4): Promise<{ subnet: Subnet4; how: AcquiredHow }> {
+  /** `previous`/`previous6`: the subnets of our last subnet.env (FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET). */
+  async acquire(previous?: Subnet4, previous6?: Subnet6): Promise<{ subnet: Subnet4; ipv6Subnet?: Subnet6; how: AcquiredHow }> {
     const { store, config, attrs, log } = this.o;
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
       const { leases } = await store.list();
       const mine = leases.find((l) => decodeLeaseAttrs(l.value)?.publicIp === attrs.publicIp);
-      if (mine && inRange(config, mine.subnet)) {
+      if (mine && inRange(config, mine.subnet) && inRange6(config, mine.ipv6Subnet)) {
         const theirs = vtepMacOf(decodeLeaseAttrs(mine.value));
         if (theirs !== this.vtepMac) {
           this.tookOverFrom = theirs;
           log.warn({ subnet: formatSubnet4(mine.subnet), vtepMac: theirs }, 'the lease holding our PublicIP carries another VTEP MAC (our state dir was lost, or another host uses the same --public-ip); taking it over');
         }
-        return this.took(mine.subnet, await store.update(mine.subnet, this.value, this.ttl), 'reused');
+        return this.took(mine.subnet, mine.ipv6Subnet, await store.update(mine.subnet, this.value, this.ttl, mine.ipv6Subnet), 'reused');
       }
       if (mine) {
         log.warn({ subnet: formatSubnet4(mine.subnet) }, 'the lease holding our PublicIP does not fit the network config; deleting it');
-        await store.delete(mine.subnet);
+        await store.delete(mine.subnet, mine.ipv6Subnet);
         continue;
       }
+      const v6 = config.ipv6 ? (previous6 && inRange6(config, previous6) && isFree6(leases, previous6) ? previous6 : this.pickFree6(leases)) : undefined;
       if (previous && inRange(config, previous) && isFree(leases, previous)) {
-        const ttl = await store.createIfAbsent(previous, this.value, this.ttl);
-        if (ttl !== null) return this.took(previous, ttl, 'previous');
+        const ttl = await store.createIfAbsent(previous, this.value, this.ttl, v6);
+        if (ttl !== null) return this.took(previous, v6, ttl, 'previous');
       }
       previous = undefined;
+      previous6 = undefined;
       const candidate = this.pickFree(leases);
-      const ttl = await store.createIfAbsent(candidate, this.value, this.ttl);
-      if (ttl !== null) return this.took(candidate, ttl, 'allocated');
+      const ttl = await store.createIfAbsent(candidate, this.value, this.ttl, v6);
+      if (ttl !== null) return this.took(candidate, v6, ttl, 'allocated');
       log.info({ subnet: formatSubnet4(candidate), attempt: attempt + 1 }, 'another node claimed the same subnet first; trying again');
     }
     throw new VxtunError('VXTUN_ERR_REGISTRY', `could not claim a subnet in ${RACE_RETRIES} tries: other nodes kept taking the chosen ones; retry in a moment`);
@@ -145,25 +150,40 @@ export class LeaseManager {
     this.timer = null;
   }
 
-  private took(subnet: Subnet4, ttlSeconds: number, how: AcquiredHow): { subnet: Subnet4; how: AcquiredHow } {
+  private took(subnet: Subnet4, ipv6Subnet: Subnet6 | undefined, ttlSeconds: number, how: AcquiredHow): { subnet: Subnet4; ipv6Subnet?: Subnet6; how: AcquiredHow } {
     this.subnet = subnet;
+    this.ipv6Subnet = ipv6Subnet;
     this.expiresAt = Date.now() + ttlSeconds * 1000;
-    this.o.log.info({ subnet: formatSubnet4(subnet), how, ttlSeconds, expires: new Date(this.expiresAt).toISOString() }, 'lease acquired');
-    return { subnet, how };
+    this.o.log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), how, ttlSeconds, expires: new Date(this.expiresAt).toISOString() }, 'lease acquired');
+    return ipv6Subnet ? { subnet, ipv6Subnet, how } : { subnet, how };
   }
 
   private pickFree(leases: StoredLease[]): Subnet4 {
-    const { config } = this.o;
-    const step = blockSize(config.subnetLen);
-    const free: Subnet4[] = [];
-    for (let ip = config.subnetMin; ip <= config.subnetMax && free.length < FREE_CANDIDATES; ip += step) {
-      const s = { ip, len: config.subnetLen };
-      if (isFree(leases, s)) free.push(s);
+    const c = this.o.config;
+    const step = blockSize(c.subnetLen);
+    return this.pickAmong(function* () { for (let ip = c.subnetMin; ip <= c.subnetMax; ip += step) yield { ip, len: c.subnetLen }; },
+      (s) => isFree(leases, s),
+      `no free /${c.subnetLen} subnet left between SubnetMin and SubnetMax (${leases.length} leases held); widen Network/SubnetMin/SubnetMax or delete stale leases`);
+  }
+
+  /** Flannel picks the IPv6 subnet the same way, independently. */
+  private pickFree6(leases: StoredLease[]): Subnet6 {
+    const v6 = this.o.config.ipv6!;
+    const step = blockSize6(v6.subnetLen);
+    return this.pickAmong(function* () { for (let ip = v6.subnetMin; ip <= v6.subnetMax; ip += step) yield { ip, len: v6.subnetLen }; },
+      (s) => isFree6(leases, s),
+      `no free /${v6.subnetLen} IPv6 subnet left between IPv6SubnetMin and IPv6SubnetMax; widen IPv6Network or delete stale leases`);
+  }
+
+  /** At random among the first 100 free candidates, as Flannel does. */
+  private pickAmong<T>(candidates: () => Generator<T>, free: (s: T) => boolean, exhausted: string): T {
+    const found: T[] = [];
+    for (const s of candidates()) {
+      if (found.length >= FREE_CANDIDATES) break;
+      if (free(s)) found.push(s);
     }
-    if (free.length === 0) {
-      throw new VxtunError('VXTUN_ERR_CONFIG', `no free /${config.subnetLen} subnet left between SubnetMin and SubnetMax (${leases.length} leases held); widen Network/SubnetMin/SubnetMax or delete stale leases`);
-    }
-    return free[Math.floor((this.o.random ?? Math.random)() * free.length)];
+    if (found.length === 0) throw new VxtunError('VXTUN_ERR_CONFIG', exhausted);
+    return found[Math.floor((this.o.random ?? Math.random)() * found.length)];
   }
 
   private marginMs(): number {
@@ -188,7 +208,7 @@ export class LeaseManager {
   private async renew(): Promise<void> {
     const subnet = this.subnet!;
     try {
-      const ttl = await this.o.store.update(subnet, this.value, this.ttl);
+      const ttl = await this.o.store.update(subnet, this.value, this.ttl, this.ipv6Subnet);
       if (this.stopped) return;
       this.expiresAt = Date.now() + ttl * 1000;
       this.o.log.info({ subnet: formatSubnet4(subnet), ttlSeconds: ttl, expires: new Date(this.expiresAt).toISOString() }, 'lease renewed');
@@ -202,7 +222,7 @@ export class LeaseManager {
   private async reclaim(): Promise<void> {
     const subnet = this.subnet!;
     try {
-      const ttl = await this.o.store.createIfAbsent(subnet, this.value, this.ttl);
+      const ttl = await this.o.store.createIfAbsent(subnet, this.value, this.ttl, this.ipv6Subnet);
       if (this.stopped) return;
       if (ttl === null) return this.lost('another host took it after it was gone from the registry', 'restart vxtun agent to lease a new subnet');
       this.expiresAt = Date.now() + ttl * 1000;
@@ -228,4 +248,8 @@ function vtepMacOf(a: LeaseAttrs | null): string | undefined {
 
 function isFree(leases: StoredLease[], s: Subnet4): boolean {
   return !leases.some((l) => overlaps(l.subnet, s));
+}
+
+function isFree6(leases: StoredLease[], s: Subnet6): boolean {
+  return !leases.some((l) => l.ipv6Subnet !== undefined && overlaps6(l.ipv6Subnet, s));
 }

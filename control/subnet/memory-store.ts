@@ -5,8 +5,9 @@
 import type { LeaseChange, LeaseStore, LeaseWatchHandlers, StoredLease } from './store.js';
 import { subnetKey } from './lease.js';
 import type { Subnet4 } from './ip4.js';
+import type { Subnet6 } from './ip6.js';
 
-interface Entry { subnet: Subnet4; value: string; expiry: ReturnType<typeof setTimeout> | null }
+interface Entry { subnet: Subnet4; ipv6Subnet?: Subnet6; value: string; expiry: ReturnType<typeof setTimeout> | null }
 
 export class MemoryLeaseStore implements LeaseStore {
   private readonly entries = new Map<string, Entry>();
@@ -16,56 +17,65 @@ export class MemoryLeaseStore implements LeaseStore {
   failing: Error | null = null;
 
   /** The value stored for a subnet, or undefined. */
-  get(subnet: Subnet4): string | undefined {
-    return this.entries.get(subnetKey(subnet))?.value;
+  get(subnet: Subnet4, ipv6Subnet?: Subnet6): string | undefined {
+    return this.entries.get(subnetKey(subnet, ipv6Subnet))?.value;
+  }
+
+  /** Every key held, in Flannel's spelling (`10.244.1.0-24&fc00:0:0:1::-64`). */
+  keys(): string[] {
+    return [...this.entries.keys()];
   }
 
   /** Writes a lease as another node would; ttlSeconds undefined = a reservation without TTL. */
-  putOther(subnet: Subnet4, value: string, ttlSeconds?: number): void {
-    this.write(subnet, value, ttlSeconds);
+  putOther(subnet: Subnet4, value: string, ttlSeconds?: number, ipv6Subnet?: Subnet6): void {
+    this.write(subnet, value, ttlSeconds, ipv6Subnet);
   }
 
   async list(): Promise<{ leases: StoredLease[]; revision: bigint }> {
     this.check();
-    return { leases: [...this.entries.values()].map(({ subnet, value }) => ({ subnet, value })), revision: this.rev };
+    return { leases: this.stored(), revision: this.rev };
   }
 
-  async createIfAbsent(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number | null> {
+  async createIfAbsent(subnet: Subnet4, value: string, ttlSeconds: number, ipv6Subnet?: Subnet6): Promise<number | null> {
     this.check();
-    if (this.entries.has(subnetKey(subnet))) return null;
-    this.write(subnet, value, ttlSeconds);
+    if (this.entries.has(subnetKey(subnet, ipv6Subnet))) return null;
+    this.write(subnet, value, ttlSeconds, ipv6Subnet);
     return ttlSeconds;
   }
 
-  async update(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number> {
+  async update(subnet: Subnet4, value: string, ttlSeconds: number, ipv6Subnet?: Subnet6): Promise<number> {
     this.check();
-    this.write(subnet, value, ttlSeconds);
+    this.write(subnet, value, ttlSeconds, ipv6Subnet);
     return ttlSeconds;
   }
 
-  async delete(subnet: Subnet4): Promise<void> {
+  async delete(subnet: Subnet4, ipv6Subnet?: Subnet6): Promise<void> {
     this.check();
-    this.remove(subnetKey(subnet));
+    this.remove(subnetKey(subnet, ipv6Subnet));
   }
 
   watch(h: LeaseWatchHandlers): { close(): void } {
     this.watchers.add(h);
-    const leases = [...this.entries.values()].map(({ subnet, value }) => ({ subnet, value }));
+    const leases = this.stored();
     queueMicrotask(() => { if (this.watchers.has(h)) h.snapshot(leases, this.rev); });
     return { close: () => { this.watchers.delete(h); } };
+  }
+
+  private stored(): StoredLease[] {
+    return [...this.entries.values()].map(({ subnet, ipv6Subnet, value }) => (ipv6Subnet ? { subnet, ipv6Subnet, value } : { subnet, value }));
   }
 
   private check(): void {
     if (this.failing) throw this.failing;
   }
 
-  private write(subnet: Subnet4, value: string, ttlSeconds: number | undefined): void {
-    const key = subnetKey(subnet);
+  private write(subnet: Subnet4, value: string, ttlSeconds: number | undefined, ipv6Subnet?: Subnet6): void {
+    const key = subnetKey(subnet, ipv6Subnet);
     const old = this.entries.get(key);
     if (old?.expiry) clearTimeout(old.expiry);
     const expiry = ttlSeconds === undefined ? null : setTimeout(() => this.remove(key), ttlSeconds * 1000);
-    this.entries.set(key, { subnet, value, expiry });
-    this.emit({ type: 'put', lease: { subnet, value } });
+    this.entries.set(key, { subnet, ipv6Subnet, value, expiry });
+    this.emit({ type: 'put', lease: ipv6Subnet ? { subnet, ipv6Subnet, value } : { subnet, value } });
   }
 
   private remove(key: string): void {
@@ -73,7 +83,7 @@ export class MemoryLeaseStore implements LeaseStore {
     if (!e) return;
     if (e.expiry) clearTimeout(e.expiry);
     this.entries.delete(key);
-    this.emit({ type: 'delete', subnet: e.subnet });
+    this.emit(e.ipv6Subnet ? { type: 'delete', subnet: e.subnet, ipv6Subnet: e.ipv6Subnet } : { type: 'delete', subnet: e.subnet });
   }
 
   private emit(c: LeaseChange): void {

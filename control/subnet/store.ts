@@ -5,18 +5,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdClient, cmp, op, type KeyValue, type Watcher } from '../etcd/index.js';
 import { backoffDelay } from '../backoff.js';
-import { subnetFromKey, subnetKey } from './lease.js';
+import { subnetsFromKey, subnetKey } from './lease.js';
 import type { Subnet4 } from './ip4.js';
+import type { Subnet6 } from './ip6.js';
 
 export interface StoredLease {
   readonly subnet: Subnet4;
+  /** The IPv6 subnet of a dual-stack lease (the `&…` part of its key). */
+  readonly ipv6Subnet?: Subnet6;
   /** The raw value (Flannel's LeaseAttrs JSON, or whatever another writer put there). */
   readonly value: string;
 }
 
 export type LeaseChange =
   | { readonly type: 'put'; readonly lease: StoredLease }
-  | { readonly type: 'delete'; readonly subnet: Subnet4 };
+  | { readonly type: 'delete'; readonly subnet: Subnet4; readonly ipv6Subnet?: Subnet6 };
 
 export interface LeaseWatchHandlers {
   /** Every lease at `revision`; replaces what the caller held (first listing, and again after compaction). */
@@ -41,11 +44,14 @@ export interface EtcdLeaseStoreOptions {
 
 export interface LeaseStore {
   list(): Promise<{ leases: StoredLease[]; revision: bigint }>;
-  /** Creates the subnet's key bound to a fresh TTL only if no key exists. Returns the granted TTL, or null if taken. */
-  createIfAbsent(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number | null>;
+  /**
+   * Creates the subnet's key (with the IPv6 part of a dual-stack lease) bound to a fresh TTL only if no key exists.
+   * Returns the granted TTL, or null if taken.
+   */
+  createIfAbsent(subnet: Subnet4, value: string, ttlSeconds: number, ipv6Subnet?: Subnet6): Promise<number | null>;
   /** Binds the key to a fresh TTL and writes the value unconditionally (Flannel's renew). Returns the granted TTL. */
-  update(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number>;
-  delete(subnet: Subnet4): Promise<void>;
+  update(subnet: Subnet4, value: string, ttlSeconds: number, ipv6Subnet?: Subnet6): Promise<number>;
+  delete(subnet: Subnet4, ipv6Subnet?: Subnet6): Promise<void>;
   /** Lists, then follows changes from that listing's revision + 1; lists again after compaction or an outage. */
   watch(h: LeaseWatchHandlers): { close(): void };
 }
@@ -57,14 +63,14 @@ export class EtcdLeaseStore implements LeaseStore {
     this.dir = `${prefix.replace(/\/+$/, '')}/subnets/`;
   }
 
-  private key(s: Subnet4): string {
-    return this.dir + subnetKey(s);
+  private key(s: Subnet4, s6?: Subnet6): string {
+    return this.dir + subnetKey(s, s6);
   }
 
   private decode(kvs: KeyValue[]): StoredLease[] {
     return kvs.flatMap((kv) => {
-      const subnet = subnetFromKey(kv.key.toString('utf8'));
-      return subnet ? [{ subnet, value: kv.value.toString('utf8') }] : [];
+      const subnets = subnetsFromKey(kv.key.toString('utf8'));
+      return subnets ? [{ ...subnets, value: kv.value.toString('utf8') }] : [];
     });
   }
 
@@ -73,24 +79,24 @@ export class EtcdLeaseStore implements LeaseStore {
     return { leases: this.decode(r.kvs), revision: r.header.revision };
   }
 
-  async createIfAbsent(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number | null> {
+  async createIfAbsent(subnet: Subnet4, value: string, ttlSeconds: number, ipv6Subnet?: Subnet6): Promise<number | null> {
     const grant = await this.client.leaseGrant(ttlSeconds);
-    const key = this.key(subnet);
+    const key = this.key(subnet, ipv6Subnet);
     const r = await this.client.txn({ compare: [cmp.version(key, '=', 0)], success: [op.put(key, value, { lease: grant.id })] });
     if (r.succeeded) return grant.ttl;
     await this.client.leaseRevoke(grant.id).catch(() => undefined);
     return null;
   }
 
-  async update(subnet: Subnet4, value: string, ttlSeconds: number): Promise<number> {
+  async update(subnet: Subnet4, value: string, ttlSeconds: number, ipv6Subnet?: Subnet6): Promise<number> {
     // Like flanneld: a new etcd lease per renewal; the old one expires with no keys attached.
     const grant = await this.client.leaseGrant(ttlSeconds);
-    await this.client.put(this.key(subnet), value, { lease: grant.id });
+    await this.client.put(this.key(subnet, ipv6Subnet), value, { lease: grant.id });
     return grant.ttl;
   }
 
-  async delete(subnet: Subnet4): Promise<void> {
-    await this.client.delete(this.key(subnet));
+  async delete(subnet: Subnet4, ipv6Subnet?: Subnet6): Promise<void> {
+    await this.client.delete(this.key(subnet, ipv6Subnet));
   }
 
   watch(h: LeaseWatchHandlers): { close(): void } {
@@ -99,9 +105,9 @@ export class EtcdLeaseStore implements LeaseStore {
     let watcher: Watcher | undefined;
     let following = false;
     const changesOf = (events: { type: 'PUT' | 'DELETE'; kv: KeyValue }[]): LeaseChange[] => events.flatMap((e): LeaseChange[] => {
-      const subnet = subnetFromKey(e.kv.key.toString('utf8'));
-      if (!subnet) return [];
-      return e.type === 'PUT' ? [{ type: 'put', lease: { subnet, value: e.kv.value.toString('utf8') } }] : [{ type: 'delete', subnet }];
+      const subnets = subnetsFromKey(e.kv.key.toString('utf8'));
+      if (!subnets) return [];
+      return e.type === 'PUT' ? [{ type: 'put', lease: { ...subnets, value: e.kv.value.toString('utf8') } }] : [{ type: 'delete', ...subnets }];
     });
     // Every (re)start drops the old watch and lists again: the registry may have been replaced, restored from a
     // backup or compacted meanwhile, so resuming from our revision is not safe.

@@ -18,12 +18,14 @@
  * that stays alone is not checked) and write one that fails alone with an all-zero header, for the kernel to
  * verify and drop; the packet path does not use it.
  */
-import { bytesEqual, copyPayload, readU16, readU32, writeU16 } from '../packet/bytes.js';
+import { bytesEqual, copyPayload, readU16, writeU16 } from '../packet/bytes.js';
 import { checksum, fold, pseudoHeaderSum } from '../packet/checksum.js';
 import { tupleHash } from '../packet/flowhash.js';
 import { IpInfo, IPPROTO_TCP, IPPROTO_UDP, parseIp, setIpLength } from '../packet/ip.js';
 import { UDP_CSUM, UDP_HLEN, UDP_LENGTH, UDP_MAX_SEGMENTS } from '../packet/udp.js';
-import { TCP_ACK_FLAG, TCP_CSUM, TCP_FLAGS, TCP_HLEN_MAX, TCP_HLEN_MIN, TCP_PSH } from '../packet/tcp.js';
+import { TCP_ACK, TCP_ACK_FLAG, TCP_CSUM, TCP_FLAGS, TCP_HLEN_MAX, TCP_HLEN_MIN, TCP_PSH, tcpHeaderLen, tcpSeq } from '../packet/tcp.js';
+import { IPV4_FLAGS_FRAG, IPV4_TOS, IPV4_TTL } from '../packet/ipv4.js';
+import { IPV6_HOP_LIMIT } from '../packet/ipv6.js';
 import { VIRTIO_NET_HDR_LEN, VirtioFlag, VirtioGso, VirtioHdr, writeVirtioHdr, writeZeroVirtioHdr } from '../packet/virtio.js';
 import type { PacketBatch } from '../sys/types.js';
 
@@ -130,7 +132,7 @@ export class Coalescer {
     let dataLen = 0;
     if (ip !== null && ip.proto === IPPROTO_TCP && !ip.fragment && (ip.family === 6 || ip.headerLen === 20)) {
       l4 = off + ip.headerLen;
-      thl = ip.totalLen >= ip.headerLen + TCP_HLEN_MIN ? (src[l4 + 12] >>> 4) * 4 : 0;
+      thl = ip.totalLen >= ip.headerLen + TCP_HLEN_MIN ? tcpHeaderLen(src, l4) : 0;
       if (thl >= TCP_HLEN_MIN && thl <= TCP_HLEN_MAX && ip.headerLen + thl <= ip.totalLen) {
         hash = tupleHash(src, ip.srcOff, ip.addrLen, IPPROTO_TCP, l4);
         flow = this.findFlow(hash, src, off, ip, l4, out);
@@ -172,7 +174,7 @@ export class Coalescer {
     const tcp = ip.proto === IPPROTO_TCP;
     this.closed[i] = tcp ? (src[l4 + TCP_FLAGS] & TCP_PSH) >>> 3 : 0;
     this.gsoSize[i] = dataLen;
-    this.nextSeq[i] = tcp ? (readU32(src, l4 + 4) + dataLen) >>> 0 : 0;
+    this.nextSeq[i] = tcp ? (tcpSeq(src, l4) + dataLen) >>> 0 : 0;
     this.ipHlen[i] = ip.headerLen;
     this.tcpHlen[i] = thl;
     this.family[i] = ip.family;
@@ -263,8 +265,9 @@ export class Coalescer {
     const cur = out.lengths[i] - VIRTIO_NET_HDR_LEN;
     const iph = ip.headerLen;
     if (this.closed[i] !== 0 || this.ipHlen[i] !== iph || this.tcpHlen[i] !== thl || dataLen > this.gsoSize[i]) return false;
-    if (readU32(src, l4 + 4) !== this.nextSeq[i] || cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize) return false;
-    if (!bytesEqual(src, l4 + 8, buf, pkt + iph + 8, 4) || !bytesEqual(src, l4 + 20, buf, pkt + iph + 20, thl - 20)) return false;
+    if (tcpSeq(src, l4) !== this.nextSeq[i] || cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize) return false;
+    // Same ACK number, same TCP options.
+    if (!bytesEqual(src, l4 + TCP_ACK, buf, pkt + iph + TCP_ACK, 4) || !bytesEqual(src, l4 + TCP_HLEN_MIN, buf, pkt + iph + TCP_HLEN_MIN, thl - TCP_HLEN_MIN)) return false;
     if (!sameIpFields(src, off, buf, pkt, ip.family)) return false;
     if (this.verifyChecksums) {
       if (this.verified[i] === 0) {
@@ -306,8 +309,12 @@ export class Coalescer {
 
 /** Header fields a merged packet keeps for all its segments: TOS/TTL/DF (IPv4), first word and hop limit (IPv6). */
 function sameIpFields(src: Uint8Array, off: number, buf: Uint8Array, pkt: number, family: 4 | 6): boolean {
-  if (family === 4) return src[off + 1] === buf[pkt + 1] && src[off + 8] === buf[pkt + 8] && src[off + 6] >>> 5 === buf[pkt + 6] >>> 5;
-  return bytesEqual(src, off, buf, pkt, 4) && src[off + 7] === buf[pkt + 7];
+  if (family === 4) {
+    return src[off + IPV4_TOS] === buf[pkt + IPV4_TOS] && src[off + IPV4_TTL] === buf[pkt + IPV4_TTL] &&
+      src[off + IPV4_FLAGS_FRAG] >>> 5 === buf[pkt + IPV4_FLAGS_FRAG] >>> 5;
+  }
+  // Version, traffic class and flow label, then the hop limit.
+  return bytesEqual(src, off, buf, pkt, 4) && src[off + IPV6_HOP_LIMIT] === buf[pkt + IPV6_HOP_LIMIT];
 }
 
 function tcpChecksumOk(buf: Uint8Array, ipOff: number, family: 4 | 6, iph: number, total: number): boolean {

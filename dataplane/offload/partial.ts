@@ -15,11 +15,16 @@
 import { readU16, writeU16 } from '../packet/bytes.js';
 import { checksum, fold, pseudoHeaderSum, sumBytes } from '../packet/checksum.js';
 import { IpInfo, IPPROTO_TCP, IPPROTO_UDP, parseIp } from '../packet/ip.js';
-import { VIRTIO_NET_HDR_LEN, VirtioFlag } from '../packet/virtio.js';
+import { TCP_CSUM } from '../packet/tcp.js';
+import { UDP_CSUM } from '../packet/udp.js';
+import { VIRTIO_NET_HDR_LEN, writeNeedsCsumHdr } from '../packet/virtio.js';
 
-const TCP_CSUM_OFFSET = 16;
-const UDP_CSUM_OFFSET = 6;
 const info = new IpInfo();
+
+/** Where the transport checksum field lies from the start of the TCP/UDP header; -1 for other protocols. */
+function checksumOffset(proto: number): number {
+  return proto === IPPROTO_TCP ? TCP_CSUM : proto === IPPROTO_UDP ? UDP_CSUM : -1;
+}
 
 /** Results of verifyInnerChecksums. */
 export const InnerChecksum = {
@@ -44,7 +49,7 @@ export type RangeSummer = (buf: Uint8Array, off: number, len: number) => number;
  */
 export function verifyInnerChecksums(buf: Uint8Array, ipOff: number, ip: IpInfo, sum: RangeSummer = sumBytes): number {
   if (ip.family === 4 && checksum(buf, ipOff, ip.headerLen) !== 0) return InnerChecksum.BAD;
-  const csumOffset = ip.proto === IPPROTO_TCP ? TCP_CSUM_OFFSET : ip.proto === IPPROTO_UDP ? UDP_CSUM_OFFSET : -1;
+  const csumOffset = checksumOffset(ip.proto);
   const l4Len = ip.totalLen - ip.headerLen;
   // Fragments are verified by the kernel after reassembly; a truncated header is dropped by the kernel.
   if (csumOffset < 0 || ip.fragment || l4Len < csumOffset + 2) return InnerChecksum.OK;
@@ -65,19 +70,11 @@ export function markChecksumPartial(buf: Uint8Array, hdrOff: number, len: number
   const ipOff = hdrOff + VIRTIO_NET_HDR_LEN;
   const ip = parseIp(buf, ipOff, len - VIRTIO_NET_HDR_LEN, info);
   if (ip === null || ip.fragment) return false;
-  const csumOffset = ip.proto === IPPROTO_TCP ? TCP_CSUM_OFFSET : ip.proto === IPPROTO_UDP ? UDP_CSUM_OFFSET : -1;
+  const csumOffset = checksumOffset(ip.proto);
   const l4Len = ip.totalLen - ip.headerLen;
   if (csumOffset < 0 || l4Len < csumOffset + 2) return false;
   // IPv4 UDP with checksum 0 means "no checksum": filling one in is allowed and harmless.
   writeU16(buf, ipOff + ip.headerLen + csumOffset, fold(pseudoHeaderSum(buf, ipOff, ip.family, ip.proto, l4Len)));
-  buf[hdrOff] = VirtioFlag.NEEDS_CSUM;
-  buf[hdrOff + 1] = 0; // gso_type NONE
-  writeU16Le(buf, hdrOff + 6, ip.headerLen); // csum_start, from the start of the IP packet
-  writeU16Le(buf, hdrOff + 8, csumOffset);
+  writeNeedsCsumHdr(buf, hdrOff, ip.headerLen, csumOffset);
   return true;
-}
-
-function writeU16Le(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = v & 0xff;
-  buf[off + 1] = v >>> 8;
 }

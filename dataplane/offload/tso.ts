@@ -43,7 +43,7 @@ export class GsoLayout {
  * it to the whole first segment). Fills `layout`. Returns ~DropReason.MALFORMED_GSO when the header does not
  * fit the packet.
  */
-export function gsoHeaderLen(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr, layout: GsoLayout): number {
+function gsoHeaderLen(src: Uint8Array, pktOff: number, pktLen: number, hdr: VirtioHdr, layout: GsoLayout): number {
   const gso = hdr.gsoType & ~VirtioGso.ECN;
   const version = pktLen > 0 ? src[pktOff] >>> 4 : 0;
   if (gso === VirtioGso.TCPV4 || gso === VirtioGso.TCPV6) {

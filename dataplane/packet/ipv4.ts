@@ -3,6 +3,7 @@ import { checksum } from './checksum.js';
 import { copyBytes, writeU16 } from './bytes.js';
 
 export const IPV4_HLEN = 20;
+export const IPV4_TOS = 1;
 export const IPV4_TOTAL_LEN = 2;
 export const IPV4_ID = 4;
 export const IPV4_FLAGS_FRAG = 6;

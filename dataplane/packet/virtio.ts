@@ -67,6 +67,19 @@ export function writeVirtioHdr(buf: Uint8Array, off: number, hdr: VirtioHdr): vo
   buf[off + 9] = hdr.csumOffset >>> 8;
 }
 
+/**
+ * Writes the header of a single (non-GSO) packet whose transport checksum the kernel is to fill: NEEDS_CSUM,
+ * checksumming from csumStart (the IP header length), the result going csumOffset bytes further.
+ */
+export function writeNeedsCsumHdr(buf: Uint8Array, off: number, csumStart: number, csumOffset: number): void {
+  writeZeroVirtioHdr(buf, off);
+  buf[off] = VirtioFlag.NEEDS_CSUM;
+  buf[off + 6] = csumStart;
+  buf[off + 7] = csumStart >>> 8;
+  buf[off + 8] = csumOffset;
+  buf[off + 9] = csumOffset >>> 8;
+}
+
 /** Writes the all-zero header: a plain packet, checksums to be verified by the kernel. */
 export function writeZeroVirtioHdr(buf: Uint8Array, off: number): void {
   for (let i = 0; i < VIRTIO_NET_HDR_LEN; i++) buf[off + i] = 0;

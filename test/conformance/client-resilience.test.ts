@@ -51,7 +51,7 @@ afterEach(async () => {
 describe('etcd client under faults (scripted gateway)', () => {
   it('fails over from a dead endpoint, sends Grpc-Metadata-Hasleader, keeps int64 beyond 2^53 exact', async () => {
     let seenHeader: string | undefined;
-    const live = await fakeGateway((path, _b, req, res) => {
+    const live = await fakeGateway((_path, _b, req, res) => {
       seenHeader = req.headers['grpc-metadata-hasleader'] as string;
       json(res, 200, { header: header(7), kvs: [{ ...kv('/k', 7), create_revision: '9007199254740993', lease: '7587869874658723456' }], count: '1' });
     });

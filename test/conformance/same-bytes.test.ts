@@ -81,7 +81,7 @@ describe('same bytes, same answer: etcd 3.4.23 and the embedded registry', () =>
       expect(r, path).toEqual(e);
     }
     const watches = await Promise.all([etcd!, reg!].map((s) => rawWatch(s.url, { key: b64('/a') }, (ls) => ls.length > 0, 3000, undefined, bogus)));
-    const cancel = (ls: any[]) => { const { header: _h, ...rest } = ls[0].result; return rest; }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const cancel = (ls: any[]) => { const { header: _h, ...rest } = ls[0].result; return rest; };
     expect(cancel(watches[0])).toEqual({ watch_id: '-1', created: true, canceled: true, cancel_reason: 'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token' });
     expect(cancel(watches[1])).toEqual(cancel(watches[0]));
   });

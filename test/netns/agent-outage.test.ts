@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestbed, type Testbed } from '../../bench/testbed/index.js';
 import { startAgentCluster, type AgentCluster, type RunningAgent } from '../../bench/agent-cluster.js';
-import { isRoot, ping, sleep, tcpTransfer, waitFor } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isRoot, ping, tcpTransfer, waitFor } from './harness.js';
 
 const MB = 1024 * 1024;
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';

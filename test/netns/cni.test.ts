@@ -3,7 +3,7 @@
  * `bridge` and `host-local`: bad input answered with the spec's error JSON and no change; containers on two vxtun
  * hosts reaching each other (IPv4 and IPv6, ping and a sha256-checked transfer); CHECK; the same containers with
  * one host switched to the kernel's VXLAN as Flannel sets it up; DEL undoing ADD, twice, without CNI_NETNS,
- * without subnet.env, without its own record.
+ * without subnet.env, without its own record, without host-local's state, after the container's netns is gone.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,6 +85,11 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       { what: 'delegate.ipam', code: 2, msg: /"delegate.ipam" = .* is not allowed/, config: (b) => ({ ...b, delegate: { ipam: { type: 'dhcp' } } }) },
       { what: 'CHECK on a 0.3.1 config', code: 1, msg: /does not allow CHECK/, command: 'CHECK', config: (b) => ({ ...b, cniVersion: '0.3.1' }) },
       { what: 'STATUS (spec 1.1.0)', code: 1, msg: /does not allow STATUS/, command: 'STATUS' },
+      { what: 'STATUS as a 1.1.0 runtime sends it (no container)', code: 1, msg: /incompatible CNI versions/, command: 'STATUS',
+        config: (b) => ({ ...b, cniVersion: '1.1.0' }), env: { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined, CNI_NETNS: undefined } },
+      // The bridge creates the veth before it runs IPAM: the plugin's DEL after the failed ADD must remove it.
+      { what: 'an IPAM plugin that is not installed', code: 999, msg: /bridge \(ADD\): .*no-such-ipam/,
+        config: (b) => ({ ...b, ipam: { ...(b.ipam as object), type: 'no-such-ipam' } }) },
     ];
 
     for (const k of cases) {
@@ -99,7 +104,7 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
         expect(String(r.json?.msg) + String(r.json?.details ?? '')).toMatch(k.msg);
         expect(typeof r.json?.cniVersion).toBe('string');
         expect({ host: await links(tb.hosts.a.netns), container: await links(c.netns), state: files(stateDir('a')), ipam: files(ipamDir('a')) }).toEqual(before);
-        expect(before.host).not.toContain('cni0');
+        expect(before.container).toEqual(['lo']);
       });
     }
 
@@ -191,6 +196,12 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       const del = (env?: Record<string, string | undefined>) => rt.call({ command: 'DEL', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env });
       const hostVeths = async () => (await links(tb.hosts[h].netns)).filter((l) => l.startsWith('veth'));
       expect(await hostVeths()).toHaveLength(1);
+      // ADD again without DEL fails (the interface exists) and leaves the first attachment and its record alone.
+      const dup = await rt.call({ command: 'ADD', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h) });
+      expect([dup.code, dup.json?.code]).toEqual([1, 999]);
+      expect(await hostVeths()).toHaveLength(1);
+      expect(files(stateDir(h))).toEqual([`${ctr[h]!.id}@eth0`]);
+      expect(await rt.ping(ctr[h]!, addr('b', 4), 1)).toBe(1);
       expect((await del()).code).toBe(0);
       expect(await links(ctr[h]!.netns)).toEqual(['lo']);
       expect(await hostVeths()).toEqual([]);
@@ -199,7 +210,7 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
 
       const again = await rt.call({ command: 'ADD', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env: { CNI_ARGS: `IgnoreUnknown=1;IP=${ip}` } });
       expect(again.code, again.stdout).toBe(0);
-      expect((again.json?.ips as { address: string }[])[0].address).toBe(`${ip}/24`);
+      expect((again.json!.ips as { address: string }[])[0].address).toBe(`${ip}/24`);
       expect((await del()).code).toBe(0);
       const twice = await del();
       expect([twice.code, twice.stdout]).toEqual([0, '']);
@@ -222,6 +233,26 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       expect(a.code, a.stdout).toBe(0);
       expect(await links(ctr.a!.netns)).toEqual(['lo']);
       expect(ipFiles('a')).toEqual([]);
+      for (const h of ['a', 'b'] as const) {
+        expect((await links(tb.hosts[h].netns)).filter((l) => l.startsWith('veth'))).toEqual([]);
+        expect(files(stateDir(h))).toEqual([]);
+      }
+    });
+
+    it('DEL works after host-local\'s state is gone, and after the container\'s network namespace is gone', async () => {
+      expect((await rt.call({ command: 'ADD', hostNetns: tb.hosts.a.netns, container: ctr.a!, config: pluginConf('a') })).code).toBe(0);
+      rmSync(ipamDir('a'), { recursive: true });
+      const a = await rt.call({ command: 'DEL', hostNetns: tb.hosts.a.netns, container: ctr.a!, config: pluginConf('a') });
+      expect(a.code, a.stdout).toBe(0);
+      expect(await links(ctr.a!.netns)).toEqual(['lo']);
+
+      writeEnv('b');
+      expect((await rt.call({ command: 'ADD', hostNetns: tb.hosts.b.netns, container: ctr.b!, config: pluginConf('b') })).code).toBe(0);
+      expect(ipFiles('b')).toHaveLength(2);
+      await rt.removeContainer(ctr.b!);
+      const b = await rt.call({ command: 'DEL', hostNetns: tb.hosts.b.netns, container: ctr.b!, config: pluginConf('b') });
+      expect(b.code, b.stdout).toBe(0);
+      expect(ipFiles('b')).toEqual([]);
       for (const h of ['a', 'b'] as const) {
         expect((await links(tb.hosts[h].netns)).filter((l) => l.startsWith('veth'))).toEqual([]);
         expect(files(stateDir(h))).toEqual([]);

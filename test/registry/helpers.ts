@@ -32,8 +32,10 @@ export function ensureBuilt(): void {
 export interface RegistryProcess { url: string; proc: ChildProcess; log: string[]; kill9(): Promise<void>; stop(): Promise<number | null> }
 
 /** Runs the registry as its own process (so it can be kill -9'ed) and waits for its "listening" log line. */
-export async function spawnRegistry(dataDir: string, args: string[] = []): Promise<RegistryProcess> {
-  const proc = spawn(process.execPath, [ENTRY, 'registry', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `launcher` runs the registry through another command that execs it (e.g. nsenter into a mount namespace). */
+export async function spawnRegistry(dataDir: string, args: string[] = [], launcher: string[] = []): Promise<RegistryProcess> {
+  const argv = [process.execPath, ENTRY, 'registry', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args];
+  const proc = spawn([...launcher, ...argv][0], [...launcher, ...argv].slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -60,7 +62,7 @@ export async function spawnRegistry(dataDir: string, args: string[] = []): Promi
   };
 }
 
-export interface Reply { status: number; body: string; json: any } // eslint-disable-line @typescript-eslint/no-explicit-any
+export interface Reply { status: number; body: string; json: any }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -86,7 +88,7 @@ export function post(url: string, route: string, body: unknown, headers: Record<
 
 /** Opens POST /v3/watch and collects `result` lines until `until` is satisfied or the time runs out. */
 export function watch(url: string, create: Record<string, unknown>) {
-  const lines: any[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const lines: any[] = [];
   let waiter: (() => void) | undefined;
   const req = http.request(url + '/v3/watch', { method: 'POST' }, (res) => {
     let buf = '';
@@ -105,7 +107,7 @@ export function watch(url: string, create: Record<string, unknown>) {
   req.write(JSON.stringify({ create_request: create }));
   return {
     lines,
-    async until(pred: (lines: any[]) => boolean, ms = 5000): Promise<boolean> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    async until(pred: (lines: any[]) => boolean, ms = 5000): Promise<boolean> {
       const end = Date.now() + ms;
       while (!pred(lines) && Date.now() < end) {
         await new Promise<void>((r) => { waiter = r; setTimeout(r, 50); });

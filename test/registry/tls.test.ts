@@ -37,7 +37,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-function request(route: string, body: unknown, withClientCert: boolean): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+function request(route: string, body: unknown, withClientCert: boolean): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => (async () => {
     const opts: https.RequestOptions = { method: 'POST', ca: await fs.readFile(f('ca.crt')) };
     if (withClientCert) { opts.cert = await fs.readFile(f('client.crt')); opts.key = await fs.readFile(f('client.key')); }

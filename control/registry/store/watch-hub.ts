@@ -32,11 +32,14 @@ export class WatchHub {
   private readonly ranged = new Set<Watcher>();
   private count = 0;
 
-  constructor(private readonly store: Store) {
+  constructor(private store: Store) {
     this.delivered = store.rev;
   }
 
   get size(): number { return this.count; }
+
+  /** Serves from another store holding the same history up to `delivered` (the durable state, after a log failure). */
+  rebase(store: Store): void { this.store = store; }
 
   /** Registers a watcher whose nextRev is >= the compaction revision, sending its backlog first. */
   add(w: Watcher): void {

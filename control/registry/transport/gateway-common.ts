@@ -10,6 +10,7 @@ import { messageType } from '../wire/proto.js';
 import { Errors } from '../wire/rpc-error.js';
 import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
 import type { AuthStore } from '../auth.js';
+import type { WatchBacklog } from './watch-backlog.js';
 
 /**
  * etcd's gateway reads any body, turns it into a protobuf message, and gRPC refuses one over MAX_RECEIVE_BYTES
@@ -31,7 +32,7 @@ export const GATEWAY_HEADERS = {
   'Access-Control-Allow-Origin': '*',
 };
 
-export interface GatewayDeps { svc: RegistryService; log: Logger; metrics: RegistryMetrics; auth?: AuthStore }
+export interface GatewayDeps { svc: RegistryService; log: Logger; metrics: RegistryMetrics; backlog: WatchBacklog; auth?: AuthStore }
 
 export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, msg: Record<string, unknown>): Record<string, unknown> {
   if (!deps.auth) throw Errors.authNotEnabled();

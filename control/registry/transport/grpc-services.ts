@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../log.js';
 import type { RegistryService } from '../service.js';
@@ -10,20 +11,47 @@ import { authenticate } from './gateway-common.js';
 import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
 import { authorize, watchAccess, type AuthStore } from '../auth.js';
 import { slowWatcher } from './http-streams.js';
+import type { WatchBacklog } from './watch-backlog.js';
 
-/** Watch responses a gRPC client may leave unread before its stream is cut. */
-const MAX_UNSENT_MESSAGES = 50_000;
+/** About what a watch response takes on the wire: its events' keys and values plus some framing. */
+function responseBytes(resp: { events?: { kv: { key: Buffer; value: Buffer }; prev_kv?: { value: Buffer } }[] }): number {
+  let n = 64;
+  for (const e of resp.events ?? []) n += 32 + e.kv.key.length + e.kv.value.length + (e.prev_kv?.value.length ?? 0);
+  return n;
+}
 
 /**
  * etcd's gRPC services over the same service layer, with etcd's own protos: what etcdctl and clientv3 call
  * (KV, Watch, Lease, Maintenance.Status, Cluster.MemberList, Auth.Authenticate).
  */
 type Msg = Record<string, unknown>;
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// biome-ignore-start lint/suspicious/noExplicitAny: protobufjs' loaded package and messages are untyped
 
 const tokenOf = (md: grpc.Metadata): string | undefined => (md.get('token')[0] ?? md.get('authorization')[0])?.toString();
 
-export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, auth?: AuthStore): grpc.Server {
+/**
+ * etcd's Snapshot stream: the database in chunks, each with the bytes still to come, then its sha256 as the last
+ * blob (what `etcdctl snapshot restore` checks). An error must end the call with a status: destroying the stream
+ * sends none and leaves `etcdctl snapshot save` waiting forever.
+ */
+async function sendSnapshot(svc: RegistryService, call: grpc.ServerWritableStream<Msg, Msg>): Promise<void> {
+  try {
+    const { header, db } = await svc.snapshot();
+    const CHUNK = 32 * 1024;
+    for (let off = 0; off < db.length && !call.cancelled; off += CHUNK) {
+      const blob = db.subarray(off, off + CHUNK);
+      const more = call.write({ header, remaining_bytes: db.length - off - blob.length, blob });
+      if (!more) await new Promise((resolve) => call.once('drain', resolve));
+    }
+    call.write({ header, remaining_bytes: 0, blob: createHash('sha256').update(db).digest() });
+    call.end();
+  } catch (err) {
+    const e = toRpcError(err);
+    call.emit('error', { code: e.grpcCode, details: e.message });
+  }
+}
+
+export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, backlog: WatchBacklog, auth?: AuthStore): grpc.Server {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, 'grpc.max_send_message_length': 2 ** 31 - 1 });
   const pkg = grpc.loadPackageDefinition(grpcPackage()) as any;
   const pb = pkg.etcdserverpb;
@@ -72,19 +100,19 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
   server.addService(pb.Watch.service, {
     Watch: (call: grpc.ServerDuplexStream<WatchRequest, Msg>) => {
       const token = tokenOf(call.metadata);
+      const pending = backlog.stream();
       const stream = new WatchStream(svc, (resp) => {
         if (call.cancelled || !call.writable) return;
-        call.write(resp);
-        // The call is an object-mode stream: its backlog counts messages, not bytes.
-        if (call.writableLength > MAX_UNSENT_MESSAGES) {
+        const bytes = responseBytes(resp as Parameters<typeof responseBytes>[0]);
+        call.write(resp, () => pending.flushed(bytes));
+        if (!pending.queued(bytes)) {
           const e = slowWatcher();
           close();
           call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
         }
       }, watchAccess(auth, token));
-      metrics.watcherOpened();
       let closed = false;
-      const close = () => { if (!closed) { closed = true; stream.close(); metrics.watcherClosed(); } };
+      const close = () => { if (!closed) { closed = true; stream.close(); pending.release(); } };
       call.on('data', (req: WatchRequest) => stream.handle(req));
       call.on('cancelled', close);
       call.on('error', close);
@@ -101,8 +129,7 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
     Defragment: unary('Defragment', () => ({ header: svc.header() })),
     Hash: notImplemented('Hash'), HashKV: unary('HashKV', (r) => svc.hashKV(r)), MoveLeader: notImplemented('MoveLeader'),
     Downgrade: notImplemented('Downgrade'),
-    // A status must be sent, not the stream destroyed (that leaves `etcdctl snapshot save` waiting forever).
-    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => { call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: Errors.unimplemented('Snapshot').message }); },
+    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => { void sendSnapshot(svc, call); },
   });
   server.addService(pb.Cluster.service, {
     MemberList: unary('MemberList', () => ({ header: svc.header(), members: [member()] })),
@@ -119,3 +146,4 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
   server.addService(pb.Auth.service, authMethods);
   return server;
 }
+// biome-ignore-end lint/suspicious/noExplicitAny: -

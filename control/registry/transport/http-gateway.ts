@@ -22,7 +22,7 @@ interface Route {
 }
 
 const P = 'etcdserverpb.';
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// biome-ignore-start lint/suspicious/noExplicitAny: the routes hand protobufjs' untyped messages to typed service calls
 const ROUTES: Record<string, Route> = {
   '/v3/kv/range': { method: 'Range', req: P + 'RangeRequest', resp: P + 'RangeResponse', call: (s, m) => s.range(m as any) },
   '/v3/kv/put': { method: 'Put', req: P + 'PutRequest', resp: P + 'PutResponse', call: (s, m) => s.put(m as any) },
@@ -36,7 +36,7 @@ const ROUTES: Record<string, Route> = {
   '/v3/auth/authenticate': { method: 'Authenticate', req: P + 'AuthenticateRequest', resp: P + 'AuthenticateResponse', call: () => ({}) },
   '/v3/maintenance/status': { method: 'Status', req: P + 'StatusRequest', resp: P + 'StatusResponse', call: (s) => s.status(ETCD_VERSION.etcdserver) },
 };
-/* eslint-enable @typescript-eslint/no-explicit-any */
+// biome-ignore-end lint/suspicious/noExplicitAny: -
 ROUTES['/v3/kv/lease/revoke'] = ROUTES['/v3/lease/revoke'];
 ROUTES['/v3/kv/lease/timetolive'] = ROUTES['/v3/lease/timetolive'];
 ROUTES['/v3/kv/lease/leases'] = ROUTES['/v3/lease/leases'];
@@ -73,7 +73,8 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
     const msg = decodeMessage(typeOf(route.req), parseJsonBody(body));
     if (body.length >= SIZE_CHECK_FROM) checkMessageSize(typeOf(route.req), msg);
     const token = req.headers.authorization;
-    const resp = route.method === 'Authenticate' ? authenticate(deps, msg) : (authorize(deps.auth, route.method, msg, token, (id) => deps.svc.leaseKeys(id)), await route.call(deps.svc, msg));
+    if (route.method !== 'Authenticate') authorize(deps.auth, route.method, msg, token, (id) => deps.svc.leaseKeys(id));
+    const resp = route.method === 'Authenticate' ? authenticate(deps, msg) : await route.call(deps.svc, msg);
     sendJson(res, 200, encodeMessage(typeOf(route.resp), resp));
   } catch (err) {
     const e = toRpcError(err);
@@ -110,7 +111,8 @@ export function readBody(req: http.IncomingMessage): Promise<string> {
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    // The client went away mid-body: its request is cancelled, which is no fault of the server.
+    req.on('error', () => reject(new RpcError(GrpcCode.CANCELLED, 'context canceled')));
   });
 }
 

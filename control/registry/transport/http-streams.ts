@@ -15,8 +15,6 @@ import { watchAccess } from '../auth.js';
  */
 const HTTP_STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable', 412: 'Precondition Failed' };
 
-/** A client that stops reading would otherwise make the server buffer every event for it. */
-export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 export const slowWatcher = () => new RpcError(GrpcCode.RESOURCE_EXHAUSTED, 'watch stream fell too far behind; reconnect and resume from the last revision received');
 
 export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -43,15 +41,20 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
       res.end(JSON.stringify({ error: { grpc_code: code, http_code: status, message: e.message, http_status: HTTP_STATUS_TEXT[status] ?? 'Error' } }) + '\n');
     }
     watch?.close();
+    backlog.release();
+    // A watcher cut for not reading would keep its unsent bytes: give the error a moment, then drop the connection.
+    if (res.writableLength > 0) setTimeout(() => res.destroy(), 1000).unref();
   };
 
+  const backlog = deps.backlog.stream();
   const watch = isWatch ? new WatchStream(deps.svc, (resp) => {
     if (finished) return;
     start();
-    res.write(encodeWatchResponse(deps.svc, resp));
-    if (res.writableLength > MAX_UNSENT_BYTES) fail(slowWatcher());
+    const text = encodeWatchResponse(deps.svc, resp);
+    const bytes = Buffer.byteLength(text);
+    res.write(text, () => backlog.flushed(bytes));
+    if (!backlog.queued(bytes)) fail(slowWatcher());
   }, watchAccess(deps.auth, req.headers.authorization)) : undefined;
-  if (watch) deps.metrics.watcherOpened();
 
   let queue: Promise<void> = Promise.resolve();
   const onMessage = (text: string) => {
@@ -94,7 +97,8 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
   });
   res.on('close', () => {
     finished = true;
-    if (watch) { watch.close(); deps.metrics.watcherClosed(); }
+    backlog.release();
+    if (watch) watch.close();
   });
 }
 

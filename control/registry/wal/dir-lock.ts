@@ -11,23 +11,37 @@ import { VxtunError } from '../../../dataplane/errors.js';
  * (the holder's pid) only serves the error message.
  */
 const require = createRequire(import.meta.url);
-const { tryLock } = require('fs-native-extensions') as { tryLock(fd: number): boolean };
+const { tryLock } = require('fs-native-extensions') as { tryLock(fd: number, opts?: { shared?: boolean }): boolean };
 
-export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+export interface DataDirLock {
+  release(): Promise<void>;
+  /** Set when the directory is on a read-only file system: the error writing met (the lock is then shared). */
+  readOnly: Error | undefined;
+}
+
+export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const file = path.join(path.resolve(dataDir), 'LOCK');
-  const fh = await fs.open(file, 'a+', 0o600);
+  let readOnly: Error | undefined;
+  const fh = await fs.open(file, 'a+', 0o600).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EROFS') throw err;
+    readOnly = err;
+    return fs.open(file, 'r');
+  });
   try {
-    if (!tryLock(fh.fd)) {
+    // On a read-only file system a read lock: it still conflicts with a writing registry's lock.
+    if (!tryLock(fh.fd, { shared: readOnly !== undefined })) {
       const holder = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
       throw new VxtunError('VXTUN_ERR_REGISTRY_DATA',
         `data directory ${dataDir} is in use by another registry${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''}; stop it or pick another --data-dir`);
     }
-    await fh.truncate(0);
-    await fh.write(`${process.pid}\n`, 0);
+    if (!readOnly) {
+      await fh.truncate(0);
+      await fh.write(`${process.pid}\n`, 0);
+    }
   } catch (err) {
     await fh.close();
     throw err;
   }
   // Closing the file releases the lock; the file itself stays (removing it could race a starting registry).
-  return async () => { await fh.close(); };
+  return { release: async () => { await fh.close(); }, readOnly };
 }

@@ -65,13 +65,26 @@ export async function writeSnapshot(dir: string, data: Buffer): Promise<void> {
   const tmp = path.join(dir, SNAPSHOT_FILE + '.tmp');
   const fh = await fs.open(tmp, 'w');
   try {
-    await fh.write(data);
+    await writeAll(fh, data);
     await fh.sync();
   } finally {
     await fh.close();
   }
   await fs.rename(tmp, path.join(dir, SNAPSHOT_FILE));
   await syncDir(dir);
+}
+
+/**
+ * write(2) may write part of a buffer and report success (a file system that just filled up does): what it
+ * did not take is written again, so a short write ends in the error that explains it, never in a record
+ * acknowledged while only half of it is on disk.
+ */
+export async function writeAll(fh: fs.FileHandle, buf: Buffer): Promise<void> {
+  for (let off = 0; off < buf.length;) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten <= 0) throw new Error(`write-ahead log: write made no progress (${off} of ${buf.length} bytes written)`);
+    off += bytesWritten;
+  }
 }
 
 export async function syncDir(dir: string): Promise<void> {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { WalRecord } from '../store/types.js';
 import { decodeFrames, encodeFrame } from './framing.js';
-import { syncDir, writeSnapshot } from './snapshot.js';
+import { syncDir, writeAll, writeSnapshot } from './snapshot.js';
 
 /**
  * Append-only log in segment files `wal/<first seq>.wal`. Appends are grouped: every record appended while an
@@ -36,15 +36,18 @@ export class WriteAheadLog {
   private seq: number;
   private durable: number;
 
-  private constructor(private readonly dir: string, private fh: fs.FileHandle, lastSeq: number, private readonly opts: WalOptions) {
+  private constructor(private readonly dir: string, private fh: fs.FileHandle | undefined, lastSeq: number, private readonly opts: WalOptions) {
     this.seq = lastSeq;
     this.durable = lastSeq;
   }
 
-  /** Reads every intact record with seq > afterSeq; cuts a torn tail off the last segment. */
-  static async recover(dataDir: string, afterSeq: number): Promise<Recovered> {
+  /**
+   * Reads every intact record with seq > afterSeq (and <= upTo); cuts a torn tail off the last segment unless
+   * readOnly (reading the durable state back after a failure, when the disk may not be writable).
+   */
+  static async recover(dataDir: string, afterSeq: number, opts: { upTo?: number; readOnly?: boolean } = {}): Promise<Recovered> {
     const dir = path.join(dataDir, 'wal');
-    await fs.mkdir(dir, { recursive: true });
+    if (!opts.readOnly) await fs.mkdir(dir, { recursive: true });
     const names = (await fs.readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
     const records: Recovered['records'] = [];
     let discardedBytes = 0;
@@ -56,11 +59,12 @@ export class WriteAheadLog {
       if (validBytes < buf.length) {
         if (i !== names.length - 1) throw new Error(`write-ahead log segment ${file} is damaged at byte ${validBytes} and is not the last segment`);
         discardedBytes = buf.length - validBytes;
-        await fs.truncate(file, validBytes);
+        if (!opts.readOnly) await fs.truncate(file, validBytes);
       }
       for (const p of payloads) {
         const rec = JSON.parse(p) as WalRecord & { s: number };
         if (rec.s < expect) continue;
+        if (opts.upTo !== undefined && rec.s > opts.upTo) break;
         if (rec.s !== expect) throw new Error(`write-ahead log has a gap: expected record ${expect}, found ${rec.s} in ${file}`);
         records.push(rec);
         expect++;
@@ -78,6 +82,13 @@ export class WriteAheadLog {
     await fh.sync();
     await syncDir(dir);
     return new WriteAheadLog(dir, fh, lastSeq, opts);
+  }
+
+  /** A log that cannot be written (its directory is read-only): every append fails with `err`. */
+  static unwritable(dataDir: string, lastSeq: number, opts: WalOptions, err: Error): WriteAheadLog {
+    const wal = new WriteAheadLog(path.join(dataDir, 'wal'), undefined, lastSeq, opts);
+    wal.failed = err;
+    return wal;
   }
 
   get lastSeq(): number { return this.seq; }
@@ -113,8 +124,8 @@ export class WriteAheadLog {
       const snapshot = this.sinceSnapshot >= this.opts.snapshotEvery && !this.snapshotting ? this.trySnapshot(last) : undefined;
       const started = performance.now();
       try {
-        await this.fh.write(batch.length === 1 ? batch[0] : Buffer.concat(batch));
-        await this.fh.datasync();
+        await writeAll(this.fh!, batch.length === 1 ? batch[0] : Buffer.concat(batch));
+        await this.fh!.datasync();
       } catch (err) {
         this.fail(err as Error);
         break;
@@ -165,7 +176,7 @@ export class WriteAheadLog {
     await syncDir(this.dir);
     const old = this.fh;
     this.fh = fh;
-    await old.close();
+    await old?.close();
   }
 
   private async finishSnapshot(seq: number, data: Buffer): Promise<void> {
@@ -186,6 +197,6 @@ export class WriteAheadLog {
   async close(): Promise<void> {
     while (this.flushing) await new Promise((r) => setImmediate(r));
     if (this.snapshotting) await this.snapshotting;
-    await this.fh.close();
+    await this.fh?.close();
   }
 }

@@ -37,7 +37,7 @@ export const Errors = {
   permissionDenied: e(GrpcCode.PERMISSION_DENIED, T.permissionDenied),
   authNotEnabled: e(GrpcCode.FAILED_PRECONDITION, T.authNotEnabled),
   stopped: e(GrpcCode.UNAVAILABLE, T.stopped),
-  walFailed: (err: Error) => new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${err.message}`),
+  walFailed: (err: Error) => new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${err.message}; the registry serves reads only: free space or fix the data directory, then restart it`),
   unimplemented: (what: string) => new RpcError(GrpcCode.UNIMPLEMENTED, `${what} is not implemented by the embedded registry`),
   invalid: (message: string) => new RpcError(GrpcCode.INVALID_ARGUMENT, message),
 };

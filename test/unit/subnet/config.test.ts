@@ -37,7 +37,7 @@ describe('network config', () => {
     [{ Network: '10.244.0.0/16', SubnetMin: '10.245.0.0' }, /SubnetMin 10.245.0.0 is not inside/],
     [{ Network: '10.244.0.0/16', SubnetMax: '10.244.3.7' }, /SubnetMax 10.244.3.7 is not on a \/24 boundary/],
     [{ Network: '10.244.0.0/16', SubnetMin: '10.244.9.0', SubnetMax: '10.244.3.0' }, /above SubnetMax/],
-    [{ Network: '10.244.0.0/16', EnableIPv6: true }, /IPv4 subnets only/],
+    [{ Network: '10.244.0.0/16', EnableIPv6: true }, /IPv6Network is missing/],
   ])('refuses %j with a message that says what is wrong', (cfg, msg) => {
     expect(() => parse(cfg)).toThrow(msg);
     try { parse(cfg); } catch (err) { expect((err as { code: string }).code).toBe('VXTUN_ERR_CONFIG'); }
