@@ -80,7 +80,7 @@ export async function startFaultSuite(workers = 2): Promise<FaultSuite> {
 type Stats = Record<string, number> & { drops: Record<string, number>; kernelDrops: Record<string, number>; perWorker: Record<string, number>[] };
 
 /** The counters of a `stats` line logged after now (vxtun logs one every second). */
-export async function counters(v: RunningVxtun): Promise<Stats> {
+async function counters(v: RunningVxtun): Promise<Stats> {
   const line = await v.waitForLog('stats', v.logs('stats').length + 2, 5_000);
   return line.stats as Stats;
 }

@@ -20,7 +20,7 @@ export interface FaultResults {
 const START = '<!-- faults:start -->';
 const END = '<!-- faults:end -->';
 
-export function faultsTable(r: FaultResults): string {
+function faultsTable(r: FaultResults): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   return [
     `Soak of ${r.startedAt} (commit \`${r.commit}\`, ${r.machine}, ${Math.round(r.durationS)} s): \`${r.command}\`.`,

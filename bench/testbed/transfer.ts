@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostName, Testbed } from './netns.js';
 import { repoRoot } from './vxtun.js';
 
-export const TRAFFIC = join(repoRoot(), 'bench', 'testbed', 'traffic');
+const TRAFFIC = join(repoRoot(), 'bench', 'testbed', 'traffic');
 
 /** What the TCP source and sink report: bytes and their sha256. */
 export interface TcpReport { bytes: number; sha256: string }
