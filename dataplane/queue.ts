@@ -29,6 +29,8 @@ export interface QueueDeps {
   poller: Poller;
   peers: PeerView;
   stats: Float64Array;
+  /** This worker's per-peer counter rows (stats.ts peerStatsBlock). */
+  peerStats?: Float64Array;
   /** stop[0] !== 0 ends the loop. */
   stop: Int32Array;
 }
@@ -44,8 +46,8 @@ export class QueueLoop {
 
   constructor(d: QueueDeps) {
     this.d = d;
-    this.enc = new Encapsulator(d.cfg, d.peers, d.stats, d.tun, d.tx);
-    this.dec = new Decapsulator(d.cfg, d.peers, d.stats, d.tun, d.rx);
+    this.enc = new Encapsulator(d.cfg, d.peers, d.stats, d.tun, d.tx, d.peerStats);
+    this.dec = new Decapsulator(d.cfg, d.peers, d.stats, d.tun, d.rx, d.peerStats);
     this.tunBatch = new PacketBatch(TUN_BATCH, SLOT);
     this.udpBatch = new PacketBatch(UDP_BATCH, SLOT);
     this.overflowBase = d.stats[C_SOCKET_OVERFLOWS];
