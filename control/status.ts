@@ -140,8 +140,8 @@ export function readStatus(path: string, timeoutMs = 5_000): Promise<HostStatus>
   });
 }
 
-/** Prometheus text of one host, read from the same status object the socket serves. */
-function metricsRoute(status: () => HostStatus): RouteHandler {
+/** Prometheus text of one host; an agent's lease and registry series only on an agent. */
+function metricsRoute(status: () => HostStatus, agent: boolean): RouteHandler {
   const registry = new Registry();
   // Counters whose totals live in the dataplane: set to the current value on every scrape.
   const total = (name: string, help: string, labelNames: string[], fill: (s: HostStatus, set: (labels: Record<string, string>, v: number) => void) => void) =>
@@ -149,7 +149,7 @@ function metricsRoute(status: () => HostStatus): RouteHandler {
       name, help, labelNames, registers: [registry],
       collect() {
         this.reset();
-        fill(current!, (labels, v) => { if (v > 0) this.inc(labels, v); else this.inc(labels, 0); });
+        fill(current!, (labels, v) => this.inc(labels, v));
       },
     });
   const gauge = (name: string, help: string, read: (s: HostStatus) => number | null) =>
@@ -179,13 +179,15 @@ function metricsRoute(status: () => HostStatus): RouteHandler {
     for (const [reason, v] of Object.entries(s.kernelDrops)) set({ reason }, v);
   });
   total('vxtun_worker_restarts_total', 'Queue worker threads restarted after a failure', [], (s, set) => set({}, s.tun.workerRestarts));
-  total('vxtun_resyncs_total', 'Full re-lists of the registry after an outage or compaction (agent)', [], (s, set) => set({}, s.agent?.resyncs ?? 0));
   gauge('vxtun_peers', 'Peers in the forwarding table', (s) => s.peers.length);
-  gauge('vxtun_lease_expiry_timestamp_seconds', 'When this host\'s subnet lease expires unless renewed (agent), Unix seconds',
-    (s) => (s.agent?.lease ? Date.parse(s.agent.lease.expiresAt) / 1000 : null));
-  gauge('vxtun_registry_reachable', 'Whether the registry answered the agent\'s last request or probe (1) or not (0)',
-    (s) => (s.agent ? Number(s.agent.registry.connected) : null));
   gauge('vxtun_start_time_seconds', 'When this vxtun started, Unix seconds', (s) => Date.parse(s.startedAt) / 1000);
+  if (agent) {
+    total('vxtun_resyncs_total', 'Full re-lists of the registry after an outage or compaction', [], (s, set) => set({}, s.agent?.resyncs ?? 0));
+    gauge('vxtun_lease_expiry_timestamp_seconds', 'When this host\'s subnet lease expires unless renewed, Unix seconds',
+      (s) => (s.agent?.lease ? Date.parse(s.agent.lease.expiresAt) / 1000 : null));
+    gauge('vxtun_registry_reachable', 'Whether the registry answered the agent\'s last request or probe (1) or not (0)',
+      (s) => (s.agent ? Number(s.agent.registry.connected) : null));
+  }
   return async () => {
     current = status();
     return { status: 200, body: await registry.metrics(), contentType: registry.contentType };
@@ -217,7 +219,7 @@ export async function startMetricsEndpoint(listen: string | undefined, health: R
 export async function serveHost(src: StatusSource, http: HttpEndpoint | undefined, log: Logger): Promise<{ close(): Promise<void> }> {
   const startedAt = new Date().toISOString();
   const status = () => hostStatus(src, startedAt);
-  http?.route('/metrics', metricsRoute(status));
+  http?.route('/metrics', metricsRoute(status, src.kind === 'agent'));
   try {
     return await serveStatusSocket(statusSocketPath(src.dp.tunName), status, log);
   } catch (err) {
