@@ -83,6 +83,10 @@ async function run(d: Demo): Promise<boolean> {
   const intact = got !== null && got.bytes === sent.bytes && got.sha256 === sent.sha256;
   info(intact ? `intact (${(sent.bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s including setup)` : 'MISMATCH');
 
+  step(`what an operator sees on host b: vxtun status --tun-name ${tb.prefix}t`);
+  const status = await tb.exec('b', [process.execPath, join(repoRoot(), 'dist', 'control', 'cli.js'), 'status', '--tun-name', `${tb.prefix}t`], { allowFail: true });
+  for (const line of (status.stdout || status.stderr).trimEnd().split('\n')) info(line);
+
   const subnetFiles = Object.fromEntries(HOSTS.map((h) => [h, d.agents[h]!.subnetFile])) as Record<AnyHostName, string>;
   const containers = await runContainerDemo(tb, subnetFiles, d.cni, { step, info });
 

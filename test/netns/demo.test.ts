@@ -90,6 +90,9 @@ describe('npm run demo', () => {
     const got = /received by b: 104857600 bytes {2}sha256 ([0-9a-f]{64})/.exec(r.out);
     expect(sent?.[1]).toBeDefined();
     expect(got?.[1]).toBe(sent?.[1]);
+    // vxtun status on host b: host a is a peer that sent it the 100 MB.
+    const subnetA = /host a: subnet (10\.244\.\d+\.0\/24)/.exec(r.out)?.[1];
+    expect(r.out).toMatch(new RegExp(`    peer ${subnetA?.replace(/\./g, '\\.')}(, \\S+)?\\n      public ip: \\S+\\n      vtep mac: \\S+\\n      transfer: 1\\d\\d\\.\\d\\d MiB received`));
     // Containers: two per host attached by CNI ADD (dual stack), each answered by all four on the other hosts over
     // IPv4 and IPv6, a transfer
     // container to container with matching sha256, and after DEL nothing held on any host.
