@@ -25,7 +25,7 @@ interface AgentFlags {
   etcdEndpoints: string; etcdPrefix: string; etcdCafile?: string; etcdCertfile?: string; etcdKeyfile?: string;
   etcdUsername?: string; etcdPassword?: string; publicIp?: string; publicIpv6?: string; subnetFile: string; stateDir: string; tunName: string;
   workers?: number; subnetLeaseTtl: number; iface: string[]; ifaceRegex: string[]; ifaceCanReach?: string; ipMasq: boolean; kubeSubnetMgr?: boolean; statsInterval: number; waitTimeout?: number; subnetLeaseRenewMargin?: number;
-  healthzIp: string; healthzPort: number;
+  healthzIp: string; healthzPort: number; metricsListen?: string;
 }
 
 /** Repeatable flags; a comma list (as FLANNELD_IFACE=eth0,eth1) counts as several. */
@@ -68,6 +68,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--healthz-ip <ip>', 'address of the /healthz and /readyz endpoint', '127.0.0.1')
     .option('--healthz-port <port>', 'port of the /healthz and /readyz endpoint (0 = off)', port, 0)
     .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', intInRange(0), 0)
+    .option('--metrics-listen <addr>', 'serve Prometheus /metrics, /healthz and /readyz on [host:]port (a port alone: loopback; default: off)')
     .addHelpText('after', `
 Every flag can also be given as an environment variable FLANNELD_<FLAG> (e.g. FLANNELD_ETCD_ENDPOINTS), as flanneld reads them.
 
@@ -91,7 +92,7 @@ Needs a network config at <prefix>/config, e.g.
         etcd: { endpoints, tls, auth }, prefix: f.etcdPrefix, publicIp: f.publicIp, publicIpv6: f.publicIpv6, subnetFile: f.subnetFile, stateDir: f.stateDir,
         tunName: f.tunName, workers: f.workers, leaseTtlSeconds: f.subnetLeaseTtl, statsInterval: f.statsInterval,
         renewMarginSeconds: f.subnetLeaseRenewMargin === undefined ? undefined : f.subnetLeaseRenewMargin * 60,
-        waitTimeoutSeconds: f.waitTimeout, healthz: { host: f.healthzIp, port: f.healthzPort },
+        waitTimeoutSeconds: f.waitTimeout, healthz: { host: f.healthzIp, port: f.healthzPort }, metricsListen: f.metricsListen,
         iface: { iface: f.iface, ifaceRegex: f.ifaceRegex, ifaceCanReach: f.ifaceCanReach }, ipMasq: f.ipMasq,
       }, log);
     });

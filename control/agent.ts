@@ -14,6 +14,7 @@ import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
 import { backoffDelay } from './backoff.js';
 import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
+import { serveHost, startMetricsEndpoint } from './status.js';
 import { DirectRoutes } from './direct-routes.js';
 import { findExtInterface, type IfaceChoice } from './iface.js';
 import { IpMasq } from './ip-masq.js';
@@ -49,6 +50,8 @@ export interface AgentOptions {
   statsInterval: number;
   /** Give up waiting for the registry, the config and a lease at start after this long; default: wait forever. */
   waitTimeoutSeconds?: number;
+  /** Serve /metrics, /healthz and /readyz on this [host:]port (default: off). */
+  metricsListen?: string;
   /** Serve /healthz and /readyz here (port 0 = off). */
   healthz?: { host: string; port: number };
   /** How often to check that the registry still answers while running (default 5 s). */
@@ -68,6 +71,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
   const prefix = o.prefix.replace(/\/+$/, '');
   const state = new AgentState();
   const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
+  const metrics = await startMetricsEndpoint(o.metricsListen, state.healthRoutes(), log).catch(async (err) => { await http?.close(); throw err; });
   const client = new EtcdClient(o.etcd);
   const probe = new EtcdClient({ ...o.etcd, timeoutMs: 2000, maxAttempts: 2 });
   // SIGTERM/SIGINT while still waiting at start: stop waiting and exit cleanly.
@@ -144,6 +148,8 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       expiresAt: new Date(leases.lease.expiresAt).toISOString(),
     });
     state.update({ phase: 'running', waitingFor: null, ready: true });
+    const host = await serveHost({ kind: 'agent', dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet),
+      ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined, agent: () => state.status }, metrics, log);
     log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
     await runUntilStopped(dp, {
       statsInterval: o.statsInterval,
@@ -157,12 +163,14 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     }, log).finally(async () => {
       await direct?.clear();
       await masq?.stop();
+      await host.close();
     });
   } finally {
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
     client.close();
     probe.close();
     await http?.close();
+    await metrics?.close();
   }
 }
 
