@@ -134,7 +134,7 @@ describe.runIf(isRoot)('vxtun agent through registry outages', () => {
   }, 60_000);
 
   it('a second host started with another host\'s --public-ip is stopped with a lease conflict, and traffic to the first works after', async () => {
-    const { a, b } = agents as Record<AnyHostName, RunningAgent>;
+    const { a } = agents as Record<AnyHostName, RunningAgent>;
     await agents.c!.stop();
     agents.c = undefined;
     const intruder = cluster.spawnAgent('c', ['--public-ip', tb.hosts.a.underlayIPv4, '--iface', tb.hosts.c.dev, '--state-dir', `${cluster.dir}/intruder-state`, '--subnet-file', `${cluster.dir}/intruder.env`]);
