@@ -1,7 +1,7 @@
 /**
  * The fault soak: the cases of the fault suite (bench/faults/cases.ts) at the issue's full sizes, then the
  * README's fault table regenerated from the results. Needs root; takes several minutes.
- *   node dist/bench/faults/soak.js [--mb 200] [--hostile 1000000] [--reloads 50]
+ *   node dist/bench/faults/soak.js [--mb 200] [--hostile 1000000] [--reloads 50] [--tun-frames 10000]
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { repoRoot } from '../testbed/vxtun.js';
-import { hostileDatagrams, IMPAIRMENTS, impairedTransfer, peerReloads, startFaultSuite, workerFailure, type FaultRow } from './cases.js';
+import { hostileDatagrams, IMPAIRMENTS, impairedTransfer, peerReloads, startFaultSuite, tunFrames, workerFailure, type FaultRow } from './cases.js';
 import { writeFaultsTable, type FaultResults } from './table.js';
 
 const MB = 1024 * 1024;
@@ -21,7 +21,8 @@ const opts = new Command('faults-soak')
   .option('--mb <n>', 'megabytes per transfer', (v) => Number(v), 200)
   .option('--hostile <n>', 'hostile datagrams in all', (v) => Number(v), 1_000_000)
   .option('--reloads <n>', 'peer reloads during one transfer', (v) => Number(v), 50)
-  .parse().opts<{ mb: number; hostile: number; reloads: number }>();
+  .option('--tun-frames <n>', 'rounds of hostile frames written into the TUN (3 kinds each)', (v) => Number(v), 10_000)
+  .parse().opts<{ mb: number; hostile: number; reloads: number; tunFrames: number }>();
 
 const started = Date.now();
 const rows: FaultRow[] = [];
@@ -33,6 +34,7 @@ try {
   }
   rows.push(await hostileDatagrams(suite, Math.ceil(opts.hostile / HOSTILE_PER_ROUND), opts.mb * MB));
   console.error('faults: hostile datagrams done');
+  rows.push(await tunFrames(suite, opts.tunFrames, opts.mb * MB));
   rows.push(await peerReloads(suite, opts.reloads, opts.mb * MB));
   rows.push(await workerFailure(suite, opts.mb * MB));
 } finally {
@@ -41,7 +43,7 @@ try {
 const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: repoRoot() }).toString().trim();
 const results: FaultResults = {
   startedAt: new Date(started).toISOString(), commit,
-  command: `node dist/bench/faults/soak.js --mb ${opts.mb} --hostile ${opts.hostile} --reloads ${opts.reloads}`,
+  command: `node dist/bench/faults/soak.js --mb ${opts.mb} --hostile ${opts.hostile} --reloads ${opts.reloads} --tun-frames ${opts.tunFrames}`,
   machine: `Linux ${release()}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}`,
   durationS: (Date.now() - started) / 1000,
   rows: rows.map(({ fault, tunnel, checked, seen, passed }) => ({ fault, tunnel, checked, seen, passed })),

@@ -4,7 +4,7 @@
  * one accounted for, peer reloads during a transfer, and a queue worker forced to fail.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostileDatagrams, IMPAIRMENTS, impairedTransfer, peerReloads, startFaultSuite, workerFailure, type FaultSuite } from '../../bench/faults/cases.js';
+import { hostileDatagrams, IMPAIRMENTS, impairedTransfer, peerReloads, startFaultSuite, tunFrames, workerFailure, type FaultSuite } from '../../bench/faults/cases.js';
 import { isRoot } from '../netns/harness.js';
 
 const MB = 1024 * 1024;
@@ -30,6 +30,11 @@ describe.runIf(isRoot)('fault suite', () => {
   it('hostile datagrams during a transfer: the file is intact and every datagram is counted where it was dropped', async () => {
     const r = await hostileDatagrams(suite, 1000, 8 * MB);
     expect(r.counted).toEqual(r.expected);
+    expect(r.passed, r.seen).toBe(true);
+  });
+
+  it('hostile frames written into the TUN during a transfer: the file is intact and every frame is counted', async () => {
+    const r = await tunFrames(suite, 300, 8 * MB);
     expect(r.passed, r.seen).toBe(true);
   });
 
