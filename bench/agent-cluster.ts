@@ -37,10 +37,10 @@ export interface AgentCluster<H extends AnyHostName = HostName> {
   startAgent(host: H, extraArgs?: readonly string[]): Promise<RunningAgent>;
   /** Starts an agent without waiting for it to come up; `running` resolves once it runs, rejects if it exits first. */
   spawnAgent(host: H, extraArgs?: readonly string[]): { running: Promise<RunningAgent>; process: TrackedProcess };
-  /** Stops the registry (SIGTERM, or SIGKILL as a crash); its data directory stays. */
-  stopRegistry(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
-  /** Starts the registry again on the same address and data directory; resolves when it answers. */
-  startRegistry(): Promise<void>;
+  /** Stops the registry (SIGTERM, or SIGKILL as a crash), or one member of an etcd cluster; its data directory stays. */
+  stopRegistry(signal: 'SIGTERM' | 'SIGKILL', member?: number): Promise<void>;
+  /** Starts the registry (or that member) again on the same address and data directory; resolves when it answers. */
+  startRegistry(member?: number): Promise<void>;
   /** Stops every agent still running and the registry, and removes the working directory. */
   close(): Promise<void>;
 }
@@ -52,8 +52,11 @@ export interface AgentClusterOptions {
   workers?: number;
   /** The vxtun CLI to run (default dist/control/cli.js). */
   cli?: string;
-  /** `vxtun registry` (default) or Debian's etcd 3.4 (/usr/bin/etcd), both inside host a. */
-  registry?: 'vxtun' | 'etcd';
+  /**
+   * `vxtun registry` (default), Debian's etcd 3.4 (/usr/bin/etcd), or three etcd members (`etcd-cluster`), all
+   * inside host a on its underlay address (client ports 2379, 12379, 22379: the namespace is the test's own).
+   */
+  registry?: 'vxtun' | 'etcd' | 'etcd-cluster';
 }
 
 export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Testbed<H>, o: AgentClusterOptions = {}): Promise<AgentCluster<H>> {
@@ -61,27 +64,43 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Te
   const cli = o.cli ?? process.env.VXTUN_CLI ?? join(repoRoot(), 'dist', 'control', 'cli.js');
   if (!existsSync(cli)) throw new VxtunError('VXTUN_ERR_TESTBED', `${cli} does not exist: build vxtun first with \`npm run build\``);
   // Without etcdctl the health check below could only time out and blame the registry.
-  requireTools([{ command: 'etcdctl', pkg: 'etcd-client' }, ...(o.registry === 'etcd' ? [{ command: 'etcd', pkg: 'etcd-server' }] : [])],
+  requireTools([{ command: 'etcdctl', pkg: 'etcd-client' }, ...(o.registry === 'etcd' || o.registry === 'etcd-cluster' ? [{ command: 'etcd', pkg: 'etcd-server' }] : [])],
     'VXTUN_ERR_TESTBED', 'the agent cluster');
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const dir = mkdtempSync(join(tmpdir(), `vxtun-agents-${tb.prefix}-`));
-  const endpoint = `http://${tb.hosts[a].underlayIPv4}:${REGISTRY_PORT}`;
-  const registryArgv = o.registry === 'etcd'
-    ? ['etcd', '--name', 'a', '--data-dir', join(dir, 'registry'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
-      '--initial-cluster', 'a=http://127.0.0.1:2380', '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error']
-    : ['node', cli, 'registry', '--listen', `${tb.hosts[a].underlayIPv4}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')];
+  const ip = tb.hosts[a].underlayIPv4;
+  const etcdMember = (name: string, n: number, cluster: string) => {
+    const url = `http://${ip}:${REGISTRY_PORT + 10_000 * n}`;
+    const peer = `http://127.0.0.1:${REGISTRY_PORT + 1 + 10_000 * n}`;
+    return {
+      endpoint: url,
+      argv: ['etcd', '--name', name, '--data-dir', join(dir, `registry-${name}`), '--listen-client-urls', url, '--advertise-client-urls', url,
+        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', cluster,
+        '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error'],
+    };
+  };
+  const peerOf = (name: string, n: number) => `${name}=http://127.0.0.1:${REGISTRY_PORT + 1 + 10_000 * n}`;
+  const members = o.registry === 'etcd-cluster'
+    ? ['m0', 'm1', 'm2'].map((name, n, all) => etcdMember(name, n, all.map(peerOf).join(',')))
+    : o.registry === 'etcd'
+      ? [etcdMember('a', 0, peerOf('a', 0))]
+      : [{ endpoint: `http://${ip}:${REGISTRY_PORT}`, argv: ['node', cli, 'registry', '--listen', `${ip}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')] }];
+  const endpoint = members.map((m) => m.endpoint).join(',');
   const running = new Set<TrackedProcess>();
-  let registry = tb.spawn(a, registryArgv);
-  running.add(registry);
+  const procs: (TrackedProcess | undefined)[] = members.map((m) => {
+    const p = tb.spawn(a, m.argv);
+    running.add(p);
+    return p;
+  });
   const close = async () => {
     await Promise.allSettled([...running].map((p) => p.stop(5_000)));
     rmSync(dir, { recursive: true, force: true });
   };
-  const etcdctl = async (args: readonly string[], timeoutMs = 15_000) =>
-    (await tb.exec(a, ['etcdctl', '--endpoints', endpoint, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs })).stdout;
+  const etcdctlAt = (endpoints: string) => async (args: readonly string[], timeoutMs = 15_000) =>
+    (await tb.exec(a, ['etcdctl', '--endpoints', endpoints, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs })).stdout;
+  const etcdctl = etcdctlAt(endpoint);
   try {
-    await waitForHealth(registry, etcdctl, 15_000);
+    for (const [n, m] of members.entries()) await waitForHealth(procs[n]!, etcdctlAt(m.endpoint), 20_000);
   } catch (err) {
     await close();
     throw err;
@@ -135,15 +154,23 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Te
     },
     startAgent: (host, extraArgs = []) => spawnAgent(host, extraArgs).running,
     spawnAgent,
-    async stopRegistry(signal) {
-      if (signal === 'SIGKILL') registry.child.kill('SIGKILL');
-      await registry.stop(5_000);
-      running.delete(registry);
+    async stopRegistry(signal, member) {
+      for (const n of member === undefined ? members.keys() : [member]) {
+        const p = procs[n];
+        if (!p) continue;
+        if (signal === 'SIGKILL') p.child.kill('SIGKILL');
+        await p.stop(5_000);
+        running.delete(p);
+        procs[n] = undefined;
+      }
     },
-    async startRegistry() {
-      registry = tb.spawn(a, registryArgv);
-      running.add(registry);
-      await waitForHealth(registry, etcdctl, 15_000);
+    async startRegistry(member) {
+      const which = member === undefined ? [...members.keys()] : [member];
+      for (const n of which) {
+        procs[n] = tb.spawn(a, members[n].argv);
+        running.add(procs[n]!);
+      }
+      for (const n of which) await waitForHealth(procs[n]!, etcdctlAt(members[n].endpoint), 20_000);
     },
     close,
   };

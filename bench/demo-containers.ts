@@ -16,7 +16,8 @@ export interface DemoOutput {
   info(what: string): void;
 }
 
-interface Attached { readonly host: AnyHostName; readonly name: string; readonly container: Container; readonly ip: string }
+/** A container and its addresses: IPv4, and IPv6 when the network is dual-stack (subnet.env has IPv6 lines). */
+interface Attached { readonly host: AnyHostName; readonly name: string; readonly container: Container; readonly ip: string; readonly ip6?: string }
 
 const BYTES = 20 * 1024 * 1024;
 
@@ -45,27 +46,32 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
       const name = `${host}${i}`;
       const container = await rt.container(`-${name}`, `ctr-${name}`);
       const r = await rt.call({ command: 'ADD', hostNetns: tb.hosts[host].netns, container, config: config(host) });
-      const ip = (r.json?.ips as { address: string }[] | undefined)?.[0]?.address;
+      const addresses = ((r.json?.ips as { address: string }[] | undefined) ?? []).map((i) => i.address);
+      const ip = addresses.find((a) => !a.includes(':'));
+      const ip6 = addresses.find((a) => a.includes(':'));
       if (r.code !== 0 || ip === undefined) {
         out.info(`container ${name}: ADD failed: ${r.stdout.trim()} ${r.stderr.trim()}`);
         return false;
       }
       const mtu = (await rt.exec(container, ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim();
-      out.info(`container ${name} on host ${host}: netns ${container.netns}, eth0 ${ip}, MTU ${mtu}`);
-      attached.push({ host, name, container, ip: ip.split('/')[0] });
+      out.info(`container ${name} on host ${host}: netns ${container.netns}, eth0 ${[ip, ip6].filter(Boolean).join(' ')}, MTU ${mtu}`);
+      attached.push({ host, name, container, ip: ip.split('/')[0], ip6: ip6?.split('/')[0] });
     }
   }
   for (const host of hosts) out.info(await footprint(tb, host, rt.dir));
 
-  out.step(`every container pings every container on the other hosts (${attached.length} containers)`);
-  const rows = await Promise.all(attached.map(async (from) => {
+  out.step(`every container pings every container on the other hosts (${attached.length} containers; IPv4, then IPv6)`);
+  const families = attached.every((a) => a.ip6 !== undefined) ? [4, 6] as const : [4] as const;
+  const rows = await Promise.all(attached.flatMap((from) => families.map(async (family) => {
     const results: string[] = [];
-    for (const to of attached.filter((t) => t.host !== from.host)) results.push(`${to.name} ${await rt.ping(from.container, to.ip, 2)}/2`);
-    return { from, results };
-  }));
+    for (const to of attached.filter((t) => t.host !== from.host)) {
+      results.push(`${to.name} ${await rt.ping(from.container, family === 4 ? to.ip : to.ip6!, 2)}/2`);
+    }
+    return { from, family, results };
+  })));
   let allAnswered = true;
-  for (const { from, results } of rows) {
-    out.info(`${from.name} -> ${results.join(', ')}`);
+  for (const { from, family, results } of rows) {
+    out.info(`${from.name} -> ${results.join(', ')}${family === 6 ? ' (IPv6)' : ''}`);
     allAnswered &&= results.every((r) => r.endsWith(' 2/2') || r.endsWith(' 1/2'));
   }
   if (!allAnswered) return false;

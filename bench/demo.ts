@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: three hosts (network namespaces on one bridged underlay) form a Flannel-style overlay with vxtun.
+ * `npm run demo`: three hosts (network namespaces on one bridged underlay) form a dual-stack Flannel-style overlay with vxtun.
  * The registry runs inside host a, the network config goes in with etcdctl, `vxtun agent` runs on every host,
  * and then ping and 100 MB with a sha256 on both ends cross the tunnel; then two containers per host, attached
  * through the vxtun CNI plugin, reach each other (bench/demo-containers.ts). Everything is removed afterwards,
@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { requireTools, toolsUsedBy } from './testbed/tools.js';
 import { isVxtunError } from '../dataplane/errors.js';
 
-const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
+const CONFIG = '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd10:244::/48","Backend":{"Type":"vxlan","VNI":1,"Port":8472}}';
 const BYTES = 100 * 1024 * 1024;
 const DEADLINE_MS = 150_000;
 const HOSTS = ['a', 'b', 'c'] as const;
@@ -82,6 +82,10 @@ async function run(d: Demo): Promise<boolean> {
   info(`received by b: ${got ? `${got.bytes} bytes  sha256 ${got.sha256}` : `nothing (sink ${String(sinkExit)})`}`);
   const intact = got !== null && got.bytes === sent.bytes && got.sha256 === sent.sha256;
   info(intact ? `intact (${(sent.bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s including setup)` : 'MISMATCH');
+
+  step(`what an operator sees on host b: vxtun status --tun-name ${tb.prefix}t`);
+  const status = await tb.exec('b', [process.execPath, join(repoRoot(), 'dist', 'control', 'cli.js'), 'status', '--tun-name', `${tb.prefix}t`], { allowFail: true });
+  for (const line of (status.stdout || status.stderr).trimEnd().split('\n')) info(line);
 
   const subnetFiles = Object.fromEntries(HOSTS.map((h) => [h, d.agents[h]!.subnetFile])) as Record<AnyHostName, string>;
   const containers = await runContainerDemo(tb, subnetFiles, d.cni, { step, info });

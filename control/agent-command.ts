@@ -23,9 +23,14 @@ function readPem(file: string | undefined, flag: string): Buffer | undefined {
 
 interface AgentFlags {
   etcdEndpoints: string; etcdPrefix: string; etcdCafile?: string; etcdCertfile?: string; etcdKeyfile?: string;
-  etcdUsername?: string; etcdPassword?: string; publicIp: string; publicIpv6?: string; subnetFile: string; stateDir: string; tunName: string;
-  workers?: number; subnetLeaseTtl: number; statsInterval: number; waitTimeout?: number; subnetLeaseRenewMargin?: number;
-  healthzIp: string; healthzPort: number;
+  etcdUsername?: string; etcdPassword?: string; publicIp?: string; publicIpv6?: string; subnetFile: string; stateDir: string; tunName: string;
+  workers?: number; subnetLeaseTtl: number; iface: string[]; ifaceRegex: string[]; ifaceCanReach?: string; ipMasq: boolean; kubeSubnetMgr?: boolean; statsInterval: number; waitTimeout?: number; subnetLeaseRenewMargin?: number;
+  healthzIp: string; healthzPort: number; metricsListen?: string;
+}
+
+/** Repeatable flags; a comma list (as FLANNELD_IFACE=eth0,eth1) counts as several. */
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
 }
 
 function port(v: string): number {
@@ -38,7 +43,12 @@ export function registerAgentCommand(program: Command): void {
   // flanneld reads every flag also from FLANNELD_<FLAG> (dashes as underscores); a flag on the command line wins.
   addEnvVars(program.command('agent'), () => 'FLANNELD_')
     .description('Join a Flannel-compatible overlay: take a subnet lease from etcd (or `vxtun registry`), run the forwarder on it, write subnet.env and follow the other hosts\' leases (needs root or CAP_NET_ADMIN)')
-    .requiredOption('--public-ip <ip>', 'IPv4 address other hosts reach this one on; also identifies this host\'s lease')
+    .option('--public-ip <ip>', 'IPv4 address other hosts reach this one on, which also identifies this host\'s lease (default: the address of the chosen interface; set it behind NAT)')
+    .option('--iface <name-or-ip>', 'interface (or its IPv4 address) that carries the tunnel; repeatable, the first that exists wins (default: the interface holding --public-ip, else that of the default route)', collect, [])
+    .option('--iface-regex <regex>', 'choose the interface whose IPv4 address, or else name, matches; repeatable', collect, [])
+    .option('--iface-can-reach <ip>', 'choose the interface the route to this address leaves by')
+    .option('--ip-masq', 'masquerade traffic from this host\'s pods leaving the overlay, and accept the overlay in FORWARD (nftables, else iptables; removed on stop)', false)
+    .option('--kube-subnet-mgr', 'not supported: vxtun takes its leases from etcd only')
     .option('--public-ipv6 <ip>', 'IPv6 address advertised as PublicIPv6 in a dual-stack lease (vxtun carries both families over --public-ip)')
     .option('--etcd-endpoints <urls>', 'comma-separated registry URLs', 'http://127.0.0.1:2379')
     .option('--etcd-prefix <prefix>', 'registry prefix holding config and subnets/', '/coreos.com/network')
@@ -58,6 +68,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--healthz-ip <ip>', 'address of the /healthz and /readyz endpoint', '127.0.0.1')
     .option('--healthz-port <port>', 'port of the /healthz and /readyz endpoint (0 = off)', port, 0)
     .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', intInRange(0), 0)
+    .option('--metrics-listen <addr>', 'serve Prometheus /metrics, /healthz and /readyz on [host:]port (a port alone: loopback; default: off)')
     .addHelpText('after', `
 Every flag can also be given as an environment variable FLANNELD_<FLAG> (e.g. FLANNELD_ETCD_ENDPOINTS), as flanneld reads them.
 
@@ -70,6 +81,7 @@ Examples:
 Needs a network config at <prefix>/config, e.g.
   etcdctl put /coreos.com/network/config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'`)
     .action(async (f: AgentFlags, c: Command) => {
+      if (f.kubeSubnetMgr) throw new VxtunError('VXTUN_ERR_CONFIG', '--kube-subnet-mgr is not supported: vxtun takes subnet leases from etcd (or `vxtun registry`) only; drop the flag and pass --etcd-endpoints');
       const log = commandLogger(c);
       const endpoints = f.etcdEndpoints.split(',').map((e) => e.trim()).filter(Boolean);
       const tls = f.etcdCafile || f.etcdCertfile || f.etcdKeyfile
@@ -80,7 +92,8 @@ Needs a network config at <prefix>/config, e.g.
         etcd: { endpoints, tls, auth }, prefix: f.etcdPrefix, publicIp: f.publicIp, publicIpv6: f.publicIpv6, subnetFile: f.subnetFile, stateDir: f.stateDir,
         tunName: f.tunName, workers: f.workers, leaseTtlSeconds: f.subnetLeaseTtl, statsInterval: f.statsInterval,
         renewMarginSeconds: f.subnetLeaseRenewMargin === undefined ? undefined : f.subnetLeaseRenewMargin * 60,
-        waitTimeoutSeconds: f.waitTimeout, healthz: { host: f.healthzIp, port: f.healthzPort },
+        waitTimeoutSeconds: f.waitTimeout, healthz: { host: f.healthzIp, port: f.healthzPort }, metricsListen: f.metricsListen,
+        iface: { iface: f.iface, ifaceRegex: f.ifaceRegex, ifaceCanReach: f.ifaceCanReach }, ipMasq: f.ipMasq,
       }, log);
     });
 }

@@ -14,7 +14,10 @@ import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
 import { backoffDelay } from './backoff.js';
 import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
+import { serveHost, startMetricsEndpoint } from './status.js';
 import { DirectRoutes } from './direct-routes.js';
+import { findExtInterface, type IfaceChoice } from './iface.js';
+import { IpMasq } from './ip-masq.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
 import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
 import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
@@ -29,7 +32,12 @@ import type { Logger } from './log.js';
 export interface AgentOptions {
   etcd: EtcdClientOptions;
   prefix: string;
-  publicIp: string;
+  /** Advertised address; default the chosen interface's IPv4 address. */
+  publicIp?: string;
+  /** flanneld's --iface/--iface-regex/--iface-can-reach. */
+  iface?: Omit<IfaceChoice, 'publicIp'>;
+  /** flanneld's --ip-masq. */
+  ipMasq?: boolean;
   /** Advertised as PublicIPv6 in a dual-stack lease (flanneld's --public-ipv6); vxtun itself carries both families over PublicIP. */
   publicIpv6?: string;
   subnetFile: string;
@@ -42,6 +50,8 @@ export interface AgentOptions {
   statsInterval: number;
   /** Give up waiting for the registry, the config and a lease at start after this long; default: wait forever. */
   waitTimeoutSeconds?: number;
+  /** Serve /metrics, /healthz and /readyz on this [host:]port (default: off). */
+  metricsListen?: string;
   /** Serve /healthz and /readyz here (port 0 = off). */
   healthz?: { host: string; port: number };
   /** How often to check that the registry still answers while running (default 5 s). */
@@ -53,7 +63,7 @@ const EXAMPLE_CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 const WAITABLE = new Set<ErrorCode>(['VXTUN_ERR_CONFIG', 'VXTUN_ERR_REGISTRY', 'VXTUN_ERR_REGISTRY_UNAVAILABLE', 'VXTUN_ERR_LEASE_NOT_FOUND', 'VXTUN_ERR_COMPACTED']);
 
 export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
-  if (!isIPv4(o.publicIp)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`);
+  if (o.publicIp !== undefined && !isIPv4(o.publicIp)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`);
   if (o.publicIpv6 !== undefined && !isIPv6(o.publicIpv6)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ipv6 ${o.publicIpv6} is not an IPv6 address`);
   if (o.renewMarginSeconds !== undefined && o.renewMarginSeconds >= o.leaseTtlSeconds) {
     throw new VxtunError('VXTUN_ERR_CONFIG', `--subnet-lease-renew-margin (${o.renewMarginSeconds / 60} min) must be shorter than the lease TTL (${o.leaseTtlSeconds} s)`);
@@ -61,6 +71,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
   const prefix = o.prefix.replace(/\/+$/, '');
   const state = new AgentState();
   const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
+  const metrics = await startMetricsEndpoint(o.metricsListen, state.healthRoutes(), log).catch(async (err) => { await http?.close(); throw err; });
   const client = new EtcdClient(o.etcd);
   const probe = new EtcdClient({ ...o.etcd, timeoutMs: 2000, maxAttempts: 2 });
   // SIGTERM/SIGINT while still waiting at start: stop waiting and exit cleanly.
@@ -81,6 +92,11 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     log.info({ ...describeConfig(config), vni: backend.vni, port: backend.port, linkMtu: backend.mtu, directRouting: backend.directRouting }, 'network config');
     for (const w of backend.warnings) log.warn({ config: configKey }, w);
 
+    const ext = await findExtInterface({ ...o.iface, publicIp: o.publicIp }).catch((err: Error) => {
+      throw err instanceof VxtunError ? err : new VxtunError('VXTUN_ERR_CONFIG', `cannot list this host's interfaces (${err.message}); vxtun needs iproute2's \`ip\``, { cause: err });
+    });
+    const publicIp = o.publicIp ?? ext.address;
+    log.info({ iface: ext.name, address: ext.address, mtu: ext.mtu, how: ext.how, publicIp }, 'tunnel interface');
     const vtep = persistentVtepMac(o.stateDir, o.tunName);
     if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir: o.stateDir }, 'created a new VTEP MAC');
     let failAgent!: (err: VxtunError) => void;
@@ -88,7 +104,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     fatal.catch(() => undefined);
     const store = new EtcdLeaseStore(client, prefix, { probe, probeIntervalMs: o.probeIntervalMs });
     const leases = new LeaseManager({
-      store, config, attrs: vxlanLeaseAttrs(o.publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null), ttlSeconds: o.leaseTtlSeconds,
+      store, config, attrs: vxlanLeaseAttrs(publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null), ttlSeconds: o.leaseTtlSeconds,
       renewMarginSeconds: o.renewMarginSeconds, log, onLost: failAgent,
     });
     const [previous, previous6] = [readPreviousSubnet(o.subnetFile), readPreviousIpv6Subnet(o.subnetFile)];
@@ -98,24 +114,32 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
     const dp = await startHostDataplane({
-      vni: backend.vni, port: backend.port, publicIp: o.publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
+      vni: backend.vni, port: backend.port, publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
       ...(config.ipv6 && ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet), ipv6Network: formatSubnet6(config.ipv6.network) } : {}),
-      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu,
+      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu ?? ext.mtu,
     }, log);
     let follow: { close(): void } | undefined;
     const direct = backend.directRouting ? new DirectRoutes(log) : undefined;
+    let masq: IpMasq | undefined;
     try {
+      if (o.ipMasq) {
+        masq = await IpMasq.start(o.tunName, {
+          v4: { network: formatSubnet4(config.network), subnet: formatSubnet4(subnet) },
+          ...(config.ipv6 && ipv6Subnet ? { v6: { network: formatSubnet6(config.ipv6.network), subnet: formatSubnet6(ipv6Subnet) } } : {}),
+        }, log);
+      }
       writeSubnetEnv(o.subnetFile, {
-        network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: false,
+        network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: o.ipMasq === true,
         ...(config.ipv6 && ipv6Subnet ? { ipv6: { network: config.ipv6.network, subnet: ipv6Subnet } } : {}),
       });
       log.info({ file: o.subnetFile }, 'subnet.env written');
       const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
-      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, o.publicIp, config.ipv6 !== null), state, log);
+      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, config.ipv6 !== null), state, log);
       leases.startRenewal();
     } catch (err) {
       follow?.close();
       await direct?.clear();
+      await masq?.stop();
       await dp.stop();
       throw err;
     }
@@ -124,7 +148,9 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       expiresAt: new Date(leases.lease.expiresAt).toISOString(),
     });
     state.update({ phase: 'running', waitingFor: null, ready: true });
-    log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp: o.publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
+    const host = await serveHost({ kind: 'agent', dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet),
+      ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined, agent: () => state.status }, metrics, log);
+    log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
     await runUntilStopped(dp, {
       statsInterval: o.statsInterval,
       fatal,
@@ -134,12 +160,17 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         leases.stop();
         log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
       },
-    }, log).finally(() => direct?.clear());
+    }, log).finally(async () => {
+      await direct?.clear();
+      await masq?.stop();
+      await host.close();
+    });
   } finally {
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
     client.close();
     probe.close();
     await http?.close();
+    await metrics?.close();
   }
 }
 

@@ -5,23 +5,16 @@
  * sends that traffic straight out of the underlay. Other peers stay on VXLAN. Routes are made with iproute2 and
  * removed when their peer goes and when the agent stops.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Peer } from '../dataplane/dataplane.js';
+import { runCommand, type RunCommand } from './host-command.js';
 import type { Logger } from './log.js';
-
-const exec = promisify(execFile);
-
-export type RunIp = (args: string[]) => Promise<string>;
-
-const runIp: RunIp = async (args) => (await exec('ip', args, { timeout: 5000 })).stdout;
 
 export class DirectRoutes {
   /** Subnet -> the public IP it is routed via. */
   private readonly routes = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly log: Logger, private readonly ip: RunIp = runIp) {}
+  constructor(private readonly log: Logger, private readonly run: RunCommand = runCommand) {}
 
   /** Brings the direct routes in line with the peer list (serialized; never throws). */
   apply(peers: readonly Peer[]): Promise<void> {
@@ -41,28 +34,28 @@ export class DirectRoutes {
     }
     for (const [subnet, via] of this.routes) {
       if (want.get(subnet) === via) continue;
-      await this.run(['route', 'del', subnet, 'via', via], { subnet, via }, 'direct route removed');
+      await this.ip(['route', 'del', subnet, 'via', via], { subnet, via }, 'direct route removed');
       this.routes.delete(subnet);
     }
     for (const [subnet, via] of want) {
       if (this.routes.get(subnet) === via) continue;
-      if (await this.run(['route', 'replace', subnet, 'via', via], { subnet, via }, 'direct route added (DirectRouting: no encapsulation)')) this.routes.set(subnet, via);
+      if (await this.ip(['route', 'replace', subnet, 'via', via], { subnet, via }, 'direct route added (DirectRouting: no encapsulation)')) this.routes.set(subnet, via);
     }
   }
 
   /** Flannel's test: exactly one route to the address, without a gateway. */
   private async onLink(addr: string): Promise<boolean> {
     try {
-      const routes = JSON.parse(await this.ip(['-j', 'route', 'get', addr])) as { gateway?: string; type?: string; dev?: string }[];
+      const routes = JSON.parse(await this.run('ip', ['-j', 'route', 'get', addr])) as { gateway?: string; type?: string; dev?: string }[];
       return routes.length === 1 && routes[0].gateway === undefined && routes[0].dev !== 'lo' && (routes[0].type ?? 'unicast') === 'unicast';
     } catch {
       return false;
     }
   }
 
-  private async run(args: string[], fields: object, msg: string): Promise<boolean> {
+  private async ip(args: string[], fields: object, msg: string): Promise<boolean> {
     try {
-      await this.ip(args);
+      await this.run('ip', args);
       this.log.info(fields, msg);
       return true;
     } catch (err) {

@@ -7,6 +7,7 @@ import { runStatic } from './static.js';
 import { registerRegistryCommand } from './registry/index.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerCniCommand } from './cni/command.js';
+import { registerStatusCommand } from './status-command.js';
 import { MAX_WORKERS } from '../dataplane/dataplane.js';
 
 /** vxtun's package.json: two levels up from the compiled file (dist/control/), one from the source (control/). */
@@ -41,9 +42,11 @@ Examples:
     .option('--state-dir <dir>', 'where the VTEP MAC is kept across restarts (default: config stateDir or /var/lib/vxtun)')
     .option('--workers <n>', `queue worker threads, 1..${MAX_WORKERS} (default: config workers, else number of cores)`, intInRange(1, MAX_WORKERS))
     .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', intInRange(0), 0)
+    .option('--metrics-listen <addr>', 'serve Prometheus /metrics, /healthz and /readyz on [host:]port (a port alone: loopback; default: off)')
     .addHelpText('after', `
 Examples:
   sudo vxtun static --config /etc/vxtun/static.json
+  sudo vxtun static --config /etc/vxtun/static.json --metrics-listen 9108    curl localhost:9108/metrics
   sudo vxtun static -c peers.json --workers 2 --stats-interval 10 --log-level debug
   sudo kill -HUP $(pidof vxtun)        re-read the peers after editing the file
 
@@ -51,12 +54,13 @@ Config file:
   { "publicIp": "192.0.2.1", "subnet": "10.244.1.0/24",
     "peers": [ { "publicIp": "192.0.2.2", "subnet": "10.244.2.0/24", "vtepMac": "02:00:00:00:02:01" } ] }`)
     .action(async (flags, cmd: Command) => {
-      await runStatic({ config: flags.config, stateDir: flags.stateDir, workers: flags.workers, statsInterval: flags.statsInterval }, commandLogger(cmd));
+      await runStatic({ config: flags.config, stateDir: flags.stateDir, workers: flags.workers, statsInterval: flags.statsInterval, metricsListen: flags.metricsListen }, commandLogger(cmd));
     });
 
   registerAgentCommand(program);
   registerRegistryCommand(program);
   registerCniCommand(program);
+  registerStatusCommand(program);
 
   // The benchmark is not part of the forwarder: its module (testbed, runners, report) is loaded only when asked
   // for, and parses its own options (`vxtun bench --help`).

@@ -9,8 +9,10 @@ import { loadStaticConfig, type StaticConfig } from './static-config.js';
 import { persistentVtepMac, DEFAULT_STATE_DIR } from './state.js';
 import { runUntilStopped, startHostDataplane } from './host-dataplane.js';
 import type { Logger } from './log.js';
+import type { HttpEndpoint, RouteHandler } from './http-endpoint.js';
+import { serveHost, startMetricsEndpoint } from './status.js';
 
-export interface StaticFlags { config: string; stateDir?: string; workers?: number; statsInterval: number }
+export interface StaticFlags { config: string; stateDir?: string; workers?: number; statsInterval: number; metricsListen?: string }
 
 export async function runStatic(flags: StaticFlags, log: Logger): Promise<void> {
   const cfg = loadStaticConfig(flags.config);
@@ -20,8 +22,27 @@ export async function runStatic(flags: StaticFlags, log: Logger): Promise<void> 
   if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir }, 'created a new VTEP MAC');
   const network = cfg.network ?? (cfg.subnet ? defaultNetwork(cfg.subnet) : undefined);
   if (!cfg.network && network) log.info({ network }, 'network not set; routing the /16 that holds our subnet through the TUN');
+  let ready = false;
+  const readiness: RouteHandler = () => (ready ? { status: 200, body: 'forwarding\n' } : { status: 503, body: 'not forwarding\n' });
+  const http = await startMetricsEndpoint(flags.metricsListen, { '/healthz': () => ({ status: 200, body: 'ok\n' }), '/readyz': readiness }, log);
+  try {
+    await runStaticDataplane(flags, cfg, vtep.mac, network, http, (r) => { ready = r; }, log);
+  } finally {
+    await http?.close();
+  }
+}
+
+async function runStaticDataplane(flags: StaticFlags, cfg: StaticConfig, vtepMac: string, network: string | undefined,
+  http: HttpEndpoint | undefined, setReady: (ready: boolean) => void, log: Logger): Promise<void> {
+  const vtep = { mac: vtepMac };
   const dp = await startHostDataplane({ ...cfg, network, vtepMac: vtep.mac, workers: flags.workers ?? cfg.workers }, log);
   dp.setPeers(cfg.peers);
+  const host = await serveHost({ kind: 'static', dp, publicIp: cfg.publicIp, vtepMac: vtep.mac, subnet: cfg.subnet, ipv6Subnet: cfg.ipv6Subnet }, http, log)
+    .catch(async (err) => { await dp.stop(); throw err; });
+  setReady(true);
+  // Test-only: SIGUSR2 makes queue worker 0 fail, so the fault suite can watch a real restart.
+  const failHook = () => dp.failWorker(0);
+  if (process.env.VXTUN_TEST_HOOKS === '1') process.on('SIGUSR2', failHook);
   log.info({ vtepMac: vtep.mac, publicIp: cfg.publicIp, port: cfg.port, vni: cfg.vni, subnet: cfg.subnet, ipv6Subnet: cfg.ipv6Subnet }, 'vxtun static running');
   await runUntilStopped(dp, {
     statsInterval: flags.statsInterval,
@@ -34,7 +55,11 @@ export async function runStatic(flags: StaticFlags, log: Logger): Promise<void> 
         log.error({ err: (err as Error).message, code: (err as VxtunError).code }, 'config reload failed; keeping the old peers');
       }
     },
-  }, log);
+    beforeStop: () => setReady(false),
+  }, log).finally(() => {
+    process.off('SIGUSR2', failHook);
+    return host.close();
+  });
 }
 
 function defaultNetwork(subnet: string): string {

@@ -12,7 +12,7 @@ import { VNI_MAX } from './packet/vxlan.js';
 import { IPV6_MIN_MTU } from './packet/ipv6.js';
 import { PeerTable, checkPeerSubnets, type Peer } from './routes.js';
 import { cidrWithin, parseCidr, parseIpBytes } from './address.js';
-import { createStatsBuffer, readStats, type DataplaneStats } from './stats.js';
+import { createPeerStatsBuffer, createStatsBuffer, readPeerSlot, readStats, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS, P_TX_BYTES, P_TX_PACKETS, type DataplaneStats } from './stats.js';
 import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
@@ -28,6 +28,16 @@ export interface Logger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+}
+
+/** One peer as configured, with its counters (inner packets and bytes) since it was added. */
+export interface PeerStats extends Peer {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+  /** ISO time of the last packet delivered from this peer; null when none yet. */
+  lastRxAt: string | null;
 }
 
 export interface DataplaneOptions {
@@ -71,6 +81,12 @@ export class Dataplane extends EventEmitter {
   private readonly opts: DataplaneOptions;
   private readonly table: PeerTable;
   private readonly statsSab: SharedArrayBuffer;
+  private readonly peerStatsSab: SharedArrayBuffer;
+  /** The peers as last set, each with its counter slot, and what a slot held when it was given to its peer. */
+  private peerSlots: { peer: Peer; slot: number }[] = [];
+  private readonly slotBase = new Map<number, number[]>();
+  /** Worker restarts since start. */
+  private restartCount = 0;
   private readonly stopSab: SharedArrayBuffer;
   private readonly queues: TunQueue[];
   private readonly ownership: Ownership;
@@ -94,7 +110,9 @@ export class Dataplane extends EventEmitter {
     this.queues = queues;
     this.table = new PeerTable();
     this.statsSab = createStatsBuffer(opts.workers);
-    this.stopSab = new SharedArrayBuffer(4);
+    this.peerStatsSab = createPeerStatsBuffer(opts.workers, this.table.maxPeers);
+    // [0]: stop all; [1 + i]: make worker i fail (failWorker).
+    this.stopSab = new SharedArrayBuffer(4 * (1 + opts.workers));
   }
 
   static async start(opts: DataplaneOptions): Promise<Dataplane> {
@@ -181,14 +199,55 @@ export class Dataplane extends EventEmitter {
 
   setPeers(peers: readonly Peer[]): void {
     checkPeerSubnets(this.opts, peers);
-    this.table.set(peers);
+    const { slots, fresh } = this.table.set(peers);
+    for (const slot of fresh) this.slotBase.set(slot, this.readSlot(slot));
+    this.peerSlots = peers.map((peer, i) => ({ peer, slot: slots[i] }));
     this.opts.logger.info({ peers: peers.map((p) => `${p.subnet ?? p.ipv6Subnet}@${p.publicIp}`) }, 'peers set');
+  }
+
+  /** Each peer of the current list with its packets and bytes each way and the time of its last packet to us. */
+  peerStats(): PeerStats[] {
+    return this.peerSlots.map(({ peer, slot }) => {
+      const now = this.readSlot(slot);
+      const base = this.slotBase.get(slot) ?? [0, 0, 0, 0, 0];
+      const lastRx = now[P_LAST_RX] > base[P_LAST_RX] ? new Date(now[P_LAST_RX]).toISOString() : null;
+      return {
+        ...peer, txPackets: now[P_TX_PACKETS] - base[P_TX_PACKETS], txBytes: now[P_TX_BYTES] - base[P_TX_BYTES],
+        rxPackets: now[P_RX_PACKETS] - base[P_RX_PACKETS], rxBytes: now[P_RX_BYTES] - base[P_RX_BYTES], lastRxAt: lastRx,
+      };
+    });
+  }
+
+  /** Offloads in use: the TUN's virtio header (TSO/checksum offload), UDP GSO on send and UDP GRO on receive. */
+  get offloads(): { vnetHdr: boolean; gso: boolean; gro: boolean } {
+    const info = this.workerInfo;
+    return { vnetHdr: this.queues[0]?.vnetHdr ?? false, gso: info.length > 0 && info.every((w) => w.gso), gro: info.length > 0 && info.every((w) => w.gro) };
+  }
+
+  /** Worker threads restarted after a failure since the dataplane started. */
+  get workerRestarts(): number {
+    return this.restartCount;
+  }
+
+  private readSlot(slot: number): number[] {
+    return readPeerSlot(this.peerStatsSab, this.opts.workers, this.table.maxPeers, slot);
   }
 
   stats(): DataplaneStats {
     // Once the device is gone its counters are too: keep the last value read.
     this.tunTxLast = linkTxDropped(this.tunName) ?? this.tunTxLast;
     return readStats(this.statsSab, this.opts.workers, this.tunTxLast - this.tunTxBase);
+  }
+
+  /**
+   * Makes queue worker `index` throw out of its loop, as a bug would: the restart path then runs for real. For the
+   * fault tests (`vxtun static` calls it on SIGUSR2 when VXTUN_TEST_HOOKS=1); never needed in operation.
+   */
+  failWorker(index: number): void {
+    const slot = this.slots[index];
+    if (!slot?.worker) throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `no running worker ${index}`);
+    Atomics.store(new Int32Array(this.stopSab), 1 + index, 1);
+    signalWake(slot.init.wakeFd);
   }
 
   async stop(): Promise<void> {
@@ -217,7 +276,7 @@ export class Dataplane extends EventEmitter {
       index, cfg: this.cfg, tunFd: q.fd, vnetHdr: q.vnetHdr, offloadFlags: q.offloadFlags,
       bindAddress: o.bindAddress ?? (this.cfg.family === 4 ? '0.0.0.0' : '::'),
       sourcePorts: o.sourcePorts, localPorts, udpBufferBytes: o.udpBufferBytes, gro: o.offloads,
-      peerSab: this.table.sab, statsSab: this.statsSab, stopSab: this.stopSab, wakeFd: createWakeFd(),
+      peerSab: this.table.sab, statsSab: this.statsSab, peerStatsSab: this.peerStatsSab, maxPeers: this.table.maxPeers, stopSab: this.stopSab, wakeFd: createWakeFd(),
     };
     const slot: Slot = { init, worker: null, restarts: new RestartBudget() };
     this.slots[index] = slot;
@@ -236,6 +295,7 @@ export class Dataplane extends EventEmitter {
         if (m.type !== 'ready') return;
         ready = true;
         clearTimeout(timer);
+        if (this.workerInfo[m.index] !== undefined) this.opts.logger.info({ worker: m.index, restarts: slot.restarts.recent }, 'worker restarted');
         this.workerInfo[m.index] = m;
         resolve();
       });
@@ -261,9 +321,11 @@ export class Dataplane extends EventEmitter {
       this.emit('fatal', err);
       return;
     }
+    this.restartCount++;
     this.opts.logger.warn({ worker: slot.init.index, code, restarts: slot.restarts.recent, delayMs: delay }, 'worker exited; restarting it');
     setTimeout(() => {
       if (this.stopping) return;
+      Atomics.store(new Int32Array(this.stopSab), 1 + slot.init.index, 0);
       this.launch(slot).catch((err) => this.opts.logger.error({ worker: slot.init.index, err: String(err) }, 'worker restart failed'));
     }, delay);
   }

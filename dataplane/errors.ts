@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   VXTUN_ERR_WORKER: 'a dataplane worker thread failed',
   VXTUN_ERR_TUN_IN_USE: 'another vxtun in this network namespace owns the TUN device name',
   VXTUN_ERR_PORT_IN_USE: 'another vxtun in this network namespace owns the VXLAN port',
+  VXTUN_ERR_NOT_RUNNING: 'no running vxtun answers on the control socket `vxtun status` reads',
   VXTUN_ERR_REGISTRY: 'the registry answered with an error',
   VXTUN_ERR_REGISTRY_UNAVAILABLE: 'no registry endpoint could be reached',
   VXTUN_ERR_LEASE_NOT_FOUND: 'the registry lease does not exist or has expired',

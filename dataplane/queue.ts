@@ -29,8 +29,11 @@ export interface QueueDeps {
   poller: Poller;
   peers: PeerView;
   stats: Float64Array;
-  /** stop[0] !== 0 ends the loop. */
+  /** This worker's per-peer counter rows (stats.ts peerStatsBlock). */
+  peerStats?: Float64Array;
+  /** stop[0] !== 0 ends the loop; stop[1 + failIndex] !== 0 makes it throw (Dataplane.failWorker, a test hook). */
   stop: Int32Array;
+  failIndex?: number;
 }
 
 export class QueueLoop {
@@ -44,8 +47,8 @@ export class QueueLoop {
 
   constructor(d: QueueDeps) {
     this.d = d;
-    this.enc = new Encapsulator(d.cfg, d.peers, d.stats, d.tun, d.tx);
-    this.dec = new Decapsulator(d.cfg, d.peers, d.stats, d.tun, d.rx);
+    this.enc = new Encapsulator(d.cfg, d.peers, d.stats, d.tun, d.tx, d.peerStats);
+    this.dec = new Decapsulator(d.cfg, d.peers, d.stats, d.tun, d.rx, d.peerStats);
     this.tunBatch = new PacketBatch(TUN_BATCH, SLOT);
     this.udpBatch = new PacketBatch(UDP_BATCH, SLOT);
     this.overflowBase = d.stats[C_SOCKET_OVERFLOWS];
@@ -69,7 +72,9 @@ export class QueueLoop {
   runUntilStopped(): void {
     const { poller, stop } = this.d;
     let ready = READY_TUN | READY_UDP;
+    const fail = 1 + (this.d.failIndex ?? -1);
     while (Atomics.load(stop, 0) === 0) {
+      if (fail > 0 && Atomics.load(stop, fail) !== 0) throw new Error(`queue ${fail - 1}: failure forced by Dataplane.failWorker (test hook)`);
       if (ready !== 0 && this.turn()) continue;
       ready = poller.wait(IDLE_POLL_MS);
       if (ready === 0) this.d.peers.refresh();

@@ -26,8 +26,12 @@ const ENTRY = 64;
 const HAS_V4 = 1;
 const HAS_V6 = 2;
 // entry layout: [0] public family, [1] v4 prefix len, [2] v6 prefix len, [3] flags,
-// [4..20) public ip, [20..24) v4 subnet, [24..40) v6 subnet, [40..46) mac, [46..52) mac for v6
-const O_PUB = 4, O_S4 = 20, O_S6 = 24, O_MAC = 40, O_MAC6 = 46;
+// [4..20) public ip, [20..24) v4 subnet, [24..40) v6 subnet, [40..46) mac, [46..52) mac for v6,
+// [52..54) counter slot (little-endian)
+const O_PUB = 4, O_S4 = 20, O_S6 = 24, O_MAC = 40, O_MAC6 = 46, O_SLOT = 52;
+
+/** Default size of the peer table, and of the per-peer counter rows. */
+export const MAX_PEERS = 4096;
 
 /** This host's own overlay subnets, as the peers are checked against them. */
 export interface OwnSubnets { subnet?: string; ipv6Subnet?: string }
@@ -76,25 +80,57 @@ export class PeerTable {
   private readonly meta: Int32Array;
   private readonly data: Uint8Array;
 
-  constructor(maxPeers = 4096, sab?: SharedArrayBuffer) {
+  /**
+   * Each peer keeps its counter slot for as long as it stays in the list (identified by public IP and subnets),
+   * so its counters survive a reload; a freed slot goes to the next new peer.
+   */
+  private readonly slotOf = new Map<string, number>();
+  private readonly freeSlots: number[];
+
+  constructor(maxPeers = MAX_PEERS, sab?: SharedArrayBuffer) {
+    this.freeSlots = Array.from({ length: maxPeers }, (_, i) => maxPeers - 1 - i);
     this.maxPeers = maxPeers;
     this.sab = sab ?? new SharedArrayBuffer(16 + maxPeers * ENTRY);
     this.meta = new Int32Array(this.sab, 0, 4);
     this.data = new Uint8Array(this.sab, 16);
   }
 
-  /** Validates every peer first, so a bad list changes nothing. */
-  set(peers: readonly Peer[]): void {
+  /**
+   * Validates every peer first, so a bad list changes nothing. Returns each peer's counter slot, and the slots
+   * newly given out (their counters start from what the slot holds now).
+   */
+  set(peers: readonly Peer[]): { slots: number[]; fresh: number[] } {
     if (peers.length > this.maxPeers) {
       throw new VxtunError('VXTUN_ERR_CONFIG', `${peers.length} peers exceed the table size ${this.maxPeers}`);
     }
     const encoded = peers.map((p, i) => encodePeer(p, `peers[${i}]`));
+    const keys = peers.map(peerKey);
+    const keep = new Set(keys);
+    for (const [key, slot] of this.slotOf) {
+      if (!keep.has(key)) { this.slotOf.delete(key); this.freeSlots.push(slot); }
+    }
+    const fresh: number[] = [];
+    const slots = keys.map((key) => {
+      let slot = this.slotOf.get(key);
+      if (slot === undefined) {
+        slot = this.freeSlots.pop()!;
+        this.slotOf.set(key, slot);
+        fresh.push(slot);
+      }
+      return slot;
+    });
+    encoded.forEach((e, i) => { e[O_SLOT] = slots[i] & 0xff; e[O_SLOT + 1] = slots[i] >> 8; });
     Atomics.add(this.meta, 0, 1); // odd: writing
     this.data.fill(0, 0, peers.length * ENTRY);
     encoded.forEach((e, i) => this.data.set(e, i * ENTRY));
     Atomics.store(this.meta, 1, peers.length);
     Atomics.add(this.meta, 0, 1); // even: stable
+    return { slots, fresh };
   }
+}
+
+function peerKey(p: Peer): string {
+  return `${p.publicIp} ${p.subnet ?? ''} ${p.ipv6Subnet ?? ''}`;
 }
 
 function encodePeer(p: Peer, what: string): Uint8Array {
@@ -131,7 +167,10 @@ export class PeerEntry {
   readonly subnet6: Uint8Array;
   readonly prefix6: number;
   readonly hasV6: boolean;
+  /** Row of this peer's counters in the per-peer stats. */
+  readonly slot: number;
   constructor(e: Uint8Array) {
+    this.slot = e[O_SLOT] | (e[O_SLOT + 1] << 8);
     this.family = e[0] === 6 ? 6 : 4;
     this.publicIp = e.slice(O_PUB, O_PUB + (this.family === 4 ? 4 : 16));
     this.mac = e.slice(O_MAC, O_MAC + 6);

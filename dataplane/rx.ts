@@ -8,10 +8,10 @@
  */
 import { PacketBatch, TUN_F_USO4, TUN_F_USO6, type TunQueue, type UdpBind } from './sys/types.js';
 import type { LocalConfig } from './local.js';
-import { PeerView, type PeerEntry } from './routes.js';
+import { MAX_PEERS, PeerView, type PeerEntry } from './routes.js';
 import { readU32 } from './packet/bytes.js';
 import { DropReason } from './packet/drops.js';
-import { counterIndex, dropIndex } from './stats.js';
+import { counterIndex, dropIndex, PEER_ROW, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS } from './stats.js';
 import { parseIp, IpInfo, IPPROTO_ICMPV6 } from './packet/ip.js';
 import { NDP_NEIGHBOR_SOLICIT } from './packet/ndp.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, isSolicitedNodeMac } from './packet/ethernet.js';
@@ -42,6 +42,10 @@ export class Decapsulator {
   private readonly cfg: LocalConfig;
   private readonly peers: PeerView;
   private readonly stats: Float64Array;
+  /** This worker's per-peer counter rows (stats.ts PEER_COUNTERS), indexed by PeerEntry.slot. */
+  private readonly peerStats: Float64Array;
+  /** Wall-clock time of the batch being processed, read once per batch. */
+  private batchTime = 0;
   private readonly tun: TunQueue;
   private readonly coalescer: Coalescer;
   private readonly neighbors: NeighborResponder;
@@ -49,7 +53,8 @@ export class Decapsulator {
   private readonly out: PacketBatch;
   private readonly ip: IpInfo;
 
-  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, replyBind: UdpBind) {
+  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, replyBind: UdpBind, peerStats: Float64Array = new Float64Array(MAX_PEERS * PEER_ROW)) {
+    this.peerStats = peerStats;
     this.cfg = cfg;
     this.peers = peers;
     this.stats = stats;
@@ -69,6 +74,7 @@ export class Decapsulator {
   process(batch: PacketBatch, n: number): void {
     const st = this.stats;
     st[C_RX_CALLS]++;
+    this.batchTime = Date.now();
     for (let i = 0; i < n; i++) {
       const off = batch.offsets[i];
       const len = batch.lengths[i];
@@ -107,6 +113,10 @@ export class Decapsulator {
     this.deliver(buf, inner, innerLen, ip);
     st[C_RX_PACKETS]++;
     st[C_RX_BYTES] += innerLen;
+    const row = peer.slot * PEER_ROW;
+    this.peerStats[row + P_RX_PACKETS]++;
+    this.peerStats[row + P_RX_BYTES] += innerLen;
+    this.peerStats[row + P_LAST_RX] = this.batchTime;
   }
 
   private deliver(buf: Buffer, off: number, len: number, ip: IpInfo): void {

@@ -22,6 +22,36 @@ export const COUNTERS = [
   'socketOverflows', // datagrams the kernel dropped at this worker's receive socket (SO_RXQ_OVFL), across restarts
 ] as const;
 
+/**
+ * Per-peer counters, one row of PEER_COUNTERS per peer-table slot in each worker's block (one writer per block).
+ * `lastRxMs` is the wall-clock time of the last packet delivered from the peer, set once per receive batch.
+ */
+const PEER_COUNTERS = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'lastRxMs'] as const;
+export const PEER_ROW = PEER_COUNTERS.length;
+export const P_TX_PACKETS = 0, P_TX_BYTES = 1, P_RX_PACKETS = 2, P_RX_BYTES = 3, P_LAST_RX = 4;
+
+export function createPeerStatsBuffer(workers: number, maxPeers: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(workers * maxPeers * PEER_ROW * 8);
+}
+
+/** One worker's block of per-peer rows. */
+export function peerStatsBlock(sab: SharedArrayBuffer, worker: number, maxPeers: number): Float64Array {
+  return new Float64Array(sab, worker * maxPeers * PEER_ROW * 8, maxPeers * PEER_ROW);
+}
+
+/** One peer slot summed over the workers (lastRxMs: the latest). */
+export function readPeerSlot(sab: SharedArrayBuffer, workers: number, maxPeers: number, slot: number): number[] {
+  const out = new Array<number>(PEER_ROW).fill(0);
+  for (let w = 0; w < workers; w++) {
+    const block = peerStatsBlock(sab, w, maxPeers);
+    for (let k = 0; k < PEER_ROW; k++) {
+      const v = block[slot * PEER_ROW + k];
+      out[k] = k === P_LAST_RX ? Math.max(out[k], v) : out[k] + v;
+    }
+  }
+  return out;
+}
+
 /** Drop reasons by name, in the order of packet/drops.ts (camelCase: `NO_ROUTE` is logged as `noRoute`). */
 export const DROP_REASONS: readonly string[] = DROP_REASON_NAMES.map((n) =>
   n.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),

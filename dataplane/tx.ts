@@ -8,10 +8,10 @@
  */
 import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
 import { maxUdpPayload, type LocalConfig } from './local.js';
-import { PeerView, type PeerEntry } from './routes.js';
+import { MAX_PEERS, PeerView, type PeerEntry } from './routes.js';
 import { readU32 } from './packet/bytes.js';
 import { DropReason } from './packet/drops.js';
-import { counterIndex, dropIndex } from './stats.js';
+import { counterIndex, dropIndex, PEER_ROW, P_TX_BYTES, P_TX_PACKETS } from './stats.js';
 import { parseIp, IpInfo, IPPROTO_UDP } from './packet/ip.js';
 import { TCP_CSUM } from './packet/tcp.js';
 import { UDP_CSUM, UDP_MAX_SEGMENTS } from './packet/udp.js';
@@ -42,6 +42,8 @@ export class Encapsulator {
   private readonly cfg: LocalConfig;
   private readonly peers: PeerView;
   private readonly stats: Float64Array;
+  /** This worker's per-peer counter rows (stats.ts PEER_COUNTERS), indexed by PeerEntry.slot. */
+  private readonly peerStats: Float64Array;
   private readonly tun: TunQueue;
   /** One socket per outer source port; the inner flow hash picks one (RFC 7348 section 5). */
   private readonly binds: UdpBind[];
@@ -63,7 +65,8 @@ export class Encapsulator {
   private pending = 0;
   private pendingBind = -1;
 
-  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, binds: UdpBind[]) {
+  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, binds: UdpBind[], peerStats: Float64Array = new Float64Array(MAX_PEERS * PEER_ROW)) {
+    this.peerStats = peerStats;
     this.cfg = cfg;
     this.peers = peers;
     this.stats = stats;
@@ -125,6 +128,9 @@ export class Encapsulator {
       this.address(batch, k, peer);
       st[C_TX_PACKETS]++;
       st[C_TX_BYTES] += len;
+      const row = peer.slot * PEER_ROW;
+      this.peerStats[row + P_TX_PACKETS]++;
+      this.peerStats[row + P_TX_BYTES] += len;
     }
     this.flush(batch);
     if (this.icmp.count > 0) {
@@ -242,6 +248,8 @@ export class Encapsulator {
     if (m > 0) this.send(bind, out, m);
     this.stats[C_TX_PACKETS] += n;
     this.stats[C_TX_BYTES] += bytes;
+    this.peerStats[peer.slot * PEER_ROW + P_TX_PACKETS] += n;
+    this.peerStats[peer.slot * PEER_ROW + P_TX_BYTES] += bytes;
   }
 
   /** Answers a packet that does not fit the overlay with ICMP "fragmentation needed" / "packet too big". */

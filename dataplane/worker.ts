@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LocalConfig } from './local.js';
 import { PeerView } from './routes.js';
-import { workerRow } from './stats.js';
+import { peerStatsBlock, workerRow } from './stats.js';
 import { QueueLoop } from './queue.js';
 import { tunQueueFromFd } from './sys/tun.js';
 import { openUdp } from './sys/udp.js';
@@ -30,6 +30,9 @@ export interface WorkerInit {
   gro: boolean;
   peerSab: SharedArrayBuffer;
   statsSab: SharedArrayBuffer;
+  /** Per-peer counters: one block of `maxPeers` rows per worker. */
+  peerStatsSab: SharedArrayBuffer;
+  maxPeers: number;
   stopSab: SharedArrayBuffer;
   wakeFd: number;
 }
@@ -53,7 +56,8 @@ function main(init: WorkerInit): void {
     const poller = createPoller(tun, rx, init.wakeFd);
     const loop = new QueueLoop({
       cfg: init.cfg, tun, rx, tx: tx.length > 0 ? tx : [rx], poller,
-      peers: new PeerView(init.peerSab), stats: workerRow(init.statsSab, init.index), stop: new Int32Array(init.stopSab),
+      peers: new PeerView(init.peerSab), stats: workerRow(init.statsSab, init.index),
+      peerStats: peerStatsBlock(init.peerStatsSab, init.index, init.maxPeers), stop: new Int32Array(init.stopSab), failIndex: init.index,
     });
     port.postMessage({ type: 'ready', index: init.index, gso: tx.every((b) => b.gso), gro: rx.gro, localPorts: tx.map((b) => localPort(b)) } satisfies WorkerMessage);
     loop.runUntilStopped();

@@ -10,6 +10,7 @@ import { leaseIdOf, num, type DeleteRangeRequest, type PutRequest, type RangeReq
 import { keyBytes, type WalRecord } from './store/types.js';
 import { WriteAheadLog } from './wal/wal.js';
 import { hashKV } from './store/hash.js';
+import { etcdSnapshot } from './store/etcd-snapshot.js';
 import { SNAPSHOT_FILE, loadSnapshot, serializeSnapshot } from './wal/snapshot.js';
 import { lockDataDir } from './wal/dir-lock.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -274,6 +275,15 @@ export class RegistryService {
     const hash = hashKV(this.store, rev > 0 ? rev : this.store.rev);
     await this.settled();
     return { header, hash, compact_revision: compactRev > 0 ? compactRev : -1 };
+  }
+
+  /** The state as an etcd bbolt database (etcdctl snapshot save), once everything in it is durable. */
+  async snapshot(): Promise<{ header: Header; db: Buffer }> {
+    await this.readable();
+    const header = this.header();
+    const db = etcdSnapshot(this.store, this.wal.lastSeq);
+    await this.settled();
+    return { header, db };
   }
 
   async leaseLeases(): Promise<Resp> {

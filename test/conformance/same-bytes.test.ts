@@ -1,11 +1,14 @@
 /**
  * The same request bytes to Debian's etcd 3.4.23 and to the embedded registry, side by side: the HTTP status,
  * the gRPC code and etcd's message must agree (headers differ by nature: cluster and member IDs, revisions).
- * Each case is one where the registry used to answer differently.
+ * Each named case is one where the registry used to answer differently; the fuzzed run compares the status and
+ * gRPC code of 2,000 mutated requests.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b64, rawRequest, rawWatch } from './raw.js';
 import { embedded, etcd3423, type RunningServer } from './targets.js';
+import { mutate } from '../registry/helpers.js';
 
 let etcd: RunningServer | undefined;
 let reg: RunningServer | undefined;
@@ -84,5 +87,44 @@ describe('same bytes, same answer: etcd 3.4.23 and the embedded registry', () =>
     const cancel = (ls: any[]) => { const { header: _h, ...rest } = ls[0].result; return rest; };
     expect(cancel(watches[0])).toEqual({ watch_id: '-1', created: true, canceled: true, cancel_reason: 'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token' });
     expect(cancel(watches[1])).toEqual(cancel(watches[0]));
+  });
+});
+
+const TEMPLATES: Record<string, unknown> = {
+  '/v3/kv/range': { key: b64('/p/'), range_end: b64('/p0'), limit: '1', revision: '2', keys_only: true, sort_order: 'DESCEND', sort_target: 'KEY' },
+  '/v3/kv/put': { key: b64('/p/3'), value: b64('x'), prev_kv: true, ignore_value: false },
+  '/v3/kv/deleterange': { key: b64('/p/'), range_end: b64('/p0'), prev_kv: true },
+  '/v3/kv/txn': { compare: [{ key: b64('/p/3'), target: 'VALUE', result: 'EQUAL', value: b64('x') }], success: [{ request_put: { key: b64('/p/t'), value: b64('y') } }, { request_range: { key: b64('/p/3') } }], failure: [{ request_delete_range: { key: b64('/p/3') } }] },
+  '/v3/kv/compaction': { revision: '1' },
+  '/v3/lease/timetolive': { ID: '7', keys: true },
+  '/v3/lease/revoke': { ID: '123' },
+};
+
+describe('same bytes, same answer: fuzzed', () => {
+  it('2,000 mutated and random requests get the same HTTP status and gRPC code from both', { timeout: 240_000 }, async () => {
+    const routes = Object.keys(TEMPLATES);
+    const weird = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 8 }),
+      fc.constantFrom('', '!!', 'AA==', '-1', '9223372036854775808', 'DELETE', 1.5, -1, 1e300, null, true, 'GREATER', 'LEASE', 'MOD', [97, 98]));
+    const request = fc.oneof(
+      fc.tuple(fc.constantFrom(...routes), fc.array(fc.nat(), { maxLength: 4 }), weird).map(([route, p, rep]) => ({ route, text: JSON.stringify(mutate(TEMPLATES[route], p, rep)) })),
+      fc.tuple(fc.constantFrom(...routes), fc.string({ maxLength: 20 })).map(([route, text]) => ({ route, text })),
+      fc.tuple(fc.constantFrom(...routes), fc.nat(60)).map(([route, cut]) => ({ route, text: JSON.stringify(TEMPLATES[route]).slice(0, cut) })),
+    );
+    const differ: string[] = [];
+    const etcdCrashes: string[] = [];
+    for (const { route, text } of fc.sample(request, { numRuns: 2000, seed: Number(process.env.SAME_BYTES_SEED ?? 2026) })) {
+      const [e, r] = await Promise.all([etcd!, reg!].map((s) => rawRequest(s.url, 'POST', route, text).catch((err: Error) => ({ status: -1, text: err.message, json: undefined }))));
+      const [a, b] = [e, r].map((x) => `${x.status} ${x.json?.code ?? ''}`);
+      expect(r.status, `registry did not answer ${route} ${text}`).not.toBe(-1);
+      // etcd 3.4.23 itself dies on some bodies (a Range with sort_target -1 panics in apply.go): note it, start it again.
+      if (e.status === -1) {
+        etcdCrashes.push(`${route} ${text.slice(0, 120)}`);
+        await etcd!.restart();
+        continue;
+      }
+      if (a !== b) differ.push(`${route} ${text.slice(0, 120)}: etcd ${a} ${e.text.slice(0, 120)} / registry ${b} ${r.text.slice(0, 120)}`);
+    }
+    expect(differ).toEqual([]);
+    if (etcdCrashes.length > 0) console.log(`etcd 3.4.23 died on ${etcdCrashes.length} of these requests (restarted each time):\n${etcdCrashes.join('\n')}`);
   });
 });

@@ -90,18 +90,23 @@ describe('npm run demo', () => {
     const got = /received by b: 104857600 bytes {2}sha256 ([0-9a-f]{64})/.exec(r.out);
     expect(sent?.[1]).toBeDefined();
     expect(got?.[1]).toBe(sent?.[1]);
-    // Containers: two per host attached by CNI ADD, each answered by all four on the other hosts, a transfer
+    // vxtun status on host b: host a is a peer that sent it the 100 MB.
+    const subnetA = /host a: subnet (10\.244\.\d+\.0\/24)/.exec(r.out)?.[1];
+    expect(r.out).toMatch(new RegExp(`    peer ${subnetA?.replace(/\./g, '\\.')}(, \\S+)?\\n      public ip: \\S+\\n      vtep mac: \\S+\\n      transfer: 1\\d\\d\\.\\d\\d MiB received`));
+    // Containers: two per host attached by CNI ADD (dual stack), each answered by all four on the other hosts over
+    // IPv4 and IPv6, a transfer
     // container to container with matching sha256, and after DEL nothing held on any host.
     for (const c of ['a1', 'a2', 'b1', 'b2', 'c1', 'c2']) {
-      expect(r.out).toMatch(new RegExp(`container ${c} on host ${c[0]}: netns vx[0-9a-f]{4}-${c}, eth0 10\\.244\\.\\d+\\.\\d+/24, MTU 1450`));
+      expect(r.out).toMatch(new RegExp(`container ${c} on host ${c[0]}: netns vx[0-9a-f]{4}-${c}, eth0 10\\.244\\.\\d+\\.\\d+/24 fd10:244:0:[0-9a-f]+::[0-9a-f]+/64, MTU 1450`));
       const others = ['a', 'b', 'c'].filter((h) => h !== c[0]).flatMap((h) => [`${h}1`, `${h}2`]);
       expect(r.out).toMatch(new RegExp(`    ${c} -> ${others.map((o) => `${o} [12]/2`).join(', ')}\n`));
+      expect(r.out).toMatch(new RegExp(`    ${c} -> ${others.map((o) => `${o} [12]/2`).join(', ')} \\(IPv6\\)\n`));
     }
     const csent = /sent by a1: +20971520 bytes {2}sha256 ([0-9a-f]{64})/.exec(r.out);
     expect(csent?.[1]).toBeDefined();
     expect(/received by c2: 20971520 bytes {2}sha256 ([0-9a-f]{64})/.exec(r.out)?.[1]).toBe(csent?.[1]);
     for (const h of ['a', 'b', 'c']) {
-      expect(r.out).toContain(`host ${h}: 2 container veths, 2 addresses held by host-local, 2 plugin records, 2 masquerade chains\n`);
+      expect(r.out).toContain(`host ${h}: 2 container veths, 4 addresses held by host-local, 2 plugin records, 2 masquerade chains\n`);
       expect(r.out).toContain(`host ${h}: 0 container veths, 0 addresses held by host-local, 0 plugin records, 0 masquerade chains (cni0 stays, as with Flannel)`);
     }
     const prefix = /host a: netns (vx[0-9a-f]{4})a,/.exec(r.out)?.[1];

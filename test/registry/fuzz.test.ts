@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import http from 'node:http';
 import fc from 'fast-check';
-import { b64, inProcessRegistry, post } from './helpers.js';
+import { b64, inProcessRegistry, mutate, post } from './helpers.js';
 
 /**
  * Random and mutated requests to every route: the server never crashes, never answers a unary route with 5xx,
@@ -28,17 +28,6 @@ const TEMPLATES: Record<string, unknown> = {
   '/v3/kv/lease/timetolive': { ID: '7' },
 };
 const ROUTES = Object.keys(TEMPLATES);
-
-/** Replaces one leaf (or adds a field) somewhere in a JSON value. */
-function mutate(v: unknown, path: number[], replacement: unknown): unknown {
-  if (path.length === 0 || v === null || typeof v !== 'object') return replacement;
-  const entries = Array.isArray(v) ? v.map((x, i) => [i, x] as const) : Object.entries(v as object);
-  if (entries.length === 0) return replacement;
-  const [k, child] = entries[path[0] % entries.length];
-  const copy: Record<string | number, unknown> = Array.isArray(v) ? [...v] : { ...(v as object) };
-  copy[k] = mutate(child, path.slice(1), replacement);
-  return copy;
-}
 
 const weird = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }), fc.string(), fc.constantFrom('', '!!', 'AA==', '-1', '9223372036854775808', 'DELETE', 1.5, -1, 1e300, null, true),

@@ -134,3 +134,14 @@ export function inProcessRegistry(prefix: string, setup?: (url: string) => Promi
   });
   return { get url() { return reg!.url; } };
 }
+
+/** Replaces one leaf (or adds a field) somewhere in a JSON value. */
+export function mutate(v: unknown, path: number[], replacement: unknown): unknown {
+  if (path.length === 0 || v === null || typeof v !== 'object') return replacement;
+  const entries = Array.isArray(v) ? v.map((x, i) => [i, x] as const) : Object.entries(v as object);
+  if (entries.length === 0) return replacement;
+  const [k, child] = entries[path[0] % entries.length];
+  const copy: Record<string | number, unknown> = Array.isArray(v) ? [...v] : { ...(v as object) };
+  copy[k] = mutate(child, path.slice(1), replacement);
+  return copy;
+}

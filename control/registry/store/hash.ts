@@ -13,7 +13,7 @@ import type { Store } from './store.js';
 const crc32c = createRequire(import.meta.url)('crc-32/crc32c') as { buf(b: Uint8Array, seed?: number): number };
 const BUCKET = Buffer.from('key');
 
-function revisionKey(rev: number, sub: number, tombstone: boolean): Buffer {
+export function revisionKey(rev: number, sub: number, tombstone: boolean): Buffer {
   const b = Buffer.alloc(tombstone ? 18 : 17);
   b.writeBigUInt64BE(BigInt(rev), 0);
   b[8] = 0x5f; // '_'
@@ -22,9 +22,10 @@ function revisionKey(rev: number, sub: number, tombstone: boolean): Buffer {
   return b;
 }
 
-export function hashKV(store: Store, rev: number): number {
+/** The "key" bucket etcd would hold for this history up to `rev`: [revision key, KeyValue] rows in order. */
+export function keyBucketRows(store: Store, rev: number): [key: Buffer, value: Buffer][] {
   const kvType = messageType('mvccpb.KeyValue');
-  const rows: { rev: number; sub: number; key: Buffer; value: Buffer; tombstone: boolean }[] = [];
+  const rows: { rev: number; sub: number; key: Buffer; value: Buffer }[] = [];
   for (const [id, entries] of store.keyspace.historyEntries()) {
     const key = keyBytes(id);
     let newest = -1;
@@ -41,11 +42,15 @@ export function hashKV(store: Store, rev: number): number {
         if (kv.value.length > 0) msg.value = kv.value;
         if (kv.lease !== '0') msg.lease = kv.lease;
       }
-      rows.push({ rev: e.rev, sub: e.sub, key: revisionKey(e.rev, e.sub, !kv), value: Buffer.from(kvType.encode(kvType.fromObject(msg)).finish()), tombstone: !kv });
+      rows.push({ rev: e.rev, sub: e.sub, key: revisionKey(e.rev, e.sub, !kv), value: Buffer.from(kvType.encode(kvType.fromObject(msg)).finish()) });
     });
   }
   rows.sort((a, b) => a.rev - b.rev || a.sub - b.sub);
+  return rows.map((r) => [r.key, r.value]);
+}
+
+export function hashKV(store: Store, rev: number): number {
   let crc = crc32c.buf(BUCKET);
-  for (const r of rows) crc = crc32c.buf(r.value, crc32c.buf(r.key, crc));
+  for (const [k, v] of keyBucketRows(store, rev)) crc = crc32c.buf(v, crc32c.buf(k, crc));
   return crc >>> 0;
 }

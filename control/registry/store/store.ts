@@ -11,6 +11,8 @@ import { EVENT_DELETE, EVENT_PUT, keyBytes, keyId, type Event, type KeyValue, ty
 export class Store {
   rev = 1;
   compactRev = 0;
+  /** Whether a compaction at revision 0 happened (etcd refuses a second one); not kept in snapshots. */
+  private compactedAtZero = false;
   readonly keyspace = new Keyspace();
   readonly leases: Leases;
   /** Events of every revision >= compactRev, ascending (the watch history). */
@@ -72,12 +74,14 @@ export class Store {
 
   compact(rev: number): WalRecord {
     if (rev > this.rev) throw Errors.futureRev();
-    if (rev <= this.compactRev) throw Errors.compacted();
+    // etcd starts at compaction revision -1, so its first compaction at 0 succeeds (and changes nothing).
+    if (rev <= this.compactRev && !(rev === 0 && this.compactRev === 0 && !this.compactedAtZero)) throw Errors.compacted();
     this.applyCompact(rev);
     return { t: 'c', rev };
   }
 
   private applyCompact(rev: number): void {
+    if (rev === 0) this.compactedAtZero = true;
     this.compactRev = rev;
     this.keyspace.compact(rev);
     let drop = 0;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../log.js';
 import type { RegistryService } from '../service.js';
@@ -27,6 +28,28 @@ type Msg = Record<string, unknown>;
 // biome-ignore-start lint/suspicious/noExplicitAny: protobufjs' loaded package and messages are untyped
 
 const tokenOf = (md: grpc.Metadata): string | undefined => (md.get('token')[0] ?? md.get('authorization')[0])?.toString();
+
+/**
+ * etcd's Snapshot stream: the database in chunks, each with the bytes still to come, then its sha256 as the last
+ * blob (what `etcdctl snapshot restore` checks). An error must end the call with a status: destroying the stream
+ * sends none and leaves `etcdctl snapshot save` waiting forever.
+ */
+async function sendSnapshot(svc: RegistryService, call: grpc.ServerWritableStream<Msg, Msg>): Promise<void> {
+  try {
+    const { header, db } = await svc.snapshot();
+    const CHUNK = 32 * 1024;
+    for (let off = 0; off < db.length && !call.cancelled; off += CHUNK) {
+      const blob = db.subarray(off, off + CHUNK);
+      const more = call.write({ header, remaining_bytes: db.length - off - blob.length, blob });
+      if (!more) await new Promise((resolve) => call.once('drain', resolve));
+    }
+    call.write({ header, remaining_bytes: 0, blob: createHash('sha256').update(db).digest() });
+    call.end();
+  } catch (err) {
+    const e = toRpcError(err);
+    call.emit('error', { code: e.grpcCode, details: e.message });
+  }
+}
 
 export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, backlog: WatchBacklog, auth?: AuthStore): grpc.Server {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, 'grpc.max_send_message_length': 2 ** 31 - 1 });
@@ -106,8 +129,7 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
     Defragment: unary('Defragment', () => ({ header: svc.header() })),
     Hash: notImplemented('Hash'), HashKV: unary('HashKV', (r) => svc.hashKV(r)), MoveLeader: notImplemented('MoveLeader'),
     Downgrade: notImplemented('Downgrade'),
-    // A status must be sent, not the stream destroyed (that leaves `etcdctl snapshot save` waiting forever).
-    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => { call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: Errors.unimplemented('Snapshot').message }); },
+    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => { void sendSnapshot(svc, call); },
   });
   server.addService(pb.Cluster.service, {
     MemberList: unary('MemberList', () => ({ header: svc.header(), members: [member()] })),

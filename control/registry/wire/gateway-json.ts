@@ -48,7 +48,8 @@ function fieldIndex(type: protobuf.Type): FieldIndex {
  * Go's error texts are imitated for the common cases.
  */
 export function parseJsonBody(text: string): unknown {
-  if (text.trim() === '') return {};
+  // Go decodes an empty body and `null` into an empty message.
+  if (text.trim() === '' || text.trim() === 'null') return {};
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -126,6 +127,14 @@ function decodeInteger(t: string, v: unknown): string | number {
 }
 
 function decodeBytes(v: unknown): Buffer {
+  // Go's encoding/json also fills a []byte from an array of numbers, element by element.
+  if (Array.isArray(v)) {
+    return Buffer.from(v.map((b) => {
+      if (b === null) return 0;
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255) throw bad(`json: cannot unmarshal ${describe(b)} into Go value of type uint8`);
+      return b;
+    }));
+  }
   if (typeof v !== 'string') throw bad(`json: cannot unmarshal ${describe(v)} into Go value of type []uint8`);
   const s = v.replace(/[\r\n]/g, '');
   if (!BASE64.test(s)) {
@@ -137,7 +146,11 @@ function decodeBytes(v: unknown): Buffer {
 }
 
 function decodeEnum(e: protobuf.Enum, v: unknown): number {
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31) return v;
+    throw bad(`json: cannot unmarshal number ${String(v)} into Go value of type ${goTypeName(e)}`);
+  }
+  if (typeof v !== 'string') throw bad(`json: cannot unmarshal ${describe(v).split(' ')[0]} into Go value of type ${goTypeName(e)}`);
   if (typeof v === 'string') {
     for (const [name, num] of Object.entries(e.values)) {
       if (upperSnake(name) === v || name === v) return num;

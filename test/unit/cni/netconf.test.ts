@@ -4,6 +4,9 @@ import { parseFlannelEnv } from '../../../control/cni/flannel-env.js';
 import { buildDelegateConfig, parseNetConf } from '../../../control/cni/netconf.js';
 import { CniError } from '../../../control/cni/errors.js';
 import { conflist, launcherScript } from '../../../control/cni/command.js';
+import { formatSubnetEnv } from '../../../control/subnet/subnet-env.js';
+import { parseSubnet4 } from '../../../control/subnet/ip4.js';
+import { parseSubnet6 } from '../../../control/subnet/ip6.js';
 
 const DUAL = 'FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_IPV6_NETWORK=fc00::/48\nFLANNEL_IPV6_SUBNET=fc00::1/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n';
 
@@ -22,6 +25,18 @@ describe('subnet.env', () => {
       networks: ['10.1.0.0/16', '10.9.0.0/16', 'fc00::/48'],
       subnets: [{ cidr: '10.1.17.0/24', gateway: '10.1.17.1' }, { cidr: 'fc00::/64', gateway: 'fc00::1' }],
       mtu: 1472, ipMasq: true,
+    });
+  });
+
+  it('reads back what `vxtun agent` writes for a dual-stack lease', () => {
+    const text = formatSubnetEnv({
+      network: parseSubnet4('10.244.0.0/16')!, subnet: parseSubnet4('10.244.7.0/24')!, mtu: 1450, ipMasq: false,
+      ipv6: { network: parseSubnet6('fd10:244::/48')!, subnet: parseSubnet6('fd10:244:0:7::/64')! },
+    });
+    expect(parseFlannelEnv(text)).toEqual({
+      networks: ['10.244.0.0/16', 'fd10:244::/48'],
+      subnets: [{ cidr: '10.244.7.0/24', gateway: '10.244.7.1' }, { cidr: 'fd10:244:0:7::/64', gateway: 'fd10:244:0:7::1' }],
+      mtu: 1450, ipMasq: false,
     });
   });
 

@@ -19,7 +19,7 @@ const SAMPLE: Record<string, string> = {
   '<urls>': 'http://127.0.0.1:2379', '<prefix>': '/coreos.com/network', '<user>': 'root', '<password>': 'secret', '<name>': 'vxtun0',
   '<host:port>': '127.0.0.1:2379', '<ms>': '1000', '<level>': 'debug', '<format>': 'json', '<list>': 'vxtun', '<bytes>': '1500',
   '<spec>': 'delay=10ms,loss=1%', '<addr>': '127.0.0.1:9100', '<minutes>': '60', '<port>': '9100', '<version>': '1.0.0',
-  '<path>': '/run/flannel/subnet.env',
+  '<path>': '/run/flannel/subnet.env', '<name-or-ip>': 'eth0', '<regex>': '^eth',
 };
 
 function commands(): [string, Command][] {
@@ -53,11 +53,11 @@ describe('vxtun command line', () => {
   it.each(commands())('%s --help has examples, every flag has an environment variable and is accepted as documented', (_name, cmd) => {
     const help = cmd.helpInformation();
     expect(captureHelp(cmd)).toContain('Examples:');
-    const flags = [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z-]*)( <[^>]+>)?/gm)].filter((m) => !['--help', '--version'].includes(m[1]));
+    const flags = [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z0-9-]*)( <[^>]+>)?/gm)].filter((m) => !['--help', '--version'].includes(m[1]));
     expect(flags.length).toBeGreaterThan(0);
     for (const opt of cmd.options) {
       if (opt.long === '--help' || opt.long === '--version' || opt.negate) continue;
-      expect(opt.envVar, `${opt.long} has no environment variable`).toMatch(/^(VXTUN|FLANNELD)_[A-Z_]+$/);
+      expect(opt.envVar, `${opt.long} has no environment variable`).toMatch(/^(VXTUN|FLANNELD)_[A-Z0-9_]+$/);
       expect(help.replace(/\s+/g, ' ')).toContain(`env: ${opt.envVar})`);
     }
     for (const [, flag, placeholder] of flags) {

@@ -122,3 +122,22 @@ describe('peer subnet checks', () => {
       .toThrow('peers[0].ipv6Subnet: fd10:244::/32 overlaps our ipv6Subnet fd10:244:1::/64');
   });
 });
+
+describe('peer counter slots', () => {
+  const p = (n: number) => ({ publicIp: `192.0.2.${n}`, subnet: `10.244.${n}.0/24`, vtepMac: `02:00:00:00:0${n}:01` });
+
+  it('a peer keeps its slot across reloads (also with a new MAC); a removed peer\'s slot goes to the next new one, marked fresh', () => {
+    const t = new PeerTable(4);
+    const first = t.set([p(1), p(2)]);
+    expect(first.fresh.sort()).toEqual([...first.slots].sort());
+    const second = t.set([p(2), { ...p(1), vtepMac: '02:00:00:00:09:09' }]);
+    expect(second).toEqual({ slots: [first.slots[1], first.slots[0]], fresh: [] });
+    const third = t.set([p(2), p(3)]);
+    expect(third.slots[0]).toBe(first.slots[1]);
+    expect(third.fresh).toEqual([first.slots[0]]);
+    expect(third.slots[1]).toBe(first.slots[0]);
+    const v = new PeerView(t.sab);
+    v.refresh();
+    expect(v.peers.map((e) => e.slot)).toEqual(third.slots);
+  });
+});

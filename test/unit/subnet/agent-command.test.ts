@@ -22,16 +22,17 @@ describe('vxtun agent command', () => {
     await expect(p.parseAsync(['node', 'vxtun', 'agent', '--help'])).rejects.toThrow();
     const help = out.join('');
     for (const flag of ['--etcd-endpoints', '--etcd-prefix', '--public-ip', '--subnet-file', '--subnet-lease-ttl', '--state-dir', '--workers',
-      '--wait-timeout', '--subnet-lease-renew-margin', '--healthz-ip', '--healthz-port']) expect(help).toContain(flag);
+      '--wait-timeout', '--subnet-lease-renew-margin', '--healthz-ip', '--healthz-port', '--iface', '--iface-regex', '--iface-can-reach', '--ip-masq', '--public-ipv6']) expect(help).toContain(flag);
     expect(help).toContain('FLANNELD_<FLAG>');
     expect(help).toContain('/coreos.com/network');
     expect(help).toContain('/run/flannel/subnet.env');
   });
 
-  it('refuses to start without --public-ip, or with a bad TTL, before touching anything', async () => {
+  it('refuses a bad --public-ip, a bad TTL, a lease margin beyond the TTL and --kube-subnet-mgr, before touching anything', async () => {
     const a = program();
-    await expect(a.p.parseAsync(['node', 'vxtun', 'agent'])).rejects.toThrow();
-    expect(a.out.join('')).toMatch(/required option '--public-ip <ip>' not specified/);
+    await expect(a.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', 'eth0'])).rejects.toMatchObject({ code: 'VXTUN_ERR_CONFIG', message: expect.stringMatching(/--public-ip eth0 is not an IPv4 address/) });
+    await expect(program().p.parseAsync(['node', 'vxtun', 'agent', '--kube-subnet-mgr'])).rejects.toThrow(/--kube-subnet-mgr is not supported: vxtun takes subnet leases from etcd/);
+    await expect(program().p.parseAsync(['node', 'vxtun', 'agent', '--subnet-lease-ttl', '1h', '--subnet-lease-renew-margin', '60'])).rejects.toThrow(/--subnet-lease-renew-margin \(60 min\) must be shorter than the lease TTL \(3600 s\)/);
     const b = program();
     await expect(b.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', '198.18.0.1', '--subnet-lease-ttl', 'forever'])).rejects.toThrow();
     expect(b.out.join('')).toMatch(/expected a duration such as 24h, 90m or 60s, got "forever"/);

@@ -1,0 +1,75 @@
+/**
+ * `vxtun agent --etcd-endpoints a,b,c` against Debian's etcd 3.4.23 as a three-member cluster (inside host a, on its
+ * underlay address): the agents keep renewing and watching while the member they use is killed, and forward
+ * through a 30 s quorum loss, recovering when the members return.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestbed, type Testbed } from '../../bench/testbed/index.js';
+import { startAgentCluster, type AgentCluster, type RunningAgent } from '../../bench/agent-cluster.js';
+import { isRoot, ping, waitFor } from './harness.js';
+
+const TTL_SECONDS = 10;
+const key = (subnet: string) => `/coreos.com/network/subnets/${subnet.replace('/', '-')}`;
+const gateway = (subnet: string) => subnet.replace(/\/\d+$/, '');
+
+describe.runIf(isRoot)('vxtun agent on a 3-member etcd 3.4.23 cluster', () => {
+  let tb: Testbed;
+  let cluster: AgentCluster;
+  let a: RunningAgent, b: RunningAgent;
+
+  beforeAll(async () => {
+    tb = await createTestbed();
+    cluster = await startAgentCluster(tb, { registry: 'etcd-cluster', workers: 1, leaseTtl: `${TTL_SECONDS}s` });
+    await cluster.etcdctl(['put', '/coreos.com/network/config', '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}']);
+    a = await cluster.startAgent('a');
+    b = await cluster.startAgent('b');
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([a?.stop(), b?.stop()]);
+    await cluster?.close();
+    await tb?.destroy();
+  });
+
+  const mark = (agent: RunningAgent) => { const at = agent.output().length; return () => agent.output().slice(at); };
+  const thirdLease = async (n: number) => {
+    const subnet = `10.244.${210 + n}.0/24`;
+    await cluster.etcdctl(['put', key(subnet), `{"PublicIP":"198.18.251.${n}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:fb:0${n}"}}`]);
+    return subnet;
+  };
+  const added = (log: () => string, subnet: string) => log().includes(`"subnet":"${subnet}"`) && log().includes('"msg":"peer added"');
+
+  it('the member in use is killed: renewal and the watch fail over within seconds', async () => {
+    const [logA, logB] = [mark(a), mark(b)];
+    await cluster.stopRegistry('SIGKILL', 0); // the first endpoint, where both agents start
+    const subnet = await thirdLease(1);
+    await waitFor(() => added(logA, subnet) && added(logB, subnet), 10_000, 'both agents to see a lease written after the kill');
+    await waitFor(() => logA().includes('"msg":"lease renewed"') && logB().includes('"msg":"lease renewed"'), (TTL_SECONDS + 5) * 1000, 'renewals through another member');
+    const leases = await cluster.leases();
+    expect(leases.has(key(a.subnet)) && leases.has(key(b.subnet))).toBe(true);
+    await cluster.startRegistry(0);
+  }, 60_000);
+
+  it('two members down for 30 s: forwarding goes on, and the agents recover when they return', async () => {
+    const [logA, logB] = [mark(a), mark(b)];
+    const pings = 200;
+    const pinging = tb.exec('a', ['ping', '-c', String(pings), '-i', '0.2', '-W', '1', gateway(b.subnet)], { timeoutMs: 70_000, allowFail: true });
+    await sleep(1000);
+    await cluster.stopRegistry('SIGKILL', 1);
+    await cluster.stopRegistry('SIGKILL', 2);
+    await waitFor(() => logA().includes('registry unreachable since') && logB().includes('registry unreachable since'), 20_000, 'both agents to notice the quorum loss');
+    await sleep(30_000);
+    await cluster.startRegistry(1);
+    await cluster.startRegistry(2);
+    const done = await pinging;
+    expect(/(\d+) packets transmitted, (\d+) received/.exec(done.stdout)?.slice(1).map(Number)).toEqual([pings, pings]);
+    await waitFor(() => logA().includes('"msg":"resynced') && logB().includes('"msg":"resynced'), 30_000, 'both agents to resync');
+    const subnet = await thirdLease(2);
+    await waitFor(() => added(logA, subnet) && added(logB, subnet), 10_000, 'both agents to see a lease written after the return');
+    await waitFor(() => logA().includes('"msg":"lease renewed"') && logB().includes('"msg":"lease renewed"'), (TTL_SECONDS + 5) * 1000, 'renewals after the return');
+    const leases = await cluster.leases();
+    expect(leases.has(key(a.subnet)) && leases.has(key(b.subnet))).toBe(true);
+    expect(await ping(tb, 'b', gateway(a.subnet))).toBe(3);
+  }, 120_000);
+});
