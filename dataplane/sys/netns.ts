@@ -27,8 +27,10 @@ export function withNetns<T>(name: string, fn: () => T): T {
       return fn();
     } finally {
       const back = native.setNetns(home);
-      // biome-ignore lint/correctness/noUnsafeFinally: a thread left in the wrong namespace is worse than losing fn's error
-      if (back < 0) throw sysError('VXTUN_ERR_SYSCALL', 'returning to the original network namespace', back, 'the thread is stranded; exit the process');
+      if (back < 0) {
+        // biome-ignore lint/correctness/noUnsafeFinally: a thread left in the wrong namespace is worse than losing fn's error
+        throw sysError('VXTUN_ERR_SYSCALL', 'returning to the original network namespace', back, 'the thread is stranded; exit the process');
+      }
     }
   } finally {
     closeSync(home);
