@@ -2,7 +2,8 @@
  * `vxtun static`: the forwarder with a fixed peer list from a config file. SIGHUP re-reads the file and swaps
  * the peers without touching the TUN; SIGTERM/SIGINT stop the workers and remove the device.
  */
-import { checkPeerSubnets, parseCidr, formatIpBytes } from '../dataplane/routes.js';
+import { checkPeerSubnets } from '../dataplane/routes.js';
+import { formatIpBytes, parseCidr } from '../dataplane/address.js';
 import { VxtunError } from '../dataplane/errors.js';
 import { loadStaticConfig, type StaticConfig } from './static-config.js';
 import { persistentVtepMac, DEFAULT_STATE_DIR } from './state.js';
@@ -39,6 +40,9 @@ async function runStaticDataplane(flags: StaticFlags, cfg: StaticConfig, vtepMac
   const host = await serveHost({ kind: 'static', dp, publicIp: cfg.publicIp, vtepMac: vtep.mac, subnet: cfg.subnet, ipv6Subnet: cfg.ipv6Subnet }, http, log)
     .catch(async (err) => { await dp.stop(); throw err; });
   setReady(true);
+  // Test-only: SIGUSR2 makes queue worker 0 fail, so the fault suite can watch a real restart.
+  const failHook = () => dp.failWorker(0);
+  if (process.env.VXTUN_TEST_HOOKS === '1') process.on('SIGUSR2', failHook);
   log.info({ vtepMac: vtep.mac, publicIp: cfg.publicIp, port: cfg.port, vni: cfg.vni, subnet: cfg.subnet, ipv6Subnet: cfg.ipv6Subnet }, 'vxtun static running');
   await runUntilStopped(dp, {
     statsInterval: flags.statsInterval,
@@ -52,7 +56,10 @@ async function runStaticDataplane(flags: StaticFlags, cfg: StaticConfig, vtepMac
       }
     },
     beforeStop: () => setReady(false),
-  }, log).finally(() => host.close());
+  }, log).finally(() => {
+    process.off('SIGUSR2', failHook);
+    return host.close();
+  });
 }
 
 function defaultNetwork(subnet: string): string {

@@ -10,7 +10,8 @@ import { VxtunError } from './errors.js';
 import { overlayMtu, type LocalConfig } from './local.js';
 import { VNI_MAX } from './packet/vxlan.js';
 import { IPV6_MIN_MTU } from './packet/ipv6.js';
-import { PeerTable, checkPeerSubnets, cidrWithin, parseCidr, parseIpBytes, type Peer } from './routes.js';
+import { PeerTable, checkPeerSubnets, type Peer } from './routes.js';
+import { cidrWithin, parseCidr, parseIpBytes } from './address.js';
 import { createPeerStatsBuffer, createStatsBuffer, readPeerSlot, readStats, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS, P_TX_BYTES, P_TX_PACKETS, type DataplaneStats } from './stats.js';
 import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
@@ -110,7 +111,8 @@ export class Dataplane extends EventEmitter {
     this.table = new PeerTable();
     this.statsSab = createStatsBuffer(opts.workers);
     this.peerStatsSab = createPeerStatsBuffer(opts.workers, this.table.maxPeers);
-    this.stopSab = new SharedArrayBuffer(4);
+    // [0]: stop all; [1 + i]: make worker i fail (failWorker).
+    this.stopSab = new SharedArrayBuffer(4 * (1 + opts.workers));
   }
 
   static async start(opts: DataplaneOptions): Promise<Dataplane> {
@@ -237,6 +239,17 @@ export class Dataplane extends EventEmitter {
     return readStats(this.statsSab, this.opts.workers, this.tunTxLast - this.tunTxBase);
   }
 
+  /**
+   * Makes queue worker `index` throw out of its loop, as a bug would: the restart path then runs for real. For the
+   * fault tests (`vxtun static` calls it on SIGUSR2 when VXTUN_TEST_HOOKS=1); never needed in operation.
+   */
+  failWorker(index: number): void {
+    const slot = this.slots[index];
+    if (!slot?.worker) throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `no running worker ${index}`);
+    Atomics.store(new Int32Array(this.stopSab), 1 + index, 1);
+    signalWake(slot.init.wakeFd);
+  }
+
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -282,6 +295,7 @@ export class Dataplane extends EventEmitter {
         if (m.type !== 'ready') return;
         ready = true;
         clearTimeout(timer);
+        if (this.workerInfo[m.index] !== undefined) this.opts.logger.info({ worker: m.index, restarts: slot.restarts.recent }, 'worker restarted');
         this.workerInfo[m.index] = m;
         resolve();
       });
@@ -311,6 +325,7 @@ export class Dataplane extends EventEmitter {
     this.opts.logger.warn({ worker: slot.init.index, code, restarts: slot.restarts.recent, delayMs: delay }, 'worker exited; restarting it');
     setTimeout(() => {
       if (this.stopping) return;
+      Atomics.store(new Int32Array(this.stopSab), 1 + slot.init.index, 0);
       this.launch(slot).catch((err) => this.opts.logger.error({ worker: slot.init.index, err: String(err) }, 'worker restart failed'));
     }, delay);
   }

@@ -31,8 +31,9 @@ export interface QueueDeps {
   stats: Float64Array;
   /** This worker's per-peer counter rows (stats.ts peerStatsBlock). */
   peerStats?: Float64Array;
-  /** stop[0] !== 0 ends the loop. */
+  /** stop[0] !== 0 ends the loop; stop[1 + failIndex] !== 0 makes it throw (Dataplane.failWorker, a test hook). */
   stop: Int32Array;
+  failIndex?: number;
 }
 
 export class QueueLoop {
@@ -71,7 +72,9 @@ export class QueueLoop {
   runUntilStopped(): void {
     const { poller, stop } = this.d;
     let ready = READY_TUN | READY_UDP;
+    const fail = 1 + (this.d.failIndex ?? -1);
     while (Atomics.load(stop, 0) === 0) {
+      if (fail > 0 && Atomics.load(stop, fail) !== 0) throw new Error(`queue ${fail - 1}: failure forced by Dataplane.failWorker (test hook)`);
       if (ready !== 0 && this.turn()) continue;
       ready = poller.wait(IDLE_POLL_MS);
       if (ready === 0) this.d.peers.refresh();

@@ -57,7 +57,7 @@ function main(init: WorkerInit): void {
     const loop = new QueueLoop({
       cfg: init.cfg, tun, rx, tx: tx.length > 0 ? tx : [rx], poller,
       peers: new PeerView(init.peerSab), stats: workerRow(init.statsSab, init.index),
-      peerStats: peerStatsBlock(init.peerStatsSab, init.index, init.maxPeers), stop: new Int32Array(init.stopSab),
+      peerStats: peerStatsBlock(init.peerStatsSab, init.index, init.maxPeers), stop: new Int32Array(init.stopSab), failIndex: init.index,
     });
     port.postMessage({ type: 'ready', index: init.index, gso: tx.every((b) => b.gso), gro: rx.gro, localPorts: tx.map((b) => localPort(b)) } satisfies WorkerMessage);
     loop.runUntilStopped();

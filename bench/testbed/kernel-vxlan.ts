@@ -13,6 +13,8 @@ export interface FlannelVxlanOptions {
   readonly linkMtu?: number;
   /** Flannel's `DirectRouting`: peers on the same link get `ip route replace <subnet> via <publicIp>`, no tunnel. */
   readonly directRouting?: boolean;
+  /** The tunnel's local address and underlay device, when not the host's testbed veth (e.g. a link to a relay). */
+  readonly underlay?: { readonly ip: string; readonly dev: string };
 }
 
 export interface FlannelVxlan {
@@ -44,7 +46,7 @@ export async function setupFlannelVxlan(tb: Testbed, host: HostName, opts: Flann
 
   // Flannel sets the MAC at creation so udev's MACAddressPolicy cannot replace it (flannel#1155).
   await ip('link', 'add', device, 'address', vtepMac, 'mtu', String(mtu), 'type', 'vxlan', 'id', String(vni),
-    'local', self.underlayIp, 'dev', self.dev, 'dstport', String(port), 'nolearning');
+    'local', opts.underlay?.ip ?? self.underlayIp, 'dev', opts.underlay?.dev ?? self.dev, 'dstport', String(port), 'nolearning');
   const remove = async (): Promise<void> => {
     await tb.exec(host, ['ip', 'link', 'del', device], { allowFail: true });
     if (opts.directRouting) for (const peer of opts.peers) await tb.exec(host, ['ip', 'route', 'del', peer.subnet], { allowFail: true });

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomVtepMac } from '../../bench/testbed/index.js';
 import { isRoot, startStatic, tcpTransfer, udpTransfer, type VxtunProc } from '../netns/harness.js';
-import { createRelayBed, kernelSnmp, type RelayBed } from './relay-bed.js';
+import { createRelayBed, kernelSnmp, type RelayBed } from '../../bench/faults/bed.js';
 
 const MB = 1024 * 1024;
 const DATAGRAMS = 3000;

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestbed, randomVtepMac, type Testbed } from '../../bench/testbed/index.js';
-import { isRoot, startStatic, tcpTransfer, tool, type VxtunProc } from './harness.js';
+import { join } from 'node:path';
+import { isRoot, ROOT, startStatic, tcpTransfer, type VxtunProc } from './harness.js';
 
 const MB = 1024 * 1024;
 const ROUNDS = 200;
@@ -36,7 +37,7 @@ describe.runIf(isRoot)('bad input at the VXLAN port', () => {
 
   it('a 100 MB transfer completes intact while bad datagrams arrive, and every one is counted', async () => {
     const bad = (bind: string, only?: string) => tb.exec('a', [
-      'node', tool('bad-sender.mjs'), tb.hosts.b.underlayIp, '8472', '1', mac.b, '10.244.1.0', '10.244.2.0',
+      'node', join(ROOT, 'bench/faults/hostile-sender.mjs'), tb.hosts.b.underlayIp, '8472', '1', mac.b, '10.244.1.0', '10.244.2.0',
       String(ROUNDS), bind, ...(only ? [only] : []),
     ], { timeoutMs: 60_000 });
     const [transfer, fromPeer, fromStranger] = await Promise.all([

@@ -1,6 +1,6 @@
 /**
  * The fault suite's underlay: the two testbed hosts also joined through a third namespace `<prefix>r` in which
- * tools/relay.mjs forwards VXLAN datagrams between them, impaired. Each host reaches the other through the relay
+ * relay.mjs forwards VXLAN datagrams between them, impaired. Each host reaches the other through the relay
  * by the relay's address on its own side (`peerIp`), so tunnels configured with those addresses cross it; the
  * direct veth between the hosts stays, unused by them.
  *
@@ -8,9 +8,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { createTestbed, type HostName, type Testbed } from '../../bench/testbed/index.js';
-import { run, spawnTracked, type TrackedProcess } from '../../bench/testbed/process.js';
-import { ROOT, waitFor } from '../netns/harness.js';
+import { createTestbed, type HostName, type Testbed } from '../testbed/index.js';
+import { run, spawnTracked, type ExecResult, type TrackedProcess } from '../testbed/process.js';
+import { waitFor } from '../testbed/transfer.js';
+import { repoRoot } from '../testbed/vxtun.js';
 
 export interface RelaySide {
   /** The host's own address on its link to the relay (tunnel local address, vxtun publicIp). */
@@ -24,8 +25,10 @@ export interface RelayBed {
   readonly tb: Testbed;
   readonly netns: string;
   readonly side: Readonly<Record<HostName, RelaySide>>;
-  /** Starts the relay for these VXLAN ports with an impairment spec (see tools/relay.mjs); one at a time. */
+  /** Starts the relay for these VXLAN ports with an impairment spec (see relay.mjs); one at a time. */
   startRelay(ports: readonly number[], impairments: string): Promise<void>;
+  /** Runs argv inside the relay's namespace to completion (bounded). */
+  inRelay(...argv: string[]): Promise<ExecResult>;
   /** Stops the relay; returns what it did ({relayed, loss, corruptInner, ...}). */
   stopRelay(): Promise<Record<string, number>>;
   destroy(): Promise<void>;
@@ -48,7 +51,7 @@ export async function createRelayBed(): Promise<RelayBed> {
     }
     await tb.destroy();
   };
-  const inRelay = (...argv: string[]) => run(['ip', 'netns', 'exec', netns, ...argv]);
+  const inRelay = (...argv: string[]) => run(['ip', 'netns', 'exec', netns, ...argv], { timeoutMs: 600_000 });
   try {
     await run(['ip', 'netns', 'add', netns]);
     await inRelay('ip', 'link', 'set', 'lo', 'up');
@@ -59,6 +62,11 @@ export async function createRelayBed(): Promise<RelayBed> {
         'peer', 'name', relayDev, 'netns', netns, 'mtu', String(tb.mtu)]);
       await tb.exec(host, ['ip', 'addr', 'add', `${s.ip}/24`, 'dev', s.dev]);
       await tb.exec(host, ['ip', 'link', 'set', s.dev, 'up']);
+      // As a NIC without offloads: over a veth a kernel VXLAN device would hand on one 64 KB tunnel GSO packet
+      // (which the relay's plain socket receives whole) whose inner checksums hold only the pseudo-header sum
+      // (which the receiving kernel rejects once a relay has put the bytes on a "wire"). With checksum offload
+      // off, the sending kernel segments and finishes every checksum itself.
+      await tb.exec(host, ['ethtool', '-K', s.dev, 'tx', 'off']);
       await inRelay('ip', 'addr', 'add', `${s.peerIp}/24`, 'dev', relayDev);
       await inRelay('ip', 'link', 'set', relayDev, 'up');
     }
@@ -67,10 +75,10 @@ export async function createRelayBed(): Promise<RelayBed> {
     throw err;
   }
   return {
-    tb, netns, side, destroy,
+    tb, netns, side, destroy, inRelay,
     async startRelay(ports, impairments) {
       if (relay !== undefined) throw new Error('the relay is already running');
-      const proc = spawnTracked(['ip', 'netns', 'exec', netns, 'node', join(ROOT, 'test/faults/tools/relay.mjs'),
+      const proc = spawnTracked(['ip', 'netns', 'exec', netns, 'node', join(repoRoot(), 'bench/faults/relay.mjs'),
         side.a.peerIp, side.a.ip, side.b.peerIp, side.b.ip, ports.join(','), impairments], () => undefined);
       relay = proc;
       await waitFor(() => proc.output().includes('relay: listening') || proc.child.exitCode !== null, 10_000, 'relay listening');
