@@ -17,7 +17,7 @@ function quoteChar(c: string): string {
   if (c === '"') return "'\"'";
   const code = c.charCodeAt(0);
   const byte = code < 0x80 ? code : 0xc0 | (code >> 6 & 0x1f); // the first byte of its UTF-8 encoding
-  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 0x5c: '\\\\' };
+  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 92: '\\\\' };
   if (named[byte]) return `'${named[byte]}'`;
   if (byte < 0x20 || byte === 0x7f) return `'\\x${byte.toString(16).padStart(2, '0')}'`;
   if (byte >= 0x80 && byte < 0xa0) return `'\\u00${byte.toString(16)}'`;
