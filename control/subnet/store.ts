@@ -122,22 +122,25 @@ export class EtcdLeaseStore implements LeaseStore {
     };
     const relist = async (gen: number): Promise<void> => {
       for (let attempt = 0; !closed && gen === generation; attempt++) {
+        let listing;
         try {
-          const { leases, revision } = await this.list();
-          if (closed || gen !== generation) return;
-          h.snapshot(leases, revision);
-          following = true;
-          watcher = this.client.watch(this.dir, { prefix: true, startRevision: revision + 1n, maxReconnects: -1 }, {
-            events: (events, rev) => { if (gen === generation) h.changes(changesOf(events), rev); },
-            compacted: () => { if (gen === generation) restart(); },
-            error: (e) => { if (gen === generation) restart(e); },
-          });
-          return;
+          listing = await this.list();
         } catch (e) {
           if (closed || gen !== generation) return;
           h.unreachable(e as Error);
           await sleep(backoffDelay(attempt));
+          continue;
         }
+        if (closed || gen !== generation) return;
+        // Outside the try: a throwing handler is a bug to surface, not a registry outage to retry forever.
+        h.snapshot(listing.leases, listing.revision);
+        following = true;
+        watcher = this.client.watch(this.dir, { prefix: true, startRevision: listing.revision + 1n, maxReconnects: -1 }, {
+          events: (events, rev) => { if (gen === generation) h.changes(changesOf(events), rev); },
+          compacted: () => { if (gen === generation) restart(); },
+          error: (e) => { if (gen === generation) restart(e); },
+        });
+        return;
       }
     };
     let probing = false;

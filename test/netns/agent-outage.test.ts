@@ -4,7 +4,7 @@
  * A second host started with another host's --public-ip is stopped with a lease conflict.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestbed, type Testbed } from '../../bench/testbed/index.js';
+import { createTestbed, type AnyHostName, type Testbed } from '../../bench/testbed/index.js';
 import { startAgentCluster, type AgentCluster, type RunningAgent } from '../../bench/agent-cluster.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRoot, ping, tcpTransfer, waitFor } from './harness.js';
@@ -15,17 +15,17 @@ const key = (subnet: string) => `/coreos.com/network/subnets/${subnet.replace('/
 const gateway = (subnet: string) => subnet.replace(/\/\d+$/, '');
 
 describe.runIf(isRoot)('vxtun agent through registry outages', () => {
-  let tb: Testbed;
-  let cluster: AgentCluster;
-  const agents: Partial<Record<'a' | 'b', RunningAgent>> = {};
+  let tb: Testbed<AnyHostName>;
+  let cluster: AgentCluster<AnyHostName>;
+  const agents: Partial<Record<AnyHostName, RunningAgent>> = {};
 
   beforeAll(async () => {
-    tb = await createTestbed();
+    tb = await createTestbed({ hosts: 3 });
     cluster = await startAgentCluster(tb, { workers: 1 });
   });
 
   afterAll(async () => {
-    await Promise.allSettled([agents.a?.stop(), agents.b?.stop()]);
+    await Promise.allSettled([agents.a?.stop(), agents.b?.stop(), agents.c?.stop()]);
     await cluster?.close();
     await tb?.destroy();
   });
@@ -44,7 +44,8 @@ describe.runIf(isRoot)('vxtun agent through registry outages', () => {
     const out = agent.output();
     return Math.max(out.lastIndexOf('"msg":"resynced'), out.lastIndexOf('"msg":"vxtun agent running"')) > out.lastIndexOf('registry unreachable since');
   };
-  const bothConnected = () => waitFor(() => connected(agents.a!) && connected(agents.b!), 20_000, 'both agents to be connected to the registry');
+  const bothConnected = () => waitFor(() => connected(agents.a!) && connected(agents.b!), 20_000, 'both agents to be connected to the registry')
+    .catch((e: Error) => { throw new Error(`${e.message}\na: ${agents.a!.output().slice(-2000)}\nb: ${agents.b!.output().slice(-2000)}`); });
 
   it('agents started before the registry and before the config come up when each appears', async () => {
     await cluster.stopRegistry('SIGTERM');
@@ -89,8 +90,16 @@ describe.runIf(isRoot)('vxtun agent through registry outages', () => {
       const resynced = `"msg":"resynced: ${round.peers} peers (+0 −0)"`;
       await waitFor(() => logA().includes(resynced) && logB().includes(resynced), 20_000, 'both agents to resync');
       // A host that joins after the registry returns is routed to by both within 10 s.
-      const third = await writeThirdLease(round.third);
-      await waitFor(() => peerAdded(a, third) && peerAdded(b, third), 10_000, 'both agents to add the new lease');
+      if (round.signal === 'SIGTERM') {
+        const c = agents.c = await cluster.startAgent('c');
+        const joined = Date.now();
+        for (const from of ['a', 'b'] as const) {
+          while (await ping(tb, from, gateway(c.subnet), 1) !== 1) expect(Date.now() - joined, `${from} routing to the new agent c`).toBeLessThan(10_000);
+        }
+      } else {
+        const third = await writeThirdLease(round.third);
+        await waitFor(() => peerAdded(a, third) && peerAdded(b, third), 10_000, 'both agents to add the new lease');
+      }
     }
     const leases = await cluster.leases();
     expect(leases.has(key(a.subnet)) && leases.has(key(b.subnet))).toBe(true);
@@ -125,18 +134,32 @@ describe.runIf(isRoot)('vxtun agent through registry outages', () => {
   }, 60_000);
 
   it('a second host started with another host\'s --public-ip is stopped with a lease conflict, and traffic to the first works after', async () => {
-    const { a } = agents as Record<'a' | 'b', RunningAgent>;
-    await agents.b!.stop();
-    agents.b = undefined;
-    const intruder = cluster.spawnAgent('b', ['--public-ip', tb.hosts.a.underlayIPv4, '--state-dir', `${cluster.dir}/intruder-state`, '--subnet-file', `${cluster.dir}/intruder.env`]);
+    const { a } = agents as Record<AnyHostName, RunningAgent>;
+    await agents.c!.stop();
+    agents.c = undefined;
+    const intruder = cluster.spawnAgent('c', ['--public-ip', tb.hosts.a.underlayIPv4, '--iface', tb.hosts.c.dev, '--state-dir', `${cluster.dir}/intruder-state`, '--subnet-file', `${cluster.dir}/intruder.env`]);
     const code = await Promise.race([intruder.process.exited, sleep(30_000).then(() => 'still running')]);
     expect(code).toBe(1);
     const mac = JSON.parse((await cluster.leases()).get(key(a.subnet))!).BackendData.VtepMAC as string;
     expect(intruder.process.output()).toMatch(new RegExp(`vxtun: VXTUN_ERR_LEASE_CONFLICT: lease conflict on ${a.subnet.replace(/\./g, '\\.')}: the host with VTEP MAC ${mac} that held this lease for public IP ${tb.hosts.a.underlayIPv4.replace(/\./g, '\\.')} is still running`));
     expect(a.output()).toContain('"msg":"another host with our public IP overwrote our lease (same --public-ip on two hosts?); writing ours back"');
     expect(JSON.parse((await cluster.leases()).get(key(a.subnet))!).PublicIP).toBe(tb.hosts.a.underlayIPv4);
-
-    agents.b = await cluster.startAgent('b');
     expect(await ping(tb, 'b', gateway(a.subnet))).toBe(3);
   }, 90_000);
+
+  it('an agent restarted by its supervisor keeps subnet and VTEP MAC, and a TCP flow through it survives', async () => {
+    const before = { subnet: agents.b!.subnet, lease: (await cluster.leases()).get(key(agents.b!.subnet)) };
+    const server = tb.spawn('b', ['iperf3', '-s', '-1', '-B', gateway(before.subnet)]);
+    await sleep(500);
+    const client = tb.exec('a', ['iperf3', '-c', gateway(before.subnet), '-t', '8', '-b', '50M', '--connect-timeout', '3000'], { timeoutMs: 40_000, allowFail: true });
+    await sleep(2000);
+    await agents.b!.stop();
+    agents.b = await cluster.startAgent('b');
+    const r = await client;
+    await server.stop(2000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/receiver/);
+    expect(agents.b.subnet).toBe(before.subnet);
+    expect((await cluster.leases()).get(key(before.subnet))).toBe(before.lease);
+  }, 60_000);
 });
