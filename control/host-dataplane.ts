@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Dataplane, type DataplaneOptions } from '../dataplane/dataplane.js';
 import { ENCAP_OVERHEAD_IPV4, ENCAP_OVERHEAD_IPV6 } from '../dataplane/packet/vxlan.js';
-import { parseMacBytes } from '../dataplane/routes.js';
+import { parseMacBytes } from '../dataplane/address.js';
 import { findUnderlay } from './underlay.js';
 import type { Logger } from './log.js';
 

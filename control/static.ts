@@ -2,7 +2,8 @@
  * `vxtun static`: the forwarder with a fixed peer list from a config file. SIGHUP re-reads the file and swaps
  * the peers without touching the TUN; SIGTERM/SIGINT stop the workers and remove the device.
  */
-import { checkPeerSubnets, parseCidr, formatIpBytes } from '../dataplane/routes.js';
+import { checkPeerSubnets } from '../dataplane/routes.js';
+import { formatIpBytes, parseCidr } from '../dataplane/address.js';
 import { VxtunError } from '../dataplane/errors.js';
 import { loadStaticConfig, type StaticConfig } from './static-config.js';
 import { persistentVtepMac, DEFAULT_STATE_DIR } from './state.js';

@@ -12,14 +12,15 @@ import { MAX_PEERS, PeerView, type PeerEntry } from './routes.js';
 import { readU32 } from './packet/bytes.js';
 import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex, PEER_ROW, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS } from './stats.js';
-import { parseIp, IpInfo } from './packet/ip.js';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from './packet/ethernet.js';
+import { parseIp, IpInfo, IPPROTO_ICMPV6 } from './packet/ip.js';
+import { NDP_NEIGHBOR_SOLICIT } from './packet/ndp.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, isSolicitedNodeMac } from './packet/ethernet.js';
 import { innerEthertype, readVni, VXLAN_HLEN, VXLAN_OVERHEAD } from './packet/vxlan.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
 import { InnerChecksum, markChecksumPartial, verifyInnerChecksums } from './offload/partial.js';
 import { Coalescer } from './offload/gro.js';
 import { copyRanges, sumRange } from './sys/csum.js';
-import { ArpResponder } from './arp-responder.js';
+import { NeighborResponder } from './neighbor-responder.js';
 
 const C_RX_PACKETS = counterIndex('rxPackets');
 const C_RX_BYTES = counterIndex('rxBytes');
@@ -47,7 +48,7 @@ export class Decapsulator {
   private batchTime = 0;
   private readonly tun: TunQueue;
   private readonly coalescer: Coalescer;
-  private readonly arp: ArpResponder;
+  private readonly neighbors: NeighborResponder;
   /** TUN writes: with a virtio header, filled by the coalescer; without one, plain copies. */
   private readonly out: PacketBatch;
   private readonly ip: IpInfo;
@@ -61,7 +62,7 @@ export class Decapsulator {
     // UDP runs are merged only where the kernel takes UDP_L4 GSO packets from the TUN (USO, Linux 6.2+).
     const uso = TUN_F_USO4 | TUN_F_USO6;
     this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloadFlags & uso) === uso });
-    this.arp = new ArpResponder(cfg, stats, replyBind);
+    this.neighbors = new NeighborResponder(cfg, stats, replyBind);
     this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
     this.ip = new IpInfo();
   }
@@ -85,7 +86,7 @@ export class Decapsulator {
       }
     }
     this.flushTun();
-    this.arp.flush();
+    this.neighbors.flush();
   }
 
   private datagram(buf: Buffer, o: number, len: number, peer: PeerEntry): void {
@@ -98,11 +99,14 @@ export class Decapsulator {
     const eth = o + VXLAN_HLEN;
     const ethertype = innerEthertype(buf, eth, this.cfg.vtepMac);
     if (ethertype < 0) { st[dropIndex(~ethertype)]++; return; }
-    if (ethertype === ETHERTYPE_ARP) { this.arp.offer(buf, eth, len - VXLAN_HLEN, peer); return; }
+    if (ethertype === ETHERTYPE_ARP) { this.neighbors.offerArp(buf, eth, len - VXLAN_HLEN, peer); return; }
+    if (isSolicitedNodeMac(buf, eth)) { this.neighbors.offerSolicit(buf, eth, len - VXLAN_HLEN, peer); return; }
     const inner = o + VXLAN_OVERHEAD;
     const ip = this.ip;
     if (!parseIp(buf, inner, len - VXLAN_OVERHEAD, ip) || (ip.family === 4) !== (ethertype === ETHERTYPE_IPV4)) { st[D_BAD_INNER]++; return; }
     const fromPeer = ip.family === 4 ? peer.contains4(readU32(buf, ip.srcOff)) : peer.contains6(buf, ip.srcOff);
+    // A solicitation to our MAC (the kernel's reachability probe) is answered here, not handed to the TUN.
+    if (ip.family === 6 && ip.proto === IPPROTO_ICMPV6 && buf[inner + ip.headerLen] === NDP_NEIGHBOR_SOLICIT) { this.neighbors.offerSolicit(buf, eth, len - VXLAN_HLEN, peer); return; }
     if (!fromPeer) { st[D_SPOOFED]++; return; }
     if (this.tun.vnetHdr && verifyInnerChecksums(buf, inner, ip, sumRange) === InnerChecksum.BAD) { st[D_BAD_CHECKSUM]++; return; }
     const innerLen = ip.totalLen; // trims Ethernet padding of short frames

@@ -16,6 +16,7 @@ export const COUNTERS = [
   'tunReads', // packets read from the TUN (super-packets count once)
   'tunWrites', // packets written to the TUN (coalesced packets count once)
   'arpReplies',
+  'ndpReplies', // Neighbor Advertisements sent for our IPv6 gateway
   'icmpTooBig',
   'gsoFallbacks', // UDP_SEGMENT turned off after a send error
   'socketOverflows', // datagrams the kernel dropped at this worker's receive socket (SO_RXQ_OVFL), across restarts

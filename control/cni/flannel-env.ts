@@ -6,7 +6,7 @@
  * Stricter than Flannel where Flannel silently guesses: a value that does not parse is an error naming the line.
  */
 import { readFileSync } from 'node:fs';
-import { formatIpBytes, maskBytes, parseIpBytes } from '../../dataplane/routes.js';
+import { formatIpBytes, maskBytes, parseIpBytes } from '../../dataplane/address.js';
 import { CniCode, CniError } from './errors.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';

@@ -34,6 +34,8 @@ export const DropReason = {
   ARP_IGNORED: 13,
   /** An inner IPv4 header checksum, or a TCP/UDP checksum, that does not match the bytes received. */
   BAD_CHECKSUM: 14,
+  /** An IPv6 frame to a solicited-node multicast MAC, or an ICMPv6 Neighbor Solicitation, that does not ask for our address. */
+  NDP_IGNORED: 15,
 } as const;
 
 export type DropReasonName = keyof typeof DropReason;

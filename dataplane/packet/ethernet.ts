@@ -42,6 +42,11 @@ export function randomVtepMac(): Uint8Array {
   return mac;
 }
 
+/** 33:33:ff:xx:xx:xx, where IPv6 Neighbor Solicitations go (RFC 4291 solicited-node multicast, RFC 2464). */
+export function isSolicitedNodeMac(buf: Uint8Array, off: number): boolean {
+  return buf[off] === 0x33 && buf[off + 1] === 0x33 && buf[off + 2] === 0xff;
+}
+
 export function isBroadcastMac(buf: Uint8Array, off: number): boolean {
   return (buf[off] & buf[off + 1] & buf[off + 2] & buf[off + 3] & buf[off + 4] & buf[off + 5]) === 0xff;
 }

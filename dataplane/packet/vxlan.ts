@@ -3,7 +3,7 @@
  * Layout after the outer UDP header: flags(1) reserved(3) VNI(3) reserved(1), then the inner Ethernet frame.
  */
 import { DropReason } from './drops.js';
-import { ETH_HLEN, ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, isBroadcastMac } from './ethernet.js';
+import { ETH_HLEN, ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, isBroadcastMac, isSolicitedNodeMac } from './ethernet.js';
 import { bytesEqual, readU16 } from './bytes.js';
 
 export const VXLAN_HLEN = 8;
@@ -51,11 +51,13 @@ export function readVni(buf: Uint8Array, off: number, len: number): number {
 
 /**
  * Checks the inner Ethernet header at buf[ethOff]: the destination must be our VTEP MAC (or broadcast, for ARP
- * only) and the EtherType IPv4, IPv6 or ARP. Returns the EtherType or ~DropReason.
+ * only; or a solicited-node multicast MAC, for IPv6 Neighbor Solicitations only) and the EtherType IPv4, IPv6 or
+ * ARP. Returns the EtherType or ~DropReason.
  */
 export function innerEthertype(buf: Uint8Array, ethOff: number, ourMac: Uint8Array): number {
   const type = readU16(buf, ethOff + ETH_TYPE);
-  if (!bytesEqual(buf, ethOff, ourMac, 0, 6) && !(type === ETHERTYPE_ARP && isBroadcastMac(buf, ethOff))) {
+  if (!bytesEqual(buf, ethOff, ourMac, 0, 6) && !(type === ETHERTYPE_ARP && isBroadcastMac(buf, ethOff)) &&
+    !(type === ETHERTYPE_IPV6 && isSolicitedNodeMac(buf, ethOff))) {
     return ~DropReason.NOT_OUR_MAC;
   }
   if (type !== ETHERTYPE_IPV4 && type !== ETHERTYPE_IPV6 && type !== ETHERTYPE_ARP) return ~DropReason.BAD_ETHERTYPE;

@@ -1,7 +1,7 @@
 /** Argument checks shared by the sys wrappers; each throws VXTUN_ERR_INVALID_ARGUMENT naming the argument. */
 import { isIP } from 'node:net';
 import { VxtunError } from '../errors.js';
-import { formatIpBytes, parseIpBytes } from '../routes.js';
+import { formatIpBytes, parseIpBytes } from '../address.js';
 
 export function invalid(message: string): VxtunError {
   return new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', message);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { PeerTable, PeerView, checkPeerSubnets, parseCidr, parseIpBytes, formatIpBytes } from '../../../dataplane/routes.js';
+import { PeerTable, PeerView, checkPeerSubnets } from '../../../dataplane/routes.js';
+import { formatIpBytes, parseCidr, parseIpBytes } from '../../../dataplane/address.js';
 import { readU32 } from '../../../dataplane/packet/bytes.js';
 
 const a = { publicIp: '192.0.2.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:02:01' };
