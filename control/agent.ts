@@ -220,7 +220,7 @@ function followRegistry(store: EtcdLeaseStore, leases: LeaseManager, peers: Leas
       leases.observeSnapshot(ls);
       const diff = peers.snapshot(ls);
       state.registryUp();
-      if (listed) {
+      if (listed || outage !== null) {
         const summary = { at: new Date().toISOString(), peers: peers.size, ...diff };
         state.update({ resyncs: state.status.resyncs + 1, lastResync: summary });
         log.info({ ...summary, unreachableSince: outage }, `resynced: ${peers.size} peers (+${diff.added} −${diff.removed})${diff.changed ? `, ${diff.changed} changed` : ''}`);

@@ -13,13 +13,10 @@
  *
  * Inner checksums: a coalesced packet is written with NEEDS_CSUM, which the kernel treats as locally made and
  * never verifies. The receive path (rx.ts) therefore verifies every inner checksum before add() and drops what
- * fails (offload/partial.ts; a same-machine kernel peer's partial checksums are recognised there). The option
- * verifyChecksums = true makes the coalescer itself check each TCP segment before merging (lazily: a packet
- * that stays alone is not checked) and write one that fails alone with an all-zero header, for the kernel to
- * verify and drop; the packet path does not use it.
+ * fails (offload/partial.ts; a same-machine kernel peer's partial checksums are recognised there).
  */
 import { bytesEqual, copyPayload, readU16, writeU16 } from '../packet/bytes.js';
-import { checksum, fold, pseudoHeaderSum } from '../packet/checksum.js';
+import { fold, pseudoHeaderSum } from '../packet/checksum.js';
 import { tupleHash } from '../packet/flowhash.js';
 import { IpInfo, IPPROTO_TCP, IPPROTO_UDP, parseIp, setIpLength } from '../packet/ip.js';
 import { UDP_CSUM, UDP_HLEN, UDP_LENGTH, UDP_MAX_SEGMENTS } from '../packet/udp.js';
@@ -45,12 +42,10 @@ export type RangeCopier = (src: Uint8Array, dst: Uint8Array, list: Int32Array, c
 export interface CoalescerOptions {
   /** Flows tracked at once per batch (default 64). */
   maxFlows?: number;
-  /** Check each inner TCP checksum before merging (default false: the outer UDP checksum is trusted). */
-  verifyChecksums?: boolean;
   /**
    * Run appended payload copies in one call per batch, when finish() runs (or when the pending list fills or the
    * source buffer changes): `src` must stay unchanged until then, and `out` holds only the headers of an appended
-   * packet before that. Ignored when verifying checksums, which needs the bytes in place.
+   * packet before that.
    */
   copier?: RangeCopier | null;
   /** Coalesce UDP datagrams into UDP_L4 GSO packets too (only for a TUN that accepted TUN_F_USO4/6). */
@@ -59,7 +54,6 @@ export interface CoalescerOptions {
 
 export class Coalescer {
   readonly maxFlows: number;
-  readonly verifyChecksums: boolean;
   readonly udp: boolean;
   /** Packets dropped because they do not fit a slot of the output batch. */
   oversize: number;
@@ -76,7 +70,6 @@ export class Coalescer {
   private readonly proto: Uint8Array;
   /** 1 once nothing may be appended (PSH, a short segment, a failed checksum, 64 UDP datagrams, or not a candidate). */
   private readonly closed: Uint8Array;
-  private readonly verified: Uint8Array;
   private readonly ip: IpInfo;
   private readonly hdr: VirtioHdr;
   private readonly copier: RangeCopier | null;
@@ -88,10 +81,8 @@ export class Coalescer {
   constructor(opts: CoalescerOptions = {}) {
     const maxFlows = opts.maxFlows ?? 64;
     this.maxFlows = maxFlows;
-    this.verifyChecksums = opts.verifyChecksums ?? false;
-    // Merging UDP would skip the per-segment check verifying exists for.
-    this.udp = (opts.udp ?? false) && !this.verifyChecksums;
-    this.copier = this.verifyChecksums ? null : opts.copier ?? null;
+    this.udp = opts.udp ?? false;
+    this.copier = opts.copier ?? null;
     this.copies = new Int32Array(3 * MAX_PENDING_COPIES);
     this.copyCount = 0;
     this.copySrc = null;
@@ -108,7 +99,6 @@ export class Coalescer {
     this.family = new Uint8Array(MAX_SLOTS);
     this.proto = new Uint8Array(MAX_SLOTS);
     this.closed = new Uint8Array(MAX_SLOTS);
-    this.verified = new Uint8Array(MAX_SLOTS);
     this.ip = new IpInfo();
     this.hdr = new VirtioHdr();
   }
@@ -166,7 +156,6 @@ export class Coalescer {
     out.offsets[i] = start;
     out.lengths[i] = VIRTIO_NET_HDR_LEN + copyLen;
     this.merged[i] = 0;
-    this.verified[i] = 0;
     if (!candidate || ip === null) {
       this.closed[i] = 1;
       return true;
@@ -269,16 +258,6 @@ export class Coalescer {
     // Same ACK number, same TCP options.
     if (!bytesEqual(src, l4 + TCP_ACK, buf, pkt + iph + TCP_ACK, 4) || !bytesEqual(src, l4 + TCP_HLEN_MIN, buf, pkt + iph + TCP_HLEN_MIN, thl - TCP_HLEN_MIN)) return false;
     if (!sameIpFields(src, off, buf, pkt, ip.family)) return false;
-    if (this.verifyChecksums) {
-      if (this.verified[i] === 0) {
-        if (!tcpChecksumOk(buf, pkt, ip.family, iph, cur)) {
-          this.closed[i] = 1;
-          return false;
-        }
-        this.verified[i] = 1;
-      }
-      if (!tcpChecksumOk(src, off, ip.family, iph, ip.totalLen)) return false;
-    }
     if (this.copier !== null) this.copyLater(src, l4 + thl, buf, pkt + cur, dataLen);
     else copyPayload(src, l4 + thl, buf, pkt + cur, dataLen);
     out.lengths[i] += dataLen;
@@ -315,8 +294,4 @@ function sameIpFields(src: Uint8Array, off: number, buf: Uint8Array, pkt: number
   }
   // Version, traffic class and flow label, then the hop limit.
   return bytesEqual(src, off, buf, pkt, 4) && src[off + IPV6_HOP_LIMIT] === buf[pkt + IPV6_HOP_LIMIT];
-}
-
-function tcpChecksumOk(buf: Uint8Array, ipOff: number, family: 4 | 6, iph: number, total: number): boolean {
-  return checksum(buf, ipOff + iph, total - iph, pseudoHeaderSum(buf, ipOff, family, IPPROTO_TCP, total - iph)) === 0;
 }

@@ -81,8 +81,4 @@ describe('Coalescer with udp: what it keeps apart', () => {
     const got = coalesce([datagram(4, 1, 100, 1), datagram(4, 1, 0), datagram(4, 1, 100, 3), datagram(4, 1, 100, 4)]);
     expect(got.map((g) => [g.pkt.length, g.pkt[28]])).toEqual([[128, 1], [28, undefined], [228, 3]]);
   });
-
-  it('does not merge UDP when verifying inner checksums', () => {
-    expect(coalesce([datagram(4, 1, 100), datagram(4, 1, 100)], new Coalescer({ udp: true, verifyChecksums: true })).length).toBe(2);
-  });
 });
