@@ -14,7 +14,7 @@ import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
 import { backoffDelay } from './backoff.js';
 import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
-import { serveHost, startMetricsEndpoint } from './status.js';
+import { serveMetrics, serveStatus, startMetricsEndpoint, type StatusSource } from './status.js';
 import { DirectRoutes } from './direct-routes.js';
 import { findExtInterface, type IfaceChoice } from './iface.js';
 import { IpMasq } from './ip-masq.js';
@@ -72,6 +72,8 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
   const state = new AgentState();
   const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
   const metrics = await startMetricsEndpoint(o.metricsListen, state.healthRoutes(), log).catch(async (err) => { await http?.close(); throw err; });
+  const statusSrc: StatusSource = { kind: 'agent', tunName: o.tunName, publicIp: o.publicIp, agent: () => state.status };
+  const socket = await serveStatus(statusSrc, log).catch(async (err) => { await http?.close(); await metrics?.close(); throw err; });
   const client = new EtcdClient(o.etcd);
   const probe = new EtcdClient({ ...o.etcd, timeoutMs: 2000, maxAttempts: 2 });
   // SIGTERM/SIGINT while still waiting at start: stop waiting and exit cleanly.
@@ -148,8 +150,8 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       expiresAt: new Date(leases.lease.expiresAt).toISOString(),
     });
     state.update({ phase: 'running', waitingFor: null, ready: true });
-    const host = await serveHost({ kind: 'agent', dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet),
-      ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined, agent: () => state.status }, metrics, log);
+    Object.assign(statusSrc, { dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet), ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined });
+    serveMetrics(statusSrc, metrics);
     log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
     await runUntilStopped(dp, {
       statsInterval: o.statsInterval,
@@ -163,7 +165,6 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     }, log).finally(async () => {
       await direct?.clear();
       await masq?.stop();
-      await host.close();
     });
   } finally {
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
@@ -171,6 +172,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     probe.close();
     await http?.close();
     await metrics?.close();
+    await socket.close();
   }
 }
 
