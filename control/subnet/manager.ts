@@ -51,6 +51,8 @@ export class LeaseManager {
   private defences = 0;
   /** The registry revision that created our key (when the store says), to tell which of two leases came first. */
   private created: bigint | undefined;
+  /** Set when a conflict made us delete our own lease (it was the newer of two for one public IP). */
+  released = false;
 
   constructor(private readonly o: LeaseManagerOptions) {
     this.value = encodeLeaseAttrs(o.attrs);
@@ -246,7 +248,10 @@ export class LeaseManager {
   private lost(why: string, todo = 'give every host its own --public-ip (and state dir), then restart this agent', release = false): void {
     const subnet = formatSubnet4(this.subnet!);
     this.stop();
-    if (release) void this.o.store.delete(this.subnet!, this.ipv6Subnet).catch(() => undefined);
+    if (release) {
+      this.released = true;
+      void this.o.store.delete(this.subnet!, this.ipv6Subnet).catch(() => undefined);
+    }
     this.o.onLost(new VxtunError('VXTUN_ERR_LEASE_CONFLICT', `lease conflict on ${subnet}: ${why}; ${todo}`));
   }
 }

@@ -242,6 +242,7 @@ describe('lease manager', () => {
     expect(newerLost[0].message).toMatch(/host with VTEP MAC 02:00:00:00:00:01 has held a lease for our public IP 198\.18\.0\.1 \(10\.244\.1\.0\/24\) since before ours/);
     expect(olderLost).toEqual([]);
     expect(store.keys()).toEqual(['10.244.1.0-24']);
+    expect([newer.released, older.released]).toEqual([true, false]);
     expect(store.get(first.subnet)).toBe(OWN);
     older.stop();
   });
