@@ -113,11 +113,12 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous, previous6));
     if (!acquired) return;
     const { subnet, ipv6Subnet } = acquired;
+    const v6 = config.ipv6 && ipv6Subnet ? { network: config.ipv6.network, subnet: ipv6Subnet } : undefined;
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
     const dp = await startHostDataplane({
       vni: backend.vni, port: backend.port, publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
-      ...(config.ipv6 && ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet), ipv6Network: formatSubnet6(config.ipv6.network) } : {}),
+      ...(v6 ? { ipv6Subnet: formatSubnet6(v6.subnet), ipv6Network: formatSubnet6(v6.network) } : {}),
       vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu ?? ext.mtu,
     }, log);
     let follow: { close(): void } | undefined;
@@ -127,16 +128,16 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       if (o.ipMasq) {
         masq = await IpMasq.start(o.tunName, {
           v4: { network: formatSubnet4(config.network), subnet: formatSubnet4(subnet) },
-          ...(config.ipv6 && ipv6Subnet ? { v6: { network: formatSubnet6(config.ipv6.network), subnet: formatSubnet6(ipv6Subnet) } } : {}),
+          ...(v6 ? { v6: { network: formatSubnet6(v6.network), subnet: formatSubnet6(v6.subnet) } } : {}),
         }, log);
       }
       writeSubnetEnv(o.subnetFile, {
         network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: o.ipMasq === true,
-        ...(config.ipv6 && ipv6Subnet ? { ipv6: { network: config.ipv6.network, subnet: ipv6Subnet } } : {}),
+        ...(v6 ? { ipv6: v6 } : {}),
       });
       log.info({ file: o.subnetFile }, 'subnet.env written');
       const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
-      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, config.ipv6 !== null), state, log);
+      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, v6 !== undefined), state, log);
       leases.startRenewal();
     } catch (err) {
       follow?.close();
@@ -160,7 +161,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         state.update({ phase: 'stopping', ready: false });
         follow?.close();
         leases.stop();
-        log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
+        if (!leases.released) log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
       },
     }, log).finally(async () => {
       await direct?.clear();
