@@ -6,7 +6,7 @@
  * `npx tsc && node dist/bench/registry/soak.js [--minutes 10] [--kill-every-s 30]` (bounded: at most 120 minutes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,7 +54,8 @@ async function main(): Promise<void> {
   lives.push(life);
   const end = Date.now() + minutes * 60_000;
   let nextKill = Date.now() + killEveryMs;
-  let writes = 0, ambiguous = 0, malformed = 0, watchers = 0;
+  let writes = 0, ambiguous = 0, malformed = 0, malformedAccepted = 0, watchers = 0;
+  const startedAt = new Date();
   const garbage = ['{"key":', '{"key":5}', '[1,2', 'x', '{"key":"!!"}', '{"success":[{}]}'];
   while (Date.now() < end) {
     const url = life.url;
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
       writes++;
       tasks.push(post(url, '/v3/kv/put', JSON.stringify({ key: b64(key), value: b64(value) }))
         .then((s) => { if (s === 200) acked.set(key, value); else ambiguous++; }, () => { ambiguous++; }));
-      tasks.push(post(url, '/v3/kv/put', garbage[i % garbage.length]).then(() => { malformed++; }, () => {}));
+      tasks.push(post(url, '/v3/kv/put', garbage[i % garbage.length]).then((st) => { malformed++; if (st < 400 || st >= 500) malformedAccepted++; }, () => {}));
     }
     if (watchers < 2000) {
       // A watcher that never reads: the registry must cut it, not buffer for it without end.
@@ -96,9 +97,36 @@ async function main(): Promise<void> {
   const lost = [...acked].filter(([k, v]) => seq(have.get(k)) < seq(v));
   life.proc.kill('SIGKILL');
   await rm(dataDir, { recursive: true, force: true });
-  console.log(JSON.stringify({ minutes, lives: lives.length, writes, acknowledgedKeys: acked.size, ambiguous, malformed, watchers,
-    lost: lost.length, peakRssMbPerLife: lives.map((l) => Math.round(l.peakMb)) }));
-  if (lost.length > 0) process.exitCode = 1;
+  const peaks = lives.map((l) => Math.round(l.peakMb));
+  const rows = [
+    { fault: `kill -9 every ${killEveryMs / 1000} s with 20 writes in flight, restart on the same data`, checked: 'every acknowledged put there at the end',
+      seen: `${lives.length} process lives, ${writes} writes, ${ambiguous} not acknowledged (in flight at a kill), ${lost.length} acknowledged lost`, passed: lost.length === 0 },
+    { fault: 'malformed requests beside the writer', checked: 'each refused with a 4xx',
+      seen: `${malformed} sent, ${malformedAccepted} not refused with a 4xx`, passed: malformedAccepted === 0 },
+    { fault: `${watchers} watchers that never read`, checked: `peak RSS of each process life under ${PEAK_LIMIT_MB} MB`,
+      seen: `peaks ${peaks.join(', ')} MB`, passed: peaks.every((p) => p < PEAK_LIMIT_MB) },
+  ];
+  const result = { startedAt: startedAt.toISOString(), command: `node dist/bench/registry/soak.js --minutes ${minutes} --kill-every-s ${killEveryMs / 1000}`, rows };
+  console.log(JSON.stringify({ ...result, acknowledgedKeys: acked.size, peakRssMbPerLife: peaks }));
+  const repo = path.join(path.dirname(new URL(import.meta.url).pathname), '../../..');
+  await mkdir(path.join(repo, 'bench/results'), { recursive: true });
+  await writeFile(path.join(repo, `bench/results/registry-soak-${result.startedAt.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2));
+  await writeReadmeTable(path.join(repo, 'README.md'), result);
+  if (rows.some((r) => !r.passed)) process.exitCode = 1;
+}
+
+const PEAK_LIMIT_MB = 700;
+const START = '<!-- registry-faults:start -->';
+const END = '<!-- registry-faults:end -->';
+
+async function writeReadmeTable(file: string, r: { startedAt: string; command: string; rows: { fault: string; checked: string; seen: string; passed: boolean }[] }): Promise<void> {
+  const readme = await readFile(file, 'utf8');
+  const [before, rest] = readme.split(START);
+  const after = rest?.split(END)[1];
+  if (after === undefined) return;
+  const table = [`Registry soak of ${r.startedAt}: \`${r.command}\`.`, '', '| fault | what was checked | what was seen | result |', '|---|---|---|---|',
+    ...r.rows.map((row) => `| ${row.fault} | ${row.checked} | ${row.seen} | ${row.passed ? 'pass' : '**FAIL**'} |`)].join('\n');
+  await writeFile(file, `${before}${START}\n${table}\n${END}${after}`);
 }
 
 main().catch((err: unknown) => { console.error(err); process.exitCode = 1; });
