@@ -5,7 +5,9 @@
  * gRPC code and error message of 2,000 mutated requests (SAME_BYTES_SEED picks another sample).
  */
 import fc from 'fast-check';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grpcPackage } from '../../control/registry/wire/proto.js';
 import { b64, rawRequest, rawWatch } from './raw.js';
 import { embedded, etcd3423, type RunningServer } from './targets.js';
 import { mutate } from '../registry/helpers.js';
@@ -39,6 +41,20 @@ describe('same bytes, same answer: etcd 3.4.23 and the embedded registry', () =>
     const m = await both('/v3/kv/put', mid);
     expect(m.etcd).toEqual({ status: 400, body: { error: 'etcdserver: request is too large', message: 'etcdserver: request is too large', code: 3 } });
     expect(m.registry).toEqual(m.etcd);
+  });
+
+  it('the same 3 MiB put over gRPC: ResourceExhausted "grpc: received message larger than max (N vs. 2097152)"', async () => {
+    const pb = (grpc.loadPackageDefinition(grpcPackage()) as any).etcdserverpb; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const put = (url: string) => new Promise<string>((resolve) => {
+      const kv = new pb.KV(url.replace(/^http:\/\//, ''), grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 });
+      kv.Put({ key: Buffer.from('/big'), value: Buffer.alloc(3 * 1024 * 1024, 'x') }, (err: grpc.ServiceError | null) => {
+        kv.close();
+        resolve(err ? `${err.code} ${err.details}` : 'ok');
+      });
+    });
+    const [e, r] = await Promise.all([put(etcd!.url), put(reg!.url)]);
+    expect(e).toBe('8 grpc: received message larger than max (3145739 vs. 2097152)');
+    expect(r).toBe(e);
   });
 
   it('a txn operation with no known request field: 400 "etcdserver: key not found", nothing written', async () => {
