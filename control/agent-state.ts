@@ -28,7 +28,7 @@ export interface AgentStatus {
   };
   /** Peers in the dataplane's table. */
   readonly peers: number;
-  /** Re-lists after an outage or compaction (the first listing is not counted). */
+  /** Re-lists after an outage or compaction (the first listing counts only when it ends an outage). */
   readonly resyncs: number;
   readonly lastResync: ResyncSummary | null;
   /** Lease held, dataplane up, subnet.env (and masquerade rules) in place. */

@@ -14,7 +14,7 @@ import { EtcdClient, type EtcdClientOptions } from './etcd/index.js';
 import { backoffDelay } from './backoff.js';
 import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
-import { serveHost, startMetricsEndpoint } from './status.js';
+import { serveMetrics, serveStatus, startMetricsEndpoint, type StatusSource } from './status.js';
 import { DirectRoutes } from './direct-routes.js';
 import { findExtInterface, type IfaceChoice } from './iface.js';
 import { IpMasq } from './ip-masq.js';
@@ -72,6 +72,8 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
   const state = new AgentState();
   const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
   const metrics = await startMetricsEndpoint(o.metricsListen, state.healthRoutes(), log).catch(async (err) => { await http?.close(); throw err; });
+  const statusSrc: StatusSource = { kind: 'agent', tunName: o.tunName, publicIp: o.publicIp, agent: () => state.status };
+  const socket = await serveStatus(statusSrc, log).catch(async (err) => { await http?.close(); await metrics?.close(); throw err; });
   const client = new EtcdClient(o.etcd);
   const probe = new EtcdClient({ ...o.etcd, timeoutMs: 2000, maxAttempts: 2 });
   // SIGTERM/SIGINT while still waiting at start: stop waiting and exit cleanly.
@@ -111,11 +113,12 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous, previous6));
     if (!acquired) return;
     const { subnet, ipv6Subnet } = acquired;
+    const v6 = config.ipv6 && ipv6Subnet ? { network: config.ipv6.network, subnet: ipv6Subnet } : undefined;
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
     const dp = await startHostDataplane({
       vni: backend.vni, port: backend.port, publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
-      ...(config.ipv6 && ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet), ipv6Network: formatSubnet6(config.ipv6.network) } : {}),
+      ...(v6 ? { ipv6Subnet: formatSubnet6(v6.subnet), ipv6Network: formatSubnet6(v6.network) } : {}),
       vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu ?? ext.mtu,
     }, log);
     let follow: { close(): void } | undefined;
@@ -125,16 +128,16 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       if (o.ipMasq) {
         masq = await IpMasq.start(o.tunName, {
           v4: { network: formatSubnet4(config.network), subnet: formatSubnet4(subnet) },
-          ...(config.ipv6 && ipv6Subnet ? { v6: { network: formatSubnet6(config.ipv6.network), subnet: formatSubnet6(ipv6Subnet) } } : {}),
+          ...(v6 ? { v6: { network: formatSubnet6(v6.network), subnet: formatSubnet6(v6.subnet) } } : {}),
         }, log);
       }
       writeSubnetEnv(o.subnetFile, {
         network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: o.ipMasq === true,
-        ...(config.ipv6 && ipv6Subnet ? { ipv6: { network: config.ipv6.network, subnet: ipv6Subnet } } : {}),
+        ...(v6 ? { ipv6: v6 } : {}),
       });
       log.info({ file: o.subnetFile }, 'subnet.env written');
       const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
-      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, config.ipv6 !== null), state, log);
+      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, v6 !== undefined), state, log);
       leases.startRenewal();
     } catch (err) {
       follow?.close();
@@ -148,8 +151,8 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       expiresAt: new Date(leases.lease.expiresAt).toISOString(),
     });
     state.update({ phase: 'running', waitingFor: null, ready: true });
-    const host = await serveHost({ kind: 'agent', dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet),
-      ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined, agent: () => state.status }, metrics, log);
+    Object.assign(statusSrc, { dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet), ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined });
+    serveMetrics(statusSrc, metrics);
     log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
     await runUntilStopped(dp, {
       statsInterval: o.statsInterval,
@@ -158,12 +161,11 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         state.update({ phase: 'stopping', ready: false });
         follow?.close();
         leases.stop();
-        log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
+        if (!leases.released) log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
       },
     }, log).finally(async () => {
       await direct?.clear();
       await masq?.stop();
-      await host.close();
     });
   } finally {
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
@@ -171,6 +173,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     probe.close();
     await http?.close();
     await metrics?.close();
+    await socket.close();
   }
 }
 
@@ -218,7 +221,7 @@ function followRegistry(store: EtcdLeaseStore, leases: LeaseManager, peers: Leas
       leases.observeSnapshot(ls);
       const diff = peers.snapshot(ls);
       state.registryUp();
-      if (listed) {
+      if (listed || outage !== null) {
         const summary = { at: new Date().toISOString(), peers: peers.size, ...diff };
         state.update({ resyncs: state.status.resyncs + 1, lastResync: summary });
         log.info({ ...summary, unreachableSince: outage }, `resynced: ${peers.size} peers (+${diff.added} −${diff.removed})${diff.changed ? `, ${diff.changed} changed` : ''}`);

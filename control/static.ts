@@ -10,7 +10,7 @@ import { persistentVtepMac, DEFAULT_STATE_DIR } from './state.js';
 import { runUntilStopped, startHostDataplane } from './host-dataplane.js';
 import type { Logger } from './log.js';
 import type { HttpEndpoint, RouteHandler } from './http-endpoint.js';
-import { serveHost, startMetricsEndpoint } from './status.js';
+import { serveMetrics, serveStatus, startMetricsEndpoint } from './status.js';
 
 export interface StaticFlags { config: string; stateDir?: string; workers?: number; statsInterval: number; metricsListen?: string }
 
@@ -37,8 +37,9 @@ async function runStaticDataplane(flags: StaticFlags, cfg: StaticConfig, vtepMac
   const vtep = { mac: vtepMac };
   const dp = await startHostDataplane({ ...cfg, network, vtepMac: vtep.mac, workers: flags.workers ?? cfg.workers }, log);
   dp.setPeers(cfg.peers);
-  const host = await serveHost({ kind: 'static', dp, publicIp: cfg.publicIp, vtepMac: vtep.mac, subnet: cfg.subnet, ipv6Subnet: cfg.ipv6Subnet }, http, log)
-    .catch(async (err) => { await dp.stop(); throw err; });
+  const src = { kind: 'static' as const, tunName: dp.tunName, dp, publicIp: cfg.publicIp, vtepMac: vtep.mac, subnet: cfg.subnet, ipv6Subnet: cfg.ipv6Subnet };
+  serveMetrics(src, http);
+  const host = await serveStatus(src, log).catch(async (err) => { await dp.stop(); throw err; });
   setReady(true);
   // Test-only: SIGUSR2 makes queue worker 0 fail, so the fault suite can watch a real restart.
   const failHook = () => dp.failWorker(0);

@@ -46,15 +46,16 @@ Examples:
 /** The human view, laid out like `wg show`: the host, then one block per peer. */
 function formatStatus(s: HostStatus, now: number): string {
   const lines: string[] = [];
-  const off = s.tun.offloads;
-  lines.push(`${s.kind} ${s.tun.name}: public ip ${s.publicIp}, vtep mac ${s.vtepMac}, pid ${s.pid}, up ${ago(Date.parse(s.startedAt), now)}`);
+  const off = s.tun?.offloads;
+  lines.push(`${s.kind} ${s.tun?.name ?? '(TUN not up yet)'}: public ip ${s.publicIp ?? '(not chosen yet)'}, vtep mac ${s.vtepMac ?? '(not yet)'}, pid ${s.pid}, up ${ago(Date.parse(s.startedAt), now)}`);
   lines.push(`  subnet: ${[s.subnet, s.ipv6Subnet].filter(Boolean).join(', ') || '(none)'}`);
   if (s.agent) {
     const lease = s.agent.lease;
-    lines.push(`  lease: ${lease ? `${lease.subnet}, expires ${lease.expiresAt} (in ${duration(Date.parse(lease.expiresAt) - now)})` : `none yet (${s.agent.phase}${s.agent.waitingFor ? `, waiting for ${s.agent.waitingFor}` : ''})`}`);
+    lines.push(`  lease: ${lease ? `${lease.subnet}, expires ${lease.expiresAt} (in ${duration(Date.parse(lease.expiresAt) - now)})` : `none yet (${s.agent.waitingFor ? `waiting for ${s.agent.waitingFor}` : s.agent.phase})`}`);
     const r = s.agent.registry;
     lines.push(`  registry: ${r.connected ? 'connected' : `unreachable${r.unreachableSince ? ` since ${r.unreachableSince} (${ago(Date.parse(r.unreachableSince), now)})` : ''}${r.lastError ? `: ${r.lastError}` : ''}`}; resyncs ${s.agent.resyncs}`);
   }
+  if (!s.tun || !off) return `${lines.join('\n')}\n  tun: not up yet\n`;
   lines.push(`  tun: mtu ${s.tun.mtu}, ${s.tun.workers} workers, ${s.tun.workerRestarts} restarts; offloads: ${off.vnetHdr ? 'tso+csum' : 'none'} on the TUN, udp gso ${onOff(off.gso)}, udp gro ${onOff(off.gro)}`);
   lines.push(`  transfer: ${bytes(s.counters.rxBytes)} received (${s.counters.rxPackets} packets), ${bytes(s.counters.txBytes)} sent (${s.counters.txPackets} packets)`);
   const drops = Object.entries(s.drops).map(([k, v]) => `${k} ${v}`);

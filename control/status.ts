@@ -18,16 +18,18 @@ export interface HostStatus {
   kind: 'agent' | 'static';
   pid: number;
   startedAt: string;
-  publicIp: string;
-  vtepMac: string;
+  /** Null while an agent has not chosen its interface yet. */
+  publicIp: string | null;
+  vtepMac: string | null;
   subnet: string | null;
   ipv6Subnet: string | null;
   /** The agent's lease and registry state; null on a static host. */
   agent: AgentStatus | null;
+  /** Null until the dataplane runs (an agent still waiting for the registry, the config or a lease). */
   tun: {
     name: string; mtu: number; workers: number; workerRestarts: number;
     offloads: { vnetHdr: boolean; gso: boolean; gro: boolean };
-  };
+  } | null;
   peers: PeerStats[];
   counters: Record<string, number>;
   /** vxtun's own drop reasons, non-zero only. */
@@ -36,11 +38,13 @@ export interface HostStatus {
   kernelDrops: Record<string, number>;
 }
 
+/** What the status is read from; an agent fills in the dataplane and its lease once it has them. */
 export interface StatusSource {
   kind: HostStatus['kind'];
-  dp: Dataplane;
-  publicIp: string;
-  vtepMac: string;
+  tunName: string;
+  dp?: Dataplane;
+  publicIp?: string;
+  vtepMac?: string;
   subnet?: string;
   ipv6Subnet?: string;
   agent?: () => AgentStatus;
@@ -48,10 +52,14 @@ export interface StatusSource {
 
 function hostStatus(src: StatusSource, startedAt: string): HostStatus {
   const { dp } = src;
+  const base = {
+    kind: src.kind, pid: process.pid, startedAt, publicIp: src.publicIp ?? null, vtepMac: src.vtepMac ?? null,
+    subnet: src.subnet ?? null, ipv6Subnet: src.ipv6Subnet ?? null, agent: src.agent?.() ?? null,
+  };
+  if (!dp) return { ...base, tun: null, peers: [], counters: {}, drops: {}, kernelDrops: {} };
   const s = dp.stats();
   return {
-    kind: src.kind, pid: process.pid, startedAt, publicIp: src.publicIp, vtepMac: src.vtepMac,
-    subnet: src.subnet ?? null, ipv6Subnet: src.ipv6Subnet ?? null, agent: src.agent?.() ?? null,
+    ...base,
     tun: { name: dp.tunName, mtu: dp.overlayMtu, workers: s.perWorker.length, workerRestarts: dp.workerRestarts, offloads: dp.offloads },
     peers: dp.peerStats(),
     counters: s.counters,
@@ -81,7 +89,7 @@ async function serveStatusSocket(path: string, status: () => HostStatus, log: Lo
   mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
   // A socket file left by a crash answers nothing; one whose owner still runs answers: then it is not ours.
   if (existsSync(path)) {
-    if (await answers(path)) throw new VxtunError('VXTUN_ERR_CONFIG', `another vxtun already serves ${path}; stop it, or give this one another TUN name`);
+    if (await answers(path)) throw new VxtunError('VXTUN_ERR_TUN_IN_USE', `another vxtun with this TUN name already runs here (it answers on ${path}); stop it, or give this one another TUN name`);
     unlinkSync(path);
   }
   const server: Server = createServer((conn) => {
@@ -178,7 +186,7 @@ function metricsRoute(status: () => HostStatus, agent: boolean): RouteHandler {
   total('vxtun_kernel_drops_total', 'Packets the kernel dropped on vxtun\'s behalf: tunTxQueue (TUN queue full), socketOverflow (receive buffer full)', ['reason'], (s, set) => {
     for (const [reason, v] of Object.entries(s.kernelDrops)) set({ reason }, v);
   });
-  total('vxtun_worker_restarts_total', 'Queue worker threads restarted after a failure', [], (s, set) => set({}, s.tun.workerRestarts));
+  total('vxtun_worker_restarts_total', 'Queue worker threads restarted after a failure', [], (s, set) => set({}, s.tun?.workerRestarts ?? 0));
   gauge('vxtun_peers', 'Peers in the forwarding table', (s) => s.peers.length);
   gauge('vxtun_start_time_seconds', 'When this vxtun started, Unix seconds', (s) => Date.parse(s.startedAt) / 1000);
   if (agent) {
@@ -213,18 +221,22 @@ export async function startMetricsEndpoint(listen: string | undefined, health: R
 }
 
 /**
- * Once the dataplane runs: the status socket (a warning when it cannot be created, e.g. without root) and the
- * real /metrics on `http`. close() removes the socket; the endpoint belongs to its creator.
+ * The status socket for `vxtun status` (a warning when it cannot be created, e.g. without root). An agent opens it
+ * at start, so a host still waiting for its registry can be asked what it waits for.
  */
-export async function serveHost(src: StatusSource, http: HttpEndpoint | undefined, log: Logger): Promise<{ close(): Promise<void> }> {
+export async function serveStatus(src: StatusSource, log: Logger): Promise<{ close(): Promise<void> }> {
   const startedAt = new Date().toISOString();
-  const status = () => hostStatus(src, startedAt);
-  http?.route('/metrics', metricsRoute(status, src.kind === 'agent'));
   try {
-    return await serveStatusSocket(statusSocketPath(src.dp.tunName), status, log);
+    return await serveStatusSocket(statusSocketPath(src.tunName), () => hostStatus(src, startedAt), log);
   } catch (err) {
-    if ((err as VxtunError).code === 'VXTUN_ERR_CONFIG') throw err;
+    if ((err as VxtunError).code === 'VXTUN_ERR_TUN_IN_USE') throw err;
     log.warn({ err: (err as Error).message }, 'no status socket: vxtun status will not reach this host');
     return { close: async () => undefined };
   }
+}
+
+/** Once the dataplane runs: the real /metrics on `http` (the endpoint belongs to its creator). */
+export function serveMetrics(src: StatusSource, http: HttpEndpoint | undefined): void {
+  const startedAt = new Date().toISOString();
+  http?.route('/metrics', metricsRoute(() => hostStatus(src, startedAt), src.kind === 'agent'));
 }

@@ -92,6 +92,7 @@ export const IMPAIRMENTS: readonly [string, string][] = [
   ['5 % duplicated', 'duplicate=0.05'],
   ['0.5 % inner bit flips', 'corruptInner=0.005'],
   ['0.5 % outer (VXLAN/Ethernet header) bit flips', 'corruptOuter=0.005'],
+  ['0.5 % inner bit flips, zero outer UDP checksums', 'corruptInner=0.005,zeroChecksum=1'],
   ['all of the above at once', 'loss=0.01,reorder=0.05,duplicate=0.05,corruptInner=0.005,corruptOuter=0.005'],
 ];
 

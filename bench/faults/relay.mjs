@@ -4,26 +4,31 @@
 //   impairments: comma-separated key=probability, e.g. loss=0.01,reorder=0.02,duplicate=0.01,
 //     corruptOuter=0.001 (a bit of the VXLAN or inner Ethernet header), corruptInner=0.001 (a bit of the inner
 //     transport header or payload), corruptIpHeader=0.1 (a bit of the inner IPv4 identification field, so only
-//     the header checksum can tell), optionally direction=ab|ba (impair one way only; default both), or "none".
-// The relay sends with an ordinary socket, so the outer UDP checksum it sends covers the bytes as impaired: the
-// receiving kernel accepts corrupted datagrams exactly as it does datagrams sent with a zero outer checksum.
+//     the header checksum can tell), optionally direction=ab|ba (impair one way only; default both) and
+//     zeroChecksum=1 (send every datagram with a zero outer UDP checksum, as Linux VXLAN's noudpcsum does), or "none".
+// Without zeroChecksum the relay sends with an ordinary socket, so the outer checksum covers the bytes as
+// impaired: the receiving kernel accepts corrupted datagrams just as it does those with a zero checksum.
+// zeroChecksum sends through vxtun's own UDP wrapper (SO_NO_CHECK; needs `npm run build`), from an ephemeral port.
 // Prints "relay: listening" on stderr when ready; on SIGTERM prints {"relayed":N,"loss":N,...} and exits.
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 
 const [facingA, hostA, facingB, hostB, portList, spec] = process.argv.slice(2);
 const ports = portList.split(',').map(Number);
 const p = { loss: 0, reorder: 0, duplicate: 0, corruptOuter: 0, corruptInner: 0, corruptIpHeader: 0 };
 let direction = 'both';
+let zeroChecksum = false;
 if (spec !== 'none') {
   for (const kv of spec.split(',')) {
     const [k, v] = kv.split('=');
     if (k === 'direction' && (v === 'ab' || v === 'ba')) { direction = v; continue; }
+    if (k === 'zeroChecksum' && v === '1') { zeroChecksum = true; continue; }
     if (!(k in p) || !(Number(v) >= 0 && Number(v) <= 1)) throw new Error(`relay: bad impairment "${kv}"`);
     p[k] = Number(v);
   }
 }
-const counts = { relayed: 0, loss: 0, reorder: 0, duplicate: 0, corruptOuter: 0, corruptInner: 0, corruptIpHeader: 0 };
+const counts = { relayed: 0, sendFailed: 0, loss: 0, reorder: 0, duplicate: 0, corruptOuter: 0, corruptInner: 0, corruptIpHeader: 0 };
 const VXLAN_ETH = 8 + 14;
 
 function flip(msg, from, to) {
@@ -47,35 +52,55 @@ function impair(msg) {
   if (ihl > 0 && msg[VXLAN_ETH] >>> 4 === 4 && Math.random() < p.corruptIpHeader && flip(msg, VXLAN_ETH + 4, VXLAN_ETH + 6)) counts.corruptIpHeader++;
 }
 
+/** A send function from `addr`: the dgram socket's own, or a SO_NO_CHECK socket of vxtun's wrapper. */
+async function sender(sock, addr) {
+  if (!zeroChecksum) return (msg, port, dst) => sock.send(msg, port, dst);
+  if (!isIPv4(addr)) throw new Error('relay: zeroChecksum needs IPv4');
+  const { openUdp } = await import('../../dist/dataplane/sys/udp.js');
+  const { PacketBatch } = await import('../../dist/dataplane/sys/types.js');
+  const bind = openUdp({ family: 4, address: addr, port: 0, reusePort: false, bufferBytes: 8 << 20, gro: false, zeroChecksum: true });
+  const batch = new PacketBatch(1, 65600);
+  return (msg, port, dst) => {
+    msg.copy(batch.buf, 0);
+    batch.offsets[0] = 0;
+    batch.lengths[0] = msg.length;
+    batch.segSizes[0] = 0;
+    batch.families[0] = 4;
+    dst.split('.').forEach((o, i) => { batch.addrs[i] = Number(o); });
+    batch.ports[0] = port;
+    if (bind.send(batch, 1) < 1) counts.sendFailed++;
+  };
+}
+
 const sockets = [];
 let ready = 0;
 for (const port of ports) {
   const a = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 });
   const b = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 });
   // What arrives from one side leaves from the other side's socket, so each host sees the relay as its peer.
-  wire(a, b, hostB, port, direction !== 'ba');
-  wire(b, a, hostA, port, direction !== 'ab');
+  wire(a, await sender(b, facingB), hostB, port, direction !== 'ba');
+  wire(b, await sender(a, facingA), hostA, port, direction !== 'ab');
   for (const [s, addr] of [[a, facingA], [b, facingB]]) {
     sockets.push(s);
     s.bind(port, addr, () => { if (++ready === 2 * ports.length) console.error('relay: listening'); });
   }
 }
 
-function wire(from, to, dst, port, impaired) {
+function wire(from, send, dst, port, impaired) {
   let held = null;
   let heldTimer = null;
   const release = () => {
     if (held === null) return;
-    to.send(held, port, dst);
+    send(held, port, dst);
     held = null;
     clearTimeout(heldTimer);
   };
   from.on('message', (msg) => {
     counts.relayed++;
-    if (!impaired) { to.send(msg, port, dst); return; }
+    if (!impaired) { send(msg, port, dst); return; }
     if (Math.random() < p.loss) { counts.loss++; return; }
     impair(msg);
-    if (Math.random() < p.duplicate) { counts.duplicate++; to.send(Buffer.from(msg), port, dst); }
+    if (Math.random() < p.duplicate) { counts.duplicate++; send(Buffer.from(msg), port, dst); }
     if (held === null && Math.random() < p.reorder) {
       // Held back until the next datagram has gone (or 2 ms pass), so it arrives after a later one.
       counts.reorder++;
@@ -83,7 +108,7 @@ function wire(from, to, dst, port, impaired) {
       heldTimer = setTimeout(release, 2);
       return;
     }
-    to.send(msg, port, dst);
+    send(msg, port, dst);
     release();
   });
 }

@@ -36,6 +36,8 @@ export interface NetworkConfig {
   readonly backendType: string;
   /** The Backend object as given (keys in their original spelling). */
   readonly backend: Readonly<Record<string, unknown>>;
+  /** The whole config object as given. */
+  readonly raw: Readonly<Record<string, unknown>>;
 }
 
 export interface Ipv6Config {
@@ -98,6 +100,9 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
       : 'EnableIPv4 and EnableIPv6 are both off; enable at least IPv4');
   }
   const ipv6 = enable6 === true ? parseIpv6Config(json, source) : null;
+  for (const multi of ['Networks', 'IPv6Networks']) {
+    if (field(json, multi) !== undefined) throw bad(source, `${multi} (several networks) is not supported by vxtun; give one network in ${multi.slice(0, -1)}`);
+  }
 
   const netText = field(json, 'Network');
   if (typeof netText !== 'string') throw bad(source, 'Network is missing; set it to a CIDR such as "10.244.0.0/16"');
@@ -121,7 +126,7 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
   if (backendRaw !== undefined && backendRaw !== null && !isObject(backendRaw)) throw bad(source, 'Backend must be an object such as {"Type":"vxlan"}');
   const type = field(backend, 'Type');
   if (type !== undefined && typeof type !== 'string') throw bad(source, 'Backend.Type must be a string such as "vxlan"');
-  return { network, subnetLen, subnetMin, subnetMax, ipv6, backendType: type || 'udp', backend };
+  return { network, subnetLen, subnetMin, subnetMax, ipv6, backendType: type || 'udp', backend, raw: json };
 }
 
 /**
@@ -172,6 +177,7 @@ export function vxlanBackend(cfg: NetworkConfig, source = '<config>'): VxlanBack
   const b = cfg.backend as Record<string, unknown>;
   if (field(b, 'GBP') === true) throw bad(source, 'Backend.GBP is not supported by vxtun (it neither sends nor accepts VXLAN Group Policy headers); remove it or set it false');
   const warnings: string[] = [];
+  if (field(cfg.raw, 'EnableNFTables') !== undefined) warnings.push('EnableNFTables is ignored: --ip-masq uses nftables where the host has nft, else iptables');
   if (field(b, 'Learning') === true) warnings.push('Backend.Learning is ignored: vxtun routes by the leases, so learning source addresses from traffic adds nothing');
   if (field(b, 'MacPrefix') !== undefined) warnings.push('Backend.MacPrefix is ignored: Flannel uses it only on Windows hosts');
   for (const k of Object.keys(b)) {

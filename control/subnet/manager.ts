@@ -49,6 +49,10 @@ export class LeaseManager {
   /** The VTEP MAC of the lease we reused for our PublicIP, when it was not ours (state lost, or a duplicate host). */
   private tookOverFrom: string | undefined;
   private defences = 0;
+  /** The registry revision that created our key (when the store says), to tell which of two leases came first. */
+  private created: bigint | undefined;
+  /** Set when a conflict made us delete our own lease (it was the newer of two for one public IP). */
+  released = false;
 
   constructor(private readonly o: LeaseManagerOptions) {
     this.value = encodeLeaseAttrs(o.attrs);
@@ -114,13 +118,18 @@ export class LeaseManager {
     const publicIp = attrs?.publicIp ?? 'unknown';
     const mac = vtepMacOf(attrs);
     if (!sameSubnet(c.lease.subnet, this.subnet)) {
-      if (publicIp === this.o.attrs.publicIp && mac !== this.vtepMac) {
-        this.o.log.error({ code: 'VXTUN_ERR_LEASE_CONFLICT', subnet: formatSubnet4(c.lease.subnet), publicIp, vtepMac: mac },
-          'another host advertises our public IP in its own lease: two hosts were given the same --public-ip; its lease is not used as a peer');
+      if (publicIp !== this.o.attrs.publicIp || mac === this.vtepMac) return;
+      // Two leases for one public IP (two hosts started at once with the same --public-ip): the newer one gives way.
+      const theirs = c.lease.created;
+      if (theirs !== undefined && this.created !== undefined && theirs < this.created) {
+        return this.lost(`host with VTEP MAC ${mac ?? 'none'} has held a lease for our public IP ${publicIp} (${formatSubnet4(c.lease.subnet)}) since before ours: two hosts were given the same --public-ip`, undefined, true);
       }
+      this.o.log.error({ code: 'VXTUN_ERR_LEASE_CONFLICT', subnet: formatSubnet4(c.lease.subnet), publicIp, vtepMac: mac },
+        'another host advertises our public IP in its own lease: two hosts were given the same --public-ip; its lease is not used as a peer');
       return;
     }
     if (publicIp !== this.o.attrs.publicIp) return this.lost(`host ${publicIp} (VTEP MAC ${mac ?? 'none'}) wrote its lease over ours`);
+    if (c.lease.created !== undefined) this.created = c.lease.created;
     if (mac === this.vtepMac) return;
     if (mac !== undefined && mac === this.tookOverFrom) {
       return this.lost(`the host with VTEP MAC ${mac} that held this lease for public IP ${publicIp} is still running and wrote it back: two hosts were given the same --public-ip`);
@@ -141,6 +150,7 @@ export class LeaseManager {
     if (!this.subnet) return;
     const own = leases.find((l) => sameSubnet(l.subnet, this.subnet!));
     this.observe(own ? { type: 'put', lease: own } : { type: 'delete', subnet: this.subnet });
+    for (const l of leases) if (l !== own) this.observe({ type: 'put', lease: l });
   }
 
   /** Stops renewing; the lease stays in the registry (like flanneld) so a restart gets the same subnet. */
@@ -234,9 +244,14 @@ export class LeaseManager {
     }
   }
 
-  private lost(why: string, todo = 'give every host its own --public-ip (and state dir), then restart this agent'): void {
+  /** Ends the run; `release` also deletes our lease (it was the newer of two for one public IP, so nobody else needs it). */
+  private lost(why: string, todo = 'give every host its own --public-ip (and state dir), then restart this agent', release = false): void {
     const subnet = formatSubnet4(this.subnet!);
     this.stop();
+    if (release) {
+      this.released = true;
+      void this.o.store.delete(this.subnet!, this.ipv6Subnet).catch(() => undefined);
+    }
     this.o.onLost(new VxtunError('VXTUN_ERR_LEASE_CONFLICT', `lease conflict on ${subnet}: ${why}; ${todo}`));
   }
 }

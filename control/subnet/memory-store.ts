@@ -7,7 +7,7 @@ import { subnetKey } from './lease.js';
 import type { Subnet4 } from './ip4.js';
 import type { Subnet6 } from './ip6.js';
 
-interface Entry { subnet: Subnet4; ipv6Subnet?: Subnet6; value: string; expiry: ReturnType<typeof setTimeout> | null }
+interface Entry { subnet: Subnet4; ipv6Subnet?: Subnet6; value: string; created: bigint; expiry: ReturnType<typeof setTimeout> | null }
 
 export class MemoryLeaseStore implements LeaseStore {
   private readonly entries = new Map<string, Entry>();
@@ -62,7 +62,7 @@ export class MemoryLeaseStore implements LeaseStore {
   }
 
   private stored(): StoredLease[] {
-    return [...this.entries.values()].map(({ subnet, ipv6Subnet, value }) => (ipv6Subnet ? { subnet, ipv6Subnet, value } : { subnet, value }));
+    return [...this.entries.values()].map(({ subnet, ipv6Subnet, value, created }) => (ipv6Subnet ? { subnet, ipv6Subnet, value, created } : { subnet, value, created }));
   }
 
   private check(): void {
@@ -74,8 +74,10 @@ export class MemoryLeaseStore implements LeaseStore {
     const old = this.entries.get(key);
     if (old?.expiry) clearTimeout(old.expiry);
     const expiry = ttlSeconds === undefined ? null : setTimeout(() => this.remove(key), ttlSeconds * 1000);
-    this.entries.set(key, { subnet, ipv6Subnet, value, expiry });
-    this.emit({ type: 'put', lease: ipv6Subnet ? { subnet, ipv6Subnet, value } : { subnet, value } });
+    // Like etcd's create_revision: the revision of the write that created the key, kept by later writes.
+    const created = old?.created ?? this.rev + 1n;
+    this.entries.set(key, { subnet, ipv6Subnet, value, created, expiry });
+    this.emit({ type: 'put', lease: ipv6Subnet ? { subnet, ipv6Subnet, value, created } : { subnet, value, created } });
   }
 
   private remove(key: string): void {

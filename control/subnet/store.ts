@@ -13,6 +13,8 @@ export interface StoredLease {
   readonly subnet: Subnet4;
   /** The IPv6 subnet of a dual-stack lease (the `&…` part of its key). */
   readonly ipv6Subnet?: Subnet6;
+  /** The registry revision that created the key (etcd's create_revision), when the store knows it. */
+  readonly created?: bigint;
   /** The raw value (Flannel's LeaseAttrs JSON, or whatever another writer put there). */
   readonly value: string;
 }
@@ -70,7 +72,7 @@ export class EtcdLeaseStore implements LeaseStore {
   private decode(kvs: KeyValue[]): StoredLease[] {
     return kvs.flatMap((kv) => {
       const subnets = subnetsFromKey(kv.key.toString('utf8'));
-      return subnets ? [{ ...subnets, value: kv.value.toString('utf8') }] : [];
+      return subnets ? [{ ...subnets, value: kv.value.toString('utf8'), created: kv.createRevision }] : [];
     });
   }
 
@@ -107,7 +109,7 @@ export class EtcdLeaseStore implements LeaseStore {
     const changesOf = (events: { type: 'PUT' | 'DELETE'; kv: KeyValue }[]): LeaseChange[] => events.flatMap((e): LeaseChange[] => {
       const subnets = subnetsFromKey(e.kv.key.toString('utf8'));
       if (!subnets) return [];
-      return e.type === 'PUT' ? [{ type: 'put', lease: { ...subnets, value: e.kv.value.toString('utf8') } }] : [{ type: 'delete', ...subnets }];
+      return e.type === 'PUT' ? [{ type: 'put', lease: { ...subnets, value: e.kv.value.toString('utf8'), created: e.kv.createRevision } }] : [{ type: 'delete', ...subnets }];
     });
     // Every (re)start drops the old watch and lists again: the registry may have been replaced, restored from a
     // backup or compacted meanwhile, so resuming from our revision is not safe.

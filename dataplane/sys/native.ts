@@ -44,6 +44,7 @@ export const TUN_FLAG_VNET_HDR = 2;
 export const TUN_FLAG_EXCLUSIVE = 4;
 export const UDP_FLAG_REUSEPORT = 1;
 export const UDP_FLAG_GRO = 2;
+export const UDP_FLAG_NO_CHECK = 4;
 /** Indexes into a batch handle's status array (VX_ST_* in dataplane/native/src/vx.h). */
 export const ST_ERRNO = 0;
 export const ST_RESUME = 1;

@@ -2,7 +2,7 @@
 import { constants } from 'node:os';
 import { VxtunError } from '../errors.js';
 import { bindBatch } from './batch-handle.js';
-import { loadNative, ST_ERRNO, ST_OVFL, ST_RESUME, ST_TRUNC, UDP_FLAG_GRO, UDP_FLAG_REUSEPORT } from './native.js';
+import { loadNative, ST_ERRNO, ST_OVFL, ST_RESUME, ST_TRUNC, UDP_FLAG_GRO, UDP_FLAG_NO_CHECK, UDP_FLAG_REUSEPORT } from './native.js';
 import { sysError } from './syserror.js';
 import type { PacketBatch, UdpBind } from './types.js';
 import { addressBytes, checkBool, checkFamily, checkInt, invalid } from './validate.js';
@@ -18,6 +18,11 @@ export interface UdpOptions {
   bufferBytes: number;
   /** Ask for UDP_GRO; `gro` on the bind says whether the kernel agreed. */
   gro: boolean;
+  /**
+   * IPv4 only: send with a zero UDP checksum (SO_NO_CHECK), as Linux VXLAN does with `noudpcsum`. The fault
+   * suite's relay uses it; the dataplane does not. Default false.
+   */
+  zeroChecksum?: boolean;
 }
 
 const { EIO, EINVAL, EFAULT } = constants.errno;
@@ -88,9 +93,11 @@ export function openUdp(opts: UdpOptions): NativeUdpBind {
   const reusePort = checkBool('reusePort', opts.reusePort);
   const bufferBytes = checkInt('bufferBytes', opts.bufferBytes, 0, 0x7fffffff);
   const gro = checkBool('gro', opts.gro);
+  const zeroChecksum = checkBool('zeroChecksum', opts.zeroChecksum ?? false);
+  if (zeroChecksum && family !== 4) throw invalid('zeroChecksum is for IPv4 only: IPv6 UDP must carry a checksum');
   const native = loadNative();
   const info = new Int32Array(3);
-  const flags = (reusePort ? UDP_FLAG_REUSEPORT : 0) | (gro ? UDP_FLAG_GRO : 0);
+  const flags = (reusePort ? UDP_FLAG_REUSEPORT : 0) | (gro ? UDP_FLAG_GRO : 0) | (zeroChecksum ? UDP_FLAG_NO_CHECK : 0);
   const fd = native.udpOpen(family, addr, port, flags, bufferBytes, info);
   if (fd < 0) {
     throw sysError('VXTUN_ERR_UDP_SOCKET', `binding UDP ${family === 6 ? `[${opts.address}]` : opts.address}:${port}`, fd,

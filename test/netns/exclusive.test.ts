@@ -67,4 +67,13 @@ describe.runIf(isRoot)('exclusive ownership of the TUN name and the VXLAN port',
     procs.a = await startStatic(tb, 'a', config('a', 'b'));
     expect(await ping(tb, 'a', '10.244.2.0')).toBe(3);
   });
+
+  it('a TUN of that name left behind without an owner (made persistent) is reused, with a warning', async () => {
+    await procs.a!.stop();
+    procs.a = undefined;
+    await tb.exec('a', ['ip', 'tuntap', 'add', 'dev', 'vxtun0', 'mode', 'tun', 'multi_queue', 'vnet_hdr']);
+    procs.a = await startStatic(tb, 'a', config('a', 'b'));
+    expect(procs.a.logs('TUN device exists though no vxtun owns it')).toHaveLength(1);
+    expect(await ping(tb, 'a', '10.244.2.0')).toBe(3);
+  });
 });

@@ -60,6 +60,12 @@ describe.runIf(isRoot)('vxtun status, metrics and health of a running agent', ()
     expect(JSON.parse(before.body)).toMatchObject({ phase: 'waiting', ready: false, lease: null });
     expect((await get(tb, 'a', '/healthz')).code).toBe(200);
     expect((await get(tb, 'a', '/metrics')).code).toBe(503);
+    // The control socket answers while the agent waits: what it waits for, no TUN yet.
+    const waiting = await status('a');
+    expect(waiting).toMatchObject({ kind: 'agent', tun: null, peers: [], agent: { phase: 'waiting', waitingFor: 'the network config', lease: null } });
+    const human = (await tb.exec('a', [process.execPath, CLI, 'status', '--tun-name', `${tb.prefix}t`])).stdout;
+    expect(human).toContain('lease: none yet (waiting for the network config)');
+    expect(human).toContain('tun: not up yet');
 
     await cluster.etcdctl(['put', `${cluster.prefix}/config`, CONFIG]);
     agents.a = await a.running;

@@ -52,6 +52,7 @@ describe('registry data-directory lock', () => {
       await second.stop();
       started.pop();
     } finally {
+      try { process.kill(first.pid, 'SIGKILL'); } catch { /* already gone */ }
       first.sleeper();
     }
   });

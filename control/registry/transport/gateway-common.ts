@@ -38,3 +38,9 @@ export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, m
   if (!deps.auth) throw Errors.authNotEnabled();
   return { header: deps.svc.header(), token: deps.auth.authenticate(msg.name as string | undefined, msg.password as string | undefined) };
 }
+
+/** Refuses a decoded request whose protobuf encoding is over gRPC's receive limit, as etcd's gateway and gRPC server do. */
+export function checkMessageSize(type: protobuf.Type, msg: Record<string, unknown>): void {
+  const size = type.encode(type.fromObject(msg)).finish().length;
+  if (size > MAX_RECEIVE_BYTES) throw Errors.messageTooLarge(size, MAX_RECEIVE_BYTES);
+}

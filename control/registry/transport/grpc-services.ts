@@ -7,11 +7,19 @@ import { grpcPackage } from '../wire/proto.js';
 import { Errors, toRpcError } from '../wire/rpc-error.js';
 import { WatchStream, type WatchRequest } from '../watch-stream.js';
 import { ETCD_VERSION } from '../../etcd-wire.js';
-import { authenticate } from './gateway-common.js';
 import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
+import { MAX_BODY_BYTES, authenticate, checkMessageSize, typeOf } from './gateway-common.js';
 import { authorize, watchAccess, type AuthStore } from '../auth.js';
 import { slowWatcher } from './http-streams.js';
 import type { WatchBacklog } from './watch-backlog.js';
+
+/** Bytes of keys and values a decoded request carries (nested ones included): cheap, and close to its size. */
+function carriedBytes(v: unknown): number {
+  if (Buffer.isBuffer(v)) return v.length;
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + carriedBytes(x), 0);
+  if (v && typeof v === 'object') return Object.values(v).reduce((n: number, x) => n + carriedBytes(x), 0);
+  return 0;
+}
 
 /** About what a watch response takes on the wire: its events' keys and values plus some framing. */
 function responseBytes(resp: { events?: { kv: { key: Buffer; value: Buffer }; prev_kv?: { value: Buffer } }[] }): number {
@@ -52,7 +60,10 @@ async function sendSnapshot(svc: RegistryService, call: grpc.ServerWritableStrea
 }
 
 export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, backlog: WatchBacklog, auth?: AuthStore): grpc.Server {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, 'grpc.max_send_message_length': 2 ** 31 - 1 });
+  // grpc-js takes messages up to MAX_BODY_BYTES; Put and Txn check etcd's MAX_RECEIVE_BYTES themselves, so a client is
+  // refused with grpc-go's words ("grpc: received message larger than max (N vs. 2097152)"), not grpc-js's.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_BODY_BYTES, 'grpc.max_send_message_length': 2 ** 31 - 1 });
+  const sized = (type: string, fn: (req: Msg) => Promise<Msg>) => (req: Msg) => { if (carriedBytes(req) > MAX_RECEIVE_BYTES / 2) checkMessageSize(typeOf(type), req); return fn(req); };
   const pkg = grpc.loadPackageDefinition(grpcPackage()) as any;
   const pb = pkg.etcdserverpb;
 
@@ -73,9 +84,9 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
 
   server.addService(pb.KV.service, {
     Range: unary('Range', (r) => svc.range(r)),
-    Put: unary('Put', (r) => svc.put(r)),
+    Put: unary('Put', sized('etcdserverpb.PutRequest', (r) => svc.put(r))),
     DeleteRange: unary('DeleteRange', (r) => svc.deleteRange(r)),
-    Txn: unary('Txn', (r) => svc.txn(r)),
+    Txn: unary('Txn', sized('etcdserverpb.TxnRequest', (r) => svc.txn(r))),
     Compact: unary('Compact', (r) => svc.compact(r)),
   });
 

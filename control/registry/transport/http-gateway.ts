@@ -1,5 +1,4 @@
 import type http from 'node:http';
-import type protobuf from 'protobufjs';
 import { decodeMessage, encodeMessage, parseJsonBody } from '../wire/gateway-json.js';
 import { ETCD_VERSION, GrpcCode } from '../../etcd-wire.js';
 import { Errors, RpcError, httpStatusFor, toRpcError } from '../wire/rpc-error.js';
@@ -7,7 +6,7 @@ import { serveStream } from './http-streams.js';
 import { MAX_RECEIVE_BYTES } from '../store/kv-ops.js';
 import type { RegistryService } from '../service.js';
 import { authorize } from '../auth.js';
-import { GATEWAY_HEADERS, MAX_BODY_BYTES, authenticate, typeOf, type GatewayDeps } from './gateway-common.js';
+import { GATEWAY_HEADERS, MAX_BODY_BYTES, authenticate, checkMessageSize, typeOf, type GatewayDeps } from './gateway-common.js';
 
 /**
  * etcd's v3 JSON gateway over node:http: POST /v3/<service>/<method> with a JSON body, answered with the
@@ -89,11 +88,6 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
 /** Below this a JSON body cannot encode to more than MAX_RECEIVE_BYTES, so its size need not be computed. */
 const SIZE_CHECK_FROM = MAX_RECEIVE_BYTES / 4;
 
-/** Refuses a decoded request whose protobuf encoding is over gRPC's receive limit, as etcd's gateway does. */
-function checkMessageSize(type: protobuf.Type, msg: Record<string, unknown>): void {
-  const size = type.encode(type.fromObject(msg)).finish().length;
-  if (size > MAX_RECEIVE_BYTES) throw Errors.messageTooLarge(size, MAX_RECEIVE_BYTES);
-}
 
 /** Reads the body as text; over MAX_BODY_BYTES, refuses it as too large for gRPC and drops the rest. */
 export function readBody(req: http.IncomingMessage): Promise<string> {

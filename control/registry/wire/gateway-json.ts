@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { GrpcCode } from '../../etcd-wire.js';
 import { RpcError } from './rpc-error.js';
+import { goScan } from './go-json.js';
 
 /**
  * The JSON of etcd's grpc-gateway (golang/protobuf jsonpb with OrigName): proto field names out, proto or
@@ -45,21 +46,13 @@ function fieldIndex(type: protobuf.Type): FieldIndex {
 
 /**
  * Parse a request body as Go's json.Decoder does: the first value counts and anything after it is ignored;
- * Go's error texts are imitated for the common cases.
+ * a syntax error gets the text Go's scanner gives; an empty body and `null` are an empty message.
  */
 export function parseJsonBody(text: string): unknown {
-  // Go decodes an empty body and `null` into an empty message.
-  if (text.trim() === '' || text.trim() === 'null') return {};
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const message = (err as Error).message;
-    const after = /non-whitespace character after JSON at position (\d+)/.exec(message);
-    if (after) return parseJsonBody(text.slice(0, Number(after[1])));
-    const at = /position (\d+)/.exec(message);
-    const ch = at ? text[Number(at[1])] : /^Unexpected token '(.)'/.exec(message)?.[1];
-    throw bad(ch === undefined ? 'unexpected EOF' : `invalid character '${ch}' looking for beginning of value`);
-  }
+  if (text.trim() === '') return {};
+  const scan = goScan(text, 'decoder');
+  if (!scan.ok) throw bad(scan.error);
+  return JSON.parse(text.slice(0, scan.end)) ?? {};
 }
 
 export function decodeMessage(type: protobuf.Type, json: unknown): Record<string, unknown> {
@@ -73,8 +66,10 @@ export function decodeMessage(type: protobuf.Type, json: unknown): Record<string
     const field = idx.byJsonName.get(k);
     if (!field || v === null) continue;
     if (field.repeated) {
-      if (!Array.isArray(v)) throw bad(`json: cannot unmarshal ${typeof v} into Go value of type []${field.type}`);
-      out[field.name] = v.map((item) => decodeValue(field, item));
+      if (!Array.isArray(v)) throw bad(`json: cannot unmarshal ${describe(v)} into Go value of type []json.RawMessage`);
+      // A null element passes jsonpb (and then crashes etcd): the other elements' errors come first, then it is refused.
+      out[field.name] = v.map((item) => (item === null ? null : decodeValue(field, item)));
+      if (v.includes(null)) decodeValue(field, null);
     } else {
       out[field.name] = decodeValue(field, v);
     }
@@ -103,26 +98,36 @@ function decodeValue(field: protobuf.Field, v: unknown): unknown {
   throw bad(`unsupported field type ${t}`);
 }
 
+/** How Go's UnmarshalTypeError names a JSON value; only integer targets also get a number's text. */
 function describe(v: unknown): string {
-  if (typeof v === 'number') return `number ${v}`;
   if (Array.isArray(v)) return 'array';
   if (v === null) return 'null';
   return typeof v === 'object' ? 'object' : typeof v === 'boolean' ? 'bool' : typeof v;
 }
 
+/**
+ * An integer field. A JSON string holding it is read as jsonpb does: the text between the quotes is parsed as
+ * JSON on its own (so `"12"` is 12, `"null"` is 0, and `"1x"` fails as Go's json.Unmarshal would).
+ */
 function decodeInteger(t: string, v: unknown): string | number {
   const goType = t.startsWith('u') || t.startsWith('fixed') ? (INT64.has(t) ? 'uint64' : 'uint32') : (INT64.has(t) ? 'int64' : 'int32');
-  let text: string;
-  if (typeof v === 'number') text = Number.isInteger(v) ? BigInt(v).toString() : String(v);
-  else if (typeof v === 'string') text = v;
-  else throw bad(`json: cannot unmarshal ${describe(v)} into Go value of type ${goType}`);
-  if (!/^-?\d+$/.test(text)) {
-    throw bad(typeof v === 'string' ? `invalid character '${v[0] ?? '"'}' looking for beginning of value` : `json: cannot unmarshal number ${text} into Go value of type ${goType}`);
+  let value = v;
+  let literal = typeof v === 'number' ? JSON.stringify(v) : '';
+  if (typeof v === 'string') {
+    const raw = JSON.stringify(v).slice(1, -1);
+    const scan = goScan(raw, 'unmarshal');
+    if (!scan.ok) throw bad(scan.error);
+    value = JSON.parse(raw);
+    literal = raw.trim();
   }
-  const n = BigInt(text);
+  if (value === null) return INT64.has(t) ? '0' : 0;
+  if (typeof value !== 'number') throw bad(`json: cannot unmarshal ${describe(value)} into Go value of type ${goType}`);
+  const fail = () => bad(`json: cannot unmarshal number ${literal} into Go value of type ${goType}`);
+  if (!/^-?\d+$/.test(literal)) throw fail();
+  const n = BigInt(literal);
   const [min, max] = goType === 'int64' ? [-(1n << 63n), (1n << 63n) - 1n] : goType === 'uint64' ? [0n, (1n << 64n) - 1n]
     : goType === 'int32' ? [-(1n << 31n), (1n << 31n) - 1n] : [0n, (1n << 32n) - 1n];
-  if (n < min || n > max) throw bad(`json: cannot unmarshal number ${text} into Go value of type ${goType}`);
+  if (n < min || n > max) throw fail();
   return INT64.has(t) ? n.toString() : Number(n);
 }
 
@@ -131,7 +136,8 @@ function decodeBytes(v: unknown): Buffer {
   if (Array.isArray(v)) {
     return Buffer.from(v.map((b) => {
       if (b === null) return 0;
-      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255) throw bad(`json: cannot unmarshal ${describe(b)} into Go value of type uint8`);
+      if (typeof b !== 'number') throw bad(`json: cannot unmarshal ${describe(b)} into Go value of type uint8`);
+      if (!Number.isInteger(b) || b < 0 || b > 255) throw bad(`json: cannot unmarshal number ${JSON.stringify(b)} into Go value of type uint8`);
       return b;
     }));
   }
@@ -148,16 +154,14 @@ function decodeBytes(v: unknown): Buffer {
 function decodeEnum(e: protobuf.Enum, v: unknown): number {
   if (typeof v === 'number') {
     if (Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31) return v;
-    throw bad(`json: cannot unmarshal number ${String(v)} into Go value of type ${goTypeName(e)}`);
+    throw bad(`json: cannot unmarshal number ${JSON.stringify(v)} into Go value of type ${goTypeName(e)}`);
   }
-  if (typeof v !== 'string') throw bad(`json: cannot unmarshal ${describe(v).split(' ')[0]} into Go value of type ${goTypeName(e)}`);
-  if (typeof v === 'string') {
-    for (const [name, num] of Object.entries(e.values)) {
-      if (upperSnake(name) === v || name === v) return num;
-    }
-    throw bad(`unknown value ${JSON.stringify(v)} for enum ${goTypeName(e)}`);
+  if (typeof v !== 'string') throw bad(`json: cannot unmarshal ${describe(v)} into Go value of type ${goTypeName(e)}`);
+  for (const [name, num] of Object.entries(e.values)) {
+    if (upperSnake(name) === v || name === v) return num;
   }
-  throw bad(`unknown value ${JSON.stringify(v)} for enum ${goTypeName(e)}`);
+  // jsonpb names the text between the quotes as it stands in the body (escapes not undone).
+  throw bad(`unknown value ${JSON.stringify(JSON.stringify(v).slice(1, -1))} for enum ${goTypeName(e)}`);
 }
 
 /** Serialize a message the way the gateway does (zero values omitted). */

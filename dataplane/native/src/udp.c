@@ -14,6 +14,7 @@
 
 #define VX_UDP_REUSEPORT 1
 #define VX_UDP_GRO 2
+#define VX_UDP_NO_CHECK 4 /* IPv4: send with a zero UDP checksum (SO_NO_CHECK) */
 
 static socklen_t fill_sockaddr(struct sockaddr_in6 *out, int family, const uint8_t *addr, uint16_t port) {
   memset(out, 0, sizeof *out);
@@ -43,6 +44,7 @@ static int configure(int fd, int family, int flags, int bytes) {
   int one = 1;
   if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) return -errno;
   if ((flags & VX_UDP_REUSEPORT) && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) return -errno;
+  if ((flags & VX_UDP_NO_CHECK) && setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof one) < 0) return -errno;
   /* Every received message then carries the socket's drop count once there were drops (Linux 2.6.33). */
   setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   set_buffers(fd, bytes);

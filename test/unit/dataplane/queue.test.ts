@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { QueueLoop } from '../../../dataplane/queue.js';
 import { PeerTable, PeerView } from '../../../dataplane/routes.js';
 import { DropReason } from '../../../dataplane/packet/drops.js';
-import { ROW, counterIndex, dropIndex } from '../../../dataplane/stats.js';
+import { PEER_ROW, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS, P_TX_BYTES, P_TX_PACKETS, ROW, counterIndex, dropIndex } from '../../../dataplane/stats.js';
 import type { LocalConfig } from '../../../dataplane/local.js';
 import { FakePoller, FakeTunQueue, fakeUdpPair, type FakeUdpBind } from '../../../dataplane/sys/fake.js';
 import { VirtioFlag, VirtioGso, VirtioHdr, readVirtioHdr, writeVirtioHdr, VIRTIO_NET_HDR_LEN } from '../../../dataplane/packet/virtio.js';
@@ -23,8 +23,9 @@ function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloadFlags?
   table.set([{ publicIp: other.ip, subnet: other.subnet, vtepMac: other.mac }]);
   const tun = new FakeTunQueue({ vnetHdr, offloadFlags });
   const stats = new Float64Array(ROW);
-  const loop = new QueueLoop({ cfg, tun, rx: udp, tx: [udp], poller: new FakePoller(tun, udp), peers: new PeerView(table.sab), stats, stop: new Int32Array(1) });
-  return { tun, stats, loop, udp };
+  const peerStats = new Float64Array(8 * PEER_ROW);
+  const loop = new QueueLoop({ cfg, tun, rx: udp, tx: [udp], poller: new FakePoller(tun, udp), peers: new PeerView(table.sab), stats, peerStats, stop: new Int32Array(1) });
+  return { tun, stats, peerStats, loop, udp };
 }
 
 function pair(vnetHdr = true) {
@@ -77,6 +78,12 @@ describe('queue loop over fakes', () => {
     expect(Buffer.from(payloadOf(out.subarray(VIRTIO_NET_HDR_LEN)))).toEqual(Buffer.from(payload));
     expect(a.stats[counterIndex('txPackets')]).toBe(segs);
     expect(b.stats[counterIndex('rxPackets')]).toBe(segs);
+    // The one peer's row (slot 0) counts the same as the totals, each way.
+    expect([a.peerStats[P_TX_PACKETS], a.peerStats[P_TX_BYTES]]).toEqual([segs, a.stats[counterIndex('txBytes')]]);
+    expect([b.peerStats[P_RX_PACKETS], b.peerStats[P_RX_BYTES]]).toEqual([segs, b.stats[counterIndex('rxBytes')]]);
+    expect(a.stats[counterIndex('txBytes')]).toBe(payload.length + segs * 40);
+    expect(Math.abs(Date.now() - b.peerStats[P_LAST_RX])).toBeLessThan(5_000);
+    expect(a.peerStats[P_LAST_RX]).toBe(0);
   });
 
   it('works the same without a virtio header (offloads off): one datagram and one TUN write per packet', () => {
@@ -106,6 +113,7 @@ describe('queue loop over fakes', () => {
     const noCsum = (p: Uint8Array) => Buffer.concat([p.subarray(0, 26), p.subarray(28)]);
     expect(b.tun.outbound.map((p) => noCsum(p.subarray(VIRTIO_NET_HDR_LEN)))).toEqual(pkts.map(noCsum));
     expect(b.stats[counterIndex('rxPackets')]).toBe(11);
+    expect([a.peerStats[P_TX_PACKETS], b.peerStats[P_RX_PACKETS]]).toEqual([11, 11]);
   });
 
   it('where the TUN takes USO, each run reaches it as one UDP_L4 packet with the same payloads in order', () => {

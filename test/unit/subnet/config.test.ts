@@ -38,6 +38,7 @@ describe('network config', () => {
     [{ Network: '10.244.0.0/16', SubnetMax: '10.244.3.7' }, /SubnetMax 10.244.3.7 is not on a \/24 boundary/],
     [{ Network: '10.244.0.0/16', SubnetMin: '10.244.9.0', SubnetMax: '10.244.3.0' }, /above SubnetMax/],
     [{ Network: '10.244.0.0/16', EnableIPv6: true }, /IPv6Network is missing/],
+    [{ Network: '10.244.0.0/16', Networks: ['10.244.0.0/16', '10.245.0.0/16'] }, /Networks \(several networks\) is not supported by vxtun; give one network in Network/],
   ])('refuses %j with a message that says what is wrong', (cfg, msg) => {
     expect(() => parse(cfg)).toThrow(msg);
     try { parse(cfg); } catch (err) { expect((err as { code: string }).code).toBe('VXTUN_ERR_CONFIG'); }
@@ -54,9 +55,10 @@ describe('network config', () => {
   });
 
   it('Backend fields with Flannel\'s meaning: MTU is the link MTU, DirectRouting a flag; ignored ones are named in a warning', () => {
-    const b = vxlanBackend(parse({ Network: '10.244.0.0/16', Backend: { Type: 'vxlan', mtu: 9001, directrouting: true, Learning: true, MacPrefix: '0E-2A', Colour: 'blue', GBP: false } }));
+    const b = vxlanBackend(parse({ Network: '10.244.0.0/16', EnableNFTables: true, Backend: { Type: 'vxlan', mtu: 9001, directrouting: true, Learning: true, MacPrefix: '0E-2A', Colour: 'blue', GBP: false } }));
     expect([b.mtu, b.directRouting]).toEqual([9001, true]);
     expect(b.warnings).toEqual([
+      'EnableNFTables is ignored: --ip-masq uses nftables where the host has nft, else iptables',
       'Backend.Learning is ignored: vxtun routes by the leases, so learning source addresses from traffic adds nothing',
       'Backend.MacPrefix is ignored: Flannel uses it only on Windows hosts',
       'Backend.Colour is not a field of Flannel\'s vxlan backend and is ignored',

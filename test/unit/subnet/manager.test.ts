@@ -220,4 +220,30 @@ describe('lease manager', () => {
     expect(store.get(subnet)).toBe(OWN);
     m.stop();
   });
+
+  it('two hosts started at once with the same --public-ip got two subnets: the newer lease gives way and is deleted, the older host runs on', async () => {
+    const store = new MemoryLeaseStore();
+    const { m: older, lost: olderLost } = manager(store, { random: () => 0 });
+    const first = await older.acquire();
+    older.startRenewal();
+    // The newer host listed before the older one's lease was written (the race), so it did not reuse it.
+    const stale = {
+      list: async () => ({ leases: [], revision: 0n }),
+      createIfAbsent: store.createIfAbsent.bind(store), update: store.update.bind(store), delete: store.delete.bind(store), watch: store.watch.bind(store),
+    };
+    const { m: newer, lost: newerLost } = manager(store, { store: stale, attrs: vxlanLeaseAttrs('198.18.0.1', 1, '02:00:00:00:00:99'), random: () => 0.5 });
+    const second = await newer.acquire();
+    expect(formatSubnet4(second.subnet)).not.toBe(formatSubnet4(first.subnet));
+    store.watch({ snapshot: (ls) => older.observeSnapshot(ls), changes: (cs) => cs.forEach((c) => older.observe(c)), unreachable() {} });
+    newer.observeSnapshot((await store.list()).leases);
+    await vi.advanceTimersByTimeAsync(10);
+
+    expect(newerLost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_CONFLICT']);
+    expect(newerLost[0].message).toMatch(/host with VTEP MAC 02:00:00:00:00:01 has held a lease for our public IP 198\.18\.0\.1 \(10\.244\.1\.0\/24\) since before ours/);
+    expect(olderLost).toEqual([]);
+    expect(store.keys()).toEqual(['10.244.1.0-24']);
+    expect([newer.released, older.released]).toEqual([true, false]);
+    expect(store.get(first.subnet)).toBe(OWN);
+    older.stop();
+  });
 });
