@@ -8,9 +8,11 @@ import { PeerView } from './routes.js';
 import { Encapsulator } from './tx.js';
 import { Decapsulator } from './rx.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
-import { counterIndex } from './stats.js';
+import { counterIndex, dropIndex } from './stats.js';
+import { DropReason } from './packet/drops.js';
 
 const C_SOCKET_OVERFLOWS = counterIndex('socketOverflows');
+const D_TRUNCATED = dropIndex(DropReason.TRUNCATED);
 
 /** Packets per TUN read batch and messages per recvmmsg (each up to 64 KB with GSO/GRO). */
 const TUN_BATCH = 32;
@@ -44,6 +46,8 @@ export class QueueLoop {
   private readonly udpBatch: PacketBatch;
   /** socketOverflows of sockets this worker's earlier incarnations had (a restart opens new ones, counting from 0). */
   private readonly overflowBase: number;
+  /** Likewise for truncated messages. */
+  private readonly truncatedBase: number;
 
   constructor(d: QueueDeps) {
     this.d = d;
@@ -52,6 +56,7 @@ export class QueueLoop {
     this.tunBatch = new PacketBatch(TUN_BATCH, SLOT);
     this.udpBatch = new PacketBatch(UDP_BATCH, SLOT);
     this.overflowBase = d.stats[C_SOCKET_OVERFLOWS];
+    this.truncatedBase = d.stats[D_TRUNCATED];
     d.peers.refresh();
   }
 
@@ -64,6 +69,7 @@ export class QueueLoop {
     if (m > 0) {
       this.dec.process(this.udpBatch, m);
       this.d.stats[C_SOCKET_OVERFLOWS] = this.overflowBase + this.d.rx.overflows;
+      this.d.stats[D_TRUNCATED] = this.truncatedBase + this.d.rx.truncated;
     }
     return n > 0 || m > 0;
   }

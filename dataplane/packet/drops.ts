@@ -36,6 +36,8 @@ export const DropReason = {
   BAD_CHECKSUM: 14,
   /** An IPv6 frame to a solicited-node multicast MAC, or an ICMPv6 Neighbor Solicitation, that does not ask for our address. */
   NDP_IGNORED: 15,
+  /** A received message cut short (MSG_TRUNC): the receive slot was smaller than the datagram or GRO train. */
+  TRUNCATED: 16,
 } as const;
 
 export type DropReasonName = keyof typeof DropReason;

@@ -70,6 +70,8 @@ export class FakeUdpBind implements UdpBind {
   gso: boolean;
   readonly gro: boolean;
   readonly overflows = 0;
+  /** Messages longer than the batch slot: cut to it, as the kernel does with MSG_TRUNC. */
+  truncated = 0;
   readonly localPort: number;
   /** This end's address bytes (4 or 16), reported as the source of what it sends. */
   readonly address: Uint8Array;
@@ -98,6 +100,7 @@ export class FakeUdpBind implements UdpBind {
     let n = 0;
     while (n < batch.capacity && this.queue.length > 0) {
       const d = this.queue.shift()!;
+      if (d.bytes.length > batch.slotSize - headroom) this.truncated++;
       copyIn(batch, n, headroom, d.bytes);
       batch.segSizes[n] = d.segSize;
       batch.families[n] = d.from.family;

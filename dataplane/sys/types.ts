@@ -78,6 +78,8 @@ export interface UdpBind {
    * that returned a message (SO_RXQ_OVFL): drops after the last message show with the next one.
    */
   readonly overflows: number;
+  /** Messages received cut short (MSG_TRUNC) since the socket was opened: the slot was smaller than the message. */
+  readonly truncated: number;
   /**
    * Receives up to batch.capacity messages without blocking. Message i lands at batch.slotStart(i) + headroom;
    * sets offsets, lengths, segSizes (0 when not coalesced), families, addrs, ports and count. Returns the count.

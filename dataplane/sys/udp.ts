@@ -35,7 +35,6 @@ export class NativeUdpBind implements UdpBind {
   readonly gro: boolean;
   /** The bound port (useful after binding port 0). */
   readonly localPort: number;
-  /** Messages received truncated because the batch slot was smaller than the datagram (or GRO train). */
   truncated = 0;
   overflows = 0;
   private closed = false;

@@ -9,6 +9,7 @@ import { DropReason } from '../../../dataplane/packet/drops.js';
 import { PEER_ROW, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS, P_TX_BYTES, P_TX_PACKETS, ROW, counterIndex, dropIndex } from '../../../dataplane/stats.js';
 import type { LocalConfig } from '../../../dataplane/local.js';
 import { FakePoller, FakeTunQueue, fakeUdpPair, type FakeUdpBind } from '../../../dataplane/sys/fake.js';
+import { PacketBatch } from '../../../dataplane/sys/types.js';
 import { VirtioFlag, VirtioGso, VirtioHdr, readVirtioHdr, writeVirtioHdr, VIRTIO_NET_HDR_LEN } from '../../../dataplane/packet/virtio.js';
 import { buildTcp, buildUdp, ip4, l4ChecksumValid, partialChecksum } from '../packet/helpers.js';
 
@@ -191,5 +192,17 @@ describe('queue loop over fakes', () => {
     expect([icmp[20], icmp[21]]).toEqual([3, 4]); // destination unreachable, fragmentation needed
     expect((icmp[26] << 8) | icmp[27]).toBe(1450); // next-hop MTU
     expect(a.stats[dropIndex(DropReason.TOO_BIG)]).toBe(1);
+  });
+
+  it('a datagram cut short by the receive slot (MSG_TRUNC) is counted as a truncated drop', () => {
+    const { a, b } = pair();
+    const big = new PacketBatch(1, 80_000);
+    big.offsets[0] = 0;
+    big.lengths[0] = 70_000;
+    big.segSizes[0] = 0;
+    big.families[0] = 4;
+    a.udp.send(big, 1);
+    expect(b.loop.turn()).toBe(true);
+    expect(b.stats[dropIndex(DropReason.TRUNCATED)]).toBe(1);
   });
 });
