@@ -5,11 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClient, text, type WatchEvent } from '../../control/etcd/index.js';
 import { startEtcdCluster, type EtcdProcess } from '../../bench/registry/etcd-process.js';
-
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-}
+import { until } from './targets.js';
 
 /** The members ordered with the leader first when `leaderFirst`, else a follower first. */
 async function ordered(members: EtcdProcess[], leaderFirst: boolean): Promise<EtcdProcess[]> {

@@ -2,14 +2,9 @@
 import { expect, it } from 'vitest';
 import { cmp, op, text, type KeyValue, type WatchEvent } from '../../control/etcd/index.js';
 import type { SuiteContext } from './suite.js';
-import { PROGRESS_INTERVAL_MS, uniquePrefix } from './targets.js';
+import { PROGRESS_INTERVAL_MS, uniquePrefix, until } from './targets.js';
 
 const show = (e: WatchEvent) => [e.type, text(e.kv.key).replace(/^.*\//, ''), text(e.kv.value), e.kv.modRevision, e.prevKv ? text(e.prevKv.value) : null];
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-}
 
 export function watchTests(ctx: SuiteContext): void {
   it('watch from revision + 1 sees exactly the later events, in order, with prev_kv', async () => {

@@ -59,3 +59,9 @@ export const embedded: Target = {
 export function uniquePrefix(tag: string): string {
   return `/conformance/${tag}-${Math.random().toString(16).slice(2, 10)}/`;
 }
+
+/** Polls cond every 20 ms until it holds or `ms` pass; the caller's expect says what was awaited. */
+export async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
