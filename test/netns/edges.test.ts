@@ -163,7 +163,7 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
     const file = join(dir, 'a-reload.json');
     const a = await start('a', config('a', { peerMac: null }), file, ['--stats-interval', '1']);
     await start('b', config('b'));
-    const noRoute = (line: { stats?: unknown }) => (line.stats as { drops: Record<string, number> }).drops.noRoute ?? 0;
+    const noRoute = (line: Record<string, unknown>) => (line.stats as { drops: Record<string, number> }).drops.noRoute ?? 0;
     const before = noRoute(await a.waitForLog('stats'));
     expect(await ping(tb, 'a', gateway.b, 3)).toBe(0);
     const seen = a.logs('stats').length;

@@ -141,7 +141,7 @@ export function mutate(v: unknown, path: number[], replacement: unknown): unknow
   const entries = Array.isArray(v) ? v.map((x, i) => [i, x] as const) : Object.entries(v as object);
   if (entries.length === 0) return replacement;
   const [k, child] = entries[path[0] % entries.length];
-  const copy: Record<string | number, unknown> = Array.isArray(v) ? [...v] : { ...(v as object) };
+  const copy = (Array.isArray(v) ? [...v] : { ...(v as object) }) as Record<string | number, unknown>;
   copy[k] = mutate(child, path.slice(1), replacement);
   return copy;
 }
