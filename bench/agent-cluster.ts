@@ -59,13 +59,22 @@ export interface AgentClusterOptions {
   registry?: 'vxtun' | 'etcd' | 'etcd-cluster';
 }
 
-export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Testbed<H>, o: AgentClusterOptions = {}): Promise<AgentCluster<H>> {
+export async function startAgentCluster<H extends AnyHostName = HostName>(
+  tb: Testbed<H>,
+  o: AgentClusterOptions = {},
+): Promise<AgentCluster<H>> {
   const a = 'a' as H; // every testbed has host a; the registry runs there
   const cli = o.cli ?? process.env.VXTUN_CLI ?? join(repoRoot(), 'dist', 'control', 'cli.js');
   if (!existsSync(cli)) throw new VxtunError('VXTUN_ERR_TESTBED', `${cli} does not exist: build vxtun first with \`npm run build\``);
   // Without etcdctl the health check below could only time out and blame the registry.
-  requireTools([{ command: 'etcdctl', pkg: 'etcd-client' }, ...(o.registry === 'etcd' || o.registry === 'etcd-cluster' ? [{ command: 'etcd', pkg: 'etcd-server' }] : [])],
-    'VXTUN_ERR_TESTBED', 'the agent cluster');
+  requireTools(
+    [
+      { command: 'etcdctl', pkg: 'etcd-client' },
+      ...(o.registry === 'etcd' || o.registry === 'etcd-cluster' ? [{ command: 'etcd', pkg: 'etcd-server' }] : []),
+    ],
+    'VXTUN_ERR_TESTBED',
+    'the agent cluster',
+  );
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const dir = mkdtempSync(join(tmpdir(), `vxtun-agents-${tb.prefix}-`));
   const ip = tb.hosts[a].underlayIPv4;
@@ -74,17 +83,43 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Te
     const peer = `http://127.0.0.1:${REGISTRY_PORT + 1 + 10_000 * n}`;
     return {
       endpoint: url,
-      argv: ['etcd', '--name', name, '--data-dir', join(dir, `registry-${name}`), '--listen-client-urls', url, '--advertise-client-urls', url,
-        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', cluster,
-        '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error'],
+      argv: [
+        'etcd',
+        '--name',
+        name,
+        '--data-dir',
+        join(dir, `registry-${name}`),
+        '--listen-client-urls',
+        url,
+        '--advertise-client-urls',
+        url,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        cluster,
+        '--logger',
+        'zap',
+        '--log-outputs',
+        'stderr',
+        '--log-level',
+        'error',
+      ],
     };
   };
   const peerOf = (name: string, n: number) => `${name}=http://127.0.0.1:${REGISTRY_PORT + 1 + 10_000 * n}`;
-  const members = o.registry === 'etcd-cluster'
-    ? ['m0', 'm1', 'm2'].map((name, n, all) => etcdMember(name, n, all.map(peerOf).join(',')))
-    : o.registry === 'etcd'
-      ? [etcdMember('a', 0, peerOf('a', 0))]
-      : [{ endpoint: `http://${ip}:${REGISTRY_PORT}`, argv: ['node', cli, 'registry', '--listen', `${ip}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')] }];
+  const members =
+    o.registry === 'etcd-cluster'
+      ? ['m0', 'm1', 'm2'].map((name, n, all) => etcdMember(name, n, all.map(peerOf).join(',')))
+      : o.registry === 'etcd'
+        ? [etcdMember('a', 0, peerOf('a', 0))]
+        : [
+            {
+              endpoint: `http://${ip}:${REGISTRY_PORT}`,
+              argv: ['node', cli, 'registry', '--listen', `${ip}:${REGISTRY_PORT}`, '--insecure', '--data-dir', join(dir, 'registry')],
+            },
+          ];
   const endpoint = members.map((m) => m.endpoint).join(',');
   const running = new Set<TrackedProcess>();
   const procs: (TrackedProcess | undefined)[] = members.map((m) => {
@@ -96,8 +131,11 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Te
     await Promise.allSettled([...running].map((p) => p.stop(5_000)));
     rmSync(dir, { recursive: true, force: true });
   };
-  const etcdctlAt = (endpoints: string) => async (args: readonly string[], timeoutMs = 15_000) =>
-    (await tb.exec(a, ['etcdctl', '--endpoints', endpoints, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs })).stdout;
+  const etcdctlAt =
+    (endpoints: string) =>
+    async (args: readonly string[], timeoutMs = 15_000) =>
+      (await tb.exec(a, ['etcdctl', '--endpoints', endpoints, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs }))
+        .stdout;
   const etcdctl = etcdctlAt(endpoint);
   try {
     for (const [n, m] of members.entries()) await waitForHealth(procs[n]!, etcdctlAt(m.endpoint), 20_000);
@@ -110,9 +148,24 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Te
     const home = join(dir, host);
     const subnetFile = join(home, 'subnet.env');
     const argv = [
-      'node', cli, 'agent', '--etcd-endpoints', endpoint, '--etcd-prefix', prefix, '--public-ip', tb.hosts[host].underlayIPv4,
-      '--subnet-file', subnetFile, '--state-dir', join(home, 'state'), '--tun-name', `${tb.prefix}t`,
-      ...(o.leaseTtl ? ['--subnet-lease-ttl', o.leaseTtl] : []), ...(o.workers ? ['--workers', String(o.workers)] : []), ...extraArgs,
+      'node',
+      cli,
+      'agent',
+      '--etcd-endpoints',
+      endpoint,
+      '--etcd-prefix',
+      prefix,
+      '--public-ip',
+      tb.hosts[host].underlayIPv4,
+      '--subnet-file',
+      subnetFile,
+      '--state-dir',
+      join(home, 'state'),
+      '--tun-name',
+      `${tb.prefix}t`,
+      ...(o.leaseTtl ? ['--subnet-lease-ttl', o.leaseTtl] : []),
+      ...(o.workers ? ['--workers', String(o.workers)] : []),
+      ...extraArgs,
     ];
     const proc = tb.spawn(host, argv);
     running.add(proc);
@@ -121,13 +174,20 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Te
         const line = await waitForLine(proc, '"msg":"vxtun agent running"', 60_000, `vxtun agent on host ${host}`);
         const subnet = String(JSON.parse(line).subnet);
         return {
-          host, subnet, subnetFile, output: () => proc.output(),
+          host,
+          subnet,
+          subnetFile,
+          output: () => proc.output(),
           async stop() {
             await proc.stop(5_000);
             running.delete(proc);
             const code = await proc.exited;
-            const final = proc.output().split('\n').find((l) => l.includes('"msg":"final stats"'));
-            if (code !== 0 || !final) throw new VxtunError('VXTUN_ERR_TESTBED', `vxtun agent on host ${host} exited with ${code}:\n${proc.output()}`);
+            const final = proc
+              .output()
+              .split('\n')
+              .find((l) => l.includes('"msg":"final stats"'));
+            if (code !== 0 || !final)
+              throw new VxtunError('VXTUN_ERR_TESTBED', `vxtun agent on host ${host} exited with ${code}:\n${proc.output()}`);
             return JSON.parse(final).stats as Record<string, unknown>;
           },
         };
@@ -176,12 +236,25 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(tb: Te
   };
 }
 
-async function waitForHealth(p: TrackedProcess, etcdctl: (args: string[], timeoutMs: number) => Promise<string>, timeoutMs: number): Promise<void> {
+async function waitForHealth(
+  p: TrackedProcess,
+  etcdctl: (args: string[], timeoutMs: number) => Promise<string>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await etcdctl(['endpoint', 'health'], 5_000).then(() => true, () => false)) return;
+    if (
+      await etcdctl(['endpoint', 'health'], 5_000).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     if (p.child.exitCode !== null || Date.now() > deadline) {
-      throw new VxtunError('VXTUN_ERR_TESTBED', `the registry ${p.child.exitCode !== null ? 'exited' : `was not healthy within ${timeoutMs} ms`}:\n${p.output().slice(-4000)}`);
+      throw new VxtunError(
+        'VXTUN_ERR_TESTBED',
+        `the registry ${p.child.exitCode !== null ? 'exited' : `was not healthy within ${timeoutMs} ms`}:\n${p.output().slice(-4000)}`,
+      );
     }
     await sleep(200);
   }
@@ -191,11 +264,17 @@ async function waitForHealth(p: TrackedProcess, etcdctl: (args: string[], timeou
 async function waitForLine(p: TrackedProcess, needle: string, timeoutMs: number, what: string): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const line = p.output().split('\n').find((l) => l.includes(needle));
+    const line = p
+      .output()
+      .split('\n')
+      .find((l) => l.includes(needle));
     if (line) return line;
     const exited = p.child.exitCode !== null || p.child.signalCode !== null;
     if (exited || Date.now() > deadline) {
-      throw new VxtunError('VXTUN_ERR_TESTBED', `${what} ${exited ? 'exited' : `did not start within ${timeoutMs} ms`}:\n${p.output().slice(-4000)}`);
+      throw new VxtunError(
+        'VXTUN_ERR_TESTBED',
+        `${what} ${exited ? 'exited' : `did not start within ${timeoutMs} ms`}:\n${p.output().slice(-4000)}`,
+      );
     }
     await sleep(50);
   }

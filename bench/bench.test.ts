@@ -11,8 +11,7 @@ describe.runIf(isRoot)('bench end to end (underlay and kernel VXLAN, 1 s)', () =
   it('measures both modes on one testbed, writes JSON, Markdown and SVG, and removes its namespaces', async () => {
     const lines: string[] = [];
     const result = await runBench(
-      { durationS: 1, repetitions: 1, modes: ['underlay', 'kernel-vxlan'], metrics: ['tcp1', 'ping'], mtu: 1500,
-        profile: 'default' },
+      { durationS: 1, repetitions: 1, modes: ['underlay', 'kernel-vxlan'], metrics: ['tcp1', 'ping'], mtu: 1500, profile: 'default' },
       (line) => lines.push(line),
     );
     const tcp = result.summary.find((s) => s.id === 'tcp1.ab');

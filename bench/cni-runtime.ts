@@ -100,9 +100,13 @@ export class CniRuntime {
       CNI_PATH: `${this.binDir}:${DEBIAN_CNI_DIR}`,
       ...c.env,
     };
-    const env = Object.entries(vars).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-    const r = await run(['ip', 'netns', 'exec', c.hostNetns, 'env', '-i', ...env, 'sh', '-c', 'exec "$0" < "$1"', this.plugin, input],
-      { allowFail: true, timeoutMs: 30_000 });
+    const env = Object.entries(vars)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`);
+    const r = await run(['ip', 'netns', 'exec', c.hostNetns, 'env', '-i', ...env, 'sh', '-c', 'exec "$0" < "$1"', this.plugin, input], {
+      allowFail: true,
+      timeoutMs: 30_000,
+    });
     rmSync(input, { force: true });
     let json: Record<string, unknown> | undefined;
     try {
@@ -126,16 +130,34 @@ export class CniRuntime {
 
   /** `bytes` random bytes over TCP from one container to an address of another; both ends' {bytes, sha256}. */
   async transfer(from: Container, to: Container, toAddr: string, bytes: number, port = 5401, timeoutMs = 60_000) {
-    const sink = spawnTracked(['ip', 'netns', 'exec', to.netns, 'node', join(TRAFFIC, 'tcp-sink.mjs'), toAddr.includes(':') ? '::' : '0.0.0.0', String(port), String(timeoutMs)], () => undefined);
+    const sink = spawnTracked(
+      [
+        'ip',
+        'netns',
+        'exec',
+        to.netns,
+        'node',
+        join(TRAFFIC, 'tcp-sink.mjs'),
+        toAddr.includes(':') ? '::' : '0.0.0.0',
+        String(port),
+        String(timeoutMs),
+      ],
+      () => undefined,
+    );
     this.procs.add(sink);
     try {
       for (let i = 0; i < 200 && !sink.output().includes('listening'); i++) await sleep(50);
-      const src = await this.exec(from, ['node', join(TRAFFIC, 'tcp-source.mjs'), toAddr, String(port), String(bytes), String(timeoutMs)], { timeoutMs: timeoutMs + 5_000 });
+      const src = await this.exec(from, ['node', join(TRAFFIC, 'tcp-source.mjs'), toAddr, String(port), String(bytes), String(timeoutMs)], {
+        timeoutMs: timeoutMs + 5_000,
+      });
       await Promise.race([sink.exited, sleep(10_000)]);
-      const line = sink.output().split('\n').find((l) => l.startsWith('{'));
+      const line = sink
+        .output()
+        .split('\n')
+        .find((l) => l.startsWith('{'));
       return {
         sent: JSON.parse(src.stdout.trim()) as { bytes: number; sha256: string },
-        received: line ? JSON.parse(line) as { bytes: number; sha256: string } : undefined,
+        received: line ? (JSON.parse(line) as { bytes: number; sha256: string }) : undefined,
       };
     } finally {
       await sink.stop(1_000);

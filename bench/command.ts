@@ -11,7 +11,8 @@ import { runBench } from './runner.js';
 import { addEnvVars, reportUsageErrors } from '../control/cli-options.js';
 import { requireTools } from './testbed/tools.js';
 
-const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up), vxtun and the userspace tunnels tinc, ' +
+const DESCRIPTION =
+  'measure underlay, kernel VXLAN (as Flannel sets it up), vxtun and the userspace tunnels tinc, ' +
   'OpenVPN and wireguard-go on a two-namespace testbed';
 
 /**
@@ -19,25 +20,33 @@ const DESCRIPTION = 'measure underlay, kernel VXLAN (as Flannel sets it up), vxt
  * stand-alone `npm run bench`. Errors are thrown to the caller's printer (control/log.ts runProgram).
  */
 export function configureBenchCommand(cmd: Command): Command {
-  return addBenchOptions(addEnvVars(reportUsageErrors(cmd).description(DESCRIPTION), () => 'VXTUN_BENCH_')).addHelpText('after', `
+  return addBenchOptions(addEnvVars(reportUsageErrors(cmd).description(DESCRIPTION), () => 'VXTUN_BENCH_'))
+    .addHelpText(
+      'after',
+      `
 Examples:
   sudo vxtun bench --quick                                  all modes, short runs (a few minutes)
   sudo vxtun bench --modes kernel-vxlan,vxtun --metrics tcp1,udp64,latency --repetitions 3 --duration 5
-  sudo vxtun bench --wan delay=10ms,loss=0.5% --out /tmp/results`).action(async (raw) => {
-    await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
-  });
+  sudo vxtun bench --wan delay=10ms,loss=0.5% --out /tmp/results`,
+    )
+    .action(async (raw) => {
+      await benchAction(resolveBenchOptions(raw, (name) => cmd.getOptionValueSource(name) === 'default'));
+    });
 }
 
 /** The whole `bench` command: preflight, run (progress on stderr), write the three files, print the table. */
 export async function benchAction(opts: CliBenchOptions): Promise<void> {
   if (process.getuid?.() !== 0) {
-    throw new VxtunError('VXTUN_ERR_PERMISSION', 'the benchmark creates network namespaces: run it as root ' +
-      '(sudo npm run bench, or sudo vxtun bench)');
+    throw new VxtunError(
+      'VXTUN_ERR_PERMISSION',
+      'the benchmark creates network namespaces: run it as root ' + '(sudo npm run bench, or sudo vxtun bench)',
+    );
   }
   checkTools(opts);
   const started = Date.now();
-  process.stderr.write(`vxtun bench: modes ${opts.modes.join(', ')}; metrics ${opts.metrics.join(', ')}; ` +
-    `${opts.repetitions} × ${opts.durationS} s\n`);
+  process.stderr.write(
+    `vxtun bench: modes ${opts.modes.join(', ')}; metrics ${opts.metrics.join(', ')}; ` + `${opts.repetitions} × ${opts.durationS} s\n`,
+  );
   const result = await runBench(opts, (line) => {
     process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
   });
@@ -81,5 +90,9 @@ function isPeerMode(mode: ModeName): boolean {
 }
 
 function checkTools(opts: CliBenchOptions): void {
-  requireTools(TOOLS.filter((t) => t.needed(opts)), 'VXTUN_ERR_BENCH', 'the benchmark');
+  requireTools(
+    TOOLS.filter((t) => t.needed(opts)),
+    'VXTUN_ERR_BENCH',
+    'the benchmark',
+  );
 }

@@ -17,26 +17,43 @@ export interface DemoOutput {
 }
 
 /** A container and its addresses: IPv4, and IPv6 when the network is dual-stack (subnet.env has IPv6 lines). */
-interface Attached { readonly host: AnyHostName; readonly name: string; readonly container: Container; readonly ip: string; readonly ip6?: string }
+interface Attached {
+  readonly host: AnyHostName;
+  readonly name: string;
+  readonly container: Container;
+  readonly ip: string;
+  readonly ip6?: string;
+}
 
 const BYTES = 20 * 1024 * 1024;
 
 /** Runs the container steps; `holder.rt` is set at once so the caller can clean up on failure or a signal. */
-export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, subnetFiles: Readonly<Record<H, string>>,
-  holder: { rt?: CniRuntime }, out: DemoOutput): Promise<boolean> {
+export async function runContainerDemo<H extends AnyHostName>(
+  tb: Testbed<H>,
+  subnetFiles: Readonly<Record<H, string>>,
+  holder: { rt?: CniRuntime },
+  out: DemoOutput,
+): Promise<boolean> {
   const hosts = Object.keys(subnetFiles) as H[];
   out.step('the CNI plugin: `vxtun cni install --bin-dir <dir>`, and the network config `vxtun cni config` prints');
-  const rt = holder.rt = await CniRuntime.create(tb.prefix);
+  const rt = (holder.rt = await CniRuntime.create(tb.prefix));
   const cli = join(repoRoot(), 'dist', 'control', 'cli.js');
-  const conflist = JSON.parse((await run(['node', cli, 'cni', 'config', '--name', 'vxtun', '--no-portmap'])).stdout) as
-    { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
+  const conflist = JSON.parse((await run(['node', cli, 'cni', 'config', '--name', 'vxtun', '--no-portmap'])).stdout) as {
+    cniVersion: string;
+    name: string;
+    plugins: Record<string, unknown>[];
+  };
   out.info(`installed ${rt.plugin}; CNI_PATH=${rt.binDir}:/usr/lib/cni (Debian's bridge and host-local)`);
   out.info(JSON.stringify(conflist));
   // As libcni does: the list's name and cniVersion go into the plugin's config. Each host's agent writes its own
   // subnet.env; the plugin's records and host-local's addresses go under the demo's directory.
   const config = (h: H) => ({
-    ...conflist.plugins[0], cniVersion: conflist.cniVersion, name: conflist.name,
-    subnetFile: subnetFiles[h], dataDir: join(rt.dir, h, 'vxtun'), ipam: { dataDir: join(rt.dir, h, 'ipam') },
+    ...conflist.plugins[0],
+    cniVersion: conflist.cniVersion,
+    name: conflist.name,
+    subnetFile: subnetFiles[h],
+    dataDir: join(rt.dir, h, 'vxtun'),
+    ipam: { dataDir: join(rt.dir, h, 'ipam') },
   });
 
   out.step('two containers on every host, attached by CNI ADD (the plugin reads subnet.env and runs bridge + host-local)');
@@ -61,14 +78,18 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
   for (const host of hosts) out.info(await footprint(tb, host, rt.dir));
 
   out.step(`every container pings every container on the other hosts (${attached.length} containers; IPv4, then IPv6)`);
-  const families = attached.every((a) => a.ip6 !== undefined) ? [4, 6] as const : [4] as const;
-  const rows = await Promise.all(attached.flatMap((from) => families.map(async (family) => {
-    const results: string[] = [];
-    for (const to of attached.filter((t) => t.host !== from.host)) {
-      results.push(`${to.name} ${await rt.ping(from.container, family === 4 ? to.ip : to.ip6!, 2)}/2`);
-    }
-    return { from, family, results };
-  })));
+  const families = attached.every((a) => a.ip6 !== undefined) ? ([4, 6] as const) : ([4] as const);
+  const rows = await Promise.all(
+    attached.flatMap((from) =>
+      families.map(async (family) => {
+        const results: string[] = [];
+        for (const to of attached.filter((t) => t.host !== from.host)) {
+          results.push(`${to.name} ${await rt.ping(from.container, family === 4 ? to.ip : to.ip6!, 2)}/2`);
+        }
+        return { from, family, results };
+      }),
+    ),
+  );
   let allAnswered = true;
   for (const { from, family, results } of rows) {
     out.info(`${from.name} -> ${results.join(', ')}${family === 6 ? ' (IPv6)' : ''}`);
@@ -86,7 +107,12 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
 
   out.step('CNI DEL for every container, then what is left');
   for (const a of attached) {
-    const r = await rt.call({ command: 'DEL', hostNetns: tb.hosts[a.host as H].netns, container: a.container, config: config(a.host as H) });
+    const r = await rt.call({
+      command: 'DEL',
+      hostNetns: tb.hosts[a.host as H].netns,
+      container: a.container,
+      config: config(a.host as H),
+    });
     if (r.code !== 0) {
       out.info(`container ${a.name}: DEL failed: ${r.stdout.trim()}`);
       return false;
@@ -99,7 +125,9 @@ export async function runContainerDemo<H extends AnyHostName>(tb: Testbed<H>, su
     clean &&= line.endsWith(': 0 container veths, 0 addresses held by host-local, 0 plugin records, 0 masquerade chains');
   }
   for (const a of attached) {
-    const left = (await rt.exec(a.container, ['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => l !== '' && !/^\d+: lo:/.test(l));
+    const left = (await rt.exec(a.container, ['ip', '-o', 'link', 'show'])).stdout
+      .split('\n')
+      .filter((l) => l !== '' && !/^\d+: lo:/.test(l));
     if (left.length > 0) {
       out.info(`container ${a.name} still has ${left.join('; ')}`);
       clean = false;

@@ -25,11 +25,16 @@ let stepNo = 0;
 const step = (what: string) => console.log(`\n[${++stepNo}] ${what}`);
 const info = (what: string) => console.log(`    ${what}`);
 
-interface Demo { tb?: Testbed<AnyHostName>; cluster?: AgentCluster<AnyHostName>; agents: Partial<Record<AnyHostName, RunningAgent>>; cni: { rt?: CniRuntime } }
+interface Demo {
+  tb?: Testbed<AnyHostName>;
+  cluster?: AgentCluster<AnyHostName>;
+  agents: Partial<Record<AnyHostName, RunningAgent>>;
+  cni: { rt?: CniRuntime };
+}
 
 async function run(d: Demo): Promise<boolean> {
   step('three hosts: network namespaces joined by a bridge (the underlay)');
-  const tb = d.tb = await createTestbed({ hosts: 3 });
+  const tb = (d.tb = await createTestbed({ hosts: 3 }));
   info(HOSTS.map((h) => `host ${h}: netns ${tb.hosts[h].netns}, ${tb.hosts[h].underlayIPv4}`).join('    '));
   // Ctrl-C: the testbed's own hook (installed first, so it runs first) kills what it started and deletes the
   // namespaces; this one removes our files and then lets the signal end the process.
@@ -43,7 +48,7 @@ async function run(d: Demo): Promise<boolean> {
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
 
   step('registry: `vxtun registry` inside host a, on its underlay address');
-  const cluster = d.cluster = await startAgentCluster(tb);
+  const cluster = (d.cluster = await startAgentCluster(tb));
   info(`listening on ${cluster.endpoint}`);
 
   step('network config, written as for Flannel');
@@ -52,7 +57,7 @@ async function run(d: Demo): Promise<boolean> {
 
   step('`vxtun agent` on every host: each takes a subnet lease and starts its forwarder');
   for (const host of HOSTS) {
-    const agent = d.agents[host] = await cluster.startAgent(host);
+    const agent = (d.agents[host] = await cluster.startAgent(host));
     info(`host ${host}: subnet ${agent.subnet}, TUN ${tb.prefix}t (${agent.subnet.replace(/\/\d+$/, '')}/32)`);
   }
 
@@ -61,7 +66,14 @@ async function run(d: Demo): Promise<boolean> {
 
   const addr = (h: AnyHostName) => d.agents[h]!.subnet.replace(/\/\d+$/, '');
   step('ping across the overlay');
-  for (const [from, to] of [['a', 'b'], ['b', 'a'], ['b', 'c'], ['c', 'b'], ['c', 'a'], ['a', 'c']] as const) {
+  for (const [from, to] of [
+    ['a', 'b'],
+    ['b', 'a'],
+    ['b', 'c'],
+    ['c', 'b'],
+    ['c', 'a'],
+    ['a', 'c'],
+  ] as const) {
     const r = await tb.exec(from, ['ping', '-c', '3', '-i', '0.2', '-W', '2', addr(to)], { timeoutMs: 15_000, allowFail: true });
     const summary = /(\d+) packets transmitted, (\d+) received.*\n.*= ([\d.]+)\/([\d.]+)/.exec(r.stdout);
     info(`${from} -> ${to} (${addr(to)}): ${summary ? `${summary[2]}/${summary[1]} replies, avg ${summary[4]} ms` : 'no answer'}`);
@@ -72,19 +84,28 @@ async function run(d: Demo): Promise<boolean> {
   const started = Date.now();
   const sink = tb.spawn('b', ['node', join(TRAFFIC, 'tcp-sink.mjs'), '0.0.0.0', '5201', '60000']);
   for (let i = 0; i < 100 && !sink.output().includes('listening'); i++) await sleep(50);
-  const src = await tb.exec('a', ['node', join(TRAFFIC, 'tcp-source.mjs'), addr('b'), '5201', String(BYTES), '60000'], { timeoutMs: 65_000 });
+  const src = await tb.exec('a', ['node', join(TRAFFIC, 'tcp-source.mjs'), addr('b'), '5201', String(BYTES), '60000'], {
+    timeoutMs: 65_000,
+  });
   const sinkExit = await Promise.race([sink.exited, sleep(10_000).then(() => 'timeout')]);
   const sent = JSON.parse(src.stdout.trim()) as { bytes: number; sha256: string };
-  const gotLine = sink.output().split('\n').find((l) => l.startsWith('{'));
-  const got = gotLine ? JSON.parse(gotLine) as { bytes: number; sha256: string } : null;
+  const gotLine = sink
+    .output()
+    .split('\n')
+    .find((l) => l.startsWith('{'));
+  const got = gotLine ? (JSON.parse(gotLine) as { bytes: number; sha256: string }) : null;
   const seconds = (Date.now() - started) / 1000;
   info(`sent by a:     ${sent.bytes} bytes  sha256 ${sent.sha256}`);
   info(`received by b: ${got ? `${got.bytes} bytes  sha256 ${got.sha256}` : `nothing (sink ${String(sinkExit)})`}`);
   const intact = got !== null && got.bytes === sent.bytes && got.sha256 === sent.sha256;
-  info(intact ? `intact (${(sent.bytes * 8 / seconds / 1e9).toFixed(2)} Gbit/s including setup)` : 'MISMATCH');
+  info(intact ? `intact (${((sent.bytes * 8) / seconds / 1e9).toFixed(2)} Gbit/s including setup)` : 'MISMATCH');
 
   step(`what an operator sees on host b: vxtun status --tun-name ${tb.prefix}t`);
-  const status = await tb.exec('b', [process.execPath, join(repoRoot(), 'dist', 'control', 'cli.js'), 'status', '--tun-name', `${tb.prefix}t`], { allowFail: true });
+  const status = await tb.exec(
+    'b',
+    [process.execPath, join(repoRoot(), 'dist', 'control', 'cli.js'), 'status', '--tun-name', `${tb.prefix}t`],
+    { allowFail: true },
+  );
   for (const line of (status.stdout || status.stderr).trimEnd().split('\n')) info(line);
 
   const subnetFiles = Object.fromEntries(HOSTS.map((h) => [h, d.agents[h]!.subnetFile])) as Record<AnyHostName, string>;
@@ -95,7 +116,9 @@ async function run(d: Demo): Promise<boolean> {
     const s = await d.agents[host]!.stop();
     d.agents[host] = undefined;
     const mb = (n: unknown) => `${(Number(n) / 1e6).toFixed(1)} MB`;
-    info(`host ${host}: tx ${s.txPackets} packets ${mb(s.txBytes)} in ${s.txDatagrams} datagrams, rx ${s.rxPackets} packets ${mb(s.rxBytes)}, drops ${JSON.stringify(s.drops)}`);
+    info(
+      `host ${host}: tx ${s.txPackets} packets ${mb(s.txBytes)} in ${s.txDatagrams} datagrams, rx ${s.rxPackets} packets ${mb(s.rxBytes)}, drops ${JSON.stringify(s.drops)}`,
+    );
   }
   return intact && containers;
 }
@@ -130,7 +153,11 @@ async function main(): Promise<number> {
     await d.cluster?.close();
     await d.tb?.destroy();
   }
-  console.log(ok ? '\nOK: the overlay carried 100 MB intact between hosts a and b, and six containers on three hosts, attached through the CNI plugin, reached each other; DEL left nothing behind.' : '\nFAILED: see above.');
+  console.log(
+    ok
+      ? '\nOK: the overlay carried 100 MB intact between hosts a and b, and six containers on three hosts, attached through the CNI plugin, reached each other; DEL left nothing behind.'
+      : '\nFAILED: see above.',
+  );
   return ok ? 0 : 1;
 }
 

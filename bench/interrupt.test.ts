@@ -13,12 +13,14 @@ const cli = join(repoRoot(), 'dist', 'bench', 'cli.js');
 describe.runIf(isRoot)('npm run bench interrupted with Ctrl-C', () => {
   it.runIf(existsSync(cli))('stops its iperf3 servers, deletes its namespaces and writes no result', async () => {
     const out = mkdtempSync(join(tmpdir(), 'vxtun-bench-int-'));
-    const bench = spawn(process.execPath, [cli, '--modes', 'underlay', '--metrics', 'tcp1', '--duration', '20',
-      '--repetitions', '1', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const bench = spawn(
+      process.execPath,
+      [cli, '--modes', 'underlay', '--metrics', 'tcp1', '--duration', '20', '--repetitions', '1', '--out', out],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     bench.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-      bench.once('exit', (code, signal) => resolve(signal ?? code)));
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => bench.once('exit', (code, signal) => resolve(signal ?? code)));
     try {
       const testbed = async (): Promise<RegExpExecArray | null> => {
         for (let i = 0; i < 200; i++) {

@@ -22,12 +22,16 @@ describe('bench options', () => {
     expect(parse(['--quick'])).toMatchObject({ durationS: QUICK.durationS, repetitions: QUICK.repetitions });
     expect(parse(['--quick', '--duration', '5'])).toMatchObject({ durationS: 5, repetitions: QUICK.repetitions });
     expect(parse(['--modes', 'vxtun,underlay']).modes).toEqual(['underlay', 'vxtun']);
-    expect(parse(['--modes', 'wireguard-go,vxtun,openvpn,tinc']).modes).toEqual(['vxtun', 'tinc', 'openvpn',
-      'wireguard-go']);
+    expect(parse(['--modes', 'wireguard-go,vxtun,openvpn,tinc']).modes).toEqual(['vxtun', 'tinc', 'openvpn', 'wireguard-go']);
   });
 
   it('rejects unknown modes and bad numbers with a config error naming the flag', () => {
-    for (const argv of [['--modes', 'wireguard'], ['--duration', '0'], ['--mtu', '1000'], ['--wan', 'jitter=3ms']]) {
+    for (const argv of [
+      ['--modes', 'wireguard'],
+      ['--duration', '0'],
+      ['--mtu', '1000'],
+      ['--wan', 'jitter=3ms'],
+    ]) {
       const attempt = () => parse(argv);
       expect(attempt, `accepted ${argv.join(' ')}`).toThrow(VxtunError);
       expect(attempt).toThrow(expect.objectContaining({ code: 'VXTUN_ERR_CONFIG', message: expect.stringContaining(argv[0]) }));

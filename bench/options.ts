@@ -44,8 +44,7 @@ export function addBenchOptions(cmd: Command): Command {
 export function resolveBenchOptions(raw: RawOptions, isDefault: (name: string) => boolean): CliBenchOptions {
   const quick = raw.quick === true;
   const durationS = quick && isDefault('duration') ? QUICK.durationS : positiveInt(raw.duration, '--duration', 1, 3600);
-  const repetitions = quick && isDefault('repetitions') ? QUICK.repetitions
-    : positiveInt(raw.repetitions, '--repetitions', 1, 100);
+  const repetitions = quick && isDefault('repetitions') ? QUICK.repetitions : positiveInt(raw.repetitions, '--repetitions', 1, 100);
   return {
     durationS,
     repetitions,
@@ -67,11 +66,13 @@ function positiveInt(value: string, flag: string, min: number, max: number): num
 }
 
 function list(value: string, allowed: readonly string[], flag: string): string[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const unknown = items.filter((item) => !allowed.includes(item));
   if (items.length === 0 || unknown.length > 0) {
-    throw new VxtunError('VXTUN_ERR_CONFIG', `${flag} takes a comma-separated list of ${allowed.join(', ')}; ` +
-      `got "${value}"`);
+    throw new VxtunError('VXTUN_ERR_CONFIG', `${flag} takes a comma-separated list of ${allowed.join(', ')}; ` + `got "${value}"`);
   }
   // Keep the canonical order so tables and charts always list modes the same way.
   return allowed.filter((a) => items.includes(a));
@@ -81,12 +82,17 @@ function list(value: string, allowed: readonly string[], flag: string): string[]
 export function parseWan(spec: string): NetemOptions {
   let delayMs = 0;
   let lossPct = 0;
-  for (const part of spec.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const match = /^(delay|loss)=([\d.]+)(ms|%)?$/.exec(part);
     const value = match === null ? Number.NaN : Number(match[2]);
     if (match === null || !Number.isFinite(value) || (match[1] === 'loss' && value > 100)) {
-      throw new VxtunError('VXTUN_ERR_CONFIG', `--wan takes delay=<ms>,loss=<percent> (e.g. delay=10ms,loss=0.5%); ` +
-        `cannot read "${part}"`);
+      throw new VxtunError(
+        'VXTUN_ERR_CONFIG',
+        `--wan takes delay=<ms>,loss=<percent> (e.g. delay=10ms,loss=0.5%); ` + `cannot read "${part}"`,
+      );
     }
     if (match[1] === 'delay') delayMs = value;
     else lossPct = value;

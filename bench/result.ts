@@ -75,8 +75,14 @@ export function summarizeRuns(runs: readonly RunRecord[], modes: readonly ModeNa
     }
     if (Object.keys(perMode).length === 0) continue;
     const r = info.noRatio === true ? undefined : ratio(perMode.vxtun, perMode['kernel-vxlan']);
-    out.push({ id: info.id, label: info.label, unit: info.unit, better: info.better, modes: perMode,
-      ...(r === undefined ? {} : { ratio: r }) });
+    out.push({
+      id: info.id,
+      label: info.label,
+      unit: info.unit,
+      better: info.better,
+      modes: perMode,
+      ...(r === undefined ? {} : { ratio: r }),
+    });
   }
   return out;
 }

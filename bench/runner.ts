@@ -34,8 +34,10 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const runs: RunRecord[] = [];
   const modeDetails: Partial<Record<ModeName, string>> = {};
   try {
-    log(`testbed ${tb.prefix}: ${tb.hosts.a.netns} ${tb.hosts.a.underlayIp} <-veth-> ${tb.hosts.b.netns} ` +
-      `${tb.hosts.b.underlayIp}, MTU ${tb.mtu}, offloads ${opts.profile}`);
+    log(
+      `testbed ${tb.prefix}: ${tb.hosts.a.netns} ${tb.hosts.a.underlayIp} <-veth-> ${tb.hosts.b.netns} ` +
+        `${tb.hosts.b.underlayIp}, MTU ${tb.mtu}, offloads ${opts.profile}`,
+    );
     for (let rep = 1; rep <= opts.repetitions; rep++) {
       for (const mode of opts.modes) {
         const tag = `[rep ${rep}/${opts.repetitions}] ${mode}`;
@@ -58,8 +60,11 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
             durationS: opts.durationS,
             onSample: (id, value, error) => {
               const info = metricInfo(id);
-              log(value === undefined ? `${tag} ${info.label}: failed: ${error ?? ''}`
-                : `${tag} ${info.label}: ${formatValue(value)} ${info.unit}`);
+              log(
+                value === undefined
+                  ? `${tag} ${info.label}: failed: ${error ?? ''}`
+                  : `${tag} ${info.label}: ${formatValue(value)} ${info.unit}`,
+              );
             },
           });
           runs.push({ rep, mode, ...measured });
@@ -79,8 +84,13 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
       finishedAt: new Date().toISOString(),
       commit,
       dirty,
-      machine: { kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version,
-        loadAverage: { start: loadAtStart, end: loadavg() } },
+      machine: {
+        kernel: release(),
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        loadAverage: { start: loadAtStart, end: loadavg() },
+      },
       options: { ...opts },
       testbed: {
         underlayMtu: tb.mtu,

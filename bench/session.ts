@@ -110,9 +110,7 @@ export async function measureSession(tb: Testbed, session: ModeSession, plan: Se
 function cpuSnapshot(session: ModeSession): { cpu: number; busy: number } {
   const system = systemCpuSeconds();
   const cpu =
-    session.cpuAccounting === 'process'
-      ? session.forwarderPids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0)
-      : system.kernel;
+    session.cpuAccounting === 'process' ? session.forwarderPids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0) : system.kernel;
   return { cpu, busy: system.busy };
 }
 
@@ -129,7 +127,8 @@ async function startServers(tb: Testbed, address: string): Promise<TrackedProces
     await sleep(50);
   }
   await Promise.all(servers.map((s) => s.stop(1000)));
-  throw new VxtunError('VXTUN_ERR_BENCH', `iperf3/sockperf servers did not start on ${address}: ${servers
-    .map((s) => s.output().trim())
-    .join(' | ')}`);
+  throw new VxtunError(
+    'VXTUN_ERR_BENCH',
+    `iperf3/sockperf servers did not start on ${address}: ${servers.map((s) => s.output().trim()).join(' | ')}`,
+  );
 }

@@ -54,10 +54,13 @@ describe('targets', () => {
     const kernel = [14, 15, 16];
     const vxtun = [6, 13, 12.5];
     for (let rep = 0; rep < 3; rep++) {
-      runs.push({ rep: rep + 1, mode: 'kernel-vxlan', samples: { 'tcp1.ab': kernel[rep], 'latency.p50': 60,
-        'udp64.loss': 0.1 }, errors: {} });
-      runs.push({ rep: rep + 1, mode: 'vxtun', samples: { 'tcp1.ab': vxtun[rep], 'latency.p50': 90, 'udp64.loss': 70 },
-        errors: {} });
+      runs.push({
+        rep: rep + 1,
+        mode: 'kernel-vxlan',
+        samples: { 'tcp1.ab': kernel[rep], 'latency.p50': 60, 'udp64.loss': 0.1 },
+        errors: {},
+      });
+      runs.push({ rep: rep + 1, mode: 'vxtun', samples: { 'tcp1.ab': vxtun[rep], 'latency.p50': 90, 'udp64.loss': 70 }, errors: {} });
     }
     const summary = summarizeRuns(runs, ['kernel-vxlan', 'vxtun']);
     const tcp = summary.find((s) => s.id === 'tcp1.ab');

@@ -37,9 +37,14 @@ export interface AgentStatus {
 
 export class AgentState {
   private s: AgentStatus = {
-    phase: 'waiting', waitingFor: 'the registry', lease: null,
+    phase: 'waiting',
+    waitingFor: 'the registry',
+    lease: null,
     registry: { connected: false, unreachableSince: null, lastError: null },
-    peers: 0, resyncs: 0, lastResync: null, ready: false,
+    peers: 0,
+    resyncs: 0,
+    lastResync: null,
+    ready: false,
   };
 
   private leaseOf: (() => AgentStatus['lease']) | undefined;
@@ -61,7 +66,13 @@ export class AgentState {
   /** Marks the registry unreachable; returns true when this starts an outage (it was connected or never seen). */
   registryDown(err: string, now = new Date()): boolean {
     const starting = this.s.registry.unreachableSince === null;
-    this.update({ registry: Object.freeze({ connected: false, unreachableSince: starting ? now.toISOString() : this.s.registry.unreachableSince, lastError: err }) });
+    this.update({
+      registry: Object.freeze({
+        connected: false,
+        unreachableSince: starting ? now.toISOString() : this.s.registry.unreachableSince,
+        lastError: err,
+      }),
+    });
     return starting;
   }
 

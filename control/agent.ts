@@ -60,54 +60,96 @@ export interface AgentOptions {
 
 const EXAMPLE_CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 /** Errors the registry (or what is in it) causes: waited out at start, not fatal. */
-const WAITABLE = new Set<ErrorCode>(['VXTUN_ERR_CONFIG', 'VXTUN_ERR_REGISTRY', 'VXTUN_ERR_REGISTRY_UNAVAILABLE', 'VXTUN_ERR_LEASE_NOT_FOUND', 'VXTUN_ERR_COMPACTED']);
+const WAITABLE = new Set<ErrorCode>([
+  'VXTUN_ERR_CONFIG',
+  'VXTUN_ERR_REGISTRY',
+  'VXTUN_ERR_REGISTRY_UNAVAILABLE',
+  'VXTUN_ERR_LEASE_NOT_FOUND',
+  'VXTUN_ERR_COMPACTED',
+]);
 
 export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
-  if (o.publicIp !== undefined && !isIPv4(o.publicIp)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`);
-  if (o.publicIpv6 !== undefined && !isIPv6(o.publicIpv6)) throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ipv6 ${o.publicIpv6} is not an IPv6 address`);
+  if (o.publicIp !== undefined && !isIPv4(o.publicIp))
+    throw new VxtunError(
+      'VXTUN_ERR_CONFIG',
+      `--public-ip ${o.publicIp} is not an IPv4 address; give the address other hosts reach this one on`,
+    );
+  if (o.publicIpv6 !== undefined && !isIPv6(o.publicIpv6))
+    throw new VxtunError('VXTUN_ERR_CONFIG', `--public-ipv6 ${o.publicIpv6} is not an IPv6 address`);
   if (o.renewMarginSeconds !== undefined && o.renewMarginSeconds >= o.leaseTtlSeconds) {
-    throw new VxtunError('VXTUN_ERR_CONFIG', `--subnet-lease-renew-margin (${o.renewMarginSeconds / 60} min) must be shorter than the lease TTL (${o.leaseTtlSeconds} s)`);
+    throw new VxtunError(
+      'VXTUN_ERR_CONFIG',
+      `--subnet-lease-renew-margin (${o.renewMarginSeconds / 60} min) must be shorter than the lease TTL (${o.leaseTtlSeconds} s)`,
+    );
   }
   const prefix = o.prefix.replace(/\/+$/, '');
   const state = new AgentState();
   const http = o.healthz && o.healthz.port > 0 ? await startHttpEndpoint({ ...o.healthz, routes: state.healthRoutes() }, log) : undefined;
-  const metrics = await startMetricsEndpoint(o.metricsListen, state.healthRoutes(), log).catch(async (err) => { await http?.close(); throw err; });
+  const metrics = await startMetricsEndpoint(o.metricsListen, state.healthRoutes(), log).catch(async (err) => {
+    await http?.close();
+    throw err;
+  });
   const statusSrc: StatusSource = { kind: 'agent', tunName: o.tunName, publicIp: o.publicIp, agent: () => state.status };
-  const socket = await serveStatus(statusSrc, log).catch(async (err) => { await http?.close(); await metrics?.close(); throw err; });
+  const socket = await serveStatus(statusSrc, log).catch(async (err) => {
+    await http?.close();
+    await metrics?.close();
+    throw err;
+  });
   const client = new EtcdClient(o.etcd);
   const probe = new EtcdClient({ ...o.etcd, timeoutMs: 2000, maxAttempts: 2 });
   // SIGTERM/SIGINT while still waiting at start: stop waiting and exit cleanly.
   const startAbort = new AbortController();
-  const onEarlyStop = (sig: NodeJS.Signals) => { log.info({ signal: sig }, 'stopping'); startAbort.abort(); };
+  const onEarlyStop = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'stopping');
+    startAbort.abort();
+  };
   process.on('SIGTERM', onEarlyStop).on('SIGINT', onEarlyStop);
   const waiting = new StartWait(o.waitTimeoutSeconds, startAbort.signal, state, log);
   try {
     const configKey = `${prefix}/config`;
     const found = await waiting.until('the network config', async () => {
       const kv = await client.get(configKey);
-      if (!kv) throw new VxtunError('VXTUN_ERR_CONFIG', `no network config at ${configKey}; create it with etcdctl put ${configKey} '${EXAMPLE_CONFIG}'`);
+      if (!kv)
+        throw new VxtunError(
+          'VXTUN_ERR_CONFIG',
+          `no network config at ${configKey}; create it with etcdctl put ${configKey} '${EXAMPLE_CONFIG}'`,
+        );
       const parsed = parseNetworkConfig(kv.value.toString('utf8'), configKey);
       return { config: parsed, backend: vxlanBackend(parsed, configKey) };
     });
     if (!found) return;
     const { config, backend } = found;
-    log.info({ ...describeConfig(config), vni: backend.vni, port: backend.port, linkMtu: backend.mtu, directRouting: backend.directRouting }, 'network config');
+    log.info(
+      { ...describeConfig(config), vni: backend.vni, port: backend.port, linkMtu: backend.mtu, directRouting: backend.directRouting },
+      'network config',
+    );
     for (const w of backend.warnings) log.warn({ config: configKey }, w);
 
     const ext = await findExtInterface({ ...o.iface, publicIp: o.publicIp }).catch((err: Error) => {
-      throw err instanceof VxtunError ? err : new VxtunError('VXTUN_ERR_CONFIG', `cannot list this host's interfaces (${err.message}); vxtun needs iproute2's \`ip\``, { cause: err });
+      throw err instanceof VxtunError
+        ? err
+        : new VxtunError('VXTUN_ERR_CONFIG', `cannot list this host's interfaces (${err.message}); vxtun needs iproute2's \`ip\``, {
+            cause: err,
+          });
     });
     const publicIp = o.publicIp ?? ext.address;
     log.info({ iface: ext.name, address: ext.address, mtu: ext.mtu, how: ext.how, publicIp }, 'tunnel interface');
     const vtep = persistentVtepMac(o.stateDir, o.tunName);
     if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir: o.stateDir }, 'created a new VTEP MAC');
     let failAgent!: (err: VxtunError) => void;
-    const fatal = new Promise<never>((_, reject) => { failAgent = reject; });
+    const fatal = new Promise<never>((_, reject) => {
+      failAgent = reject;
+    });
     fatal.catch(() => undefined);
     const store = new EtcdLeaseStore(client, prefix, { probe, probeIntervalMs: o.probeIntervalMs });
     const leases = new LeaseManager({
-      store, config, attrs: vxlanLeaseAttrs(publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null), ttlSeconds: o.leaseTtlSeconds,
-      renewMarginSeconds: o.renewMarginSeconds, log, onLost: failAgent,
+      store,
+      config,
+      attrs: vxlanLeaseAttrs(publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null),
+      ttlSeconds: o.leaseTtlSeconds,
+      renewMarginSeconds: o.renewMarginSeconds,
+      log,
+      onLost: failAgent,
     });
     const [previous, previous6] = [readPreviousSubnet(o.subnetFile), readPreviousIpv6Subnet(o.subnetFile)];
     const acquired = await waiting.until('a subnet lease', () => leases.acquire(previous, previous6));
@@ -116,27 +158,51 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     const v6 = config.ipv6 && ipv6Subnet ? { network: config.ipv6.network, subnet: ipv6Subnet } : undefined;
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
-    const dp = await startHostDataplane({
-      vni: backend.vni, port: backend.port, publicIp, subnet: formatSubnet4(subnet), network: formatSubnet4(config.network),
-      ...(v6 ? { ipv6Subnet: formatSubnet6(v6.subnet), ipv6Network: formatSubnet6(v6.network) } : {}),
-      vtepMac: vtep.mac, tunName: o.tunName, workers: o.workers, underlayMtu: backend.mtu ?? ext.mtu,
-    }, log);
+    const dp = await startHostDataplane(
+      {
+        vni: backend.vni,
+        port: backend.port,
+        publicIp,
+        subnet: formatSubnet4(subnet),
+        network: formatSubnet4(config.network),
+        ...(v6 ? { ipv6Subnet: formatSubnet6(v6.subnet), ipv6Network: formatSubnet6(v6.network) } : {}),
+        vtepMac: vtep.mac,
+        tunName: o.tunName,
+        workers: o.workers,
+        underlayMtu: backend.mtu ?? ext.mtu,
+      },
+      log,
+    );
     let follow: { close(): void } | undefined;
     const direct = backend.directRouting ? new DirectRoutes(log) : undefined;
     let masq: IpMasq | undefined;
     try {
       if (o.ipMasq) {
-        masq = await IpMasq.start(o.tunName, {
-          v4: { network: formatSubnet4(config.network), subnet: formatSubnet4(subnet) },
-          ...(v6 ? { v6: { network: formatSubnet6(v6.network), subnet: formatSubnet6(v6.subnet) } } : {}),
-        }, log);
+        masq = await IpMasq.start(
+          o.tunName,
+          {
+            v4: { network: formatSubnet4(config.network), subnet: formatSubnet4(subnet) },
+            ...(v6 ? { v6: { network: formatSubnet6(v6.network), subnet: formatSubnet6(v6.subnet) } } : {}),
+          },
+          log,
+        );
       }
       writeSubnetEnv(o.subnetFile, {
-        network: config.network, subnet, mtu: dp.overlayMtu, ipMasq: o.ipMasq === true,
+        network: config.network,
+        subnet,
+        mtu: dp.overlayMtu,
+        ipMasq: o.ipMasq === true,
         ...(v6 ? { ipv6: v6 } : {}),
       });
       log.info({ file: o.subnetFile }, 'subnet.env written');
-      const target = direct ? { setPeers: (peers: Peer[]) => { dp.setPeers(peers); void direct.apply(peers); } } : dp;
+      const target = direct
+        ? {
+            setPeers: (peers: Peer[]) => {
+              dp.setPeers(peers);
+              void direct.apply(peers);
+            },
+          }
+        : dp;
       follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, v6 !== undefined), state, log);
       leases.startRenewal();
     } catch (err) {
@@ -146,24 +212,47 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       await dp.stop();
       throw err;
     }
-    state.followLease(() => leases.lease && {
-      subnet: formatSubnet4(leases.lease.subnet), ipv6Subnet: leases.lease.ipv6Subnet ? formatSubnet6(leases.lease.ipv6Subnet) : null,
-      expiresAt: new Date(leases.lease.expiresAt).toISOString(),
-    });
+    state.followLease(
+      () =>
+        leases.lease && {
+          subnet: formatSubnet4(leases.lease.subnet),
+          ipv6Subnet: leases.lease.ipv6Subnet ? formatSubnet6(leases.lease.ipv6Subnet) : null,
+          expiresAt: new Date(leases.lease.expiresAt).toISOString(),
+        },
+    );
     state.update({ phase: 'running', waitingFor: null, ready: true });
-    Object.assign(statusSrc, { dp, publicIp, vtepMac: vtep.mac, subnet: formatSubnet4(subnet), ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined });
+    Object.assign(statusSrc, {
+      dp,
+      publicIp,
+      vtepMac: vtep.mac,
+      subnet: formatSubnet4(subnet),
+      ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined,
+    });
     serveMetrics(statusSrc, metrics);
-    log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), publicIp, vtepMac: vtep.mac, tun: dp.tunName }, 'vxtun agent running');
-    await runUntilStopped(dp, {
-      statsInterval: o.statsInterval,
-      fatal,
-      beforeStop: () => {
-        state.update({ phase: 'stopping', ready: false });
-        follow?.close();
-        leases.stop();
-        if (!leases.released) log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
+    log.info(
+      {
+        subnet: formatSubnet4(subnet),
+        ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}),
+        publicIp,
+        vtepMac: vtep.mac,
+        tun: dp.tunName,
       },
-    }, log).finally(async () => {
+      'vxtun agent running',
+    );
+    await runUntilStopped(
+      dp,
+      {
+        statsInterval: o.statsInterval,
+        fatal,
+        beforeStop: () => {
+          state.update({ phase: 'stopping', ready: false });
+          follow?.close();
+          leases.stop();
+          if (!leases.released) log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
+        },
+      },
+      log,
+    ).finally(async () => {
       await direct?.clear();
       await masq?.stop();
     });
@@ -181,7 +270,12 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
 class StartWait {
   private readonly deadline: number | undefined;
 
-  constructor(private readonly timeoutSeconds: number | undefined, private readonly signal: AbortSignal, private readonly state: AgentState, private readonly log: Logger) {
+  constructor(
+    private readonly timeoutSeconds: number | undefined,
+    private readonly signal: AbortSignal,
+    private readonly state: AgentState,
+    private readonly log: Logger,
+  ) {
     this.deadline = timeoutSeconds === undefined ? undefined : Date.now() + timeoutSeconds * 1000;
   }
 
@@ -199,7 +293,9 @@ class StartWait {
         else this.state.registryUp();
         const delay = backoffDelay(n);
         if (this.deadline !== undefined && Date.now() + delay > this.deadline) {
-          throw new VxtunError(err.code, `gave up waiting for ${what} after --wait-timeout ${this.timeoutSeconds}s: ${err.message}`, { cause: err });
+          throw new VxtunError(err.code, `gave up waiting for ${what} after --wait-timeout ${this.timeoutSeconds}s: ${err.message}`, {
+            cause: err,
+          });
         }
         this.log.warn({ code: err.code, retryInMs: delay }, `waiting for ${what}: ${err.message}`);
         await sleep(delay, undefined, { signal: this.signal }).catch(() => undefined);
@@ -224,7 +320,10 @@ function followRegistry(store: EtcdLeaseStore, leases: LeaseManager, peers: Leas
       if (listed || outage !== null) {
         const summary = { at: new Date().toISOString(), peers: peers.size, ...diff };
         state.update({ resyncs: state.status.resyncs + 1, lastResync: summary });
-        log.info({ ...summary, unreachableSince: outage }, `resynced: ${peers.size} peers (+${diff.added} −${diff.removed})${diff.changed ? `, ${diff.changed} changed` : ''}`);
+        log.info(
+          { ...summary, unreachableSince: outage },
+          `resynced: ${peers.size} peers (+${diff.added} −${diff.removed})${diff.changed ? `, ${diff.changed} changed` : ''}`,
+        );
       }
       listed = true;
       state.update({ peers: peers.size });
@@ -237,7 +336,10 @@ function followRegistry(store: EtcdLeaseStore, leases: LeaseManager, peers: Leas
     },
     unreachable: (err) => {
       state.registryDown(err.message);
-      log.warn({ err: err.message, peers: peers.size }, `registry unreachable since ${state.status.registry.unreachableSince}; forwarding with the last peer table, retrying`);
+      log.warn(
+        { err: err.message, peers: peers.size },
+        `registry unreachable since ${state.status.registry.unreachableSince}; forwarding with the last peer table, retrying`,
+      );
     },
   });
 }
@@ -246,8 +348,14 @@ export class LeasePeers {
   private readonly peers = new Map<string, Peer>();
   private readonly skipped = new Map<string, string>();
 
-  constructor(private readonly own: Subnet4, private readonly vni: number, private readonly dp: Pick<Dataplane, 'setPeers'>, private readonly log: Logger,
-    private readonly ownPublicIp?: string, private readonly dualStack = false) {}
+  constructor(
+    private readonly own: Subnet4,
+    private readonly vni: number,
+    private readonly dp: Pick<Dataplane, 'setPeers'>,
+    private readonly log: Logger,
+    private readonly ownPublicIp?: string,
+    private readonly dualStack = false,
+  ) {}
 
   get size(): number {
     return this.peers.size;
@@ -281,12 +389,16 @@ export class LeasePeers {
     if (sameSubnet(l.subnet, this.own)) return false;
     const key = formatSubnet4(l.subnet);
     const attrs = decodeLeaseAttrs(l.value);
-    const found = !attrs ? { skip: 'the value is not a lease' }
-      : overlaps(l.subnet, this.own) ? { skip: `it overlaps our subnet ${formatSubnet4(this.own)}` }
-      : attrs.publicIp === this.ownPublicIp ? { skip: 'it carries our own public IP (a host with the same --public-ip)' }
-        : vxlanPeerOf(attrs, this.vni);
+    const found = !attrs
+      ? { skip: 'the value is not a lease' }
+      : overlaps(l.subnet, this.own)
+        ? { skip: `it overlaps our subnet ${formatSubnet4(this.own)}` }
+        : attrs.publicIp === this.ownPublicIp
+          ? { skip: 'it carries our own public IP (a host with the same --public-ip)' }
+          : vxlanPeerOf(attrs, this.vni);
     if ('skip' in found) {
-      if (this.skipped.get(key) !== found.skip) this.log.info({ subnet: key, publicIp: attrs?.publicIp, why: found.skip }, 'ignoring lease');
+      if (this.skipped.get(key) !== found.skip)
+        this.log.info({ subnet: key, publicIp: attrs?.publicIp, why: found.skip }, 'ignoring lease');
       const removed = this.remove(key);
       this.skipped.set(key, found.skip);
       return removed;
@@ -318,7 +430,10 @@ export class LeasePeers {
       this.dp.setPeers([...this.peers.values()]);
     } catch (err) {
       // E.g. two leases whose subnets overlap (a SubnetLen changed under a running cluster): route what we had.
-      this.log.error({ code: (err as VxtunError).code, err: (err as Error).message }, 'peer list refused; the dataplane keeps the previous one');
+      this.log.error(
+        { code: (err as VxtunError).code, err: (err as Error).message },
+        'peer list refused; the dataplane keeps the previous one',
+      );
     }
   }
 }

@@ -18,7 +18,9 @@ export function intInRange(min: number, max = Number.MAX_SAFE_INTEGER): (v: stri
   return (v: string) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `expected an integer of at least ${min}` : `expected an integer in ${min}..${max}`);
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? `expected an integer of at least ${min}` : `expected an integer in ${min}..${max}`,
+      );
     }
     return n;
   };

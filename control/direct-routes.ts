@@ -14,7 +14,10 @@ export class DirectRoutes {
   private readonly routes = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly log: Logger, private readonly run: RunCommand = runCommand) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly run: RunCommand = runCommand,
+  ) {}
 
   /** Brings the direct routes in line with the peer list (serialized; never throws). */
   apply(peers: readonly Peer[]): Promise<void> {
@@ -30,7 +33,7 @@ export class DirectRoutes {
   private async sync(peers: readonly Peer[]): Promise<void> {
     const want = new Map<string, string>();
     for (const p of peers) {
-      if (p.subnet && !p.publicIp.includes(':') && await this.onLink(p.publicIp)) want.set(p.subnet, p.publicIp);
+      if (p.subnet && !p.publicIp.includes(':') && (await this.onLink(p.publicIp))) want.set(p.subnet, p.publicIp);
     }
     for (const [subnet, via] of this.routes) {
       if (want.get(subnet) === via) continue;
@@ -39,7 +42,8 @@ export class DirectRoutes {
     }
     for (const [subnet, via] of want) {
       if (this.routes.get(subnet) === via) continue;
-      if (await this.ip(['route', 'replace', subnet, 'via', via], { subnet, via }, 'direct route added (DirectRouting: no encapsulation)')) this.routes.set(subnet, via);
+      if (await this.ip(['route', 'replace', subnet, 'via', via], { subnet, via }, 'direct route added (DirectRouting: no encapsulation)'))
+        this.routes.set(subnet, via);
     }
   }
 
@@ -47,7 +51,9 @@ export class DirectRoutes {
   private async onLink(addr: string): Promise<boolean> {
     try {
       const routes = JSON.parse(await this.run('ip', ['-j', 'route', 'get', addr])) as { gateway?: string; type?: string; dev?: string }[];
-      return routes.length === 1 && routes[0].gateway === undefined && routes[0].dev !== 'lo' && (routes[0].type ?? 'unicast') === 'unicast';
+      return (
+        routes.length === 1 && routes[0].gateway === undefined && routes[0].dev !== 'lo' && (routes[0].type ?? 'unicast') === 'unicast'
+      );
     } catch {
       return false;
     }

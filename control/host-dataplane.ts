@@ -11,9 +11,22 @@ import { findUnderlay } from './underlay.js';
 import type { Logger } from './log.js';
 
 /** The dataplane's own options, with its defaults optional and the VTEP MAC as text. */
-export type HostDataplaneOptions = Pick<DataplaneOptions, 'vni' | 'port' | 'publicIp' | 'tunName'>
-  & Partial<Pick<DataplaneOptions, 'bindAddress' | 'subnet' | 'ipv6Subnet' | 'network' | 'ipv6Network' | 'workers' | 'underlayMtu' | 'offloads' | 'sourcePorts' | 'udpBufferBytes'>>
-  & {
+export type HostDataplaneOptions = Pick<DataplaneOptions, 'vni' | 'port' | 'publicIp' | 'tunName'> &
+  Partial<
+    Pick<
+      DataplaneOptions,
+      | 'bindAddress'
+      | 'subnet'
+      | 'ipv6Subnet'
+      | 'network'
+      | 'ipv6Network'
+      | 'workers'
+      | 'underlayMtu'
+      | 'offloads'
+      | 'sourcePorts'
+      | 'udpBufferBytes'
+    >
+  > & {
     vtepMac: string;
     /** Overlay (TUN) MTU; the underlay MTU is derived from it. */
     mtu?: number;
@@ -25,17 +38,28 @@ export const DEFAULT_UDP_BUFFER_BYTES = 7 << 20;
 export async function startHostDataplane(o: HostDataplaneOptions, log: Logger): Promise<Dataplane> {
   const family = o.publicIp.includes(':') ? 6 : 4;
   const underlay = findUnderlay(o.publicIp);
-  const underlayMtu = o.underlayMtu ?? (o.mtu ? o.mtu + (family === 4 ? ENCAP_OVERHEAD_IPV4 : ENCAP_OVERHEAD_IPV6) : underlay.mtu ?? 1500);
+  const underlayMtu =
+    o.underlayMtu ?? (o.mtu ? o.mtu + (family === 4 ? ENCAP_OVERHEAD_IPV4 : ENCAP_OVERHEAD_IPV6) : (underlay.mtu ?? 1500));
   if (!o.underlayMtu && !o.mtu && underlay.mtu === null) {
     log.warn({ publicIp: o.publicIp }, 'no local interface holds publicIp; assuming an underlay MTU of 1500 (set the MTU to silence this)');
   }
   return Dataplane.start({
-    vni: o.vni, port: o.port, publicIp: o.publicIp, bindAddress: o.bindAddress,
-    subnet: o.subnet, ipv6Subnet: o.ipv6Subnet, network: o.network, ipv6Network: o.ipv6Network,
-    vtepMac: parseMacBytes(o.vtepMac, 'vtepMac'), tunName: o.tunName,
+    vni: o.vni,
+    port: o.port,
+    publicIp: o.publicIp,
+    bindAddress: o.bindAddress,
+    subnet: o.subnet,
+    ipv6Subnet: o.ipv6Subnet,
+    network: o.network,
+    ipv6Network: o.ipv6Network,
+    vtepMac: parseMacBytes(o.vtepMac, 'vtepMac'),
+    tunName: o.tunName,
     workers: o.workers ?? Math.max(1, availableParallelism()),
-    underlayMtu, offloads: o.offloads ?? true, sourcePorts: o.sourcePorts ?? DEFAULT_SOURCE_PORTS,
-    udpBufferBytes: o.udpBufferBytes ?? DEFAULT_UDP_BUFFER_BYTES, logger: log,
+    underlayMtu,
+    offloads: o.offloads ?? true,
+    sourcePorts: o.sourcePorts ?? DEFAULT_SOURCE_PORTS,
+    udpBufferBytes: o.udpBufferBytes ?? DEFAULT_UDP_BUFFER_BYTES,
+    logger: log,
   });
 }
 
@@ -52,9 +76,7 @@ export interface RunOptions {
 /** Resolves after a clean stop on SIGTERM/SIGINT; rejects after stopping on a dataplane or `fatal` error. */
 export function runUntilStopped(dp: Dataplane, o: RunOptions, log: Logger): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = o.statsInterval > 0
-      ? setInterval(() => log.info({ stats: compactStats(dp) }, 'stats'), o.statsInterval * 1000)
-      : null;
+    const timer = o.statsInterval > 0 ? setInterval(() => log.info({ stats: compactStats(dp) }, 'stats'), o.statsInterval * 1000) : null;
     let finished = false;
     const finish = (err?: unknown) => {
       if (finished) return;
@@ -65,7 +87,10 @@ export function runUntilStopped(dp: Dataplane, o: RunOptions, log: Logger): Prom
       log.info({ stats: compactStats(dp) }, 'final stats');
       dp.stop().then(() => (err ? reject(err) : resolve()), reject);
     };
-    const onStop = (sig: NodeJS.Signals) => { log.info({ signal: sig }, 'stopping'); finish(); };
+    const onStop = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'stopping');
+      finish();
+    };
     const onReload = () => o.onReload?.();
     process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onReload);
     dp.once('fatal', (err) => finish(err));

@@ -25,9 +25,14 @@ export interface HttpEndpoint {
   close(): Promise<void>;
 }
 
-export async function startHttpEndpoint(o: { host: string; port: number; routes?: Record<string, RouteHandler> }, log: Logger): Promise<HttpEndpoint> {
+export async function startHttpEndpoint(
+  o: { host: string; port: number; routes?: Record<string, RouteHandler> },
+  log: Logger,
+): Promise<HttpEndpoint> {
   const routes = new Map(Object.entries(o.routes ?? {}));
-  const server: Server = createServer((req, res) => { void serve(req, res); });
+  const server: Server = createServer((req, res) => {
+    void serve(req, res);
+  });
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const handler = routes.get(path);
@@ -42,11 +47,21 @@ export async function startHttpEndpoint(o: { host: string; port: number; routes?
         r = { status: 500, body: `${(err as Error).message}\n` };
       }
     }
-    res.writeHead(r.status, { 'content-type': r.contentType ?? 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(r.body), ...(r.status === 405 ? { allow: 'GET, HEAD' } : {}) });
+    res.writeHead(r.status, {
+      'content-type': r.contentType ?? 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(r.body),
+      ...(r.status === 405 ? { allow: 'GET, HEAD' } : {}),
+    });
     res.end(req.method === 'HEAD' ? undefined : r.body);
   };
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new VxtunError('VXTUN_ERR_CONFIG', `cannot serve HTTP on ${o.host}:${o.port}: ${err.message}; choose a free address and port`, { cause: err })));
+    server.once('error', (err) =>
+      reject(
+        new VxtunError('VXTUN_ERR_CONFIG', `cannot serve HTTP on ${o.host}:${o.port}: ${err.message}; choose a free address and port`, {
+          cause: err,
+        }),
+      ),
+    );
     server.listen(o.port, o.host, () => resolve());
   });
   server.on('error', (err) => log.error({ err: err.message }, 'HTTP endpoint error'));
@@ -55,10 +70,13 @@ export async function startHttpEndpoint(o: { host: string; port: number; routes?
   return {
     host: address.address,
     port: address.port,
-    route: (path, handler) => { routes.set(path, handler); },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    route: (path, handler) => {
+      routes.set(path, handler);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

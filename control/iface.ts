@@ -24,13 +24,21 @@ export interface IfaceChoice {
   publicIp?: string;
 }
 
-interface Link { ifname: string; mtu: number; addr_info?: { family: string; local: string; scope?: string }[] }
+interface Link {
+  ifname: string;
+  mtu: number;
+  addr_info?: { family: string; local: string; scope?: string }[];
+}
 
 export async function findExtInterface(c: IfaceChoice, run: RunCommand = runCommand): Promise<ExtInterface> {
   const links = JSON.parse(await run('ip', ['-j', '-4', 'addr', 'show'])) as Link[];
   const v4 = (l: Link) => (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local);
   const pick = (l: Link, how: string, address = v4(l)[0]): ExtInterface => {
-    if (address === undefined) throw new VxtunError('VXTUN_ERR_CONFIG', `interface ${l.ifname} (${how}) has no IPv4 address; give it one or choose another with --iface`);
+    if (address === undefined)
+      throw new VxtunError(
+        'VXTUN_ERR_CONFIG',
+        `interface ${l.ifname} (${how}) has no IPv4 address; give it one or choose another with --iface`,
+      );
     return { name: l.ifname, address, mtu: l.mtu, how };
   };
   if (c.iface?.length) {
@@ -38,7 +46,10 @@ export async function findExtInterface(c: IfaceChoice, run: RunCommand = runComm
       const l = isIPv4(want) ? links.find((x) => v4(x).includes(want)) : links.find((x) => x.ifname === want);
       if (l) return pick(l, `--iface ${want}`, isIPv4(want) ? want : undefined);
     }
-    throw new VxtunError('VXTUN_ERR_CONFIG', `none of --iface ${c.iface.join(', ')} is an interface or IPv4 address of this host; see \`ip addr\``);
+    throw new VxtunError(
+      'VXTUN_ERR_CONFIG',
+      `none of --iface ${c.iface.join(', ')} is an interface or IPv4 address of this host; see \`ip addr\``,
+    );
   }
   if (c.ifaceRegex?.length) {
     for (const text of c.ifaceRegex) {
@@ -67,7 +78,11 @@ export async function findExtInterface(c: IfaceChoice, run: RunCommand = runComm
   if (holder) return pick(holder, 'holds --public-ip', c.publicIp);
   const def = await routeTo(run, ['route', 'show', 'default']);
   const l = def && links.find((x) => x.ifname === def.dev);
-  if (!l) throw new VxtunError('VXTUN_ERR_CONFIG', 'this host has no default route to take the tunnel\'s interface from; choose one with --iface, --iface-regex or --iface-can-reach');
+  if (!l)
+    throw new VxtunError(
+      'VXTUN_ERR_CONFIG',
+      "this host has no default route to take the tunnel's interface from; choose one with --iface, --iface-regex or --iface-can-reach",
+    );
   return pick(l, 'default route');
 }
 

@@ -25,24 +25,39 @@ export class IpMasq {
   private timer: NodeJS.Timeout | undefined;
   private readonly families: Family[];
 
-  private constructor(readonly backend: 'nftables' | 'iptables', private readonly name: string, nets: MasqNetworks, private readonly log: Logger, private readonly run: RunCommand) {
+  private constructor(
+    readonly backend: 'nftables' | 'iptables',
+    private readonly name: string,
+    nets: MasqNetworks,
+    private readonly log: Logger,
+    private readonly run: RunCommand,
+  ) {
     this.families = [{ nft: 'ip', iptables: 'iptables', multicast: '224.0.0.0/4', net: nets.v4 }];
     if (nets.v6) this.families.push({ nft: 'ip6', iptables: 'ip6tables', multicast: 'ff00::/8', net: nets.v6 });
   }
 
   /** Installs the rules with whichever of nftables and iptables the host has, and keeps them in place. */
   static async start(tunName: string, nets: MasqNetworks, log: Logger, run: RunCommand = runCommand): Promise<IpMasq> {
-    const backend = await run('nft', ['list', 'tables']).then(() => 'nftables' as const, () => 'iptables' as const);
+    const backend = await run('nft', ['list', 'tables']).then(
+      () => 'nftables' as const,
+      () => 'iptables' as const,
+    );
     const m = new IpMasq(backend, tunName.replace(/[^A-Za-z0-9_]/g, '_'), nets, log, run);
     await m.remove();
     try {
       await m.install();
     } catch (err) {
       await m.remove();
-      throw new VxtunError('VXTUN_ERR_PERMISSION', `--ip-masq could not install its ${backend} rules (${(err as Error).message}); run as root with CAP_NET_ADMIN, or drop --ip-masq`, { cause: err });
+      throw new VxtunError(
+        'VXTUN_ERR_PERMISSION',
+        `--ip-masq could not install its ${backend} rules (${(err as Error).message}); run as root with CAP_NET_ADMIN, or drop --ip-masq`,
+        { cause: err },
+      );
     }
     log.info({ backend, ...nets }, 'ip-masq rules installed');
-    m.timer = setInterval(() => { void m.refresh(); }, REFRESH_MS);
+    m.timer = setInterval(() => {
+      void m.refresh();
+    }, REFRESH_MS);
     m.timer.unref();
     return m;
   }
@@ -71,8 +86,14 @@ export class IpMasq {
   private async present(): Promise<boolean> {
     const f = this.families[0];
     return this.backend === 'nftables'
-      ? this.run('nft', ['list', 'table', f.nft, this.table()]).then(() => true, () => false)
-      : this.run(f.iptables, ['-w', '-t', 'nat', '-C', 'POSTROUTING', '-j', this.chain('POSTRTG')]).then(() => true, () => false);
+      ? this.run('nft', ['list', 'table', f.nft, this.table()]).then(
+          () => true,
+          () => false,
+        )
+      : this.run(f.iptables, ['-w', '-t', 'nat', '-C', 'POSTROUTING', '-j', this.chain('POSTRTG')]).then(
+          () => true,
+          () => false,
+        );
   }
 
   private async install(): Promise<void> {
@@ -94,7 +115,8 @@ export class IpMasq {
       ['-s', subnet, '!', '-d', f.multicast, '-j', 'MASQUERADE', '--random-fully'],
       ['!', '-s', network, '-d', subnet, '-j', 'RETURN'],
       ['!', '-s', network, '-d', network, '-j', 'MASQUERADE', '--random-fully'],
-    ]) await ipt('-t', 'nat', '-A', post, ...rule);
+    ])
+      await ipt('-t', 'nat', '-A', post, ...rule);
     await ipt('-t', 'nat', '-I', 'POSTROUTING', '1', '-j', post);
     await ipt('-t', 'filter', '-N', fwd);
     await ipt('-t', 'filter', '-A', fwd, '-s', network, '-j', 'ACCEPT');
@@ -110,9 +132,20 @@ export class IpMasq {
         await quiet(this.run('nft', ['delete', 'table', f.nft, this.table()]));
         continue;
       }
-      for (const [table, hook, chain] of [['nat', 'POSTROUTING', this.chain('POSTRTG')], ['filter', 'FORWARD', this.chain('FWD')]]) {
+      for (const [table, hook, chain] of [
+        ['nat', 'POSTROUTING', this.chain('POSTRTG')],
+        ['filter', 'FORWARD', this.chain('FWD')],
+      ]) {
         // A jump may have been added twice by a crash mid-install; take them all (bounded).
-        for (let i = 0; i < 8 && await this.run(f.iptables, ['-w', '-t', table, '-D', hook, '-j', chain]).then(() => true, () => false); i++);
+        for (
+          let i = 0;
+          i < 8 &&
+          (await this.run(f.iptables, ['-w', '-t', table, '-D', hook, '-j', chain]).then(
+            () => true,
+            () => false,
+          ));
+          i++
+        );
         await quiet(this.run(f.iptables, ['-w', '-t', table, '-F', chain]));
         await quiet(this.run(f.iptables, ['-w', '-t', table, '-X', chain]));
       }

@@ -21,20 +21,37 @@ const PRETTY_TIME = "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'";
  * `json`: pino lines on stdout; `pretty`: one readable line per record (pino-pretty), coloured on a terminal;
  * `auto`: pretty when stdout is a terminal, JSON otherwise (pipes, files, journald).
  */
-export function createLogger(level = process.env.VXTUN_LOG_LEVEL ?? 'info', destination?: DestinationStream, format: LogFormat = 'json'): Logger {
+export function createLogger(
+  level = process.env.VXTUN_LOG_LEVEL ?? 'info',
+  destination?: DestinationStream,
+  format: LogFormat = 'json',
+): Logger {
   const opts = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
   if (destination !== undefined) return pino(opts, destination);
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
   if (!pretty) return pino(opts);
-  return pino(opts, pinoPretty({ sync: true, singleLine: true, colorize: process.stdout.isTTY === true, translateTime: PRETTY_TIME, ignore: 'pid,hostname' }));
+  return pino(
+    opts,
+    pinoPretty({
+      sync: true,
+      singleLine: true,
+      colorize: process.stdout.isTTY === true,
+      translateTime: PRETTY_TIME,
+      ignore: 'pid,hostname',
+    }),
+  );
 }
 
 /** `--log-level` and `--log-format`, which every entry point carries; read back with commandLogger(). */
 export function addLogOptions(program: Command): Command {
   return program
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('VXTUN_LOG_LEVEL'))
-    .addOption(new Option('--log-format <format>', 'log lines: pretty on a terminal and JSON otherwise (auto), or always json / pretty')
-      .choices(LOG_FORMATS).default('auto').env('VXTUN_LOG_FORMAT'));
+    .addOption(
+      new Option('--log-format <format>', 'log lines: pretty on a terminal and JSON otherwise (auto), or always json / pretty')
+        .choices(LOG_FORMATS)
+        .default('auto')
+        .env('VXTUN_LOG_FORMAT'),
+    );
 }
 
 /** The logger for a subcommand's action: the level and format given to the root command, or the defaults. */

@@ -29,21 +29,38 @@ export function buildProgram(): Command {
     .name('vxtun')
     .version(packageVersion(), '-V, --version', 'print the vxtun version')
     .description('Userspace VXLAN overlay dataplane: TUN <-> VXLAN/UDP in worker threads, Flannel- and etcd-compatible.')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   sudo vxtun static --config /etc/vxtun/static.json       a fixed peer list from a file
   vxtun registry --data-dir /var/lib/vxtun/registry       the embedded etcd-compatible registry
   sudo vxtun agent --public-ip 192.0.2.1 --etcd-endpoints http://10.0.0.5:2379
-  vxtun agent --help                                      every flag of one command, with its environment variable`);
+  vxtun agent --help                                      every flag of one command, with its environment variable`,
+    );
 
   addEnvVars(program.command('static'), () => 'VXTUN_')
-    .description('Run the forwarder with a fixed peer list from a JSON config file (needs root or CAP_NET_ADMIN). SIGHUP reloads the peers.')
-    .requiredOption('-c, --config <file>', 'config file: {vni, port, publicIp, subnet, vtepMac?, peers: [{publicIp, subnet, vtepMac}]}; see README')
+    .description(
+      'Run the forwarder with a fixed peer list from a JSON config file (needs root or CAP_NET_ADMIN). SIGHUP reloads the peers.',
+    )
+    .requiredOption(
+      '-c, --config <file>',
+      'config file: {vni, port, publicIp, subnet, vtepMac?, peers: [{publicIp, subnet, vtepMac}]}; see README',
+    )
     .option('--state-dir <dir>', 'where the VTEP MAC is kept across restarts (default: config stateDir or /var/lib/vxtun)')
-    .option('--workers <n>', `queue worker threads, 1..${MAX_WORKERS} (default: config workers, else number of cores)`, intInRange(1, MAX_WORKERS))
+    .option(
+      '--workers <n>',
+      `queue worker threads, 1..${MAX_WORKERS} (default: config workers, else number of cores)`,
+      intInRange(1, MAX_WORKERS),
+    )
     .option('--stats-interval <seconds>', 'log counters every N seconds (0 = never)', intInRange(0), 0)
-    .option('--metrics-listen <addr>', 'serve Prometheus /metrics, /healthz and /readyz on [host:]port (a port alone: loopback; default: off)')
-    .addHelpText('after', `
+    .option(
+      '--metrics-listen <addr>',
+      'serve Prometheus /metrics, /healthz and /readyz on [host:]port (a port alone: loopback; default: off)',
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   sudo vxtun static --config /etc/vxtun/static.json
   sudo vxtun static --config /etc/vxtun/static.json --metrics-listen 9108    curl localhost:9108/metrics
@@ -52,9 +69,19 @@ Examples:
 
 Config file:
   { "publicIp": "192.0.2.1", "subnet": "10.244.1.0/24",
-    "peers": [ { "publicIp": "192.0.2.2", "subnet": "10.244.2.0/24", "vtepMac": "02:00:00:00:02:01" } ] }`)
+    "peers": [ { "publicIp": "192.0.2.2", "subnet": "10.244.2.0/24", "vtepMac": "02:00:00:00:02:01" } ] }`,
+    )
     .action(async (flags, cmd: Command) => {
-      await runStatic({ config: flags.config, stateDir: flags.stateDir, workers: flags.workers, statsInterval: flags.statsInterval, metricsListen: flags.metricsListen }, commandLogger(cmd));
+      await runStatic(
+        {
+          config: flags.config,
+          stateDir: flags.stateDir,
+          workers: flags.workers,
+          statsInterval: flags.statsInterval,
+          metricsListen: flags.metricsListen,
+        },
+        commandLogger(cmd),
+      );
     });
 
   registerAgentCommand(program);
@@ -66,7 +93,9 @@ Config file:
   // for, and parses its own options (`vxtun bench --help`).
   program
     .command('bench')
-    .description('measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed (needs root; `vxtun bench --help`)')
+    .description(
+      'measure underlay, kernel VXLAN (as Flannel sets it up) and vxtun on a two-namespace testbed (needs root; `vxtun bench --help`)',
+    )
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()

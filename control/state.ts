@@ -32,7 +32,11 @@ export function persistentVtepMac(stateDir: string, device: string): { mac: stri
     closeSync(fd);
     renameSync(tmp, file);
   } catch (err) {
-    throw new VxtunError('VXTUN_ERR_STATE_DIR', `cannot write ${file}: ${(err as Error).message}; pass --state-dir to a writable directory`, { cause: err });
+    throw new VxtunError(
+      'VXTUN_ERR_STATE_DIR',
+      `cannot write ${file}: ${(err as Error).message}; pass --state-dir to a writable directory`,
+      { cause: err },
+    );
   }
   return { mac, created: true };
 }

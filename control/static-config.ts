@@ -15,34 +15,48 @@ const cidr4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR
 const cidr6 = z.string().regex(/^[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/\d{1,3}$/, 'an IPv6 CIDR like fd10:244:1::/64');
 const ip = z.string().regex(/^[0-9a-fA-F:.]+$/, 'an IP address');
 
-export const PeerSchema = z.object({
-  publicIp: ip,
-  subnet: cidr4.optional(),
-  ipv6Subnet: cidr6.optional(),
-  vtepMac: mac,
-  ipv6VtepMac: mac.optional(),
-}).strict().refine((p) => p.subnet || p.ipv6Subnet, 'a peer needs subnet and/or ipv6Subnet');
+export const PeerSchema = z
+  .object({
+    publicIp: ip,
+    subnet: cidr4.optional(),
+    ipv6Subnet: cidr6.optional(),
+    vtepMac: mac,
+    ipv6VtepMac: mac.optional(),
+  })
+  .strict()
+  .refine((p) => p.subnet || p.ipv6Subnet, 'a peer needs subnet and/or ipv6Subnet');
 
-export const StaticConfigSchema = z.object({
-  vni: z.number().int().min(0).max(0xffffff).default(1),
-  port: z.number().int().min(1).max(65535).default(VXLAN_DEFAULT_PORT),
-  publicIp: ip,
-  bindAddress: ip.optional(),
-  subnet: cidr4.optional(),
-  ipv6Subnet: cidr6.optional(),
-  network: cidr4.optional(),
-  ipv6Network: cidr6.optional(),
-  vtepMac: mac.optional(),
-  mtu: z.number().int().min(576).max(65535).optional(),
-  underlayMtu: z.number().int().min(1280).max(65535).optional(),
-  tunName: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 characters').default('vxtun0'),
-  workers: z.number().int().min(1).max(MAX_WORKERS).optional(),
-  sourcePorts: z.number().int().min(1).max(64).default(DEFAULT_SOURCE_PORTS),
-  udpBufferBytes: z.number().int().min(65536).max(1 << 30).default(DEFAULT_UDP_BUFFER_BYTES),
-  offloads: z.boolean().default(true),
-  stateDir: z.string().min(1).optional(),
-  peers: z.array(PeerSchema).default([]),
-}).strict().refine((c) => c.subnet || c.ipv6Subnet, 'set subnet and/or ipv6Subnet');
+export const StaticConfigSchema = z
+  .object({
+    vni: z.number().int().min(0).max(0xffffff).default(1),
+    port: z.number().int().min(1).max(65535).default(VXLAN_DEFAULT_PORT),
+    publicIp: ip,
+    bindAddress: ip.optional(),
+    subnet: cidr4.optional(),
+    ipv6Subnet: cidr6.optional(),
+    network: cidr4.optional(),
+    ipv6Network: cidr6.optional(),
+    vtepMac: mac.optional(),
+    mtu: z.number().int().min(576).max(65535).optional(),
+    underlayMtu: z.number().int().min(1280).max(65535).optional(),
+    tunName: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 characters')
+      .default('vxtun0'),
+    workers: z.number().int().min(1).max(MAX_WORKERS).optional(),
+    sourcePorts: z.number().int().min(1).max(64).default(DEFAULT_SOURCE_PORTS),
+    udpBufferBytes: z
+      .number()
+      .int()
+      .min(65536)
+      .max(1 << 30)
+      .default(DEFAULT_UDP_BUFFER_BYTES),
+    offloads: z.boolean().default(true),
+    stateDir: z.string().min(1).optional(),
+    peers: z.array(PeerSchema).default([]),
+  })
+  .strict()
+  .refine((c) => c.subnet || c.ipv6Subnet, 'set subnet and/or ipv6Subnet');
 
 export type StaticConfig = z.infer<typeof StaticConfigSchema>;
 

@@ -4,20 +4,30 @@ import type { PeerStats } from '../dataplane/dataplane.js';
 import { addEnvVars, intInRange } from './cli-options.js';
 import { readStatus, statusSocketPath, type HostStatus } from './status.js';
 
-interface StatusFlags { tunName: string; socket?: string; json?: boolean; watch?: number }
+interface StatusFlags {
+  tunName: string;
+  socket?: string;
+  json?: boolean;
+  watch?: number;
+}
 
 export function registerStatusCommand(program: Command): void {
   addEnvVars(program.command('status'), () => 'VXTUN_')
-    .description('Show a running vxtun agent or static host: lease, registry, TUN, workers, each peer with its traffic, drops by reason (reads /run/vxtun/<tun>.sock; needs root)')
+    .description(
+      'Show a running vxtun agent or static host: lease, registry, TUN, workers, each peer with its traffic, drops by reason (reads /run/vxtun/<tun>.sock; needs root)',
+    )
     .option('--tun-name <name>', 'TUN device of the host to ask', 'vxtun0')
     .option('--socket <path>', 'control socket to read instead of the one of --tun-name')
     .option('--json', 'print the status as one JSON object (for scripts)')
     .option('--watch <seconds>', 'print the status again every N seconds until interrupted', intInRange(1, 3600))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   sudo vxtun status
   sudo vxtun status --tun-name flannel0 --json | jq '.peers[] | {subnet, rxBytes, lastRxAt}'
-  sudo vxtun status --watch 2`)
+  sudo vxtun status --watch 2`,
+    )
     .action(async (f: StatusFlags) => {
       const path = f.socket ?? statusSocketPath(f.tunName);
       const show = async () => {
@@ -30,7 +40,9 @@ Examples:
       }
       const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
       let stop = false;
-      const onSignal = () => { stop = true; };
+      const onSignal = () => {
+        stop = true;
+      };
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
         while (!stop) {
@@ -47,19 +59,31 @@ Examples:
 function formatStatus(s: HostStatus, now: number): string {
   const lines: string[] = [];
   const off = s.tun?.offloads;
-  lines.push(`${s.kind} ${s.tun?.name ?? '(TUN not up yet)'}: public ip ${s.publicIp ?? '(not chosen yet)'}, vtep mac ${s.vtepMac ?? '(not yet)'}, pid ${s.pid}, up ${ago(Date.parse(s.startedAt), now)}`);
+  lines.push(
+    `${s.kind} ${s.tun?.name ?? '(TUN not up yet)'}: public ip ${s.publicIp ?? '(not chosen yet)'}, vtep mac ${s.vtepMac ?? '(not yet)'}, pid ${s.pid}, up ${ago(Date.parse(s.startedAt), now)}`,
+  );
   lines.push(`  subnet: ${[s.subnet, s.ipv6Subnet].filter(Boolean).join(', ') || '(none)'}`);
   if (s.agent) {
     const lease = s.agent.lease;
-    lines.push(`  lease: ${lease ? `${lease.subnet}, expires ${lease.expiresAt} (in ${duration(Date.parse(lease.expiresAt) - now)})` : `none yet (${s.agent.waitingFor ? `waiting for ${s.agent.waitingFor}` : s.agent.phase})`}`);
+    lines.push(
+      `  lease: ${lease ? `${lease.subnet}, expires ${lease.expiresAt} (in ${duration(Date.parse(lease.expiresAt) - now)})` : `none yet (${s.agent.waitingFor ? `waiting for ${s.agent.waitingFor}` : s.agent.phase})`}`,
+    );
     const r = s.agent.registry;
-    lines.push(`  registry: ${r.connected ? 'connected' : `unreachable${r.unreachableSince ? ` since ${r.unreachableSince} (${ago(Date.parse(r.unreachableSince), now)})` : ''}${r.lastError ? `: ${r.lastError}` : ''}`}; resyncs ${s.agent.resyncs}`);
+    lines.push(
+      `  registry: ${r.connected ? 'connected' : `unreachable${r.unreachableSince ? ` since ${r.unreachableSince} (${ago(Date.parse(r.unreachableSince), now)})` : ''}${r.lastError ? `: ${r.lastError}` : ''}`}; resyncs ${s.agent.resyncs}`,
+    );
   }
   if (!s.tun || !off) return `${lines.join('\n')}\n  tun: not up yet\n`;
-  lines.push(`  tun: mtu ${s.tun.mtu}, ${s.tun.workers} workers, ${s.tun.workerRestarts} restarts; offloads: ${off.vnetHdr ? 'tso+csum' : 'none'} on the TUN, udp gso ${onOff(off.gso)}, udp gro ${onOff(off.gro)}`);
-  lines.push(`  transfer: ${bytes(s.counters.rxBytes)} received (${s.counters.rxPackets} packets), ${bytes(s.counters.txBytes)} sent (${s.counters.txPackets} packets)`);
+  lines.push(
+    `  tun: mtu ${s.tun.mtu}, ${s.tun.workers} workers, ${s.tun.workerRestarts} restarts; offloads: ${off.vnetHdr ? 'tso+csum' : 'none'} on the TUN, udp gso ${onOff(off.gso)}, udp gro ${onOff(off.gro)}`,
+  );
+  lines.push(
+    `  transfer: ${bytes(s.counters.rxBytes)} received (${s.counters.rxPackets} packets), ${bytes(s.counters.txBytes)} sent (${s.counters.txPackets} packets)`,
+  );
   const drops = Object.entries(s.drops).map(([k, v]) => `${k} ${v}`);
-  const kernel = Object.entries(s.kernelDrops).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`);
+  const kernel = Object.entries(s.kernelDrops)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v}`);
   lines.push(`  drops: ${drops.length ? drops.join(', ') : 'none'}${kernel.length ? `; by the kernel: ${kernel.join(', ')}` : ''}`);
   for (const p of s.peers) lines.push('', ...peerLines(p, now));
   if (s.peers.length === 0) lines.push('', 'no peers');
@@ -82,7 +106,10 @@ function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return `${u === 0 ? v : v.toFixed(2)} ${units[u]}`;
 }
 

@@ -27,7 +27,10 @@ export interface HostStatus {
   agent: AgentStatus | null;
   /** Null until the dataplane runs (an agent still waiting for the registry, the config or a lease). */
   tun: {
-    name: string; mtu: number; workers: number; workerRestarts: number;
+    name: string;
+    mtu: number;
+    workers: number;
+    workerRestarts: number;
     offloads: { vnetHdr: boolean; gso: boolean; gro: boolean };
   } | null;
   peers: PeerStats[];
@@ -53,8 +56,14 @@ export interface StatusSource {
 function hostStatus(src: StatusSource, startedAt: string): HostStatus {
   const { dp } = src;
   const base = {
-    kind: src.kind, pid: process.pid, startedAt, publicIp: src.publicIp ?? null, vtepMac: src.vtepMac ?? null,
-    subnet: src.subnet ?? null, ipv6Subnet: src.ipv6Subnet ?? null, agent: src.agent?.() ?? null,
+    kind: src.kind,
+    pid: process.pid,
+    startedAt,
+    publicIp: src.publicIp ?? null,
+    vtepMac: src.vtepMac ?? null,
+    subnet: src.subnet ?? null,
+    ipv6Subnet: src.ipv6Subnet ?? null,
+    agent: src.agent?.() ?? null,
   };
   if (!dp) return { ...base, tun: null, peers: [], counters: {}, drops: {}, kernelDrops: {} };
   const s = dp.stats();
@@ -89,7 +98,11 @@ async function serveStatusSocket(path: string, status: () => HostStatus, log: Lo
   mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
   // A socket file left by a crash answers nothing; one whose owner still runs answers: then it is not ours.
   if (existsSync(path)) {
-    if (await answers(path)) throw new VxtunError('VXTUN_ERR_TUN_IN_USE', `another vxtun with this TUN name already runs here (it answers on ${path}); stop it, or give this one another TUN name`);
+    if (await answers(path))
+      throw new VxtunError(
+        'VXTUN_ERR_TUN_IN_USE',
+        `another vxtun with this TUN name already runs here (it answers on ${path}); stop it, or give this one another TUN name`,
+      );
     unlinkSync(path);
   }
   const server: Server = createServer((conn) => {
@@ -108,19 +121,34 @@ async function serveStatusSocket(path: string, status: () => HostStatus, log: Lo
   chmodSync(path, 0o600);
   log.info({ socket: path }, 'status socket listening (vxtun status)');
   return {
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      try { unlinkSync(path); } catch { /* already gone */ }
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        try {
+          unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      }),
   };
 }
 
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = createConnection(path);
-    const timer = setTimeout(() => { c.destroy(); resolve(false); }, 1_000);
-    c.once('connect', () => { clearTimeout(timer); c.destroy(); resolve(true); });
-    c.once('error', () => { clearTimeout(timer); resolve(false); });
+    const timer = setTimeout(() => {
+      c.destroy();
+      resolve(false);
+    }, 1_000);
+    c.once('connect', () => {
+      clearTimeout(timer);
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
 }
 
@@ -129,9 +157,16 @@ export function readStatus(path: string, timeoutMs = 5_000): Promise<HostStatus>
   return new Promise((resolve, reject) => {
     const c = createConnection(path);
     let text = '';
-    const timer = setTimeout(() => { c.destroy(); reject(new VxtunError('VXTUN_ERR_NOT_RUNNING', `${path} did not answer within ${timeoutMs} ms; is the vxtun behind it stuck? see its log`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      c.destroy();
+      reject(
+        new VxtunError('VXTUN_ERR_NOT_RUNNING', `${path} did not answer within ${timeoutMs} ms; is the vxtun behind it stuck? see its log`),
+      );
+    }, timeoutMs);
     c.setEncoding('utf8');
-    c.on('data', (d: string) => { text += d; });
+    c.on('data', (d: string) => {
+      text += d;
+    });
     c.once('end', () => {
       clearTimeout(timer);
       try {
@@ -142,8 +177,15 @@ export function readStatus(path: string, timeoutMs = 5_000): Promise<HostStatus>
     });
     c.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (err.code === 'EACCES') reject(new VxtunError('VXTUN_ERR_PERMISSION', `${path} is readable by root only: run vxtun status with sudo`));
-      else reject(new VxtunError('VXTUN_ERR_NOT_RUNNING', `no vxtun answers on ${path} (${err.code ?? err.message}): start vxtun static or vxtun agent, or name its TUN with --tun-name`));
+      if (err.code === 'EACCES')
+        reject(new VxtunError('VXTUN_ERR_PERMISSION', `${path} is readable by root only: run vxtun status with sudo`));
+      else
+        reject(
+          new VxtunError(
+            'VXTUN_ERR_NOT_RUNNING',
+            `no vxtun answers on ${path} (${err.code ?? err.message}): start vxtun static or vxtun agent, or name its TUN with --tun-name`,
+          ),
+        );
     });
   });
 }
@@ -152,9 +194,17 @@ export function readStatus(path: string, timeoutMs = 5_000): Promise<HostStatus>
 function metricsRoute(status: () => HostStatus, agent: boolean): RouteHandler {
   const registry = new Registry();
   // Counters whose totals live in the dataplane: set to the current value on every scrape.
-  const total = (name: string, help: string, labelNames: string[], fill: (s: HostStatus, set: (labels: Record<string, string>, v: number) => void) => void) =>
+  const total = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (s: HostStatus, set: (labels: Record<string, string>, v: number) => void) => void,
+  ) =>
     new Counter({
-      name, help, labelNames, registers: [registry],
+      name,
+      help,
+      labelNames,
+      registers: [registry],
       collect() {
         this.reset();
         fill(current!, (labels, v) => this.inc(labels, v));
@@ -162,39 +212,73 @@ function metricsRoute(status: () => HostStatus, agent: boolean): RouteHandler {
     });
   const gauge = (name: string, help: string, read: (s: HostStatus) => number | null) =>
     new Gauge({
-      name, help, registers: [registry],
+      name,
+      help,
+      registers: [registry],
       collect() {
         const v = read(current!);
-        if (v === null) this.reset(); else this.set(v);
+        if (v === null) this.reset();
+        else this.set(v);
       },
     });
   let current: HostStatus | undefined;
-  total('vxtun_packets_total', 'Inner packets forwarded, by direction (tx: TUN to peers, rx: peers to TUN)', ['direction'],
-    (s, set) => { set({ direction: 'tx' }, s.counters.txPackets); set({ direction: 'rx' }, s.counters.rxPackets); });
-  total('vxtun_bytes_total', 'Inner IP bytes forwarded, by direction', ['direction'],
-    (s, set) => { set({ direction: 'tx' }, s.counters.txBytes); set({ direction: 'rx' }, s.counters.rxBytes); });
+  total('vxtun_packets_total', 'Inner packets forwarded, by direction (tx: TUN to peers, rx: peers to TUN)', ['direction'], (s, set) => {
+    set({ direction: 'tx' }, s.counters.txPackets);
+    set({ direction: 'rx' }, s.counters.rxPackets);
+  });
+  total('vxtun_bytes_total', 'Inner IP bytes forwarded, by direction', ['direction'], (s, set) => {
+    set({ direction: 'tx' }, s.counters.txBytes);
+    set({ direction: 'rx' }, s.counters.rxBytes);
+  });
   const peerLabels = (p: PeerStats) => ({ peer: p.subnet ?? p.ipv6Subnet ?? '', public_ip: p.publicIp });
-  total('vxtun_peer_packets_total', 'Inner packets to and from each peer since it was added', ['peer', 'public_ip', 'direction'], (s, set) => {
-    for (const p of s.peers) { set({ ...peerLabels(p), direction: 'tx' }, p.txPackets); set({ ...peerLabels(p), direction: 'rx' }, p.rxPackets); }
-  });
-  total('vxtun_peer_bytes_total', 'Inner IP bytes to and from each peer since it was added', ['peer', 'public_ip', 'direction'], (s, set) => {
-    for (const p of s.peers) { set({ ...peerLabels(p), direction: 'tx' }, p.txBytes); set({ ...peerLabels(p), direction: 'rx' }, p.rxBytes); }
-  });
+  total(
+    'vxtun_peer_packets_total',
+    'Inner packets to and from each peer since it was added',
+    ['peer', 'public_ip', 'direction'],
+    (s, set) => {
+      for (const p of s.peers) {
+        set({ ...peerLabels(p), direction: 'tx' }, p.txPackets);
+        set({ ...peerLabels(p), direction: 'rx' }, p.rxPackets);
+      }
+    },
+  );
+  total(
+    'vxtun_peer_bytes_total',
+    'Inner IP bytes to and from each peer since it was added',
+    ['peer', 'public_ip', 'direction'],
+    (s, set) => {
+      for (const p of s.peers) {
+        set({ ...peerLabels(p), direction: 'tx' }, p.txBytes);
+        set({ ...peerLabels(p), direction: 'rx' }, p.rxBytes);
+      }
+    },
+  );
   total('vxtun_drops_total', 'Packets vxtun dropped, by reason (README: drop reasons)', ['reason'], (s, set) => {
     for (const [reason, v] of Object.entries(s.drops)) set({ reason }, v);
   });
-  total('vxtun_kernel_drops_total', 'Packets the kernel dropped on vxtun\'s behalf: tunTxQueue (TUN queue full), socketOverflow (receive buffer full)', ['reason'], (s, set) => {
-    for (const [reason, v] of Object.entries(s.kernelDrops)) set({ reason }, v);
-  });
-  total('vxtun_worker_restarts_total', 'Queue worker threads restarted after a failure', [], (s, set) => set({}, s.tun?.workerRestarts ?? 0));
+  total(
+    'vxtun_kernel_drops_total',
+    "Packets the kernel dropped on vxtun's behalf: tunTxQueue (TUN queue full), socketOverflow (receive buffer full)",
+    ['reason'],
+    (s, set) => {
+      for (const [reason, v] of Object.entries(s.kernelDrops)) set({ reason }, v);
+    },
+  );
+  total('vxtun_worker_restarts_total', 'Queue worker threads restarted after a failure', [], (s, set) =>
+    set({}, s.tun?.workerRestarts ?? 0),
+  );
   gauge('vxtun_peers', 'Peers in the forwarding table', (s) => s.peers.length);
   gauge('vxtun_start_time_seconds', 'When this vxtun started, Unix seconds', (s) => Date.parse(s.startedAt) / 1000);
   if (agent) {
-    total('vxtun_resyncs_total', 'Full re-lists of the registry after an outage or compaction', [], (s, set) => set({}, s.agent?.resyncs ?? 0));
-    gauge('vxtun_lease_expiry_timestamp_seconds', 'When this host\'s subnet lease expires unless renewed, Unix seconds',
-      (s) => (s.agent?.lease ? Date.parse(s.agent.lease.expiresAt) / 1000 : null));
-    gauge('vxtun_registry_reachable', 'Whether the registry answered the agent\'s last request or probe (1) or not (0)',
-      (s) => (s.agent ? Number(s.agent.registry.connected) : null));
+    total('vxtun_resyncs_total', 'Full re-lists of the registry after an outage or compaction', [], (s, set) =>
+      set({}, s.agent?.resyncs ?? 0),
+    );
+    gauge('vxtun_lease_expiry_timestamp_seconds', "When this host's subnet lease expires unless renewed, Unix seconds", (s) =>
+      s.agent?.lease ? Date.parse(s.agent.lease.expiresAt) / 1000 : null,
+    );
+    gauge('vxtun_registry_reachable', "Whether the registry answered the agent's last request or probe (1) or not (0)", (s) =>
+      s.agent ? Number(s.agent.registry.connected) : null,
+    );
   }
   return async () => {
     current = status();
@@ -206,7 +290,8 @@ function metricsRoute(status: () => HostStatus, agent: boolean): RouteHandler {
 function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[^:]+):)?(\d{1,5})$/.exec(v.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new VxtunError('VXTUN_ERR_CONFIG', `--metrics-listen "${v}": expected [host:]port, e.g. 9108 or 0.0.0.0:9108`);
+  if (!m || port > 65535)
+    throw new VxtunError('VXTUN_ERR_CONFIG', `--metrics-listen "${v}": expected [host:]port, e.g. 9108 or 0.0.0.0:9108`);
   return { host: m[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', port };
 }
 
@@ -214,7 +299,11 @@ function parseListen(v: string): { host: string; port: number } {
  * The HTTP endpoint of --metrics-listen (none without it): the given /healthz and /readyz at once, /metrics
  * answering 503 until serveHost() has a dataplane to report.
  */
-export async function startMetricsEndpoint(listen: string | undefined, health: Record<string, RouteHandler>, log: Logger): Promise<HttpEndpoint | undefined> {
+export async function startMetricsEndpoint(
+  listen: string | undefined,
+  health: Record<string, RouteHandler>,
+  log: Logger,
+): Promise<HttpEndpoint | undefined> {
   if (listen === undefined) return undefined;
   const notYet: RouteHandler = () => ({ status: 503, body: 'vxtun is starting: no dataplane to report yet\n' });
   return startHttpEndpoint({ ...parseListen(listen), routes: { ...health, '/metrics': notYet } }, log);
@@ -238,5 +327,8 @@ export async function serveStatus(src: StatusSource, log: Logger): Promise<{ clo
 /** Once the dataplane runs: the real /metrics on `http` (the endpoint belongs to its creator). */
 export function serveMetrics(src: StatusSource, http: HttpEndpoint | undefined): void {
   const startedAt = new Date().toISOString();
-  http?.route('/metrics', metricsRoute(() => hostStatus(src, startedAt), src.kind === 'agent'));
+  http?.route(
+    '/metrics',
+    metricsRoute(() => hostStatus(src, startedAt), src.kind === 'agent'),
+  );
 }

@@ -2,7 +2,9 @@
 import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 
-export interface Underlay { mtu: number | null }
+export interface Underlay {
+  mtu: number | null;
+}
 
 export function findUnderlay(publicIp: string): Underlay {
   const want = publicIp.toLowerCase();

@@ -5,7 +5,11 @@
 import { isIP } from 'node:net';
 import { VxtunError } from './errors.js';
 
-export interface Cidr { family: 4 | 6; addr: Uint8Array; prefixLen: number }
+export interface Cidr {
+  family: 4 | 6;
+  addr: Uint8Array;
+  prefixLen: number;
+}
 
 export function parseIpBytes(text: string): Uint8Array | null {
   const family = isIP(text);
@@ -16,17 +20,22 @@ export function parseIpBytes(text: string): Uint8Array | null {
     if (!s) return [];
     const out: number[] = [];
     for (const g of s.split(':')) {
-      if (g.includes('.')) { // embedded IPv4
+      if (g.includes('.')) {
+        // embedded IPv4
         const b = g.split('.').map(Number);
         out.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
       } else out.push(parseInt(g, 16));
     }
     return out;
   };
-  const h = parseGroups(head), t = parseGroups(tail);
+  const h = parseGroups(head),
+    t = parseGroups(tail);
   const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
   const bytes = new Uint8Array(16);
-  groups.forEach((g, i) => { bytes[2 * i] = g >> 8; bytes[2 * i + 1] = g & 0xff; });
+  groups.forEach((g, i) => {
+    bytes[2 * i] = g >> 8;
+    bytes[2 * i + 1] = g & 0xff;
+  });
   return bytes;
 }
 
@@ -35,11 +44,19 @@ export function formatIpBytes(b: Uint8Array, family: 4 | 6): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
   // compress the longest run of zero groups
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== '0') { i++; continue; }
-    let j = i; while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
+  let best = -1,
+    bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (best < 0) return groups.join(':');

@@ -12,7 +12,18 @@ import { VNI_MAX } from './packet/vxlan.js';
 import { IPV6_MIN_MTU } from './packet/ipv6.js';
 import { PeerTable, checkPeerSubnets, type Peer } from './routes.js';
 import { cidrWithin, parseCidr, parseIpBytes } from './address.js';
-import { createPeerStatsBuffer, createStatsBuffer, readPeerSlot, readStats, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS, P_TX_BYTES, P_TX_PACKETS, type DataplaneStats } from './stats.js';
+import {
+  createPeerStatsBuffer,
+  createStatsBuffer,
+  readPeerSlot,
+  readStats,
+  P_LAST_RX,
+  P_RX_BYTES,
+  P_RX_PACKETS,
+  P_TX_BYTES,
+  P_TX_PACKETS,
+  type DataplaneStats,
+} from './stats.js';
 import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
@@ -72,7 +83,11 @@ const READY_TIMEOUT_MS = 10_000;
 const LINK_WATCH_MS = 1_000;
 const STOP_TIMEOUT_MS = 3_000;
 
-interface Slot { init: WorkerInit; worker: Worker | null; restarts: RestartBudget }
+interface Slot {
+  init: WorkerInit;
+  worker: Worker | null;
+  restarts: RestartBudget;
+}
 
 export class Dataplane extends EventEmitter {
   readonly tunName: string;
@@ -142,7 +157,17 @@ export class Dataplane extends EventEmitter {
     dp.tunTxLast = dp.tunTxBase;
     // A ref'd timer: while the dataplane runs, the process stays alive even with every worker dead and waiting.
     dp.linkWatch = setInterval(() => dp.watchLink(), LINK_WATCH_MS);
-    opts.logger.info({ tun: name, workers: opts.workers, mtu: cfg.overlayMtu, vnetHdr: queues[0]?.vnetHdr, offloadFlags: queues[0]?.offloadFlags, workerInfo: dp.workerInfo }, 'dataplane started');
+    opts.logger.info(
+      {
+        tun: name,
+        workers: opts.workers,
+        mtu: cfg.overlayMtu,
+        vnetHdr: queues[0]?.vnetHdr,
+        offloadFlags: queues[0]?.offloadFlags,
+        workerInfo: dp.workerInfo,
+      },
+      'dataplane started',
+    );
     return dp;
   }
 
@@ -155,10 +180,12 @@ export class Dataplane extends EventEmitter {
         ...(cfg.gateway4 ? [{ family: 4 as const, addr: cfg.gateway4, prefixLen: 32 }] : []),
         ...(cfg.gateway6 ? [{ family: 6 as const, addr: cfg.gateway6, prefixLen: 128 }] : []),
       ],
-      routes: [opts.network, opts.ipv6Network].filter((n): n is string => !!n).map((n) => {
-        const c = parseCidr(n, 'network');
-        return { family: c.family, dst: c.addr, prefixLen: c.prefixLen };
-      }),
+      routes: [opts.network, opts.ipv6Network]
+        .filter((n): n is string => !!n)
+        .map((n) => {
+          const c = parseCidr(n, 'network');
+          return { family: c.family, dst: c.addr, prefixLen: c.prefixLen };
+        }),
     };
   }
 
@@ -179,7 +206,13 @@ export class Dataplane extends EventEmitter {
     const log = this.opts.logger;
     if (state === 'gone') {
       log.error({ tun: this.tunName }, 'TUN device was deleted; stopping the dataplane');
-      this.emit('fatal', new VxtunError('VXTUN_ERR_LINK', `TUN device ${this.tunName} was deleted while vxtun was running (ip link del?); start vxtun again to recreate it`));
+      this.emit(
+        'fatal',
+        new VxtunError(
+          'VXTUN_ERR_LINK',
+          `TUN device ${this.tunName} was deleted while vxtun was running (ip link del?); start vxtun again to recreate it`,
+        ),
+      );
       return false;
     }
     if (state === 'down' && this.linkUp) {
@@ -189,7 +222,10 @@ export class Dataplane extends EventEmitter {
       try {
         configureLink(this.tunName, this.linkConfig());
         this.linkUp = true;
-        log.info({ tun: this.tunName, routes: [this.opts.network, this.opts.ipv6Network].filter(Boolean) }, 'TUN link is up again: overlay routes restored');
+        log.info(
+          { tun: this.tunName, routes: [this.opts.network, this.opts.ipv6Network].filter(Boolean) },
+          'TUN link is up again: overlay routes restored',
+        );
       } catch (err) {
         log.error({ tun: this.tunName, err: (err as Error).message }, 'TUN link is up again but restoring its routes failed; retrying');
       }
@@ -212,8 +248,12 @@ export class Dataplane extends EventEmitter {
       const base = this.slotBase.get(slot) ?? [0, 0, 0, 0, 0];
       const lastRx = now[P_LAST_RX] > base[P_LAST_RX] ? new Date(now[P_LAST_RX]).toISOString() : null;
       return {
-        ...peer, txPackets: now[P_TX_PACKETS] - base[P_TX_PACKETS], txBytes: now[P_TX_BYTES] - base[P_TX_BYTES],
-        rxPackets: now[P_RX_PACKETS] - base[P_RX_PACKETS], rxBytes: now[P_RX_BYTES] - base[P_RX_BYTES], lastRxAt: lastRx,
+        ...peer,
+        txPackets: now[P_TX_PACKETS] - base[P_TX_PACKETS],
+        txBytes: now[P_TX_BYTES] - base[P_TX_BYTES],
+        rxPackets: now[P_RX_PACKETS] - base[P_RX_PACKETS],
+        rxBytes: now[P_RX_BYTES] - base[P_RX_BYTES],
+        lastRxAt: lastRx,
       };
     });
   }
@@ -221,7 +261,11 @@ export class Dataplane extends EventEmitter {
   /** Offloads in use: the TUN's virtio header (TSO/checksum offload), UDP GSO on send and UDP GRO on receive. */
   get offloads(): { vnetHdr: boolean; gso: boolean; gro: boolean } {
     const info = this.workerInfo;
-    return { vnetHdr: this.queues[0]?.vnetHdr ?? false, gso: info.length > 0 && info.every((w) => w.gso), gro: info.length > 0 && info.every((w) => w.gro) };
+    return {
+      vnetHdr: this.queues[0]?.vnetHdr ?? false,
+      gso: info.length > 0 && info.every((w) => w.gso),
+      gro: info.length > 0 && info.every((w) => w.gro),
+    };
   }
 
   /** Worker threads restarted after a failure since the dataplane started. */
@@ -255,15 +299,17 @@ export class Dataplane extends EventEmitter {
     this.stopping = true;
     if (this.linkWatch) clearInterval(this.linkWatch);
     Atomics.store(new Int32Array(this.stopSab), 0, 1);
-    await Promise.all(this.slots.map(async (s) => {
-      const w = s.worker;
-      if (!w) return;
-      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-      signalWake(s.init.wakeFd);
-      const timer = setTimeout(() => void w.terminate(), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      this.slots.map(async (s) => {
+        const w = s.worker;
+        if (!w) return;
+        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+        signalWake(s.init.wakeFd);
+        const timer = setTimeout(() => void w.terminate(), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
     for (const s of this.slots) closeFd(s.init.wakeFd);
     for (const q of this.queues) q.close();
     this.ownership.release();
@@ -273,10 +319,22 @@ export class Dataplane extends EventEmitter {
   private spawn(index: number, q: TunQueue, localPorts: number[] = []): Promise<void> {
     const o = this.opts;
     const init: WorkerInit = {
-      index, cfg: this.cfg, tunFd: q.fd, vnetHdr: q.vnetHdr, offloadFlags: q.offloadFlags,
+      index,
+      cfg: this.cfg,
+      tunFd: q.fd,
+      vnetHdr: q.vnetHdr,
+      offloadFlags: q.offloadFlags,
       bindAddress: o.bindAddress ?? (this.cfg.family === 4 ? '0.0.0.0' : '::'),
-      sourcePorts: o.sourcePorts, localPorts, udpBufferBytes: o.udpBufferBytes, gro: o.offloads,
-      peerSab: this.table.sab, statsSab: this.statsSab, peerStatsSab: this.peerStatsSab, maxPeers: this.table.maxPeers, stopSab: this.stopSab, wakeFd: createWakeFd(),
+      sourcePorts: o.sourcePorts,
+      localPorts,
+      udpBufferBytes: o.udpBufferBytes,
+      gro: o.offloads,
+      peerSab: this.table.sab,
+      statsSab: this.statsSab,
+      peerStatsSab: this.peerStatsSab,
+      maxPeers: this.table.maxPeers,
+      stopSab: this.stopSab,
+      wakeFd: createWakeFd(),
     };
     const slot: Slot = { init, worker: null, restarts: new RestartBudget() };
     this.slots[index] = slot;
@@ -295,13 +353,21 @@ export class Dataplane extends EventEmitter {
         if (m.type !== 'ready') return;
         ready = true;
         clearTimeout(timer);
-        if (this.workerInfo[m.index] !== undefined) this.opts.logger.info({ worker: m.index, restarts: slot.restarts.recent }, 'worker restarted');
+        if (this.workerInfo[m.index] !== undefined)
+          this.opts.logger.info({ worker: m.index, restarts: slot.restarts.recent }, 'worker restarted');
         this.workerInfo[m.index] = m;
         resolve();
       });
       w.on('error', (err) => {
         clearTimeout(timer);
-        if (!ready) { reject(err instanceof VxtunError ? err : new VxtunError('VXTUN_ERR_WORKER', `worker ${slot.init.index} failed to start: ${err.message}`, { cause: err })); return; }
+        if (!ready) {
+          reject(
+            err instanceof VxtunError
+              ? err
+              : new VxtunError('VXTUN_ERR_WORKER', `worker ${slot.init.index} failed to start: ${err.message}`, { cause: err }),
+          );
+          return;
+        }
         this.opts.logger.error({ worker: slot.init.index, err: String(err), stack: err.stack }, 'worker failed');
       });
       w.on('exit', (code) => {
@@ -316,13 +382,19 @@ export class Dataplane extends EventEmitter {
     if (!this.watchLink()) return;
     const delay = slot.restarts.next(Date.now());
     if (delay < 0) {
-      const err = new VxtunError('VXTUN_ERR_WORKER', `worker ${slot.init.index} keeps failing (${slot.restarts.recent} restarts within a minute); see the log for its errors`);
+      const err = new VxtunError(
+        'VXTUN_ERR_WORKER',
+        `worker ${slot.init.index} keeps failing (${slot.restarts.recent} restarts within a minute); see the log for its errors`,
+      );
       this.opts.logger.error({ worker: slot.init.index, code }, 'worker keeps failing; stopping the dataplane');
       this.emit('fatal', err);
       return;
     }
     this.restartCount++;
-    this.opts.logger.warn({ worker: slot.init.index, code, restarts: slot.restarts.recent, delayMs: delay }, 'worker exited; restarting it');
+    this.opts.logger.warn(
+      { worker: slot.init.index, code, restarts: slot.restarts.recent, delayMs: delay },
+      'worker exited; restarting it',
+    );
     setTimeout(() => {
       if (this.stopping) return;
       Atomics.store(new Int32Array(this.stopSab), 1 + slot.init.index, 0);
@@ -351,31 +423,49 @@ async function openOwnTun(opts: DataplaneOptions): Promise<ReturnType<typeof ope
     if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  opts.logger.warn({ tun: opts.tunName, waitedMs: STALE_TUN_WAIT_MS }, 'TUN device exists though no vxtun owns it (left by an earlier run or made persistent); reusing it');
+  opts.logger.warn(
+    { tun: opts.tunName, waitedMs: STALE_TUN_WAIT_MS },
+    'TUN device exists though no vxtun owns it (left by an earlier run or made persistent); reusing it',
+  );
   return openTun(tun);
 }
 
 function localConfig(o: DataplaneOptions): LocalConfig {
   const pub = parseIpBytes(o.publicIp);
   if (!pub) throw new VxtunError('VXTUN_ERR_CONFIG', `publicIp "${o.publicIp}" is not an IP address`);
-  if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > VNI_MAX) throw new VxtunError('VXTUN_ERR_CONFIG', `vni ${o.vni} is not in 0..16777215`);
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new VxtunError('VXTUN_ERR_CONFIG', `port ${o.port} is not in 1..65535`);
-  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > MAX_WORKERS) throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..${MAX_WORKERS}`);
+  if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > VNI_MAX)
+    throw new VxtunError('VXTUN_ERR_CONFIG', `vni ${o.vni} is not in 0..16777215`);
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+    throw new VxtunError('VXTUN_ERR_CONFIG', `port ${o.port} is not in 1..65535`);
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > MAX_WORKERS)
+    throw new VxtunError('VXTUN_ERR_CONFIG', `workers ${o.workers} is not in 1..${MAX_WORKERS}`);
   if (!o.subnet && !o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', 'set subnet (IPv4) and/or ipv6Subnet');
-  for (const [subnetField, networkField] of [['subnet', 'network'], ['ipv6Subnet', 'ipv6Network']] as const) {
-    const subnet = o[subnetField], network = o[networkField];
+  for (const [subnetField, networkField] of [
+    ['subnet', 'network'],
+    ['ipv6Subnet', 'ipv6Network'],
+  ] as const) {
+    const subnet = o[subnetField],
+      network = o[networkField];
     if (!network) continue;
     const net = parseCidr(network, networkField);
     if (subnet && !cidrWithin(parseCidr(subnet, subnetField), net)) {
-      throw new VxtunError('VXTUN_ERR_CONFIG', `${subnetField}: ${subnet} is outside ${networkField} ${network}; the overlay network must hold this host's subnet`);
+      throw new VxtunError(
+        'VXTUN_ERR_CONFIG',
+        `${subnetField}: ${subnet} is outside ${networkField} ${network}; the overlay network must hold this host's subnet`,
+      );
     }
   }
   const family = pub.length === 4 ? 4 : 6;
   const mtu = overlayMtu(o.underlayMtu, family);
-  if (mtu < IPV6_MIN_MTU && o.ipv6Subnet) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves ${mtu} for the overlay; IPv6 needs 1280`);
+  if (mtu < IPV6_MIN_MTU && o.ipv6Subnet)
+    throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves ${mtu} for the overlay; IPv6 needs 1280`);
   if (mtu < 576) throw new VxtunError('VXTUN_ERR_CONFIG', `underlay MTU ${o.underlayMtu} leaves only ${mtu} bytes for the overlay`);
   return {
-    vni: o.vni, port: o.port, family, vtepMac: o.vtepMac, overlayMtu: mtu,
+    vni: o.vni,
+    port: o.port,
+    family,
+    vtepMac: o.vtepMac,
+    overlayMtu: mtu,
     gateway4: o.subnet ? parseCidr(o.subnet, 'subnet').addr : null,
     gateway6: o.ipv6Subnet ? parseCidr(o.ipv6Subnet, 'ipv6Subnet').addr : null,
   };

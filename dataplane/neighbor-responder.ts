@@ -37,7 +37,10 @@ export class NeighborResponder {
   offerArp(buf: Buffer, eth: number, len: number, peer: PeerEntry): void {
     const gw = this.cfg.gateway4;
     const req = parseArpRequest(buf, eth + ETH_HLEN, len - ETH_HLEN);
-    if (gw === null || req === null || !arpAsksFor(req, gw)) { this.stats[D_ARP]++; return; }
+    if (gw === null || req === null || !arpAsksFor(req, gw)) {
+      this.stats[D_ARP]++;
+      return;
+    }
     const slot = this.nextSlot();
     const n = writeArpReply(this.replies.buf, slot + VXLAN_HLEN, this.cfg.vtepMac, req);
     this.queue(slot, n, peer);
@@ -48,10 +51,19 @@ export class NeighborResponder {
   offerSolicit(buf: Buffer, eth: number, len: number, peer: PeerEntry): void {
     const gw = this.cfg.gateway6;
     const req = parseNeighborSolicit(buf, eth + ETH_HLEN, len - ETH_HLEN);
-    if (gw === null || req === null || !solicitAsksFor(req, gw)) { this.stats[D_NDP]++; return; }
+    if (gw === null || req === null || !solicitAsksFor(req, gw)) {
+      this.stats[D_NDP]++;
+      return;
+    }
     for (let i = 0; i < 6; i++) this.frameSrc[i] = buf[eth + ETH_SRC + i];
     const slot = this.nextSlot();
-    const n = writeNeighborAdvert(this.replies.buf, slot + VXLAN_HLEN, this.cfg.vtepMac, req, req.hasSenderMac ? req.senderMac : this.frameSrc);
+    const n = writeNeighborAdvert(
+      this.replies.buf,
+      slot + VXLAN_HLEN,
+      this.cfg.vtepMac,
+      req,
+      req.hasSenderMac ? req.senderMac : this.frameSrc,
+    );
     this.queue(slot, n, peer);
     this.stats[C_NDP]++;
   }

@@ -46,11 +46,25 @@ export function claimOwnership(o: { tunName: string; family: 4 | 6; port: number
   };
   try {
     if (!o.tunName.includes('%')) {
-      fds.push(claim(dir, `netns-${netns}.tun-${o.tunName}.lock`, 'VXTUN_ERR_TUN_IN_USE', (pid) =>
-        `TUN ${o.tunName} belongs to another vxtun in this network namespace${pid}; stop it, or give this instance another tunName`));
+      fds.push(
+        claim(
+          dir,
+          `netns-${netns}.tun-${o.tunName}.lock`,
+          'VXTUN_ERR_TUN_IN_USE',
+          (pid) =>
+            `TUN ${o.tunName} belongs to another vxtun in this network namespace${pid}; stop it, or give this instance another tunName`,
+        ),
+      );
     }
-    fds.push(claim(dir, `netns-${netns}.udp${o.family}-${o.port}.lock`, 'VXTUN_ERR_PORT_IN_USE', (pid) =>
-      `VXLAN port ${o.port} (IPv${o.family}) belongs to another vxtun in this network namespace${pid}; stop it, or set another port`));
+    fds.push(
+      claim(
+        dir,
+        `netns-${netns}.udp${o.family}-${o.port}.lock`,
+        'VXTUN_ERR_PORT_IN_USE',
+        (pid) =>
+          `VXLAN port ${o.port} (IPv${o.family}) belongs to another vxtun in this network namespace${pid}; stop it, or set another port`,
+      ),
+    );
   } catch (err) {
     release();
     throw err;
@@ -94,11 +108,19 @@ function claimOnce(file: string, dir: string, code: ErrorCode, message: (pid: st
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     fd = openSync(file, 'a+', 0o600);
   } catch (cause) {
-    throw new VxtunError('VXTUN_ERR_STATE_DIR', `cannot create the lock file ${file} (${(cause as Error).message}): run as root, or make ${dir} writable`, { cause });
+    throw new VxtunError(
+      'VXTUN_ERR_STATE_DIR',
+      `cannot create the lock file ${file} (${(cause as Error).message}): run as root, or make ${dir} writable`,
+      { cause },
+    );
   }
   if (!tryLock(fd)) {
     const holder = (() => {
-      try { return readFileSync(file, 'utf8').trim(); } catch { return ''; }
+      try {
+        return readFileSync(file, 'utf8').trim();
+      } catch {
+        return '';
+      }
     })();
     closeSync(fd);
     throw new VxtunError(code, message(/^\d+$/.test(holder) ? ` (pid ${holder})` : ''));

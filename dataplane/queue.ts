@@ -80,7 +80,8 @@ export class QueueLoop {
     let ready = READY_TUN | READY_UDP;
     const fail = 1 + (this.d.failIndex ?? -1);
     while (Atomics.load(stop, 0) === 0) {
-      if (fail > 0 && Atomics.load(stop, fail) !== 0) throw new Error(`queue ${fail - 1}: failure forced by Dataplane.failWorker (test hook)`);
+      if (fail > 0 && Atomics.load(stop, fail) !== 0)
+        throw new Error(`queue ${fail - 1}: failure forced by Dataplane.failWorker (test hook)`);
       if (ready !== 0 && this.turn()) continue;
       ready = poller.wait(IDLE_POLL_MS);
       if (ready === 0) this.d.peers.refresh();

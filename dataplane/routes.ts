@@ -28,13 +28,21 @@ const HAS_V6 = 2;
 // entry layout: [0] public family, [1] v4 prefix len, [2] v6 prefix len, [3] flags,
 // [4..20) public ip, [20..24) v4 subnet, [24..40) v6 subnet, [40..46) mac, [46..52) mac for v6,
 // [52..54) counter slot (little-endian)
-const O_PUB = 4, O_S4 = 20, O_S6 = 24, O_MAC = 40, O_MAC6 = 46, O_SLOT = 52;
+const O_PUB = 4,
+  O_S4 = 20,
+  O_S6 = 24,
+  O_MAC = 40,
+  O_MAC6 = 46,
+  O_SLOT = 52;
 
 /** Default size of the peer table, and of the per-peer counter rows. */
 export const MAX_PEERS = 4096;
 
 /** This host's own overlay subnets, as the peers are checked against them. */
-export interface OwnSubnets { subnet?: string; ipv6Subnet?: string }
+export interface OwnSubnets {
+  subnet?: string;
+  ipv6Subnet?: string;
+}
 
 /**
  * Refuses a peer list that cannot be routed: a peer subnet equal to ours, inside ours or covering ours, or two peers
@@ -51,8 +59,11 @@ export function checkPeerSubnets(own: OwnSubnets, peers: readonly Peer[]): void 
       const cidr = parseCidr(text, `peers[${index}].${field}`);
       if (mine && cidrsOverlap(cidr, mine)) {
         const same = cidr.prefixLen === mine.prefixLen;
-        throw new VxtunError('VXTUN_ERR_CONFIG', `peers[${index}].${field}: ${text} ${same ? `is our own ${field}` : `overlaps our ${field} ${ownText}`}; ` +
-          'every host needs a subnet of its own that no other host\'s subnet covers');
+        throw new VxtunError(
+          'VXTUN_ERR_CONFIG',
+          `peers[${index}].${field}: ${text} ${same ? `is our own ${field}` : `overlaps our ${field} ${ownText}`}; ` +
+            "every host needs a subnet of its own that no other host's subnet covers",
+        );
       }
       listed.push({ cidr, index, text });
     });
@@ -62,8 +73,11 @@ export function checkPeerSubnets(own: OwnSubnets, peers: readonly Peer[]): void 
     for (let i = 1; i < listed.length; i++) {
       if (!cidrsOverlap(listed[i - 1].cidr, listed[i].cidr)) continue;
       const [first, second] = listed[i - 1].index < listed[i].index ? [listed[i - 1], listed[i]] : [listed[i], listed[i - 1]];
-      throw new VxtunError('VXTUN_ERR_CONFIG', `peers[${second.index}].${field}: ${second.text} overlaps peers[${first.index}].${field} ${first.text}; ` +
-        'every host needs a subnet of its own');
+      throw new VxtunError(
+        'VXTUN_ERR_CONFIG',
+        `peers[${second.index}].${field}: ${second.text} overlaps peers[${first.index}].${field} ${first.text}; ` +
+          'every host needs a subnet of its own',
+      );
     }
   }
 }
@@ -107,7 +121,10 @@ export class PeerTable {
     const keys = peers.map(peerKey);
     const keep = new Set(keys);
     for (const [key, slot] of this.slotOf) {
-      if (!keep.has(key)) { this.slotOf.delete(key); this.freeSlots.push(slot); }
+      if (!keep.has(key)) {
+        this.slotOf.delete(key);
+        this.freeSlots.push(slot);
+      }
     }
     const fresh: number[] = [];
     const slots = keys.map((key) => {
@@ -119,7 +136,10 @@ export class PeerTable {
       }
       return slot;
     });
-    encoded.forEach((e, i) => { e[O_SLOT] = slots[i] & 0xff; e[O_SLOT + 1] = slots[i] >> 8; });
+    encoded.forEach((e, i) => {
+      e[O_SLOT] = slots[i] & 0xff;
+      e[O_SLOT + 1] = slots[i] >> 8;
+    });
     Atomics.add(this.meta, 0, 1); // odd: writing
     this.data.fill(0, 0, peers.length * ENTRY);
     encoded.forEach((e, i) => this.data.set(e, i * ENTRY));
@@ -143,12 +163,16 @@ function encodePeer(p: Peer, what: string): Uint8Array {
   if (p.subnet) {
     const c = parseCidr(p.subnet, `${what}.subnet`);
     if (c.family !== 4) throw new VxtunError('VXTUN_ERR_CONFIG', `${what}.subnet must be IPv4 (use ipv6Subnet)`);
-    e[1] = c.prefixLen; e[3] |= HAS_V4; e.set(c.addr, O_S4);
+    e[1] = c.prefixLen;
+    e[3] |= HAS_V4;
+    e.set(c.addr, O_S4);
   }
   if (p.ipv6Subnet) {
     const c = parseCidr(p.ipv6Subnet, `${what}.ipv6Subnet`);
     if (c.family !== 6) throw new VxtunError('VXTUN_ERR_CONFIG', `${what}.ipv6Subnet must be IPv6`);
-    e[2] = c.prefixLen; e[3] |= HAS_V6; e.set(c.addr, O_S6);
+    e[2] = c.prefixLen;
+    e[3] |= HAS_V6;
+    e.set(c.addr, O_S6);
   }
   e.set(parseMacBytes(p.vtepMac, `${what}.vtepMac`), O_MAC);
   e.set(parseMacBytes(p.ipv6VtepMac ?? p.vtepMac, `${what}.ipv6VtepMac`), O_MAC6);
@@ -184,7 +208,7 @@ export class PeerEntry {
   }
 
   contains4(addr: number): boolean {
-    return this.hasV4 && ((addr & this.mask4) >>> 0) === this.subnet4;
+    return this.hasV4 && (addr & this.mask4) >>> 0 === this.subnet4;
   }
 
   contains6(buf: Uint8Array, off: number): boolean {
@@ -201,7 +225,6 @@ export function prefixMatch(buf: Uint8Array, off: number, prefix: Uint8Array, pr
   }
   return true;
 }
-
 
 /** The reader side, one per worker. refresh() once per loop turn; lookups are map reads. */
 export class PeerView {

@@ -53,7 +53,14 @@ export class Decapsulator {
   private readonly out: PacketBatch;
   private readonly ip: IpInfo;
 
-  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, replyBind: UdpBind, peerStats: Float64Array = new Float64Array(MAX_PEERS * PEER_ROW)) {
+  constructor(
+    cfg: LocalConfig,
+    peers: PeerView,
+    stats: Float64Array,
+    tun: TunQueue,
+    replyBind: UdpBind,
+    peerStats: Float64Array = new Float64Array(MAX_PEERS * PEER_ROW),
+  ) {
     this.peerStats = peerStats;
     this.cfg = cfg;
     this.peers = peers;
@@ -80,7 +87,10 @@ export class Decapsulator {
       const len = batch.lengths[i];
       const seg = batch.segSizes[i] > 0 ? batch.segSizes[i] : len;
       const peer = this.peers.bySource(batch.families[i], batch.addrs, i * 16);
-      if (peer === undefined) { st[D_NO_PEER] += Math.ceil(len / seg); continue; }
+      if (peer === undefined) {
+        st[D_NO_PEER] += Math.ceil(len / seg);
+        continue;
+      }
       for (let o = off, end = off + len; o < end; o += seg) {
         this.datagram(batch.buf, o, Math.min(seg, end - o), peer);
       }
@@ -92,23 +102,53 @@ export class Decapsulator {
   private datagram(buf: Buffer, o: number, len: number, peer: PeerEntry): void {
     const st = this.stats;
     st[C_RX_DGRAMS]++;
-    if (len < MIN_DATAGRAM) { st[D_SHORT]++; return; }
+    if (len < MIN_DATAGRAM) {
+      st[D_SHORT]++;
+      return;
+    }
     const vni = readVni(buf, o, len);
-    if (vni < 0) { st[dropIndex(~vni)]++; return; }
-    if (vni !== this.cfg.vni) { st[D_WRONG_VNI]++; return; }
+    if (vni < 0) {
+      st[dropIndex(~vni)]++;
+      return;
+    }
+    if (vni !== this.cfg.vni) {
+      st[D_WRONG_VNI]++;
+      return;
+    }
     const eth = o + VXLAN_HLEN;
     const ethertype = innerEthertype(buf, eth, this.cfg.vtepMac);
-    if (ethertype < 0) { st[dropIndex(~ethertype)]++; return; }
-    if (ethertype === ETHERTYPE_ARP) { this.neighbors.offerArp(buf, eth, len - VXLAN_HLEN, peer); return; }
-    if (isSolicitedNodeMac(buf, eth)) { this.neighbors.offerSolicit(buf, eth, len - VXLAN_HLEN, peer); return; }
+    if (ethertype < 0) {
+      st[dropIndex(~ethertype)]++;
+      return;
+    }
+    if (ethertype === ETHERTYPE_ARP) {
+      this.neighbors.offerArp(buf, eth, len - VXLAN_HLEN, peer);
+      return;
+    }
+    if (isSolicitedNodeMac(buf, eth)) {
+      this.neighbors.offerSolicit(buf, eth, len - VXLAN_HLEN, peer);
+      return;
+    }
     const inner = o + VXLAN_OVERHEAD;
     const ip = this.ip;
-    if (!parseIp(buf, inner, len - VXLAN_OVERHEAD, ip) || (ip.family === 4) !== (ethertype === ETHERTYPE_IPV4)) { st[D_BAD_INNER]++; return; }
+    if (!parseIp(buf, inner, len - VXLAN_OVERHEAD, ip) || (ip.family === 4) !== (ethertype === ETHERTYPE_IPV4)) {
+      st[D_BAD_INNER]++;
+      return;
+    }
     const fromPeer = ip.family === 4 ? peer.contains4(readU32(buf, ip.srcOff)) : peer.contains6(buf, ip.srcOff);
     // A solicitation to our MAC (the kernel's reachability probe) is answered here, not handed to the TUN.
-    if (ip.family === 6 && ip.proto === IPPROTO_ICMPV6 && buf[inner + ip.headerLen] === NDP_NEIGHBOR_SOLICIT) { this.neighbors.offerSolicit(buf, eth, len - VXLAN_HLEN, peer); return; }
-    if (!fromPeer) { st[D_SPOOFED]++; return; }
-    if (this.tun.vnetHdr && verifyInnerChecksums(buf, inner, ip, sumRange) === InnerChecksum.BAD) { st[D_BAD_CHECKSUM]++; return; }
+    if (ip.family === 6 && ip.proto === IPPROTO_ICMPV6 && buf[inner + ip.headerLen] === NDP_NEIGHBOR_SOLICIT) {
+      this.neighbors.offerSolicit(buf, eth, len - VXLAN_HLEN, peer);
+      return;
+    }
+    if (!fromPeer) {
+      st[D_SPOOFED]++;
+      return;
+    }
+    if (this.tun.vnetHdr && verifyInnerChecksums(buf, inner, ip, sumRange) === InnerChecksum.BAD) {
+      st[D_BAD_CHECKSUM]++;
+      return;
+    }
     const innerLen = ip.totalLen; // trims Ethernet padding of short frames
     this.deliver(buf, inner, innerLen, ip);
     st[C_RX_PACKETS]++;

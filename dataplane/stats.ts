@@ -28,7 +28,11 @@ export const COUNTERS = [
  */
 const PEER_COUNTERS = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'lastRxMs'] as const;
 export const PEER_ROW = PEER_COUNTERS.length;
-export const P_TX_PACKETS = 0, P_TX_BYTES = 1, P_RX_PACKETS = 2, P_RX_BYTES = 3, P_LAST_RX = 4;
+export const P_TX_PACKETS = 0,
+  P_TX_BYTES = 1,
+  P_RX_PACKETS = 2,
+  P_RX_BYTES = 3,
+  P_LAST_RX = 4;
 
 export function createPeerStatsBuffer(workers: number, maxPeers: number): SharedArrayBuffer {
   return new SharedArrayBuffer(workers * maxPeers * PEER_ROW * 8);
@@ -103,7 +107,12 @@ export function readStats(sab: SharedArrayBuffer, workers: number, tunTxQueue = 
     for (const k of COUNTERS) total.counters[k] += r.counters[k];
     for (const k of DROP_REASONS) total.drops[k] += r.drops[k];
   }
-  return { counters: total.counters, kernelDrops: { tunTxQueue, socketOverflow: total.counters.socketOverflows }, drops: total.drops, perWorker: rows };
+  return {
+    counters: total.counters,
+    kernelDrops: { tunTxQueue, socketOverflow: total.counters.socketOverflows },
+    drops: total.drops,
+    perWorker: rows,
+  };
 }
 
 function toRecord(row: Float64Array) {

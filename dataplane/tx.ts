@@ -65,7 +65,14 @@ export class Encapsulator {
   private pending = 0;
   private pendingBind = -1;
 
-  constructor(cfg: LocalConfig, peers: PeerView, stats: Float64Array, tun: TunQueue, binds: UdpBind[], peerStats: Float64Array = new Float64Array(MAX_PEERS * PEER_ROW)) {
+  constructor(
+    cfg: LocalConfig,
+    peers: PeerView,
+    stats: Float64Array,
+    tun: TunQueue,
+    binds: UdpBind[],
+    peerStats: Float64Array = new Float64Array(MAX_PEERS * PEER_ROW),
+  ) {
     this.peerStats = peerStats;
     this.cfg = cfg;
     this.peers = peers;
@@ -75,8 +82,15 @@ export class Encapsulator {
     this.ip = new IpInfo();
     this.split = new PacketBatch(128, SPLIT_BYTES / 128);
     this.splitTarget = {
-      out: this.split.buf, outOff: 0, stride: 0, headroom: VXLAN_OVERHEAD, maxSegs: 0, lengths: this.segLengths,
-      partialChecksums: true, segmentsCopied: true, layout: this.gso,
+      out: this.split.buf,
+      outOff: 0,
+      stride: 0,
+      headroom: VXLAN_OVERHEAD,
+      maxSegs: 0,
+      lengths: this.segLengths,
+      partialChecksums: true,
+      segmentsCopied: true,
+      layout: this.gso,
     };
     this.icmp = new PacketBatch(8, 2048);
     this.train = new PacketBatch(64, 4096);
@@ -104,9 +118,15 @@ export class Encapsulator {
         len -= VIRTIO_NET_HDR_LEN;
       } else this.hdr.clear();
       const ip = this.ip;
-      if (!parseIp(buf, off, len, ip)) { st[D_BAD_INNER]++; continue; }
+      if (!parseIp(buf, off, len, ip)) {
+        st[D_BAD_INNER]++;
+        continue;
+      }
       const peer = ip.family === 4 ? this.peers.routeV4(readU32(buf, ip.dstOff)) : this.peers.routeV6(buf, ip.dstOff);
-      if (peer === undefined) { st[D_NO_ROUTE]++; continue; }
+      if (peer === undefined) {
+        st[D_NO_ROUTE]++;
+        continue;
+      }
       const mac = ip.family === 4 ? peer.mac : peer.mac6;
       const bindIdx = this.binds.length === 1 ? 0 : flowHashOf(buf, off, ip) % this.binds.length;
       if (this.hdr.gsoType !== VirtioGso.NONE) {
@@ -115,7 +135,10 @@ export class Encapsulator {
         continue;
       }
       if (this.hdr.flags & VirtioFlag.NEEDS_CSUM) completeChecksum(buf, off, len, this.hdr);
-      if (len > this.cfg.overlayMtu && ip.dontFragment) { this.tooBig(buf, off, len); continue; }
+      if (len > this.cfg.overlayMtu && ip.dontFragment) {
+        this.tooBig(buf, off, len);
+        continue;
+      }
       if (bindIdx !== this.pendingBind && this.pending > 0) this.flush(batch);
       this.pendingBind = bindIdx;
       const start = off - VXLAN_OVERHEAD;
@@ -166,7 +189,7 @@ export class Encapsulator {
     let m = 0;
     let pos = 0;
     let copies = 0;
-    for (let i = 0; i < count;) {
+    for (let i = 0; i < count; ) {
       const len = batch.lengths[i];
       const maxSegs = this.segmentsPerMessage(len);
       let j = i + 1;
@@ -211,19 +234,31 @@ export class Encapsulator {
   private sendSplit(buf: Buffer, off: number, len: number, peer: PeerEntry, mac: Uint8Array, bindIdx: number): void {
     const hdr = this.hdr;
     const segLen = maxSegmentLen(buf, off, len, hdr, this.gso);
-    if (segLen <= 0 || hdr.gsoSize === 0) { this.stats[D_MALFORMED_GSO]++; return; }
-    if (segLen > this.cfg.overlayMtu && this.ip.dontFragment) { this.tooBig(buf, off, len); return; }
+    if (segLen <= 0 || hdr.gsoSize === 0) {
+      this.stats[D_MALFORMED_GSO]++;
+      return;
+    }
+    if (segLen > this.cfg.overlayMtu && this.ip.dontFragment) {
+      this.tooBig(buf, off, len);
+      return;
+    }
     const stride = VXLAN_OVERHEAD + segLen;
     const out = this.split;
     const maxSegs = Math.min(this.segLengths.length, Math.floor(out.buf.length / stride));
     const count = segmentCount(buf, off, len, hdr, this.gso);
-    if (count <= 0 || count > maxSegs) { this.stats[D_MALFORMED_GSO]++; return; }
+    if (count <= 0 || count > maxSegs) {
+      this.stats[D_MALFORMED_GSO]++;
+      return;
+    }
     copySegments(buf, off, len, segLen - hdr.gsoSize, hdr.gsoSize, out.buf, VXLAN_OVERHEAD, stride);
     const to = this.splitTarget;
     to.stride = stride;
     to.maxSegs = maxSegs;
     const n = tsoSplit(buf, off, len, hdr, to);
-    if (n <= 0) { this.stats[D_MALFORMED_GSO]++; return; }
+    if (n <= 0) {
+      this.stats[D_MALFORMED_GSO]++;
+      return;
+    }
     const udp = this.ip.proto === IPPROTO_UDP;
     finishSegmentChecksums(out.buf, VXLAN_OVERHEAD, stride, n, hdr.csumStart, udp ? UDP_CSUM : TCP_CSUM, this.segLengths, udp);
     const ethertype = this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
@@ -243,7 +278,10 @@ export class Encapsulator {
       out.lengths[m] = (last - first) * stride + VXLAN_OVERHEAD + this.segLengths[last];
       out.segSizes[m] = last > first ? stride : 0;
       this.address(out, m, peer);
-      if (++m === out.capacity) { this.send(bind, out, m); m = 0; }
+      if (++m === out.capacity) {
+        this.send(bind, out, m);
+        m = 0;
+      }
     }
     if (m > 0) this.send(bind, out, m);
     this.stats[C_TX_PACKETS] += n;
@@ -263,7 +301,15 @@ export class Encapsulator {
     b.buf.fill(0, slot, slot + lead);
     // Sourced from the packet's destination, as Linux's own tunnels do (iptunnel_pmtud_build_icmp): from our
     // gateway, a local address, Linux drops the IPv4 error as a martian source and the sender never learns the MTU.
-    const n = writeTooBig(buf, off, len, this.cfg.overlayMtu, buf.subarray(this.ip.dstOff, this.ip.dstOff + this.ip.addrLen), b.buf, slot + lead);
+    const n = writeTooBig(
+      buf,
+      off,
+      len,
+      this.cfg.overlayMtu,
+      buf.subarray(this.ip.dstOff, this.ip.dstOff + this.ip.addrLen),
+      b.buf,
+      slot + lead,
+    );
     if (n <= 0) return;
     b.offsets[b.count] = slot;
     b.lengths[b.count] = lead + n;

@@ -37,29 +37,55 @@ export interface WorkerInit {
   wakeFd: number;
 }
 
-export type WorkerMessage =
-  | { type: 'ready'; index: number; gso: boolean; gro: boolean; localPorts: number[] };
+export type WorkerMessage = { type: 'ready'; index: number; gso: boolean; gro: boolean; localPorts: number[] };
 
 function main(init: WorkerInit): void {
   const port = parentPort!;
   const tun = tunQueueFromFd(init.tunFd, init.vnetHdr, init.offloadFlags);
   const binds: UdpBind[] = [];
   try {
-    const rx = openUdp({ family: init.cfg.family, address: init.bindAddress, port: init.cfg.port, reusePort: true, bufferBytes: init.udpBufferBytes, gro: init.gro });
+    const rx = openUdp({
+      family: init.cfg.family,
+      address: init.bindAddress,
+      port: init.cfg.port,
+      reusePort: true,
+      bufferBytes: init.udpBufferBytes,
+      gro: init.gro,
+    });
     binds.push(rx);
     const tx: UdpBind[] = [];
     for (let i = 0; i < init.sourcePorts; i++) {
-      const b = openUdp({ family: init.cfg.family, address: init.bindAddress, port: init.localPorts[i] ?? 0, reusePort: true, bufferBytes: init.udpBufferBytes, gro: false });
+      const b = openUdp({
+        family: init.cfg.family,
+        address: init.bindAddress,
+        port: init.localPorts[i] ?? 0,
+        reusePort: true,
+        bufferBytes: init.udpBufferBytes,
+        gro: false,
+      });
       binds.push(b);
       tx.push(b);
     }
     const poller = createPoller(tun, rx, init.wakeFd);
     const loop = new QueueLoop({
-      cfg: init.cfg, tun, rx, tx: tx.length > 0 ? tx : [rx], poller,
-      peers: new PeerView(init.peerSab), stats: workerRow(init.statsSab, init.index),
-      peerStats: peerStatsBlock(init.peerStatsSab, init.index, init.maxPeers), stop: new Int32Array(init.stopSab), failIndex: init.index,
+      cfg: init.cfg,
+      tun,
+      rx,
+      tx: tx.length > 0 ? tx : [rx],
+      poller,
+      peers: new PeerView(init.peerSab),
+      stats: workerRow(init.statsSab, init.index),
+      peerStats: peerStatsBlock(init.peerStatsSab, init.index, init.maxPeers),
+      stop: new Int32Array(init.stopSab),
+      failIndex: init.index,
     });
-    port.postMessage({ type: 'ready', index: init.index, gso: tx.every((b) => b.gso), gro: rx.gro, localPorts: tx.map((b) => localPort(b)) } satisfies WorkerMessage);
+    port.postMessage({
+      type: 'ready',
+      index: init.index,
+      gso: tx.every((b) => b.gso),
+      gro: rx.gro,
+      localPorts: tx.map((b) => localPort(b)),
+    } satisfies WorkerMessage);
     loop.runUntilStopped();
     poller.close();
   } finally {

@@ -41,24 +41,33 @@ for (const profile of ['default', 'nic']) {
     await new Promise((r) => setTimeout(r, 500));
     const before = [switches(a.pid), switches(b.pid)];
     const cpuBefore = [cpu(a.pid), cpu(b.pid)];
-    const tcp = parseIperfTcp(await runIperfClient(tb, 'a', plan.b.overlayIp, { streams: 1, reverse: false, udp64: false,
-      durationS: seconds }));
+    const tcp = parseIperfTcp(
+      await runIperfClient(tb, 'a', plan.b.overlayIp, { streams: 1, reverse: false, udp64: false, durationS: seconds }),
+    );
     const after = [switches(a.pid), switches(b.pid)];
     const cpuAfter = [cpu(a.pid), cpu(b.pid)];
     await server.stop(1000);
     const [sa, sb] = [await a.stop(), await b.stop()];
     const per = (n) => (n / (tcp.bytes / PER)).toFixed(2);
-    console.log(`profile ${profile}: ${(tcp.bitsPerSecond / 1e9).toFixed(2)} Gbit/s, ${(tcp.bytes / 1e9).toFixed(2)} GB; ` +
-      `per ${PER} B of payload:`);
-    console.log(`  host a (TX): tunReads ${per(sa.tunReads)}, sendmmsg calls ${per(sa.txSyscalls)}, ` +
-      `datagrams sent ${per(sa.txDatagrams)}; its RX of the ACKs: recvmmsg ${per(sa.rxSyscalls)}, tunWrites ${per(sa.tunWrites)}`);
-    console.log(`  host b (RX): recvmmsg calls ${per(sb.rxSyscalls)}, datagrams received ${per(sb.rxDatagrams)}, ` +
-      `tunWrites ${per(sb.tunWrites)}; its TX of the ACKs: tunReads ${per(sb.tunReads)}, sendmmsg ${per(sb.txSyscalls)}`);
+    console.log(
+      `profile ${profile}: ${(tcp.bitsPerSecond / 1e9).toFixed(2)} Gbit/s, ${(tcp.bytes / 1e9).toFixed(2)} GB; ` +
+        `per ${PER} B of payload:`,
+    );
+    console.log(
+      `  host a (TX): tunReads ${per(sa.tunReads)}, sendmmsg calls ${per(sa.txSyscalls)}, ` +
+        `datagrams sent ${per(sa.txDatagrams)}; its RX of the ACKs: recvmmsg ${per(sa.rxSyscalls)}, tunWrites ${per(sa.tunWrites)}`,
+    );
+    console.log(
+      `  host b (RX): recvmmsg calls ${per(sb.rxSyscalls)}, datagrams received ${per(sb.rxDatagrams)}, ` +
+        `tunWrites ${per(sb.tunWrites)}; its TX of the ACKs: tunReads ${per(sb.tunReads)}, sendmmsg ${per(sb.txSyscalls)}`,
+    );
     for (const [i, host] of ['a', 'b'].entries()) {
       const us = (k) => (((cpuAfter[i][k] - cpuBefore[i][k]) * 1e6) / (tcp.bytes / PER)).toFixed(1);
-      console.log(`  host ${host}: forwarder CPU ${us('user')} us user + ${us('system')} us system; context switches ` +
-        '(all threads) voluntary ' +
-        `${per(after[i].voluntary - before[i].voluntary)}, involuntary ${per(after[i].involuntary - before[i].involuntary)}`);
+      console.log(
+        `  host ${host}: forwarder CPU ${us('user')} us user + ${us('system')} us system; context switches ` +
+          '(all threads) voluntary ' +
+          `${per(after[i].voluntary - before[i].voluntary)}, involuntary ${per(after[i].involuntary - before[i].involuntary)}`,
+      );
     }
   } finally {
     await tb.destroy();

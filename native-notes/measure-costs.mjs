@@ -24,9 +24,15 @@ execFileSync('ip', ['link', 'set', 'lo', 'up']);
 
 function batch(capacity, slotSize) {
   const b = {
-    buf: Buffer.alloc(capacity * slotSize), slotSize, capacity,
-    offsets: new Int32Array(capacity), lengths: new Int32Array(capacity), segSizes: new Int32Array(capacity),
-    families: new Uint8Array(capacity), addrs: new Uint8Array(capacity * 16), ports: new Uint16Array(capacity),
+    buf: Buffer.alloc(capacity * slotSize),
+    slotSize,
+    capacity,
+    offsets: new Int32Array(capacity),
+    lengths: new Int32Array(capacity),
+    segSizes: new Int32Array(capacity),
+    families: new Uint8Array(capacity),
+    addrs: new Uint8Array(capacity * 16),
+    ports: new Uint16Array(capacity),
     status: new Int32Array(4),
   };
   b.h = m.bindBatch(b.buf, slotSize, capacity, b.offsets, b.lengths, b.segSizes, b.families, b.addrs, b.ports, b.status);
@@ -76,7 +82,9 @@ const tx = udp();
 const b64 = batch(64, 2048);
 const big = batch(1, 65536);
 const drainBatch = batch(64, 2048);
-function drainAll() { for (let i = 0; i < 64 && m.udpRecv(rx.fd, drainBatch.h, 0) > 0; i++); }
+function drainAll() {
+  for (let i = 0; i < 64 && m.udpRecv(rx.fd, drainBatch.h, 0) > 0; i++);
+}
 
 console.log(`node ${process.version}, ${execFileSync('uname', ['-r']).toString().trim()}`);
 measure('N-API batch call, rejected before any syscall (udpRecv, bad headroom)', 200_000, () => m.udpRecv(rx.fd, b64.h, 1 << 30));
@@ -99,12 +107,37 @@ try {
 }
 
 fill(b64, 64, 1400, rx.port);
-const perSend = measure('udpSend 64 x 1400 B, plain sendmmsg (loopback, incl. delivery)', 300, () => { m.udpSend(tx.fd, b64.h, 0, 64, 0); }, drainAll);
+const perSend = measure(
+  'udpSend 64 x 1400 B, plain sendmmsg (loopback, incl. delivery)',
+  300,
+  () => {
+    m.udpSend(tx.fd, b64.h, 0, 64, 0);
+  },
+  drainAll,
+);
 console.log(`${'  per datagram'.padEnd(58)} ${(perSend / 64 / 1000).toFixed(2)} µs`);
 fill(big, 1, 46 * 1400, rx.port, 1400);
-const perGso = measure('udpSend 1 x 46 x 1400 B with UDP_SEGMENT (loopback)', 300, () => { m.udpSend(tx.fd, big.h, 0, 1, 1); }, drainAll);
+const perGso = measure(
+  'udpSend 1 x 46 x 1400 B with UDP_SEGMENT (loopback)',
+  300,
+  () => {
+    m.udpSend(tx.fd, big.h, 0, 1, 1);
+  },
+  drainAll,
+);
 console.log(`${'  per datagram'.padEnd(58)} ${(perGso / 46 / 1000).toFixed(2)} µs`);
-const perRecv = measure('udpRecv 64 queued x 1400 B (recvmmsg of 64)', 300, () => { m.udpRecv(rx.fd, b64.h, 0); }, () => { drainAll(); fill(b64, 64, 1400, rx.port); m.udpSend(tx.fd, b64.h, 0, 64, 0); });
+const perRecv = measure(
+  'udpRecv 64 queued x 1400 B (recvmmsg of 64)',
+  300,
+  () => {
+    m.udpRecv(rx.fd, b64.h, 0);
+  },
+  () => {
+    drainAll();
+    fill(b64, 64, 1400, rx.port);
+    m.udpSend(tx.fd, b64.h, 0, 64, 0);
+  },
+);
 console.log(`${'  per datagram'.padEnd(58)} ${(perRecv / 64 / 1000).toFixed(2)} µs`);
 
 // TUN: packets routed into the device are read back in batches; written packets enter the stack and are dropped
@@ -120,13 +153,30 @@ m.linkAdd('vxcost0', 4, Uint8Array.of(10, 202, 0, 0), 16, 1);
 const tunSrc = udp([10, 202, 0, 0]);
 const toTun = batch(64, 2048);
 for (let i = 0; i < 64; i++) {
-  toTun.offsets[i] = i * 2048; toTun.lengths[i] = 1400; toTun.segSizes[i] = 0; toTun.families[i] = 4;
-  toTun.addrs.set([10, 202, 1, 1], 16 * i); toTun.ports[i] = 9;
+  toTun.offsets[i] = i * 2048;
+  toTun.lengths[i] = 1400;
+  toTun.segSizes[i] = 0;
+  toTun.families[i] = 4;
+  toTun.addrs.set([10, 202, 1, 1], 16 * i);
+  toTun.ports[i] = 9;
 }
 const tunBatch = batch(64, 2048);
-const perTunRead = measure('tunRead 64 queued x 1428 B packets (64 read(2) + EAGAIN)', 300, () => { m.tunRead(tun, tunBatch.h, 0); }, () => { while (m.tunRead(tun, tunBatch.h, 0) > 0); m.udpSend(tunSrc.fd, toTun.h, 0, 64, 0); });
+const perTunRead = measure(
+  'tunRead 64 queued x 1428 B packets (64 read(2) + EAGAIN)',
+  300,
+  () => {
+    m.tunRead(tun, tunBatch.h, 0);
+  },
+  () => {
+    while (m.tunRead(tun, tunBatch.h, 0) > 0);
+    m.udpSend(tunSrc.fd, toTun.h, 0, 64, 0);
+  },
+);
 console.log(`${'  per packet'.padEnd(58)} ${(perTunRead / 64 / 1000).toFixed(2)} µs`);
-if (m.tunRead(tun, tunBatch.h, 0) !== 0 || m.udpSend(tunSrc.fd, toTun.h, 0, 64, 0) !== 64 || m.tunRead(tun, tunBatch.h, 0) !== 64) throw new Error('TUN did not deliver 64 packets');
-const perTunWrite = measure('tunWrite 64 x 1428 B (64 write(2), dropped at routing)', 300, () => { if (m.tunWrite(tun, tunBatch.h, 64) !== 64) throw new Error('tunWrite'); });
+if (m.tunRead(tun, tunBatch.h, 0) !== 0 || m.udpSend(tunSrc.fd, toTun.h, 0, 64, 0) !== 64 || m.tunRead(tun, tunBatch.h, 0) !== 64)
+  throw new Error('TUN did not deliver 64 packets');
+const perTunWrite = measure('tunWrite 64 x 1428 B (64 write(2), dropped at routing)', 300, () => {
+  if (m.tunWrite(tun, tunBatch.h, 64) !== 64) throw new Error('tunWrite');
+});
 console.log(`${'  per packet'.padEnd(58)} ${(perTunWrite / 64 / 1000).toFixed(2)} µs`);
 for (const fd of [tun, rx.fd, tx.fd, tunSrc.fd, wake]) m.closeFd(fd);

@@ -58,8 +58,25 @@ export async function createRelayBed(): Promise<RelayBed> {
     for (const host of ['a', 'b'] as const) {
       const s = side[host];
       const relayDev = `${tb.prefix}r${host}r`;
-      await run(['ip', 'link', 'add', s.dev, 'netns', tb.hosts[host].netns, 'mtu', String(tb.mtu), 'type', 'veth',
-        'peer', 'name', relayDev, 'netns', netns, 'mtu', String(tb.mtu)]);
+      await run([
+        'ip',
+        'link',
+        'add',
+        s.dev,
+        'netns',
+        tb.hosts[host].netns,
+        'mtu',
+        String(tb.mtu),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        relayDev,
+        'netns',
+        netns,
+        'mtu',
+        String(tb.mtu),
+      ]);
       await tb.exec(host, ['ip', 'addr', 'add', `${s.ip}/24`, 'dev', s.dev]);
       await tb.exec(host, ['ip', 'link', 'set', s.dev, 'up']);
       // As a NIC without offloads: over a veth a kernel VXLAN device would hand on one 64 KB tunnel GSO packet
@@ -75,11 +92,30 @@ export async function createRelayBed(): Promise<RelayBed> {
     throw err;
   }
   return {
-    tb, netns, side, destroy, inRelay,
+    tb,
+    netns,
+    side,
+    destroy,
+    inRelay,
     async startRelay(ports, impairments) {
       if (relay !== undefined) throw new Error('the relay is already running');
-      const proc = spawnTracked(['ip', 'netns', 'exec', netns, 'node', join(repoRoot(), 'bench/faults/relay.mjs'),
-        side.a.peerIp, side.a.ip, side.b.peerIp, side.b.ip, ports.join(','), impairments], () => undefined);
+      const proc = spawnTracked(
+        [
+          'ip',
+          'netns',
+          'exec',
+          netns,
+          'node',
+          join(repoRoot(), 'bench/faults/relay.mjs'),
+          side.a.peerIp,
+          side.a.ip,
+          side.b.peerIp,
+          side.b.ip,
+          ports.join(','),
+          impairments,
+        ],
+        () => undefined,
+      );
       relay = proc;
       await waitFor(() => proc.output().includes('relay: listening') || proc.child.exitCode !== null, 10_000, 'relay listening');
       if (proc.child.exitCode !== null) throw new Error(`relay exited: ${proc.output()}`);
@@ -89,7 +125,10 @@ export async function createRelayBed(): Promise<RelayBed> {
       if (proc === undefined) throw new Error('the relay is not running');
       relay = undefined;
       await proc.stop(3000);
-      const line = proc.output().split('\n').find((l) => l.startsWith('{'));
+      const line = proc
+        .output()
+        .split('\n')
+        .find((l) => l.startsWith('{'));
       if (line === undefined) throw new Error(`relay printed no counts: ${proc.output()}`);
       return JSON.parse(line) as Record<string, number>;
     },

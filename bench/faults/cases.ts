@@ -52,7 +52,10 @@ export async function startFaultSuite(workers = 2): Promise<FaultSuite> {
   try {
     for (const h of ['a', 'b'] as const) {
       await setupFlannelVxlan(bed.tb, h, {
-        port: KERNEL.port, subnet: KERNEL.subnet[h], vtepMac: kernelMac[h], underlay: bed.side[h],
+        port: KERNEL.port,
+        subnet: KERNEL.subnet[h],
+        vtepMac: kernelMac[h],
+        underlay: bed.side[h],
         peers: [{ publicIp: bed.side[h].peerIp, subnet: KERNEL.subnet[other(h)], vtepMac: kernelMac[other(h)] }],
       });
     }
@@ -61,9 +64,14 @@ export async function startFaultSuite(workers = 2): Promise<FaultSuite> {
     try {
       for (const h of ['a', 'b'] as const) {
         vxtun[h] = await startVxtun(bed.tb, h, {
-          port: VXTUN.port, network: VXTUN.network, subnet: VXTUN.subnet[h], vtepMac: vtepMac[h], publicIp: bed.side[h].ip,
+          port: VXTUN.port,
+          network: VXTUN.network,
+          subnet: VXTUN.subnet[h],
+          vtepMac: vtepMac[h],
+          publicIp: bed.side[h].ip,
           peers: [{ publicIp: bed.side[h].peerIp, subnet: VXTUN.subnet[other(h)], vtepMac: vtepMac[other(h)] }],
-          extraConfig: { workers }, extraArgs: ['--stats-interval', '1'],
+          extraConfig: { workers },
+          extraArgs: ['--stats-interval', '1'],
         });
       }
     } finally {
@@ -77,7 +85,11 @@ export async function startFaultSuite(workers = 2): Promise<FaultSuite> {
   return { bed, vxtun: vxtun as Record<HostName, RunningVxtun>, vtepMac, destroy };
 }
 
-type Stats = Record<string, number> & { drops: Record<string, number>; kernelDrops: Record<string, number>; perWorker: Record<string, number>[] };
+type Stats = Record<string, number> & {
+  drops: Record<string, number>;
+  kernelDrops: Record<string, number>;
+  perWorker: Record<string, number>[];
+};
 
 /** The counters of a `stats` line logged after now (vxtun logs one every second). */
 async function counters(v: RunningVxtun): Promise<Stats> {
@@ -103,21 +115,41 @@ export async function impairedTransfer(s: FaultSuite, fault: string, spec: strin
   const runs = await Promise.allSettled([
     tcpTransfer(s.bed.tb, 'a', 'b', '10.244.2.0', bytes, 5201, 120_000),
     tcpTransfer(s.bed.tb, 'a', 'b', '10.245.2.0', bytes, 5202, 120_000),
-  ]).finally(async () => { relayed = await s.bed.stopRelay(); });
-  const impaired = Object.entries(relayed).filter(([k, v]) => k !== 'relayed' && v > 0).map(([k, v]) => `${v} ${k}`).join(', ');
+  ]).finally(async () => {
+    relayed = await s.bed.stopRelay();
+  });
+  const impaired = Object.entries(relayed)
+    .filter(([k, v]) => k !== 'relayed' && v > 0)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
   return (['kernel VXLAN', 'vxtun'] as const).map((tunnel, i) => {
     const r = runs[i];
     const ok = r.status === 'fulfilled' && r.value.received.sha256 === r.value.sent.sha256 && r.value.received.bytes === bytes;
-    const seen = r.status === 'rejected' ? `failed: ${(r.reason as Error).message.slice(0, 120)}` : ok ? 'sha256 matches' : 'sha256 DIFFERS';
-    return { fault, tunnel, checked: `${bytes / MB} MB over TCP a→b, sha256 on both ends`, seen: `${seen}; relay (both tunnels): ${impaired || 'nothing impaired'}`, passed: ok };
+    const seen =
+      r.status === 'rejected' ? `failed: ${(r.reason as Error).message.slice(0, 120)}` : ok ? 'sha256 matches' : 'sha256 DIFFERS';
+    return {
+      fault,
+      tunnel,
+      checked: `${bytes / MB} MB over TCP a→b, sha256 on both ends`,
+      seen: `${seen}; relay (both tunnels): ${impaired || 'nothing impaired'}`,
+      passed: ok,
+    };
   });
 }
 
 /** Where each hostile kind must be counted on the receiving host. */
 const HOSTILE_REASON: Record<string, string> = {
-  short: 'short', badFlags: 'badFlags', random: 'badFlags', wrongVni: 'wrongVni', notOurMac: 'notOurMac',
-  badEthertype: 'badEthertype', badInner: 'badInner', truncated: 'badInner', spoofedSource: 'spoofedSource',
-  badChecksum: 'badChecksum', badIpChecksum: 'badChecksum',
+  short: 'short',
+  badFlags: 'badFlags',
+  random: 'badFlags',
+  wrongVni: 'wrongVni',
+  notOurMac: 'notOurMac',
+  badEthertype: 'badEthertype',
+  badInner: 'badInner',
+  truncated: 'badInner',
+  spoofedSource: 'spoofedSource',
+  badChecksum: 'badChecksum',
+  badIpChecksum: 'badChecksum',
 };
 
 /**
@@ -126,7 +158,11 @@ const HOSTILE_REASON: Record<string, string> = {
  * is intact, and vxtun's drop counters plus the kernel's (ICMP checksum errors, socket overflows) account for
  * every hostile datagram.
  */
-export async function hostileDatagrams(s: FaultSuite, rounds: number, bytes: number): Promise<FaultRow & { expected: Record<string, number>; counted: Record<string, number> }> {
+export async function hostileDatagrams(
+  s: FaultSuite,
+  rounds: number,
+  bytes: number,
+): Promise<FaultRow & { expected: Record<string, number>; counted: Record<string, number> }> {
   const { bed } = s;
   const stranger = '198.19.2.77';
   await bed.inRelay('ip', 'addr', 'add', `${stranger}/32`, 'dev', `${bed.tb.prefix}rbr`).catch(() => undefined);
@@ -134,8 +170,20 @@ export async function hostileDatagrams(s: FaultSuite, rounds: number, bytes: num
   const before = await counters(s.vxtun.b);
   const snmpBefore = await kernelSnmp(bed.tb, 'b');
   const sender = join(repoRoot(), 'bench/faults/hostile-sender.mjs');
-  const send = (bind: string, kinds: string) => bed.inRelay('node', sender, bed.side.b.ip, String(VXTUN.port), '1', s.vtepMac.b,
-    '10.245.1.0', '10.245.2.0', String(rounds), bind, kinds);
+  const send = (bind: string, kinds: string) =>
+    bed.inRelay(
+      'node',
+      sender,
+      bed.side.b.ip,
+      String(VXTUN.port),
+      '1',
+      s.vtepMac.b,
+      '10.245.1.0',
+      '10.245.2.0',
+      String(rounds),
+      bind,
+      kinds,
+    );
   let transfer: Awaited<ReturnType<typeof tcpTransfer>>;
   let fromPeer: Record<string, number>;
   let fromStranger: Record<string, number>;
@@ -159,7 +207,8 @@ export async function hostileDatagrams(s: FaultSuite, rounds: number, bytes: num
     if (reason !== undefined) expected[reason] = (expected[reason] ?? 0) + n;
   }
   const counted: Record<string, number> = { icmpInCsumErrors: snmpAfter['Icmp.InCsumErrors'] - snmpBefore['Icmp.InCsumErrors'] };
-  for (const reason of Object.keys(expected)) if (reason !== 'icmpInCsumErrors') counted[reason] = (after.drops[reason] ?? 0) - (before.drops[reason] ?? 0);
+  for (const reason of Object.keys(expected))
+    if (reason !== 'icmpInCsumErrors') counted[reason] = (after.drops[reason] ?? 0) - (before.drops[reason] ?? 0);
   const overflow = after.kernelDrops.socketOverflow - before.kernelDrops.socketOverflow;
   const sent = Object.values(fromPeer).reduce((a, b) => a + b, 0) + fromStranger.badFlags;
   const accounted = Object.values(counted).reduce((a, b) => a + b, 0);
@@ -171,10 +220,14 @@ export async function hostileDatagrams(s: FaultSuite, rounds: number, bytes: num
     fault: `${sent.toLocaleString('en-US')} hostile datagrams (12 kinds, one from a stranger) during a transfer`,
     tunnel: 'vxtun',
     checked: `${bytes / MB} MB sha256; every datagram in vxtun's drops or the kernel's counters`,
-    seen: `${intact ? 'sha256 matches' : 'sha256 DIFFERS'}; ${accounted.toLocaleString('en-US')} of ${sent.toLocaleString('en-US')} counted by reason` +
-      `${overflow > 0 ? `, ${overflow} socket overflows` : ''} (${Object.entries(counted).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    seen:
+      `${intact ? 'sha256 matches' : 'sha256 DIFFERS'}; ${accounted.toLocaleString('en-US')} of ${sent.toLocaleString('en-US')} counted by reason` +
+      `${overflow > 0 ? `, ${overflow} socket overflows` : ''} (${Object.entries(counted)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})`,
     passed: intact && (exact || withinOverflow),
-    expected, counted,
+    expected,
+    counted,
   };
 }
 
@@ -195,7 +248,11 @@ export async function tunFrames(s: FaultSuite, rounds: number, bytes: number): P
   try {
     const [t, out] = await Promise.all([
       tcpTransfer(s.bed.tb, 'a', 'b', '10.245.2.0', bytes, 5206, 120_000),
-      s.bed.tb.exec('a', ['python3', join(repoRoot(), 'bench/faults/tun-inject.py'), 'vxtun0', '10.245.1.0', '10.245.2.0', String(rounds)], { timeoutMs: 120_000 }),
+      s.bed.tb.exec(
+        'a',
+        ['python3', join(repoRoot(), 'bench/faults/tun-inject.py'), 'vxtun0', '10.245.1.0', '10.245.2.0', String(rounds)],
+        { timeoutMs: 120_000 },
+      ),
     ]);
     r = t;
     injected = JSON.parse(out.stdout) as Record<string, number>;
@@ -213,10 +270,13 @@ export async function tunFrames(s: FaultSuite, rounds: number, bytes: number): P
   // Frames the kernel dropped at the TUN's full queue (counted there, not by kind) may make up a shortfall.
   const exact = Object.keys(expected).every((k) => counted[k] <= expected[k]) && sent - accounted <= queueDrops;
   return {
-    fault: `${sent.toLocaleString('en-US')} hostile frames into the TUN (malformed IP, bogus GSO header) during a transfer`, tunnel: 'vxtun',
+    fault: `${sent.toLocaleString('en-US')} hostile frames into the TUN (malformed IP, bogus GSO header) during a transfer`,
+    tunnel: 'vxtun',
     checked: `${bytes / MB} MB sha256; every frame counted by reason, or by the kernel at the TUN's queue`,
-    seen: `${intact ? 'sha256 matches' : 'sha256 DIFFERS'}; ${Object.entries(counted).map(([k, v]) => `${k} ${v} of ${expected[k]}`).join(', ')}` +
-      `${queueDrops > 0 ? `; the TUN's queue dropped ${queueDrops} packets (frames or transfer)` : ''}`,
+    seen:
+      `${intact ? 'sha256 matches' : 'sha256 DIFFERS'}; ${Object.entries(counted)
+        .map(([k, v]) => `${k} ${v} of ${expected[k]}`)
+        .join(', ')}` + `${queueDrops > 0 ? `; the TUN's queue dropped ${queueDrops} packets (frames or transfer)` : ''}`,
     passed: intact && exact,
   };
 }
@@ -232,7 +292,9 @@ export async function peerReloads(s: FaultSuite, count: number, bytes: number): 
   let done = false;
   let duringTransfer = 0;
   try {
-    const transfer = tcpTransfer(s.bed.tb, 'a', 'b', '10.245.2.0', bytes, 5204, 120_000).finally(() => { done = true; });
+    const transfer = tcpTransfer(s.bed.tb, 'a', 'b', '10.245.2.0', bytes, 5204, 120_000).finally(() => {
+      done = true;
+    });
     for (let i = 1; i <= count; i++) {
       if (!done) duringTransfer++;
       writeStaticConfig(b.configFile, { ...config, peers: i % 2 === 1 ? [...config.peers, extra] : config.peers });
@@ -247,7 +309,8 @@ export async function peerReloads(s: FaultSuite, count: number, bytes: number): 
   const reloads = b.logs('config reloaded').length - start;
   const intact = r.received.sha256 === r.sent.sha256;
   return {
-    fault: `${count} peer reloads (SIGHUP, a peer added and removed) during a transfer`, tunnel: 'vxtun',
+    fault: `${count} peer reloads (SIGHUP, a peer added and removed) during a transfer`,
+    tunnel: 'vxtun',
     checked: `${bytes / MB} MB over TCP a→b, sha256; every reload logged, all while the transfer ran`,
     seen: `${intact ? 'sha256 matches' : 'sha256 DIFFERS'}; ${reloads} reloads logged, ${duringTransfer} during the transfer`,
     passed: intact && reloads === count && duringTransfer === count,
@@ -279,12 +342,15 @@ export async function workerFailure(s: FaultSuite, bytes: number): Promise<Fault
   }
   const after = await counters(b);
   const restartMs = Date.parse(String(back.time)) - Date.parse(String(failed.time));
-  const otherMoved = after.perWorker[1].rxPackets + after.perWorker[1].txPackets > before.perWorker[1].rxPackets + before.perWorker[1].txPackets;
+  const otherMoved =
+    after.perWorker[1].rxPackets + after.perWorker[1].txPackets > before.perWorker[1].rxPackets + before.perWorker[1].txPackets;
   const intact = r.received.sha256 === r.sent.sha256;
   return {
-    fault: 'queue worker 0 forced to fail (test hook) during a transfer', tunnel: 'vxtun',
+    fault: 'queue worker 0 forced to fail (test hook) during a transfer',
+    tunnel: 'vxtun',
     checked: `restarted within 1 s; worker 1 kept forwarding; ${bytes / MB} MB sha256`,
     seen: `restarted after ${restartMs} ms; worker 1 ${otherMoved ? 'forwarded' : 'moved NOTHING'}; ${intact ? 'sha256 matches' : 'sha256 DIFFERS'}`,
-    passed: restartMs < 1000 && otherMoved && intact, restartMs,
+    passed: restartMs < 1000 && otherMoved && intact,
+    restartMs,
   };
 }

@@ -28,12 +28,17 @@ function vxlan(v = Number(vni), flags = 0x08) {
 }
 function eth(d = dstMac, type = 0x0800) {
   const b = Buffer.alloc(14);
-  d.copy(b, 0); srcMac.copy(b, 6); b.writeUInt16BE(type, 12);
+  d.copy(b, 0);
+  srcMac.copy(b, 6);
+  b.writeUInt16BE(type, 12);
   return b;
 }
 function ipv4(src, dstIp, payloadLen, claimedTotal, proto = 17) {
   const b = Buffer.alloc(20);
-  b[0] = 0x45; b.writeUInt16BE(claimedTotal ?? 20 + payloadLen, 2); b[8] = 64; b[9] = proto;
+  b[0] = 0x45;
+  b.writeUInt16BE(claimedTotal ?? 20 + payloadLen, 2);
+  b[8] = 64;
+  b[9] = proto;
   addr(src).copy(b, 12);
   addr(dstIp).copy(b, 16);
   b.writeUInt16BE(~sum(b) & 0xffff, 10);
@@ -42,12 +47,18 @@ function ipv4(src, dstIp, payloadLen, claimedTotal, proto = 17) {
 /** A UDP datagram with a correct checksum, or (bad) one that is wrong and is not the pseudo-header sum either. */
 function udp(payload, src = innerSrc, bad = false) {
   const b = Buffer.alloc(8);
-  b.writeUInt16BE(40000, 0); b.writeUInt16BE(40001, 2); b.writeUInt16BE(8 + payload.length, 4);
+  b.writeUInt16BE(40000, 0);
+  b.writeUInt16BE(40001, 2);
+  b.writeUInt16BE(8 + payload.length, 4);
   const d = Buffer.concat([b, payload]);
   const pseudo = sum(Buffer.concat([addr(src), addr(innerDst), Buffer.from([0, 17]), Buffer.from([d.length >> 8, d.length & 0xff])]));
   const good = ~sum(d, pseudo) & 0xffff || 0xffff;
   let c = good;
-  if (bad) for (const x of [0x00ff, 0x0f0f, 0x3333]) { c = good ^ x; if (c !== 0 && c !== pseudo) break; }
+  if (bad)
+    for (const x of [0x00ff, 0x0f0f, 0x3333]) {
+      c = good ^ x;
+      if (c !== 0 && c !== pseudo) break;
+    }
   d.writeUInt16BE(c, 6);
   return d;
 }
@@ -63,16 +74,40 @@ const kinds = {
   short: () => randomBytes(1 + randomInt(30)),
   badFlags: () => Buffer.concat([vxlan(Number(vni), 0x0c), eth(), ipv4(innerSrc, innerDst, body.length), body]),
   wrongVni: () => Buffer.concat([vxlan(Number(vni) + 1), eth(), ipv4(innerSrc, innerDst, body.length), body]),
-  notOurMac: () => Buffer.concat([vxlan(), eth(Buffer.from([2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee])), ipv4(innerSrc, innerDst, body.length), body]),
+  notOurMac: () =>
+    Buffer.concat([vxlan(), eth(Buffer.from([2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee])), ipv4(innerSrc, innerDst, body.length), body]),
   badEthertype: () => Buffer.concat([vxlan(), eth(dstMac, 0x88cc), randomBytes(40)]),
   badInner: () => Buffer.concat([vxlan(), eth(), ipv4(innerSrc, innerDst, 10, 1400), randomBytes(10)]),
-  spoofedSource: () => Buffer.concat([vxlan(), eth(), ipv4('10.244.99.9', innerDst, body.length), udp(Buffer.from('not from the peer it claims'), '10.244.99.9')]),
-  random: () => { const b = randomBytes(64 + randomInt(1200)); b[0] = 0xff; return b; },
+  spoofedSource: () =>
+    Buffer.concat([
+      vxlan(),
+      eth(),
+      ipv4('10.244.99.9', innerDst, body.length),
+      udp(Buffer.from('not from the peer it claims'), '10.244.99.9'),
+    ]),
+  random: () => {
+    const b = randomBytes(64 + randomInt(1200));
+    b[0] = 0xff;
+    return b;
+  },
   // Cut inside the inner packet (at least VXLAN + Ethernet + an IPv4 header stay): the IP length no longer fits.
-  truncated: () => { const v = valid(); return v.subarray(0, 42 + randomInt(v.length - 42)); },
-  badChecksum: () => { const u = udp(randomBytes(1 + randomInt(1000)), innerSrc, true); return Buffer.concat([vxlan(), eth(), ipv4(innerSrc, innerDst, u.length), u]); },
-  badIpChecksum: () => { const v = valid(); v[22 + 4] ^= 0x40; return v; },
-  badIcmpChecksum: () => { const i = icmpEcho(true); return Buffer.concat([vxlan(), eth(), ipv4(innerSrc, innerDst, i.length, undefined, 1), i]); },
+  truncated: () => {
+    const v = valid();
+    return v.subarray(0, 42 + randomInt(v.length - 42));
+  },
+  badChecksum: () => {
+    const u = udp(randomBytes(1 + randomInt(1000)), innerSrc, true);
+    return Buffer.concat([vxlan(), eth(), ipv4(innerSrc, innerDst, u.length), u]);
+  },
+  badIpChecksum: () => {
+    const v = valid();
+    v[22 + 4] ^= 0x40;
+    return v;
+  },
+  badIcmpChecksum: () => {
+    const i = icmpEcho(true);
+    return Buffer.concat([vxlan(), eth(), ipv4(innerSrc, innerDst, i.length, undefined, 1), i]);
+  },
 };
 const classic = ['short', 'badFlags', 'wrongVni', 'notOurMac', 'badEthertype', 'badInner', 'spoofedSource', 'random'];
 const chosen = !kindList || kindList === 'classic' ? classic : kindList === 'all' ? Object.keys(kinds) : kindList.split(',');
@@ -81,7 +116,7 @@ const sock = dgram.createSocket({ type: 'udp4', sendBufferSize: 4 << 20 });
 const counts = Object.fromEntries(chosen.map((k) => [k, 0]));
 sock.bind(0, bindIp || undefined, async () => {
   // Up to 64 sends in flight, then a 1 ms pause: fast enough for a million, gentle enough not to overflow a receiver.
-  for (let r = 0; r < Number(rounds);) {
+  for (let r = 0; r < Number(rounds); ) {
     const batch = [];
     for (let n = 0; n < 64 && r < Number(rounds); r++) {
       for (const k of chosen) {

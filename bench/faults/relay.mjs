@@ -22,8 +22,14 @@ let zeroChecksum = false;
 if (spec !== 'none') {
   for (const kv of spec.split(',')) {
     const [k, v] = kv.split('=');
-    if (k === 'direction' && (v === 'ab' || v === 'ba')) { direction = v; continue; }
-    if (k === 'zeroChecksum' && v === '1') { zeroChecksum = true; continue; }
+    if (k === 'direction' && (v === 'ab' || v === 'ba')) {
+      direction = v;
+      continue;
+    }
+    if (k === 'zeroChecksum' && v === '1') {
+      zeroChecksum = true;
+      continue;
+    }
     if (!(k in p) || !(Number(v) >= 0 && Number(v) <= 1)) throw new Error(`relay: bad impairment "${kv}"`);
     p[k] = Number(v);
   }
@@ -49,7 +55,8 @@ function impair(msg) {
   if (Math.random() < p.corruptOuter && flip(msg, 0, VXLAN_ETH)) counts.corruptOuter++;
   const ihl = innerHeaderLen(msg);
   if (ihl > 0 && Math.random() < p.corruptInner && flip(msg, VXLAN_ETH + ihl, msg.length)) counts.corruptInner++;
-  if (ihl > 0 && msg[VXLAN_ETH] >>> 4 === 4 && Math.random() < p.corruptIpHeader && flip(msg, VXLAN_ETH + 4, VXLAN_ETH + 6)) counts.corruptIpHeader++;
+  if (ihl > 0 && msg[VXLAN_ETH] >>> 4 === 4 && Math.random() < p.corruptIpHeader && flip(msg, VXLAN_ETH + 4, VXLAN_ETH + 6))
+    counts.corruptIpHeader++;
 }
 
 /** A send function from `addr`: the dgram socket's own, or a SO_NO_CHECK socket of vxtun's wrapper. */
@@ -66,7 +73,9 @@ async function sender(sock, addr) {
     batch.lengths[0] = msg.length;
     batch.segSizes[0] = 0;
     batch.families[0] = 4;
-    dst.split('.').forEach((o, i) => { batch.addrs[i] = Number(o); });
+    dst.split('.').forEach((o, i) => {
+      batch.addrs[i] = Number(o);
+    });
     batch.ports[0] = port;
     if (bind.send(batch, 1) < 1) counts.sendFailed++;
   };
@@ -80,9 +89,14 @@ for (const port of ports) {
   // What arrives from one side leaves from the other side's socket, so each host sees the relay as its peer.
   wire(a, await sender(b, facingB), hostB, port, direction !== 'ba');
   wire(b, await sender(a, facingA), hostA, port, direction !== 'ab');
-  for (const [s, addr] of [[a, facingA], [b, facingB]]) {
+  for (const [s, addr] of [
+    [a, facingA],
+    [b, facingB],
+  ]) {
     sockets.push(s);
-    s.bind(port, addr, () => { if (++ready === 2 * ports.length) console.error('relay: listening'); });
+    s.bind(port, addr, () => {
+      if (++ready === 2 * ports.length) console.error('relay: listening');
+    });
   }
 }
 
@@ -97,10 +111,19 @@ function wire(from, send, dst, port, impaired) {
   };
   from.on('message', (msg) => {
     counts.relayed++;
-    if (!impaired) { send(msg, port, dst); return; }
-    if (Math.random() < p.loss) { counts.loss++; return; }
+    if (!impaired) {
+      send(msg, port, dst);
+      return;
+    }
+    if (Math.random() < p.loss) {
+      counts.loss++;
+      return;
+    }
     impair(msg);
-    if (Math.random() < p.duplicate) { counts.duplicate++; send(Buffer.from(msg), port, dst); }
+    if (Math.random() < p.duplicate) {
+      counts.duplicate++;
+      send(Buffer.from(msg), port, dst);
+    }
     if (held === null && Math.random() < p.reorder) {
       // Held back until the next datagram has gone (or 2 ms pass), so it arrives after a later one.
       counts.reorder++;

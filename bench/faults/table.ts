@@ -27,14 +27,24 @@ function faultsTable(r: FaultResults): string {
     '',
     '| fault | tunnel | what was checked | what was seen | result |',
     '|---|---|---|---|---|',
-    ...r.rows.map((row) => `| ${cell(row.fault)} | ${row.tunnel} | ${cell(row.checked)} | ${cell(row.seen)} | ${row.passed ? 'pass' : '**FAIL**'} |`),
+    ...r.rows.map(
+      (row) => `| ${cell(row.fault)} | ${row.tunnel} | ${cell(row.checked)} | ${cell(row.seen)} | ${row.passed ? 'pass' : '**FAIL**'} |`,
+    ),
   ].join('\n');
 }
 
 /** Replaces the README's table between the faults markers; returns the results file used. */
 export function writeFaultsTable(file?: string): string {
   const dir = join(repoRoot(), 'bench', 'results');
-  const chosen = file ?? join(dir, readdirSync(dir).filter((f) => /^faults-.*\.json$/.test(f)).sort().pop() ?? '');
+  const chosen =
+    file ??
+    join(
+      dir,
+      readdirSync(dir)
+        .filter((f) => /^faults-.*\.json$/.test(f))
+        .sort()
+        .pop() ?? '',
+    );
   const results = JSON.parse(readFileSync(chosen, 'utf8')) as FaultResults;
   const readmePath = join(repoRoot(), 'README.md');
   const readme = readFileSync(readmePath, 'utf8');

@@ -88,8 +88,20 @@ export interface IperfRun {
 
 /** Runs one iperf3 client on `client` against a server at `serverIp`; returns its JSON text. Bounded in time. */
 export async function runIperfClient(tb: Testbed, client: HostName, serverIp: string, opts: IperfRun): Promise<string> {
-  const argv = ['iperf3', '-J', '-c', serverIp, '-p', String(IPERF_PORT), '-t', String(opts.durationS),
-    '-P', String(opts.streams), '--connect-timeout', '3000'];
+  const argv = [
+    'iperf3',
+    '-J',
+    '-c',
+    serverIp,
+    '-p',
+    String(IPERF_PORT),
+    '-t',
+    String(opts.durationS),
+    '-P',
+    String(opts.streams),
+    '--connect-timeout',
+    '3000',
+  ];
   if (opts.reverse) argv.push('-R');
   if (opts.udp64) argv.push('-u', '-l', '64', '-b', '0');
   const result = await tb.exec(client, argv, { timeoutMs: (opts.durationS + 20) * 1000, allowFail: true });

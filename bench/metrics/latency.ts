@@ -57,8 +57,7 @@ export function parsePing(text: string): PingResult {
 export const SOCKPERF_PORT = 11111;
 
 export async function runSockperfClient(tb: Testbed, client: HostName, serverIp: string, durationS: number): Promise<string> {
-  const argv = ['sockperf', 'ping-pong', '-i', serverIp, '-p', String(SOCKPERF_PORT), '-t', String(durationS),
-    '--full-rtt'];
+  const argv = ['sockperf', 'ping-pong', '-i', serverIp, '-p', String(SOCKPERF_PORT), '-t', String(durationS), '--full-rtt'];
   const result = await tb.exec(client, argv, { timeoutMs: (durationS + 20) * 1000, allowFail: true });
   return result.stdout + result.stderr;
 }

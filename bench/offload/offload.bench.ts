@@ -55,9 +55,15 @@ function coalesce(c: Coalescer, callerParses = false, reuse = false): void {
 }
 
 describe('checksum', () => {
-  bench('1448 B', () => { checksum(pkt, 52, 1448); });
-  bench('1448 B, odd offset', () => { checksum(pkt, 53, 1448); });
-  bench('64 KB', () => { checksum(pkt, 0, 65_000); });
+  bench('1448 B', () => {
+    checksum(pkt, 52, 1448);
+  });
+  bench('1448 B, odd offset', () => {
+    checksum(pkt, 53, 1448);
+  });
+  bench('64 KB', () => {
+    checksum(pkt, 0, 65_000);
+  });
 });
 
 describe('64 KB TCP super-packet, 45 segments', () => {
@@ -65,15 +71,32 @@ describe('64 KB TCP super-packet, 45 segments', () => {
     tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: HEADROOM, maxSegs: 64, lengths });
   });
   bench('tsoSplit with the copy in JS, checksums in the shim', () => {
-    const m = tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: HEADROOM, maxSegs: 64, lengths, partialChecksums: true });
+    const m = tsoSplit(pkt, 0, pkt.length, hdr, {
+      out: wire,
+      outOff: 0,
+      stride,
+      headroom: HEADROOM,
+      maxSegs: 64,
+      lengths,
+      partialChecksums: true,
+    });
     finishSegmentChecksums(wire, HEADROOM, stride, m, IPH, 16, lengths, false);
   });
   bench('as dataplane/tx.ts: copySegments + tsoSplit fields + checksums in the shim', () => {
     copySegments(pkt, 0, pkt.length, IPH + THL, MSS, wire, HEADROOM, stride);
-    const m = tsoSplit(pkt, 0, pkt.length, hdr, { out: wire, outOff: 0, stride, headroom: HEADROOM, maxSegs: 64, lengths, partialChecksums: true, segmentsCopied: true });
+    const m = tsoSplit(pkt, 0, pkt.length, hdr, {
+      out: wire,
+      outOff: 0,
+      stride,
+      headroom: HEADROOM,
+      maxSegs: 64,
+      lengths,
+      partialChecksums: true,
+      segmentsCopied: true,
+    });
     finishSegmentChecksums(wire, HEADROOM, stride, m, IPH, 16, lengths, false);
   });
   bench('Coalescer add x45 + finish, trusting the outer checksum', () => coalesce(trusting));
   bench('trusting, payload copies in one shim call, caller and coalescer each parse', () => coalesce(deferring, true));
-  bench('as dataplane/rx.ts: the same, the caller\'s parse passed on', () => coalesce(deferring, true, true));
+  bench("as dataplane/rx.ts: the same, the caller's parse passed on", () => coalesce(deferring, true, true));
 });

@@ -11,10 +11,34 @@ export const OPENVPN_PORT = 1194;
  */
 export function openvpnArgs(self: PeerEnd, peer: PeerEnd): string[] {
   const proto = self.underlayIp.includes(':') ? 'udp6' : 'udp';
-  return ['openvpn', '--dev', self.device, '--dev-type', 'tun', '--proto', proto,
-    '--local', self.underlayIp, '--lport', String(OPENVPN_PORT), '--remote', peer.underlayIp, '--rport', String(OPENVPN_PORT),
-    '--cipher', 'none', '--auth', 'none', '--tun-mtu', String(self.mtu), '--ifconfig-noexec', '--route-noexec',
-    '--disable-dco', '--verb', '3'];
+  return [
+    'openvpn',
+    '--dev',
+    self.device,
+    '--dev-type',
+    'tun',
+    '--proto',
+    proto,
+    '--local',
+    self.underlayIp,
+    '--lport',
+    String(OPENVPN_PORT),
+    '--remote',
+    peer.underlayIp,
+    '--rport',
+    String(OPENVPN_PORT),
+    '--cipher',
+    'none',
+    '--auth',
+    'none',
+    '--tun-mtu',
+    String(self.mtu),
+    '--ifconfig-noexec',
+    '--route-noexec',
+    '--disable-dco',
+    '--verb',
+    '3',
+  ];
 }
 
 export const openvpn: PeerTool = {
@@ -22,7 +46,8 @@ export const openvpn: PeerTool = {
   deviceLetter: 'o',
   // 28 bytes of outer IPv4 + UDP and a few of OpenVPN's own: well within the 50 VXLAN takes.
   mtu: (tb) => overlayMtu(tb),
-  details: async (tb) => `${(await firstLine(tb, ['openvpn', '--version'])).split(' ').slice(0, 2).join(' ')}; ` +
+  details: async (tb) =>
+    `${(await firstLine(tb, ['openvpn', '--version'])).split(' ').slice(0, 2).join(' ')}; ` +
     'peer to peer over UDP, no TLS, --cipher none --auth none: unencrypted',
   prepare: () => {},
   command: (ends, host) => openvpnArgs(ends[host], ends[otherHost(host)]),

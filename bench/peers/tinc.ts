@@ -42,16 +42,24 @@ export function tincFiles(ends: PeerEnds, keys: Readonly<Record<HostName, RsaKey
 }
 
 function hostFile(end: PeerEnd, key: RsaKeyPair): string {
-  return [`Address = ${end.underlayIp} ${TINC_PORT}`, `Subnet = ${end.subnet}`, 'Cipher = none', 'Digest = none',
-    'Compression = 0', key.publicKey.trim(), ''].join('\n');
+  return [
+    `Address = ${end.underlayIp} ${TINC_PORT}`,
+    `Subnet = ${end.subnet}`,
+    'Cipher = none',
+    'Digest = none',
+    'Compression = 0',
+    key.publicKey.trim(),
+    '',
+  ].join('\n');
 }
 
 export function tincKeys(): Record<HostName, RsaKeyPair> {
-  const pair = (): RsaKeyPair => generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  });
+  const pair = (): RsaKeyPair =>
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
   return { a: pair(), b: pair() };
 }
 
@@ -71,11 +79,16 @@ export const tinc: PeerTool = {
   name: 'tinc',
   deviceLetter: 't',
   mtu: (tb) => tincMtu(tb),
-  details: async (tb) => `${await firstLine(tb, ['tincd', '--version'])}; router mode, UDP; Cipher = none, ` +
-    'Digest = none: unencrypted',
+  details: async (tb) => `${await firstLine(tb, ['tincd', '--version'])}; router mode, UDP; Cipher = none, ` + 'Digest = none: unencrypted',
   prepare: (ends, dir) => writeFiles(dir, tincFiles(ends, tincKeys(), dir)),
-  command: (_ends, host, dir) => ['tincd', '--config', join(dir, host), '--no-detach', '--debug=1',
-    `--pidfile=${join(dir, host, 'tincd.pid')}`],
+  command: (_ends, host, dir) => [
+    'tincd',
+    '--config',
+    join(dir, host),
+    '--no-detach',
+    '--debug=1',
+    `--pidfile=${join(dir, host, 'tincd.pid')}`,
+  ],
   // "Ready" comes after tincd opened the device and its listening sockets.
   ready: async (tb, end, output) => /^Ready$/m.test(output) && (await deviceExists(tb, end)),
 };

@@ -120,19 +120,27 @@ export async function setUpPeerTunnel(tb: Testbed, tool: PeerTool): Promise<Runn
   }
 }
 
-async function waitReady(tb: Testbed, tool: PeerTool, end: PeerEnd,
-  daemon: { proc: TrackedProcess; exit?: number | string }): Promise<void> {
+async function waitReady(
+  tb: Testbed,
+  tool: PeerTool,
+  end: PeerEnd,
+  daemon: { proc: TrackedProcess; exit?: number | string },
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (daemon.exit !== undefined) {
-      throw new VxtunError('VXTUN_ERR_BENCH', `${tool.name} on host ${end.host} exited (${daemon.exit}) before it ` +
-        `was ready: ${tail(daemon.proc.output())}`);
+      throw new VxtunError(
+        'VXTUN_ERR_BENCH',
+        `${tool.name} on host ${end.host} exited (${daemon.exit}) before it ` + `was ready: ${tail(daemon.proc.output())}`,
+      );
     }
     if (await tool.ready(tb, end, daemon.proc.output())) return;
     await sleep(100);
   }
-  throw new VxtunError('VXTUN_ERR_BENCH', `${tool.name} on host ${end.host} did not open ${end.device} within ` +
-    `${READY_TIMEOUT_MS} ms: ${tail(daemon.proc.output())}`);
+  throw new VxtunError(
+    'VXTUN_ERR_BENCH',
+    `${tool.name} on host ${end.host} did not open ${end.device} within ` + `${READY_TIMEOUT_MS} ms: ${tail(daemon.proc.output())}`,
+  );
 }
 
 /** `<subnet>.0/32` on the device, the MTU, up, and the other lease routed through it from that address. */
@@ -152,12 +160,16 @@ async function waitReachable(tb: Testbed, name: string, address: string, exited:
     const dead = exited();
     if (dead !== undefined) throw new VxtunError('VXTUN_ERR_BENCH', dead);
   }
-  throw new VxtunError('VXTUN_ERR_BENCH', `${name}: host a cannot reach ${address} through the tunnel after ` +
-    `${REACH_ATTEMPTS} pings (${last})`);
+  throw new VxtunError(
+    'VXTUN_ERR_BENCH',
+    `${name}: host a cannot reach ${address} through the tunnel after ` + `${REACH_ATTEMPTS} pings (${last})`,
+  );
 }
 
-function describeExit(name: string, daemons: readonly { host: HostName; proc: TrackedProcess; exit?: number | string }[]):
-  string | undefined {
+function describeExit(
+  name: string,
+  daemons: readonly { host: HostName; proc: TrackedProcess; exit?: number | string }[],
+): string | undefined {
   const dead = daemons.find((d) => d.exit !== undefined);
   if (dead === undefined) return undefined;
   return `${name} on host ${dead.host} (pid ${dead.proc.pid}) exited with ${String(dead.exit)}: ${tail(dead.proc.output(), 800)}`;

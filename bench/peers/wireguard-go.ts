@@ -27,8 +27,21 @@ export function wireguardKeyPair(): WireguardKeyPair {
 /** `wg set` for one end: its private key (a file), its port, and the other end as its only peer. */
 export function wgSetArgs(self: PeerEnd, peer: PeerEnd, privateKeyFile: string, peerPublicKey: string): string[] {
   const endpoint = peer.underlayIp.includes(':') ? `[${peer.underlayIp}]` : peer.underlayIp;
-  return ['wg', 'set', self.device, 'private-key', privateKeyFile, 'listen-port', String(WIREGUARD_PORT),
-    'peer', peerPublicKey, 'endpoint', `${endpoint}:${WIREGUARD_PORT}`, 'allowed-ips', peer.subnet];
+  return [
+    'wg',
+    'set',
+    self.device,
+    'private-key',
+    privateKeyFile,
+    'listen-port',
+    String(WIREGUARD_PORT),
+    'peer',
+    peerPublicKey,
+    'endpoint',
+    `${endpoint}:${WIREGUARD_PORT}`,
+    'allowed-ips',
+    peer.subnet,
+  ];
 }
 
 /** WireGuard's outer headers: IP (20, or 40 for IPv6) + UDP 8 + WireGuard 16 + Poly1305 tag 16. */
@@ -43,8 +56,8 @@ export const wireguardGo: PeerTool = {
   name: 'wireguard-go',
   deviceLetter: 'w',
   mtu: (tb) => wireguardMtu(tb.mtu, tb.ipv6Underlay),
-  details: async (tb) => `${await firstLine(tb, ['wireguard-go', '--version'])}; ChaCha20-Poly1305 (WireGuard ` +
-    'cannot run without it): encrypted',
+  details: async (tb) =>
+    `${await firstLine(tb, ['wireguard-go', '--version'])}; ChaCha20-Poly1305 (WireGuard ` + 'cannot run without it): encrypted',
   prepare: (_ends, dir) => {
     const files: Record<string, string> = {};
     for (const host of ['a', 'b'] as const) {
@@ -55,8 +68,9 @@ export const wireguardGo: PeerTool = {
     writeFiles(dir, files);
   },
   command: (ends, host) => ['wireguard-go', '--foreground', ends[host].device],
-  ready: async (tb, end) => (await deviceExists(tb, end)) && (await tb.exec(end.host,
-    ['test', '-S', join(WIREGUARD_SOCKET_DIR, `${end.device}.sock`)], { allowFail: true })).code === 0,
+  ready: async (tb, end) =>
+    (await deviceExists(tb, end)) &&
+    (await tb.exec(end.host, ['test', '-S', join(WIREGUARD_SOCKET_DIR, `${end.device}.sock`)], { allowFail: true })).code === 0,
   configure: async (tb, ends, host, dir) => {
     const peerKey = readFileSync(publicKeyFile(dir, otherHost(host)), 'utf8').trim();
     await tb.exec(host, wgSetArgs(ends[host], ends[otherHost(host)], keyFile(dir, host), peerKey));

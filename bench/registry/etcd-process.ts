@@ -54,18 +54,37 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
-    '--name', name, '--data-dir', dataDir,
-    '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', opts.member?.initialCluster ?? `${name}=${peer}`, '--initial-cluster-state', 'new',
-    '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error',
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    url,
+    '--advertise-client-urls',
+    url,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    opts.member?.initialCluster ?? `${name}=${peer}`,
+    '--initial-cluster-state',
+    'new',
+    '--logger',
+    'zap',
+    '--log-outputs',
+    'stderr',
+    '--log-level',
+    'error',
     ...(opts.tls ? ['--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile] : []),
     ...(opts.extraArgs ?? []),
   ];
   let child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const watchChild = (c: ChildProcess) => {
-    c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    c.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
     return new Promise<void>((resolve) => c.once('exit', () => resolve()));
   };
   let exited = watchChild(child);
@@ -73,7 +92,9 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       const pid = child.pid;
       process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(() => { if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL'); }, 3000);
+      const timer = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
+      }, 3000);
       await exited;
       clearTimeout(timer);
     }
@@ -94,7 +115,16 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
     await stop();
     throw new Error(`etcd did not become healthy: ${(err as Error).message}\n${stderr}`);
   }
-  return { url, port: clientPort, get pid() { return child.pid ?? -1; }, dataDir, stop, restart };
+  return {
+    url,
+    port: clientPort,
+    get pid() {
+      return child.pid ?? -1;
+    },
+    dataDir,
+    stop,
+    restart,
+  };
 }
 
 /** A real etcd cluster of `size` members on loopback; members start together because health needs a quorum. */
@@ -130,8 +160,16 @@ function health(url: string, ca?: Buffer): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const req = (url.startsWith('https:') ? https : http).get(url, { ca, timeout: 1000 }, (res) => {
       let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => { try { resolve((JSON.parse(body) as { health?: string }).health); } catch (err) { reject(err); } });
+      res.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(body) as { health?: string }).health);
+        } catch (err) {
+          reject(err);
+        }
+      });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);

@@ -51,8 +51,14 @@ const fmt = (v: number | undefined, digits = 1): string => (v === undefined || N
 
 export function table(rows: RowResult[], etcdVersion: string): string {
   const head = ['metric', 'embedded', etcdVersion, 'embedded/etcd', 'goal', 'met'];
-  const body = rows.map((r) => [r.metric, fmt(r.embedded), fmt(r.etcd), fmt(r.ratio, 2), r.goal ?? '-',
-    r.met === undefined ? (r.goal ? 'n/a' : '-') : r.met ? 'met' : 'NOT MET']);
+  const body = rows.map((r) => [
+    r.metric,
+    fmt(r.embedded),
+    fmt(r.etcd),
+    fmt(r.ratio, 2),
+    r.goal ?? '-',
+    r.met === undefined ? (r.goal ? 'n/a' : '-') : r.met ? 'met' : 'NOT MET',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');

@@ -68,10 +68,16 @@ const startedAt = new Date();
 const servers = [await open('etcd', startEtcdServer), await open('embedded', startEmbeddedServer)];
 try {
   for (let rep = 1; rep <= cfg.reps; rep++) {
-    await each(servers, `puts (rep ${rep}/${cfg.reps})`, async (r, c) => { r.puts.push(await putThroughput(c, cfg.durationMs, cfg.concurrency)); });
-    await each(servers, `ranges (rep ${rep}/${cfg.reps})`, async (r, c) => { r.ranges.push(await rangeThroughput(c, cfg.durationMs, cfg.concurrency)); });
+    await each(servers, `puts (rep ${rep}/${cfg.reps})`, async (r, c) => {
+      r.puts.push(await putThroughput(c, cfg.durationMs, cfg.concurrency));
+    });
+    await each(servers, `ranges (rep ${rep}/${cfg.reps})`, async (r, c) => {
+      r.ranges.push(await rangeThroughput(c, cfg.durationMs, cfg.concurrency));
+    });
   }
-  await each(servers, `watch fan-out to ${cfg.watchers} watchers`, async (r, c) => { r.figures.fanout = await watchFanout(c, cfg.watchers, cfg.puts); });
+  await each(servers, `watch fan-out to ${cfg.watchers} watchers`, async (r, c) => {
+    r.figures.fanout = await watchFanout(c, cfg.watchers, cfg.puts);
+  });
 } finally {
   for (const r of servers) {
     r.figures.puts = byMedian(r.puts);
@@ -85,11 +91,24 @@ const rows = compare(embedded, etcd);
 process.stdout.write(`${table(rows, etcd.version)}\n`);
 for (const f of [embedded, etcd]) if (f.error) process.stdout.write(`${f.server}: FAILED: ${f.error}\n`);
 
-const commit = (() => { try { return execSync('git rev-parse HEAD', { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } })();
+const commit = (() => {
+  try {
+    return execSync('git rev-parse HEAD', { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
 const record = {
-  schema: 1, benchmark: 'registry', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), commit,
+  schema: 1,
+  benchmark: 'registry',
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  commit,
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
-  config: cfg, servers: { embedded, etcd }, runs: { puts: servers.map((r) => r.puts), ranges: servers.map((r) => r.ranges) }, rows,
+  config: cfg,
+  servers: { embedded, etcd },
+  runs: { puts: servers.map((r) => r.puts), ranges: servers.map((r) => r.ranges) },
+  rows,
 };
 await mkdir(values.out!, { recursive: true });
 const file = `${values.out}/registry-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;

@@ -28,12 +28,16 @@ export async function startEmbeddedServer(timeoutMs = 15_000): Promise<BenchServ
   const entry = join(dirname(fileURLToPath(import.meta.url)), 'embedded-child.js');
   const child = spawn(process.execPath, [entry, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       process.kill(child.pid, 'SIGTERM');
-      const t = setTimeout(() => { if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL'); }, 3000);
+      const t = setTimeout(() => {
+        if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      }, 3000);
       await exited;
       clearTimeout(t);
     }
@@ -41,8 +45,17 @@ export async function startEmbeddedServer(timeoutMs = 15_000): Promise<BenchServ
   };
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`embedded registry did not start within ${timeoutMs} ms`)), timeoutMs);
-    createInterface({ input: child.stdout }).once('line', (line) => { clearTimeout(timer); resolve((JSON.parse(line) as { url: string }).url); });
-    void exited.then(() => { clearTimeout(timer); reject(new Error(`embedded registry exited: ${stderr.trim()}`)); });
-  }).catch(async (err: Error) => { await stop(); throw err; });
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { url: string }).url);
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`embedded registry exited: ${stderr.trim()}`));
+    });
+  }).catch(async (err: Error) => {
+    await stop();
+    throw err;
+  });
   return { name: 'embedded', url, version: 'vxtun embedded registry', stop };
 }

@@ -14,7 +14,12 @@ export interface Throughput {
 }
 
 /** Runs `op` with `concurrency` requests in flight for `durationMs` (and at most `maxOps`). */
-export async function closedLoop(op: (i: number) => Promise<unknown>, durationMs: number, concurrency: number, maxOps = 1_000_000): Promise<Throughput> {
+export async function closedLoop(
+  op: (i: number) => Promise<unknown>,
+  durationMs: number,
+  concurrency: number,
+  maxOps = 1_000_000,
+): Promise<Throughput> {
   let next = 0;
   let done = 0;
   let errors = 0;
@@ -39,7 +44,11 @@ export async function closedLoop(op: (i: number) => Promise<unknown>, durationMs
 export function putThroughput(client: EtcdClient, durationMs: number, concurrency: number): Promise<Throughput> {
   const tag = Math.random().toString(16).slice(2, 8);
   // Unique values, a bounded key set (1,000 keys), Flannel-lease-sized values.
-  return closedLoop((i) => client.put(`/bench/${tag}/k${i % 1000}`, `{"PublicIP":"10.0.${i & 255}.1","seq":${i}}`), durationMs, concurrency);
+  return closedLoop(
+    (i) => client.put(`/bench/${tag}/k${i % 1000}`, `{"PublicIP":"10.0.${i & 255}.1","seq":${i}}`),
+    durationMs,
+    concurrency,
+  );
 }
 
 export async function rangeThroughput(client: EtcdClient, durationMs: number, concurrency: number): Promise<Throughput> {
@@ -68,10 +77,12 @@ export async function watchFanout(client: EtcdClient, watchers: number, puts: nu
   // Puts are sequential and only this benchmark writes the key, so every delivery during a round is that round's put.
   let round: number[] = [];
   const t0 = performance.now();
-  const ws = Array.from({ length: watchers }, () => client.watch(key, {}, (events) => {
-    const now = performance.now();
-    for (let i = 0; i < events.length; i++) round.push(now);
-  }));
+  const ws = Array.from({ length: watchers }, () =>
+    client.watch(key, {}, (events) => {
+      const now = performance.now();
+      for (let i = 0; i < events.length; i++) round.push(now);
+    }),
+  );
   try {
     await Promise.all(ws.map((w) => w.ready));
     const setupSeconds = (performance.now() - t0) / 1000;
@@ -87,8 +98,14 @@ export async function watchFanout(client: EtcdClient, watchers: number, puts: nu
       missed += Math.max(0, watchers - round.length);
     }
     return {
-      watchers, puts, deliveries: latencies.length, missed, setupSeconds,
-      p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.reduce((a, b) => Math.max(a, b), 0),
+      watchers,
+      puts,
+      deliveries: latencies.length,
+      missed,
+      setupSeconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      maxMs: latencies.reduce((a, b) => Math.max(a, b), 0),
     };
   } finally {
     for (const w of ws) w.close();

@@ -10,15 +10,23 @@ export function renderMarkdown(result: BenchResult): string {
   const opts = result.options as { durationS?: number; repetitions?: number };
   const lines: string[] = [];
   lines.push(`# vxtun benchmark, ${result.startedAt}`, '');
-  lines.push(`Commit \`${result.commit.slice(0, 12)}\`${result.dirty ? ' (with uncommitted changes)' : ''} · ` +
-    `Linux ${result.machine.kernel} · ${result.machine.cpus} × ${result.machine.cpuModel} · Node ${result.machine.node}` +
-    loadLine(result), '');
-  lines.push(`Testbed: two network namespaces joined by one veth pair; underlay MTU ${result.testbed.underlayMtu}, ` +
-    `overlay MTU ${result.testbed.overlayMtu}; offload profile \`${result.testbed.profile}\`; ` +
-    `WAN: ${result.testbed.netem ? `netem delay ${result.testbed.netem.delayMs} ms, loss ${result.testbed.netem.lossPct} % each way` : 'none'}.`);
+  lines.push(
+    `Commit \`${result.commit.slice(0, 12)}\`${result.dirty ? ' (with uncommitted changes)' : ''} · ` +
+      `Linux ${result.machine.kernel} · ${result.machine.cpus} × ${result.machine.cpuModel} · Node ${result.machine.node}` +
+      loadLine(result),
+    '',
+  );
+  lines.push(
+    `Testbed: two network namespaces joined by one veth pair; underlay MTU ${result.testbed.underlayMtu}, ` +
+      `overlay MTU ${result.testbed.overlayMtu}; offload profile \`${result.testbed.profile}\`; ` +
+      `WAN: ${result.testbed.netem ? `netem delay ${result.testbed.netem.delayMs} ms, loss ${result.testbed.netem.lossPct} % each way` : 'none'}.`,
+  );
   lines.push(`veth offloads (host a): ${offloadLine(result.testbed.offloads.a ?? {})}.`, '');
-  lines.push(`${opts.repetitions ?? '?'} repetitions × ${opts.durationS ?? '?'} s per measurement, modes interleaved ` +
-    'within each repetition. Cells: median (min–max).', '');
+  lines.push(
+    `${opts.repetitions ?? '?'} repetitions × ${opts.durationS ?? '?'} s per measurement, modes interleaved ` +
+      'within each repetition. Cells: median (min–max).',
+    '',
+  );
 
   lines.push('## Results', '');
   const showRatio = result.modes.includes('vxtun') && result.modes.includes('kernel-vxlan');
@@ -57,20 +65,27 @@ export function renderMarkdown(result: BenchResult): string {
     lines.push('');
   }
   lines.push('## Notes', '');
-  lines.push('- CPU per GB: vxtun and the userspace tunnels count their own processes (utime + stime of both ' +
-    'forwarders or daemons, all threads); ' +
-    'kernel-vxlan and underlay count the machine\'s sys + irq + softirq time, which includes the TCP stacks of the ' +
-    'iperf3 endpoints. "Whole machine" counts all non-idle CPU time for every mode (other load on the machine included).');
-  lines.push('- Latency is the full round trip of a UDP request/response (sockperf ping-pong --full-rtt); ' +
-    'ping is the median ICMP echo round trip.');
-  lines.push('- Traffic runs between the hosts\' overlay addresses (`<subnet>.0`, as Flannel uses) or, for underlay, ' +
-    'their veth addresses. "a→b": the iperf3 client on host a sends; "b→a": the same client with -R.');
+  lines.push(
+    '- CPU per GB: vxtun and the userspace tunnels count their own processes (utime + stime of both ' +
+      'forwarders or daemons, all threads); ' +
+      "kernel-vxlan and underlay count the machine's sys + irq + softirq time, which includes the TCP stacks of the " +
+      'iperf3 endpoints. "Whole machine" counts all non-idle CPU time for every mode (other load on the machine included).',
+  );
+  lines.push(
+    '- Latency is the full round trip of a UDP request/response (sockperf ping-pong --full-rtt); ' +
+      'ping is the median ICMP echo round trip.',
+  );
+  lines.push(
+    "- Traffic runs between the hosts' overlay addresses (`<subnet>.0`, as Flannel uses) or, for underlay, " +
+      'their veth addresses. "a→b": the iperf3 client on host a sends; "b→a": the same client with -R.',
+  );
   return `${lines.join('\n')}\n`;
 }
 
 function cell(row: MetricSummary, mode: ModeName, result: BenchResult): string {
   const s: Summary | undefined = row.modes[mode];
-  if (s !== undefined) return s.max > s.min ? `${formatValue(s.median)} (${formatValue(s.min)}–${formatValue(s.max)})` : formatValue(s.median);
+  if (s !== undefined)
+    return s.max > s.min ? `${formatValue(s.median)} (${formatValue(s.min)}–${formatValue(s.max)})` : formatValue(s.median);
   if (metricInfo(row.id).forwarderOnly === true && KERNEL_MODES.includes(mode)) return '–';
   return result.runs.some((r) => r.mode === mode) ? 'failed' : '–';
 }

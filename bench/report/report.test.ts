@@ -8,11 +8,14 @@ function result(): BenchResult {
   const tcp = { underlay: [19, 20, 21], 'kernel-vxlan': [14, 15, 16], vxtun: [7, 7.5, 8] } as const;
   for (let rep = 1; rep <= 3; rep++) {
     for (const mode of ['underlay', 'kernel-vxlan'] as const) {
-      runs.push({ rep, mode, samples: { 'tcp1.ab': tcp[mode][rep - 1], 'latency.p50': mode === 'underlay' ? 12 : 60 },
-        errors: {} });
+      runs.push({ rep, mode, samples: { 'tcp1.ab': tcp[mode][rep - 1], 'latency.p50': mode === 'underlay' ? 12 : 60 }, errors: {} });
     }
-    runs.push({ rep, mode: 'vxtun', samples: { 'tcp1.ab': tcp.vxtun[rep - 1], 'rss.peak': 90 },
-      errors: { 'latency.p50': 'sockperf output lacks the 50th percentile: <no reply>' } });
+    runs.push({
+      rep,
+      mode: 'vxtun',
+      samples: { 'tcp1.ab': tcp.vxtun[rep - 1], 'rss.peak': 90 },
+      errors: { 'latency.p50': 'sockperf output lacks the 50th percentile: <no reply>' },
+    });
   }
   runs.push({ rep: 4, mode: 'vxtun', error: 'vxtun exited (1) before it was ready', samples: {}, errors: {} });
   const modes = ['underlay', 'kernel-vxlan', 'vxtun'] as const;
@@ -72,8 +75,10 @@ describe('SVG chart', () => {
   });
 
   it('draws bars normalised to kernel VXLAN: vxtun at half the height of kernel for half the throughput', () => {
-    const heights = [...svg.matchAll(/<rect [^>]*height="([\d.]+)" fill="#[0-9a-f]+"><title>([^<]*)<\/title>/g)]
-      .map((m) => ({ height: Number(m[1]), title: m[2] }));
+    const heights = [...svg.matchAll(/<rect [^>]*height="([\d.]+)" fill="#[0-9a-f]+"><title>([^<]*)<\/title>/g)].map((m) => ({
+      height: Number(m[1]),
+      title: m[2],
+    }));
     const bar = (prefix: string) => heights.find((h) => h.title.startsWith(prefix))?.height;
     expect(bar('vxtun TCP 1 stream a→b')).toBeCloseTo((bar('kernel-vxlan TCP 1 stream a→b') ?? 0) / 2, 6);
     expect(svg).toContain('>7.50</text>');
@@ -87,17 +92,26 @@ describe('SVG chart', () => {
 
 describe('report with the userspace tunnels', () => {
   const modes = ['underlay', 'kernel-vxlan', 'vxtun', 'tinc', 'openvpn', 'wireguard-go'] as const;
-  const runs: RunRecord[] = modes.map((mode, i) => ({ rep: 1, mode, samples: { 'tcp1.ab': 10 - i, 'tcp1.ba': 9 - i },
-    errors: {} }));
+  const runs: RunRecord[] = modes.map((mode, i) => ({ rep: 1, mode, samples: { 'tcp1.ab': 10 - i, 'tcp1.ba': 9 - i }, errors: {} }));
   const summary = summarizeRuns(runs, modes);
-  const six: BenchResult = { ...result(), modes, runs, summary, targets: evaluateTargets(summary), failures: [],
-    modeDetails: { 'wireguard-go': 'wireguard-go v0.0.20220316; ChaCha20-Poly1305: encrypted',
-      tinc: 'tinc version 1.0.36; Cipher = none, Digest = none: unencrypted' } };
+  const six: BenchResult = {
+    ...result(),
+    modes,
+    runs,
+    summary,
+    targets: evaluateTargets(summary),
+    failures: [],
+    modeDetails: {
+      'wireguard-go': 'wireguard-go v0.0.20220316; ChaCha20-Poly1305: encrypted',
+      tinc: 'tinc version 1.0.36; Cipher = none, Digest = none: unencrypted',
+    },
+  };
 
   it('gives every mode a column, marks the encrypted one, and says what each tunnel ran', () => {
     const md = renderMarkdown(six);
-    expect(md).toContain('| Metric | Unit | underlay | kernel-vxlan | vxtun | tinc | openvpn | wireguard-go (encrypted) | ' +
-      'vxtun / kernel-vxlan |');
+    expect(md).toContain(
+      '| Metric | Unit | underlay | kernel-vxlan | vxtun | tinc | openvpn | wireguard-go (encrypted) | ' + 'vxtun / kernel-vxlan |',
+    );
     expect(md).toContain('| TCP 1 stream a→b | Gbit/s | 10.0 | 9.00 | 8.00 | 7.00 | 6.00 | 5.00 | 0.89× |');
     expect(md).toContain('- `tinc`: tinc version 1.0.36; Cipher = none, Digest = none: unencrypted');
   });
@@ -105,8 +119,9 @@ describe('report with the userspace tunnels', () => {
   it('draws six bars per metric without one group running into the next, and a legend entry per mode', () => {
     const svg = renderSvg(six);
     for (const mode of ['tinc', 'openvpn', 'wireguard-go (encrypted)']) expect(svg).toContain(`>${mode}</text>`);
-    const bars = [...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" [^>]*><title>(\S+) (TCP 1 stream a→b|TCP 1 stream b→a)/g)]
-      .map((m) => ({ x: Number(m[1]), right: Number(m[1]) + Number(m[2]), metric: m[4] }));
+    const bars = [
+      ...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" [^>]*><title>(\S+) (TCP 1 stream a→b|TCP 1 stream b→a)/g),
+    ].map((m) => ({ x: Number(m[1]), right: Number(m[1]) + Number(m[2]), metric: m[4] }));
     expect(bars).toHaveLength(12);
     const lastOfFirst = Math.max(...bars.filter((b) => b.metric === 'TCP 1 stream a→b').map((b) => b.right));
     const firstOfSecond = Math.min(...bars.filter((b) => b.metric === 'TCP 1 stream b→a').map((b) => b.x));

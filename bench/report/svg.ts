@@ -8,8 +8,18 @@ import { formatValue } from './format.js';
  * baseline mode's median (kernel-vxlan when it has a value, else underlay), with a min–max whisker and the
  * measured value written above. Plain SVG text so it opens in any browser and diffs in review.
  */
-const CHARTED: readonly MetricId[] = ['tcp1.ab', 'tcp1.ba', 'tcp4.ab', 'tcp4.ba', 'udp64.pps', 'latency.p50',
-  'latency.p99', 'ping.rtt', 'cpu.perGB', 'cpu.busyPerGB'];
+const CHARTED: readonly MetricId[] = [
+  'tcp1.ab',
+  'tcp1.ba',
+  'tcp4.ab',
+  'tcp4.ba',
+  'udp64.pps',
+  'latency.p50',
+  'latency.p99',
+  'ping.rtt',
+  'cpu.perGB',
+  'cpu.busyPerGB',
+];
 
 export const MODE_COLOURS: Readonly<Record<ModeName, string>> = {
   underlay: '#9e9e9e',
@@ -40,7 +50,8 @@ export function renderSvg(result: BenchResult): string {
     legend.push({ mode, label, x: legendEnd });
     legendEnd += 30 + label.length * 7;
   }
-  const subtitle = `commit ${result.commit.slice(0, 12)}${result.dirty ? '+' : ''} · underlay MTU ` +
+  const subtitle =
+    `commit ${result.commit.slice(0, 12)}${result.dirty ? '+' : ''} · underlay MTU ` +
     `${result.testbed.underlayMtu} · offloads ${result.testbed.profile} · bars: median ÷ baseline ` +
     '(kernel-vxlan, else underlay); whiskers: min–max';
   // About 6 px a character at 11 px, 7 at 12 px: wide enough for the subtitle and the legend with few metrics too.
@@ -51,8 +62,10 @@ export function renderSvg(result: BenchResult): string {
   const top = Math.min(MAX_SCALE, Math.max(1.5, Math.ceil(Math.max(0, ...ratios) * 2) / 2));
   const y = (ratio: number): number => PLOT_TOP + PLOT_HEIGHT - (Math.min(ratio, top) / top) * PLOT_HEIGHT;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-    'font-family="Helvetica, Arial, sans-serif" font-size="11">');
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+      'font-family="Helvetica, Arial, sans-serif" font-size="11">',
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(text(LEFT, 24, `vxtun benchmark ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC`, 'start', 16, 'bold'));
   out.push(text(LEFT, 42, subtitle, 'start', 11));
@@ -68,13 +81,20 @@ export function renderSvg(result: BenchResult): string {
   }
   rows.forEach((row, g) => out.push(...group(row, g, groupWidth, result.modes, y)));
   out.push(`<line x1="${LEFT}" x2="${LEFT}" y1="${PLOT_TOP}" y2="${PLOT_TOP + PLOT_HEIGHT}" stroke="#333"/>`);
-  out.push(text(LEFT, height - 14, `↑ higher is better · ↓ lower is better · ▲ bar clipped at ${MAX_SCALE}× · "failed": the mode produced no value`, 'start', 10));
+  out.push(
+    text(
+      LEFT,
+      height - 14,
+      `↑ higher is better · ↓ lower is better · ▲ bar clipped at ${MAX_SCALE}× · "failed": the mode produced no value`,
+      'start',
+      10,
+    ),
+  );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
 
-function group(row: MetricSummary, g: number, groupWidth: number, modes: readonly ModeName[], y: (r: number) => number):
-  string[] {
+function group(row: MetricSummary, g: number, groupWidth: number, modes: readonly ModeName[], y: (r: number) => number): string[] {
   const base = baseline(row);
   if (base === undefined) return [];
   const out: string[] = [];
@@ -88,8 +108,10 @@ function group(row: MetricSummary, g: number, groupWidth: number, modes: readonl
       return;
     }
     const barTop = y(s.median / base.value);
-    out.push(`<rect x="${x + 2}" y="${barTop}" width="${BAR_WIDTH - 4}" height="${floor - barTop}" fill="${MODE_COLOURS[mode]}">` +
-      `<title>${escapeXml(`${mode} ${row.label}: ${formatValue(s.median)} ${row.unit} (${formatValue(s.min)}–${formatValue(s.max)})`)}</title></rect>`);
+    out.push(
+      `<rect x="${x + 2}" y="${barTop}" width="${BAR_WIDTH - 4}" height="${floor - barTop}" fill="${MODE_COLOURS[mode]}">` +
+        `<title>${escapeXml(`${mode} ${row.label}: ${formatValue(s.median)} ${row.unit} (${formatValue(s.min)}–${formatValue(s.max)})`)}</title></rect>`,
+    );
     const cx = x + BAR_WIDTH / 2;
     if (s.max > s.min) {
       out.push(`<line x1="${cx}" x2="${cx}" y1="${y(s.min / base.value)}" y2="${y(s.max / base.value)}" stroke="#222"/>`);
@@ -123,11 +145,21 @@ function wrap(label: string): [string, string] {
   return [first.trim(), words.join(' ')];
 }
 
-function text(x: number, y: number, content: string, anchor: string, size: number, weight = 'normal',
-  transform?: string, fill = '#222'): string {
+function text(
+  x: number,
+  y: number,
+  content: string,
+  anchor: string,
+  size: number,
+  weight = 'normal',
+  transform?: string,
+  fill = '#222',
+): string {
   const t = transform === undefined ? '' : ` transform="${transform}"`;
-  return `<text x="${x}" y="${y}" text-anchor="${anchor}" font-size="${size}" font-weight="${weight}" fill="${fill}"${t}>` +
-    `${escapeXml(content)}</text>`;
+  return (
+    `<text x="${x}" y="${y}" text-anchor="${anchor}" font-size="${size}" font-weight="${weight}" fill="${fill}"${t}>` +
+    `${escapeXml(content)}</text>`
+  );
 }
 
 export function escapeXml(s: string): string {

@@ -45,8 +45,26 @@ export async function setupFlannelVxlan(tb: Testbed, host: HostName, opts: Flann
   const ip = (...argv: string[]): Promise<unknown> => tb.exec(host, ['ip', ...argv]);
 
   // Flannel sets the MAC at creation so udev's MACAddressPolicy cannot replace it (flannel#1155).
-  await ip('link', 'add', device, 'address', vtepMac, 'mtu', String(mtu), 'type', 'vxlan', 'id', String(vni),
-    'local', opts.underlay?.ip ?? self.underlayIp, 'dev', opts.underlay?.dev ?? self.dev, 'dstport', String(port), 'nolearning');
+  await ip(
+    'link',
+    'add',
+    device,
+    'address',
+    vtepMac,
+    'mtu',
+    String(mtu),
+    'type',
+    'vxlan',
+    'id',
+    String(vni),
+    'local',
+    opts.underlay?.ip ?? self.underlayIp,
+    'dev',
+    opts.underlay?.dev ?? self.dev,
+    'dstport',
+    String(port),
+    'nolearning',
+  );
   const remove = async (): Promise<void> => {
     await tb.exec(host, ['ip', 'link', 'del', device], { allowFail: true });
     if (opts.directRouting) for (const peer of opts.peers) await tb.exec(host, ['ip', 'route', 'del', peer.subnet], { allowFail: true });
@@ -65,8 +83,7 @@ export async function setupFlannelVxlan(tb: Testbed, host: HostName, opts: Flann
       }
       const gateway = subnetAddress(peer.subnet);
       await ip('neigh', 'replace', gateway, 'dev', device, 'lladdr', peer.vtepMac, 'nud', 'permanent');
-      await tb.exec(host, ['bridge', 'fdb', 'replace', peer.vtepMac, 'dev', device, 'self', 'dst', peer.publicIp,
-        'permanent']);
+      await tb.exec(host, ['bridge', 'fdb', 'replace', peer.vtepMac, 'dev', device, 'self', 'dst', peer.publicIp, 'permanent']);
       await ip('route', 'replace', peer.subnet, 'via', gateway, 'dev', device, 'onlink');
     }
   } catch (err) {

@@ -108,7 +108,11 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
   const names: readonly AnyHostName[] = opts.hosts === 3 ? ['a', 'b', 'c'] : HOST_NAMES;
   const hosts = Object.fromEntries(names.map((name, i) => [name, makeHost(name, i + 1)])) as Record<AnyHostName, TestbedHost>;
   const switchNetns = names.length > 2 ? `${prefix}u` : undefined;
-  const leftovers: Leftovers = { pids: new Set(), namespaces: [...names.map((n) => hosts[n].netns), ...(switchNetns ? [switchNetns] : [])], paths: new Set() };
+  const leftovers: Leftovers = {
+    pids: new Set(),
+    namespaces: [...names.map((n) => hosts[n].netns), ...(switchNetns ? [switchNetns] : [])],
+    paths: new Set(),
+  };
   trackLeftovers(leftovers);
 
   const exec = (host: AnyHostName, argv: readonly string[], execOpts?: ExecOptions): Promise<ExecResult> =>
@@ -142,7 +146,12 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
   };
 
   try {
-    await buildUnderlay(names.map((n) => hosts[n]), mtu, exec, switchNetns);
+    await buildUnderlay(
+      names.map((n) => hosts[n]),
+      mtu,
+      exec,
+      switchNetns,
+    );
     for (const name of names) {
       const settings = offloadSettings(offloadProfile);
       if (settings.length > 0) await exec(name, ['ethtool', '-K', hosts[name].dev, ...settings]);
@@ -150,8 +159,20 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
     }
     const offloadState = {} as Record<AnyHostName, Record<string, string>>;
     for (const name of names) offloadState[name] = parseEthtoolFeatures((await exec(name, ['ethtool', '-k', hosts[name].dev])).stdout);
-    return { prefix, mtu, ipv6Underlay, offloadProfile, netem: opts.netem, hosts, offloadState, exec, spawn, trackPath,
-      scratchDir, destroy };
+    return {
+      prefix,
+      mtu,
+      ipv6Underlay,
+      offloadProfile,
+      netem: opts.netem,
+      hosts,
+      offloadState,
+      exec,
+      spawn,
+      trackPath,
+      scratchDir,
+      destroy,
+    };
   } catch (err) {
     await destroy();
     throw err;
@@ -173,8 +194,25 @@ async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: E
   }
   if (switchNetns === undefined) {
     const [a, b] = hosts;
-    await run(['ip', 'link', 'add', a.dev, 'netns', a.netns, 'mtu', String(mtu), 'type', 'veth',
-      'peer', 'name', b.dev, 'netns', b.netns, 'mtu', String(mtu)]);
+    await run([
+      'ip',
+      'link',
+      'add',
+      a.dev,
+      'netns',
+      a.netns,
+      'mtu',
+      String(mtu),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      b.dev,
+      'netns',
+      b.netns,
+      'mtu',
+      String(mtu),
+    ]);
   } else {
     const bridge = `${hosts[0].dev.slice(0, -2)}br`;
     const sw = (...argv: string[]) => run(['ip', 'netns', 'exec', switchNetns, 'ip', ...argv]);
@@ -182,8 +220,25 @@ async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: E
     await sw('link', 'set', bridge, 'up');
     for (const host of hosts) {
       const port = `${host.dev.slice(0, -1)}1`;
-      await run(['ip', 'link', 'add', host.dev, 'netns', host.netns, 'mtu', String(mtu), 'type', 'veth',
-        'peer', 'name', port, 'netns', switchNetns, 'mtu', String(mtu)]);
+      await run([
+        'ip',
+        'link',
+        'add',
+        host.dev,
+        'netns',
+        host.netns,
+        'mtu',
+        String(mtu),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        port,
+        'netns',
+        switchNetns,
+        'mtu',
+        String(mtu),
+      ]);
       await sw('link', 'set', port, 'master', bridge, 'up');
     }
   }
@@ -200,8 +255,7 @@ async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: E
 }
 
 async function addNetem(exec: Exec, host: TestbedHost, netem: NetemOptions): Promise<void> {
-  const argv = ['tc', 'qdisc', 'replace', 'dev', host.dev, 'root', 'netem', 'delay', `${netem.delayMs}ms`,
-    'loss', `${netem.lossPct}%`];
+  const argv = ['tc', 'qdisc', 'replace', 'dev', host.dev, 'root', 'netem', 'delay', `${netem.delayMs}ms`, 'loss', `${netem.lossPct}%`];
   const result = await exec(host.name, argv, { allowFail: true });
   if (result.code !== 0) {
     throw new VxtunError(

@@ -38,7 +38,11 @@ export function overlayPlan(tb: Testbed): Record<HostName, OverlayHost> {
 /** `10.244.1.0/24` → `10.244.1.0`; rejects anything but a CIDR whose address is the network address. */
 export function subnetAddress(cidr: string): string {
   const subnet = parseSubnet4(cidr);
-  if (subnet === null) throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `"${cidr}" is not an IPv4 CIDR whose address is its network address, like 10.244.1.0/24`);
+  if (subnet === null)
+    throw new VxtunError(
+      'VXTUN_ERR_INVALID_ARGUMENT',
+      `"${cidr}" is not an IPv4 CIDR whose address is its network address, like 10.244.1.0/24`,
+    );
   return formatIp4(subnet.ip);
 }
 

@@ -9,7 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 async function namespaces(): Promise<string[]> {
   const { stdout } = await run(['ip', 'netns', 'list']);
-  return stdout.split('\n').map((line) => line.split(' ')[0]).filter((name) => name !== '');
+  return stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0])
+    .filter((name) => name !== '');
 }
 
 /** Waits (bounded) until a capture has reported that it listens, so no packet is sent before it can see it. */
@@ -29,7 +32,11 @@ describe.runIf(isRoot)('testbed', () => {
     const names = [...(['a', 'b', 'c'] as const).map((h) => three.hosts[h].netns), `${three.prefix}u`];
     try {
       expect(await namespaces()).toEqual(expect.arrayContaining(names));
-      for (const [from, to] of [['a', 'c'], ['c', 'b'], ['b', 'a']] as const) {
+      for (const [from, to] of [
+        ['a', 'c'],
+        ['c', 'b'],
+        ['b', 'a'],
+      ] as const) {
         expect((await three.exec(from, ['ping', '-c', '1', '-W', '2', three.hosts[to].underlayIp])).stdout).toContain('1 received');
       }
     } finally {
@@ -116,8 +123,13 @@ describe.runIf(isRoot)('testbed', () => {
     const ping = await tb.exec('a', ['ping', '-c', '1', '-W', '2', plan.b.overlayIp]);
     expect(ping.stdout).toContain('1 received');
     await Promise.race([capture.exited, sleep(5000)]);
-    const hex = capture.output().split('\n').filter((line) => line.includes('0x00')).map((line) => line.split(':')[1])
-      .join('').replace(/\s+/g, '');
+    const hex = capture
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('0x00'))
+      .map((line) => line.split(':')[1])
+      .join('')
+      .replace(/\s+/g, '');
     // Outer IPv4 (20 B) + UDP (8 B), then the VXLAN header: flags 0x08, VNI 1; then the inner Ethernet header
     // addressed to b's VTEP MAC from a's.
     const vxlan = hex.slice(56, 72);

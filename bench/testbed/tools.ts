@@ -8,7 +8,10 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { VxtunError, type ErrorCode } from '../../dataplane/errors.js';
 import { repoRoot } from './vxtun.js';
 
-export interface Tool { readonly command: string; readonly pkg: string }
+export interface Tool {
+  readonly command: string;
+  readonly pkg: string;
+}
 
 /** The table's lines for one user (`demo` or `test`). */
 export function toolsUsedBy(user: 'demo' | 'test', table = join(repoRoot(), 'test', 'packages.txt')): Tool[] {
@@ -23,7 +26,12 @@ export function toolsUsedBy(user: 'demo' | 'test', table = join(repoRoot(), 'tes
 
 /** Whether `command` is an executable file on PATH (or at its absolute path), as the shell's `command -v` finds it. */
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {
-  const candidates = isAbsolute(command) ? [command] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  const candidates = isAbsolute(command)
+    ? [command]
+    : path
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
   return candidates.some((file) => {
     try {
       accessSync(file, constants.X_OK);
@@ -39,6 +47,9 @@ export function requireTools(tools: readonly Tool[], code: ErrorCode, who: strin
   const missing = tools.filter((t) => !onPath(t.command));
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map((t) => t.pkg))].join(' ');
-  throw new VxtunError(code, `${who} runs ${missing.map((t) => `${t.command} (Debian package ${t.pkg})`).join(', ')}, ` +
-    `not found on PATH: install with \`sudo apt-get install -y ${pkgs}\``);
+  throw new VxtunError(
+    code,
+    `${who} runs ${missing.map((t) => `${t.command} (Debian package ${t.pkg})`).join(', ')}, ` +
+      `not found on PATH: install with \`sudo apt-get install -y ${pkgs}\``,
+  );
 }

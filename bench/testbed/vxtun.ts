@@ -135,7 +135,16 @@ export async function launchStatic(tb: Testbed, host: HostName, configFile: stri
     removeDir();
     throw err;
   }
-  return { pid: proc.pid, process: proc, configFile, output: proc.output, logs, waitForLog, signal: (sig) => killGroup(proc.pid, sig), stop };
+  return {
+    pid: proc.pid,
+    process: proc,
+    configFile,
+    output: proc.output,
+    logs,
+    waitForLog,
+    signal: (sig) => killGroup(proc.pid, sig),
+    stop,
+  };
 }
 
 function parseLogLine(text: string): LogLine | undefined {
@@ -154,7 +163,11 @@ export function writeStaticConfig(file: string, config: object): void {
 }
 
 /** Writes the config for the given plan into a fresh directory and launches vxtun static with it. */
-export async function startVxtun(tb: Testbed, host: HostName, opts: StartVxtunOptions): Promise<RunningVxtun & { readonly config: VxtunStaticConfig }> {
+export async function startVxtun(
+  tb: Testbed,
+  host: HostName,
+  opts: StartVxtunOptions,
+): Promise<RunningVxtun & { readonly config: VxtunStaticConfig }> {
   const dir = mkdtempSync(join(tmpdir(), `vxtun-${tb.prefix}${host}-`));
   const config: VxtunStaticConfig = {
     vni: opts.vni ?? 1,
@@ -168,7 +181,11 @@ export async function startVxtun(tb: Testbed, host: HostName, opts: StartVxtunOp
   };
   const configFile = join(dir, 'config.json');
   writeStaticConfig(configFile, { ...config, ...opts.extraConfig });
-  const running = await launchStatic(tb, host, configFile, { extraArgs: opts.extraArgs, readyTimeoutMs: opts.readyTimeoutMs, ownedDir: dir });
+  const running = await launchStatic(tb, host, configFile, {
+    extraArgs: opts.extraArgs,
+    readyTimeoutMs: opts.readyTimeoutMs,
+    ownedDir: dir,
+  });
   return { ...running, config };
 }
 

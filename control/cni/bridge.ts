@@ -26,6 +26,9 @@ export function removeEmptyBridge(name: string, log: Logger): void {
     const ip = IP_COMMANDS.find((p) => existsSync(p)) ?? 'ip';
     execFileSync(ip, ['link', 'del', name], { stdio: 'ignore', timeout: 10_000 });
   } catch (err) {
-    log.warn({ bridge: name, err: (err as Error).message }, 'could not remove the bridge the failed ADD created; delete it by hand (ip link del) before the next ADD');
+    log.warn(
+      { bridge: name, err: (err as Error).message },
+      'could not remove the bridge the failed ADD created; delete it by hand (ip link del) before the next ADD',
+    );
   }
 }

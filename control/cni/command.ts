@@ -31,8 +31,11 @@ export function installPlugin(binDir: string): string {
   } catch (err) {
     rmSync(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
-    throw new VxtunError(code === 'EACCES' || code === 'EPERM' ? 'VXTUN_ERR_PERMISSION' : 'VXTUN_ERR_CNI_INSTALL',
-      `cannot write ${target}: ${(err as Error).message}; run as root or pass --bin-dir to a writable directory`, { cause: err });
+    throw new VxtunError(
+      code === 'EACCES' || code === 'EPERM' ? 'VXTUN_ERR_PERMISSION' : 'VXTUN_ERR_CNI_INSTALL',
+      `cannot write ${target}: ${(err as Error).message}; run as root or pass --bin-dir to a writable directory`,
+      { cause: err },
+    );
   }
   return target;
 }
@@ -47,7 +50,10 @@ export interface ConflistOptions {
 /** A `.conflist` for /etc/cni/net.d: the vxtun plugin (hairpin on, as Flannel's stock config) and optionally portmap. */
 export function conflist(o: ConflistOptions): Record<string, unknown> {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) {
-    throw new VxtunError('VXTUN_ERR_CONFIG', `--name "${o.name}": a CNI network name is letters, digits, "_", "." and "-", starting with a letter or digit`);
+    throw new VxtunError(
+      'VXTUN_ERR_CONFIG',
+      `--name "${o.name}": a CNI network name is letters, digits, "_", "." and "-", starting with a letter or digit`,
+    );
   }
   const plugin: Record<string, unknown> = { type: 'vxtun', delegate: { hairpinMode: true } };
   if (o.subnetFile !== DEFAULT_SUBNET_FILE) plugin.subnetFile = o.subnetFile;
@@ -59,31 +65,48 @@ export function conflist(o: ConflistOptions): Record<string, unknown> {
 export function registerCniCommand(program: Command): void {
   const cni = program.command('cni').description('The CNI plugin (type "vxtun"): attach containers to the overlay with any CNI runtime');
   addEnvVars(cni.command('install'), () => 'VXTUN_CNI_')
-    .description(`Install the plugin: writes <bin-dir>/vxtun, a launcher runtimes execute for "type": "vxtun". It delegates to \`bridge\` and \`host-local\` (Debian's containernetworking-plugins), which must be in the runtime's CNI bin dirs too.`)
+    .description(
+      `Install the plugin: writes <bin-dir>/vxtun, a launcher runtimes execute for "type": "vxtun". It delegates to \`bridge\` and \`host-local\` (Debian's containernetworking-plugins), which must be in the runtime's CNI bin dirs too.`,
+    )
     .option('--bin-dir <dir>', 'the CNI bin dir the runtime searches (containerd: bin_dir; podman: cni_plugin_dirs)', DEFAULT_BIN_DIR)
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   sudo vxtun cni install                          writes ${DEFAULT_BIN_DIR}/vxtun
-  sudo vxtun cni install --bin-dir /usr/lib/cni   beside Debian's bridge and host-local`)
+  sudo vxtun cni install --bin-dir /usr/lib/cni   beside Debian's bridge and host-local`,
+    )
     .action((flags: { binDir: string }, cmd: Command) => {
       const log = commandLogger(cmd);
       const target = installPlugin(flags.binDir);
       log.info({ path: target }, 'CNI plugin installed');
       const missing = ['bridge', 'host-local'].filter((p) => !existsSync(join(flags.binDir, p)));
       if (missing.length > 0) {
-        log.warn({ binDir: flags.binDir, missing }, 'the delegate plugins are not in this bin dir: link them from /usr/lib/cni (apt install containernetworking-plugins) or add /usr/lib/cni to the runtime\'s CNI bin dirs');
+        log.warn(
+          { binDir: flags.binDir, missing },
+          "the delegate plugins are not in this bin dir: link them from /usr/lib/cni (apt install containernetworking-plugins) or add /usr/lib/cni to the runtime's CNI bin dirs",
+        );
       }
     });
   addEnvVars(cni.command('config'), () => 'VXTUN_CNI_')
-    .description(`Print a ready .conflist for /etc/cni/net.d, e.g. \`vxtun cni config > /etc/cni/net.d/10-vxtun.conflist\`. The plugin reads subnet.env (written by \`vxtun agent\`) and keeps its state in ${DEFAULT_DATA_DIR}.`)
+    .description(
+      `Print a ready .conflist for /etc/cni/net.d, e.g. \`vxtun cni config > /etc/cni/net.d/10-vxtun.conflist\`. The plugin reads subnet.env (written by \`vxtun agent\`) and keeps its state in ${DEFAULT_DATA_DIR}.`,
+    )
     .option('--name <name>', 'CNI network name', 'vxtun')
-    .addOption(new Option('--cni-version <version>', 'spec version of the config').choices([...SUPPORTED_VERSIONS].filter((v) => v >= '0.3.1')).default('1.0.0'))
+    .addOption(
+      new Option('--cni-version <version>', 'spec version of the config')
+        .choices([...SUPPORTED_VERSIONS].filter((v) => v >= '0.3.1'))
+        .default('1.0.0'),
+    )
     .option('--subnet-file <path>', 'the subnet.env the agent writes (its --subnet-file)', DEFAULT_SUBNET_FILE)
     .option('--no-portmap', 'leave out the portmap plugin (port publishing)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   vxtun cni config > /etc/cni/net.d/10-vxtun.conflist
-  vxtun cni config --name pods --cni-version 0.4.0 --no-portmap`)
+  vxtun cni config --name pods --cni-version 0.4.0 --no-portmap`,
+    )
     .action((flags: ConflistOptions) => {
       process.stdout.write(`${JSON.stringify(conflist(flags), null, 2)}\n`);
     });

@@ -22,8 +22,11 @@ export function findPlugin(type: string, cniPath: string): string {
       // not in this directory
     }
   }
-  throw new CniError(CniCode.INVALID_ENV, `the delegate plugin "${type}" is not in CNI_PATH (${dirs.join(':') || 'empty'}): ` +
-    'install Debian\'s containernetworking-plugins (/usr/lib/cni) and include its directory in the runtime\'s CNI bin dirs');
+  throw new CniError(
+    CniCode.INVALID_ENV,
+    `the delegate plugin "${type}" is not in CNI_PATH (${dirs.join(':') || 'empty'}): ` +
+      "install Debian's containernetworking-plugins (/usr/lib/cni) and include its directory in the runtime's CNI bin dirs",
+  );
 }
 
 /** Runs the delegate; resolves with its stdout on success, rejects with its own CNI error (code kept) otherwise. */
@@ -34,12 +37,16 @@ export function runDelegate(command: string, config: Record<string, unknown>, cn
     const child = spawn(file, [], { env: { ...env, CNI_COMMAND: command }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+    });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString('utf8');
       process.stderr.write(d);
     });
-    child.stdin.on('error', () => { /* the delegate may exit without reading; its exit status says why */ });
+    child.stdin.on('error', () => {
+      /* the delegate may exit without reading; its exit status says why */
+    });
     child.on('error', (err) => reject(new CniError(CniCode.INTERNAL, `cannot run the delegate ${file}: ${err.message}`)));
     child.on('close', (code, signal) => {
       if (code === 0) return resolve(stdout);

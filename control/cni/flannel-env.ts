@@ -36,8 +36,11 @@ export function readFlannelEnv(path: string): FlannelEnv {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new CniError(CniCode.TRY_AGAIN_LATER, `${path} does not exist yet: the vxtun agent writes it once it holds a subnet lease; ` +
-        'start `vxtun agent` on this host (or point "subnetFile" at the file it writes) and retry');
+      throw new CniError(
+        CniCode.TRY_AGAIN_LATER,
+        `${path} does not exist yet: the vxtun agent writes it once it holds a subnet lease; ` +
+          'start `vxtun agent` on this host (or point "subnetFile" at the file it writes) and retry',
+      );
     }
     throw new CniError(CniCode.IO_FAILURE, `cannot read ${path}: ${(err as Error).message}`);
   }
@@ -46,7 +49,10 @@ export function readFlannelEnv(path: string): FlannelEnv {
 
 export function parseFlannelEnv(text: string, path = 'subnet.env'): FlannelEnv {
   const bad = (line: string, why: string) =>
-    new CniError(CniCode.DECODE_FAILURE, `${path}: "${line}" ${why}; the vxtun agent (or flanneld) rewrites this file: restart it, or fix the line`);
+    new CniError(
+      CniCode.DECODE_FAILURE,
+      `${path}: "${line}" ${why}; the vxtun agent (or flanneld) rewrites this file: restart it, or fix the line`,
+    );
   const values = new Map<string, string>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -84,8 +90,11 @@ export function parseFlannelEnv(text: string, path = 'subnet.env'): FlannelEnv {
     masqText === undefined ? 'FLANNEL_IPMASQ' : '',
   ].filter((m) => m !== '');
   if (missing.length > 0) {
-    throw new CniError(CniCode.DECODE_FAILURE, `${path} is missing ${missing.join(', ')}; ` +
-      'the vxtun agent (or flanneld) writes a complete file: check that the file is its own and restart it');
+    throw new CniError(
+      CniCode.DECODE_FAILURE,
+      `${path} is missing ${missing.join(', ')}; ` +
+        'the vxtun agent (or flanneld) writes a complete file: check that the file is its own and restart it',
+    );
   }
   const mtu = Number(mtuText);
   if (!/^\d+$/.test(mtuText!) || mtu < 576 || mtu > 65535) throw bad(`FLANNEL_MTU=${mtuText}`, 'is not an MTU in 576..65535');

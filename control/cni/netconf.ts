@@ -39,16 +39,25 @@ export function parseNetConf(value: unknown): NetConf {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'the config';
-    throw new CniError(CniCode.INVALID_CONFIG, `invalid network config: ${where}: ${issue.message}; see \`vxtun cni config\` for a valid one`);
+    throw new CniError(
+      CniCode.INVALID_CONFIG,
+      `invalid network config: ${where}: ${issue.message}; see \`vxtun cni config\` for a valid one`,
+    );
   }
   const delegate = parsed.data.delegate ?? {};
   if (delegate.type !== undefined && (typeof delegate.type !== 'string' || delegate.type === '')) {
-    throw new CniError(CniCode.INVALID_CONFIG, `invalid network config: "delegate.type" must be a plugin name such as "bridge", got ${JSON.stringify(delegate.type)}`);
+    throw new CniError(
+      CniCode.INVALID_CONFIG,
+      `invalid network config: "delegate.type" must be a plugin name such as "bridge", got ${JSON.stringify(delegate.type)}`,
+    );
   }
   for (const key of ['name', 'ipam'] as const) {
     if (delegate[key] !== undefined) {
-      throw new CniError(CniCode.UNSUPPORTED_FIELD, `"delegate.${key}" = ${JSON.stringify(delegate[key])} is not allowed: ` +
-        `the plugin sets the delegate's ${key} itself; put ${key === 'ipam' ? 'IPAM keys under the top-level "ipam"' : 'the name at the top level'}`);
+      throw new CniError(
+        CniCode.UNSUPPORTED_FIELD,
+        `"delegate.${key}" = ${JSON.stringify(delegate[key])} is not allowed: ` +
+          `the plugin sets the delegate's ${key} itself; put ${key === 'ipam' ? 'IPAM keys under the top-level "ipam"' : 'the name at the top level'}`,
+      );
     }
   }
   return parsed.data;

@@ -17,7 +17,7 @@ import { loadState, removeState, saveState, stateFile } from './state.js';
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
 const LATEST = '1.0.0';
 
-export const ABOUT = 'CNI plugin vxtun: attaches containers to the vxtun overlay (Flannel\'s role: subnet.env -> bridge + host-local)';
+export const ABOUT = "CNI plugin vxtun: attaches containers to the vxtun overlay (Flannel's role: subnet.env -> bridge + host-local)";
 
 export interface PluginRun {
   /** The result or the error JSON (empty for a successful DEL or CHECK). */
@@ -57,7 +57,10 @@ export async function runPlugin(env: NodeJS.ProcessEnv, readStdin: () => Promise
     }
     const missing = required.filter((name) => !env[name]);
     if (missing.length > 0) {
-      throw new CniError(CniCode.INVALID_ENV, `required environment variables missing: ${missing.join(', ')}; a CNI runtime sets them (see the CNI spec, section "Parameters")`);
+      throw new CniError(
+        CniCode.INVALID_ENV,
+        `required environment variables missing: ${missing.join(', ')}; a CNI runtime sets them (see the CNI spec, section "Parameters")`,
+      );
     }
     if (command === 'VERSION') return versionResult(await readStdin().catch(() => Buffer.alloc(0)));
 
@@ -66,7 +69,8 @@ export async function runPlugin(env: NodeJS.ProcessEnv, readStdin: () => Promise
     });
     const raw = decodeConfig(stdin);
     const inv: Invocation = {
-      command, env,
+      command,
+      env,
       containerId: env.CNI_CONTAINERID ?? '',
       netns: env.CNI_NETNS ?? '',
       ifName: env.CNI_IFNAME ?? '',
@@ -75,7 +79,10 @@ export async function runPlugin(env: NodeJS.ProcessEnv, readStdin: () => Promise
     validateIdentity(raw, inv);
     version = checkVersion(raw);
     if (command === 'STATUS' || command === 'GC') {
-      throw new CniError(CniCode.INCOMPATIBLE_VERSION, `config version "${version}" does not allow ${command} (it came with spec 1.1.0, which this plugin's delegates do not support)`);
+      throw new CniError(
+        CniCode.INCOMPATIBLE_VERSION,
+        `config version "${version}" does not allow ${command} (it came with spec 1.1.0, which this plugin's delegates do not support)`,
+      );
     }
     if (command === 'CHECK' && ['0.1.0', '0.2.0', '0.3.0', '0.3.1'].includes(version)) {
       throw new CniError(CniCode.INCOMPATIBLE_VERSION, `config version "${version}" does not allow CHECK (it came with spec 0.4.0)`);
@@ -108,7 +115,10 @@ function decodeConfig(stdin: Buffer): Record<string, unknown> {
   try {
     value = JSON.parse(stdin.toString('utf8'));
   } catch (err) {
-    throw new CniError(CniCode.DECODE_FAILURE, `error decoding the network config on stdin: ${(err as Error).message}; the runtime passes the network's JSON config there`);
+    throw new CniError(
+      CniCode.DECODE_FAILURE,
+      `error decoding the network config on stdin: ${(err as Error).message}; the runtime passes the network's JSON config there`,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new CniError(CniCode.DECODE_FAILURE, 'error decoding the network config on stdin: it is not a JSON object');
@@ -123,12 +133,18 @@ function validateIdentity(raw: Record<string, unknown>, inv: Invocation): void {
     throw new CniError(CniCode.INVALID_CONFIG, 'missing network name: the config needs "name" (the runtime inserts it from the .conflist)');
   }
   if (!NAME.test(raw.name)) {
-    throw new CniError(CniCode.INVALID_CONFIG, `invalid network name "${raw.name}": use letters, digits, "_", "." and "-", starting with a letter or digit`);
+    throw new CniError(
+      CniCode.INVALID_CONFIG,
+      `invalid network name "${raw.name}": use letters, digits, "_", "." and "-", starting with a letter or digit`,
+    );
   }
   // STATUS and GC concern the network, not one attachment: no container ID or interface to check.
   if (inv.command === 'STATUS' || inv.command === 'GC') return;
   if (!NAME.test(inv.containerId)) {
-    throw new CniError(CniCode.INVALID_ENV, `invalid CNI_CONTAINERID "${inv.containerId}": letters, digits, "_", "." and "-", starting with a letter or digit`);
+    throw new CniError(
+      CniCode.INVALID_ENV,
+      `invalid CNI_CONTAINERID "${inv.containerId}": letters, digits, "_", "." and "-", starting with a letter or digit`,
+    );
   }
   if (inv.ifName.length > 15 || /[/:\s]/.test(inv.ifName) || inv.ifName === '.' || inv.ifName === '..') {
     throw new CniError(CniCode.INVALID_ENV, `invalid CNI_IFNAME "${inv.ifName}": at most 15 characters, without "/", ":" or spaces`);
@@ -141,15 +157,21 @@ function checkVersion(raw: Record<string, unknown>): string {
     throw new CniError(CniCode.DECODE_FAILURE, `"cniVersion" ${JSON.stringify(v)} is not a version like "1.0.0"`);
   }
   if (!(SUPPORTED_VERSIONS as readonly string[]).includes(v)) {
-    throw new CniError(CniCode.INCOMPATIBLE_VERSION, 'incompatible CNI versions',
-      `config is "${v}", plugin supports [${SUPPORTED_VERSIONS.map((s) => `"${s}"`).join(' ')}]; set "cniVersion" to one of them (1.0.0 is the newest Debian's bridge accepts)`);
+    throw new CniError(
+      CniCode.INCOMPATIBLE_VERSION,
+      'incompatible CNI versions',
+      `config is "${v}", plugin supports [${SUPPORTED_VERSIONS.map((s) => `"${s}"`).join(' ')}]; set "cniVersion" to one of them (1.0.0 is the newest Debian's bridge accepts)`,
+    );
   }
   return v;
 }
 
 async function add(inv: Invocation, conf: NetConf, log: Logger): Promise<string> {
   if (!existsSync(inv.netns)) {
-    throw new CniError(CniCode.INVALID_ENV, `CNI_NETNS "${inv.netns}" does not exist: pass the path of the container's network namespace (e.g. /run/netns/<name> or /proc/<pid>/ns/net)`);
+    throw new CniError(
+      CniCode.INVALID_ENV,
+      `CNI_NETNS "${inv.netns}" does not exist: pass the path of the container's network namespace (e.g. /run/netns/<name> or /proc/<pid>/ns/net)`,
+    );
   }
   const env = readFlannelEnv(subnetFileOf(conf));
   const delegate = buildDelegateConfig(conf, env);
@@ -165,7 +187,9 @@ async function add(inv: Invocation, conf: NetConf, log: Logger): Promise<string>
     out = await runDelegate('ADD', delegate, inv.cniPath, inv.env);
   } catch (err) {
     if (!earlier) {
-      await runDelegate('DEL', delegate, inv.cniPath, inv.env).catch((e: Error) => log.warn({ err: e.message }, 'undoing the failed ADD failed'));
+      await runDelegate('DEL', delegate, inv.cniPath, inv.env).catch((e: Error) =>
+        log.warn({ err: e.message }, 'undoing the failed ADD failed'),
+      );
       if (newBridge && linkExists(bridge)) removeEmptyBridge(bridge, log);
       removeState(file);
     }
@@ -188,7 +212,8 @@ async function del(inv: Invocation, conf: NetConf, log: Logger): Promise<void> {
   if (saved.kind === 'found') {
     delegate = saved.config;
   } else {
-    if (saved.kind === 'corrupt') log.warn({ file, content: saved.text.slice(0, 2000) }, 'unreadable delegate config; rebuilding it from subnet.env');
+    if (saved.kind === 'corrupt')
+      log.warn({ file, content: saved.text.slice(0, 2000) }, 'unreadable delegate config; rebuilding it from subnet.env');
     // Without the record (lost, or ADD never got that far) the delegate config is rebuilt from subnet.env, so
     // the address still goes back to the pool; without subnet.env either there is nothing left to find.
     let env;
@@ -211,7 +236,10 @@ async function check(inv: Invocation, conf: NetConf): Promise<void> {
   const file = stateFile(dataDirOf(conf), inv.containerId, inv.ifName);
   const saved = loadState(file);
   if (saved.kind !== 'found') {
-    throw new CniError(CniCode.UNKNOWN_CONTAINER, `no attachment of container ${inv.containerId} (${inv.ifName}) is recorded in ${file}: ADD it first`);
+    throw new CniError(
+      CniCode.UNKNOWN_CONTAINER,
+      `no attachment of container ${inv.containerId} (${inv.ifName}) is recorded in ${file}: ADD it first`,
+    );
   }
   await runDelegate('CHECK', { ...saved.config, ...(conf.prevResult ? { prevResult: conf.prevResult } : {}) }, inv.cniPath, inv.env);
 }

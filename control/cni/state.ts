@@ -25,8 +25,11 @@ export function saveState(file: string, config: Record<string, unknown>): void {
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new CniError(CniCode.IO_FAILURE, `cannot save the delegate config to ${file}: ${(err as Error).message}; ` +
-      'the plugin needs a writable "dataDir" (default /var/lib/cni/vxtun)');
+    throw new CniError(
+      CniCode.IO_FAILURE,
+      `cannot save the delegate config to ${file}: ${(err as Error).message}; ` +
+        'the plugin needs a writable "dataDir" (default /var/lib/cni/vxtun)',
+    );
   }
 }
 
@@ -42,7 +45,12 @@ export function loadState(file: string): LoadedState {
   }
   try {
     const config = JSON.parse(text) as unknown;
-    if (config !== null && typeof config === 'object' && !Array.isArray(config) && typeof (config as { type?: unknown }).type === 'string') {
+    if (
+      config !== null &&
+      typeof config === 'object' &&
+      !Array.isArray(config) &&
+      typeof (config as { type?: unknown }).type === 'string'
+    ) {
       return { kind: 'found', config: config as Record<string, unknown> };
     }
   } catch {

@@ -6,12 +6,31 @@ import { VxtunError } from '../../dataplane/errors.js';
 import { decodeHeader, int, int64, unb64, type Bytes } from './codec.js';
 import { listAndWatch, type ListAndWatch, type ListAndWatchHandlers, type ListAndWatchOptions } from './list-watch.js';
 import {
-  decodeDelete, decodePut, decodeRange, decodeTxn, deleteRequest, putRequest, rangeRequest, txnRequest,
-  type DeleteOptions, type PutOptions, type RangeOptions, type TxnRequest,
+  decodeDelete,
+  decodePut,
+  decodeRange,
+  decodeTxn,
+  deleteRequest,
+  putRequest,
+  rangeRequest,
+  txnRequest,
+  type DeleteOptions,
+  type PutOptions,
+  type RangeOptions,
+  type TxnRequest,
 } from './ops.js';
 import { Transport, type TlsOptions } from './transport.js';
 import type {
-  DeleteResult, KeyValue, LeaseGrant, LeaseKeepAlive, LeaseTimeToLive, PutResult, RangeResult, ServerStatus, ServerVersion, TxnResult,
+  DeleteResult,
+  KeyValue,
+  LeaseGrant,
+  LeaseKeepAlive,
+  LeaseTimeToLive,
+  PutResult,
+  RangeResult,
+  ServerStatus,
+  ServerVersion,
+  TxnResult,
 } from './types.js';
 import { Watcher, type WatchHandler, type WatchOptions } from './watch.js';
 
@@ -58,7 +77,11 @@ export class EtcdClient {
   }
 
   async compact(revision: bigint | number, opts: { physical?: boolean } = {}): Promise<bigint> {
-    const res = await this.t.call('/v3/kv/compaction', { revision: String(revision), physical: opts.physical || undefined }, { idempotent: true });
+    const res = await this.t.call(
+      '/v3/kv/compaction',
+      { revision: String(revision), physical: opts.physical || undefined },
+      { idempotent: true },
+    );
     return decodeHeader(res.header).revision;
   }
 
@@ -68,7 +91,11 @@ export class EtcdClient {
       throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `lease TTL ${ttlSeconds} is not a whole number of seconds >= 0`);
     }
     // Upper-case TTL/ID: the gateway silently ignores "ttl" (unknown fields are allowed) and grants the minimum.
-    const res = await this.t.call('/v3/lease/grant', { TTL: String(ttlSeconds), ID: id === undefined ? undefined : String(id) }, { idempotent: false });
+    const res = await this.t.call(
+      '/v3/lease/grant',
+      { TTL: String(ttlSeconds), ID: id === undefined ? undefined : String(id) },
+      { idempotent: false },
+    );
     if (typeof res.error === 'string' && res.error !== '') {
       throw new VxtunError('VXTUN_ERR_REGISTRY', `registry refused the lease grant: ${res.error}; check the TTL and lease ID`);
     }
@@ -80,7 +107,10 @@ export class EtcdClient {
     const res = await this.t.call('/v3/lease/keepalive', { ID: String(id) }, { idempotent: true, streamed: true });
     const ttl = int(res.TTL);
     if (ttl <= 0) {
-      throw new VxtunError('VXTUN_ERR_LEASE_NOT_FOUND', `lease ${id} has expired or does not exist; grant a new lease and re-create its keys`);
+      throw new VxtunError(
+        'VXTUN_ERR_LEASE_NOT_FOUND',
+        `lease ${id} has expired or does not exist; grant a new lease and re-create its keys`,
+      );
     }
     return { header: decodeHeader(res.header), id: int64(res.ID), ttl };
   }
@@ -118,7 +148,12 @@ export class EtcdClient {
    * Takes the handlers as an object, or as `(prefix, onSnapshot, onEvents, opts?)`.
    */
   listAndWatch(prefix: Bytes, handlers: ListAndWatchHandlers, opts?: ListAndWatchOptions): ListAndWatch;
-  listAndWatch(prefix: Bytes, onSnapshot: ListAndWatchHandlers['snapshot'], onEvents: ListAndWatchHandlers['events'], opts?: ListAndWatchOptions): ListAndWatch;
+  listAndWatch(
+    prefix: Bytes,
+    onSnapshot: ListAndWatchHandlers['snapshot'],
+    onEvents: ListAndWatchHandlers['events'],
+    opts?: ListAndWatchOptions,
+  ): ListAndWatch;
   listAndWatch(
     prefix: Bytes,
     a: ListAndWatchHandlers | ListAndWatchHandlers['snapshot'],

@@ -15,7 +15,11 @@ export class EtcdError extends VxtunError {
   readonly etcdMessage: string;
   readonly httpStatus: number | undefined;
   readonly endpoint: string;
-  constructor(code: ErrorCode, message: string, info: { grpcCode: number; etcdMessage: string; httpStatus?: number; endpoint: string; cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    info: { grpcCode: number; etcdMessage: string; httpStatus?: number; endpoint: string; cause?: unknown },
+  ) {
     super(code, message, { cause: info.cause });
     this.name = 'EtcdError';
     this.grpcCode = info.grpcCode;
@@ -50,13 +54,21 @@ export function registryError(endpoint: string, grpcCode: number, etcdMessage: s
   const info = { grpcCode, etcdMessage, httpStatus, endpoint };
   const said = `registry ${endpoint} answered "${etcdMessage}" (gRPC code ${grpcCode})`;
   if (grpcCode === GrpcCode.NOT_FOUND && /lease not found/.test(etcdMessage)) {
-    return new EtcdError('VXTUN_ERR_LEASE_NOT_FOUND', `${said}: the lease expired or was revoked; grant a new lease and re-create its keys`, info);
+    return new EtcdError(
+      'VXTUN_ERR_LEASE_NOT_FOUND',
+      `${said}: the lease expired or was revoked; grant a new lease and re-create its keys`,
+      info,
+    );
   }
   if (grpcCode === GrpcCode.OUT_OF_RANGE && /compacted/.test(etcdMessage)) {
     return new EtcdError('VXTUN_ERR_COMPACTED', `${said}: that revision is gone; list again and continue from the new revision`, info);
   }
   if (grpcCode === GrpcCode.UNAVAILABLE) {
-    return new EtcdError('VXTUN_ERR_REGISTRY_UNAVAILABLE', `${said}: the member has no leader or is overloaded; check the etcd cluster's health`, info);
+    return new EtcdError(
+      'VXTUN_ERR_REGISTRY_UNAVAILABLE',
+      `${said}: the member has no leader or is overloaded; check the etcd cluster's health`,
+      info,
+    );
   }
   return new EtcdError('VXTUN_ERR_REGISTRY', `${said}: check the request and the registry's logs`, info);
 }
@@ -67,9 +79,16 @@ export function unexpectedResponse(endpoint: string, httpStatus: number, text: s
   const code: ErrorCode = gateway ? 'VXTUN_ERR_REGISTRY_UNAVAILABLE' : 'VXTUN_ERR_REGISTRY';
   const grpcCode = gateway ? GrpcCode.UNAVAILABLE : httpStatus === 404 || httpStatus === 405 ? GrpcCode.UNIMPLEMENTED : GrpcCode.UNKNOWN;
   const snippet = text.slice(0, 120).trim();
-  return new EtcdError(code, `registry ${endpoint} answered HTTP ${httpStatus} "${snippet}", which is not etcd v3 JSON; check that the endpoint is an etcd v3 (>= 3.4) client URL`, {
-    grpcCode, etcdMessage: snippet, httpStatus, endpoint,
-  });
+  return new EtcdError(
+    code,
+    `registry ${endpoint} answered HTTP ${httpStatus} "${snippet}", which is not etcd v3 JSON; check that the endpoint is an etcd v3 (>= 3.4) client URL`,
+    {
+      grpcCode,
+      etcdMessage: snippet,
+      httpStatus,
+      endpoint,
+    },
+  );
 }
 
 export function unavailable(endpoints: readonly string[], cause: unknown): VxtunError {
@@ -77,5 +96,9 @@ export function unavailable(endpoints: readonly string[], cause: unknown): Vxtun
   const hint = /certificate|self.signed|CERT_/i.test(why)
     ? 'the server certificate is not trusted: pass the CA that signed it (the tls.ca client option)'
     : 'check that the registry is running and the endpoints are right';
-  return new VxtunError('VXTUN_ERR_REGISTRY_UNAVAILABLE', `no registry endpoint answered (${endpoints.join(', ')}; last error: ${why}); ${hint}`, { cause });
+  return new VxtunError(
+    'VXTUN_ERR_REGISTRY_UNAVAILABLE',
+    `no registry endpoint answered (${endpoints.join(', ')}; last error: ${why}); ${hint}`,
+    { cause },
+  );
 }

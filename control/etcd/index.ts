@@ -1,5 +1,15 @@
 export { EtcdClient, type EtcdClientOptions } from './client.js';
-export { cmp, op, type Compare, type CompareOp, type Op, type TxnRequest, type RangeOptions, type PutOptions, type DeleteOptions } from './ops.js';
+export {
+  cmp,
+  op,
+  type Compare,
+  type CompareOp,
+  type Op,
+  type TxnRequest,
+  type RangeOptions,
+  type PutOptions,
+  type DeleteOptions,
+} from './ops.js';
 export { Watcher, type WatchHandler, type WatchHandlers, type WatchOptions } from './watch.js';
 export { type ListAndWatch, type ListAndWatchHandlers, type ListAndWatchOptions } from './list-watch.js';
 export { EtcdError, parseErrorBody } from './errors.js';

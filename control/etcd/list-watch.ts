@@ -38,7 +38,9 @@ export function listAndWatch(client: EtcdClient, prefix: Bytes, h: ListAndWatchH
   let watcher: Watcher | undefined;
   let relists = 0;
   let settle: { resolve(r: bigint): void; reject(e: unknown): void };
-  const ready = new Promise<bigint>((resolve, reject) => { settle = { resolve, reject }; });
+  const ready = new Promise<bigint>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
   ready.catch(() => undefined);
 
   const fail = (err: VxtunError): void => {
@@ -49,17 +51,21 @@ export function listAndWatch(client: EtcdClient, prefix: Bytes, h: ListAndWatchH
 
   const watchFrom = (startRevision: bigint): void => {
     const { resumeFrom: _, ...watchOpts } = opts;
-    watcher = client.watch(prefix, { ...watchOpts, prefix: true, startRevision }, {
-      created: () => settle.resolve(startRevision - 1n),
-      events: (events, rev) => h.events(events, rev),
-      compacted: () => {
-        if (closed) return;
-        relists++;
-        // A compaction racing the re-list would loop quickly; a short pause keeps that loop gentle.
-        void sleep(Math.min(1000, 10 * relists)).then(list);
+    watcher = client.watch(
+      prefix,
+      { ...watchOpts, prefix: true, startRevision },
+      {
+        created: () => settle.resolve(startRevision - 1n),
+        events: (events, rev) => h.events(events, rev),
+        compacted: () => {
+          if (closed) return;
+          relists++;
+          // A compaction racing the re-list would loop quickly; a short pause keeps that loop gentle.
+          void sleep(Math.min(1000, 10 * relists)).then(list);
+        },
+        error: fail,
       },
-      error: fail,
-    });
+    );
   };
 
   const list = async (): Promise<void> => {
@@ -80,7 +86,9 @@ export function listAndWatch(client: EtcdClient, prefix: Bytes, h: ListAndWatchH
 
   return {
     ready,
-    get relists() { return relists; },
+    get relists() {
+      return relists;
+    },
     close() {
       closed = true;
       watcher?.close();

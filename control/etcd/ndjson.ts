@@ -4,7 +4,10 @@
  */
 export class NdjsonSplitter {
   private pending = '';
-  constructor(private readonly onObject: (obj: unknown) => void, private readonly maxLineBytes = 64 * 1024 * 1024) {}
+  constructor(
+    private readonly onObject: (obj: unknown) => void,
+    private readonly maxLineBytes = 64 * 1024 * 1024,
+  ) {}
 
   push(chunk: Buffer | string): void {
     this.pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');

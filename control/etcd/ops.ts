@@ -79,9 +79,12 @@ function compare(target: string, field: string, key: Bytes, op: CompareOp, value
  * which is how Flannel creates a subnet lease only if nobody holds it.
  */
 export const cmp = {
-  version: (key: Bytes, op: CompareOp, v: bigint | number, o?: { prefix?: boolean }) => compare('VERSION', 'version', key, op, String(v), o),
-  create: (key: Bytes, op: CompareOp, rev: bigint | number, o?: { prefix?: boolean }) => compare('CREATE', 'create_revision', key, op, String(rev), o),
-  mod: (key: Bytes, op: CompareOp, rev: bigint | number, o?: { prefix?: boolean }) => compare('MOD', 'mod_revision', key, op, String(rev), o),
+  version: (key: Bytes, op: CompareOp, v: bigint | number, o?: { prefix?: boolean }) =>
+    compare('VERSION', 'version', key, op, String(v), o),
+  create: (key: Bytes, op: CompareOp, rev: bigint | number, o?: { prefix?: boolean }) =>
+    compare('CREATE', 'create_revision', key, op, String(rev), o),
+  mod: (key: Bytes, op: CompareOp, rev: bigint | number, o?: { prefix?: boolean }) =>
+    compare('MOD', 'mod_revision', key, op, String(rev), o),
   value: (key: Bytes, op: CompareOp, v: Bytes, o?: { prefix?: boolean }) => compare('VALUE', 'value', key, op, b64(v), o),
   lease: (key: Bytes, op: CompareOp, id: bigint | number, o?: { prefix?: boolean }) => compare('LEASE', 'lease', key, op, String(id), o),
 };
@@ -133,5 +136,8 @@ function decodeTxnOp(r: JsonObject): TxnOpResult {
   if (r.response_put !== undefined) return { type: 'put', put: decodePut(r.response_put as JsonObject) };
   if (r.response_delete_range !== undefined) return { type: 'delete', delete: decodeDelete(r.response_delete_range as JsonObject) };
   if (r.response_txn !== undefined) return { type: 'txn', txn: decodeTxn(r.response_txn as JsonObject) };
-  throw new VxtunError('VXTUN_ERR_REGISTRY', `registry sent a txn response item of unknown kind (${Object.keys(r).join(',') || 'empty'}); check that it speaks the etcd v3 API`);
+  throw new VxtunError(
+    'VXTUN_ERR_REGISTRY',
+    `registry sent a txn response item of unknown kind (${Object.keys(r).join(',') || 'empty'}); check that it speaks the etcd v3 API`,
+  );
 }

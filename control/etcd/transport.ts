@@ -58,7 +58,8 @@ export class Transport {
   private readonly backoff: { min: number; max: number };
 
   constructor(private readonly opts: TransportOptions) {
-    if (opts.endpoints.length === 0) throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', 'no registry endpoints given; pass at least one http(s)://host:port');
+    if (opts.endpoints.length === 0)
+      throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', 'no registry endpoints given; pass at least one http(s)://host:port');
     this.endpoints = opts.endpoints.map(normalizeEndpoint);
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, timeout: 4000, ...opts.tls });
@@ -101,7 +102,10 @@ export class Transport {
     return this.withFailover((endpoint) => this.once(endpoint, 'GET', path, undefined, false), true);
   }
 
-  private async withFailover(attempt: (endpoint: string) => Promise<Record<string, unknown>>, idempotent: boolean): Promise<Record<string, unknown>> {
+  private async withFailover(
+    attempt: (endpoint: string) => Promise<Record<string, unknown>>,
+    idempotent: boolean,
+  ): Promise<Record<string, unknown>> {
     let lastErr: unknown;
     let reauthenticated = false;
     for (let n = 0; n < this.maxAttempts; n++) {
@@ -133,7 +137,11 @@ export class Transport {
     const headers = await this.headers();
     const url = new URL(path, endpoint);
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, { method: 'POST', headers, agent: url.protocol === 'https:' ? this.httpsStreamAgent : this.httpStreamAgent });
+    const req = mod.request(url, {
+      method: 'POST',
+      headers,
+      agent: url.protocol === 'https:' ? this.httpsStreamAgent : this.httpStreamAgent,
+    });
     // A watch stream is silent while nothing changes: TCP keepalive probes it, so a registry host that vanished
     // without FIN/RST (partition, replaced host) breaks the stream within seconds instead of leaving it deaf.
     req.on('socket', (s) => s.setKeepAlive(true, STREAM_KEEPALIVE_MS));
@@ -155,15 +163,32 @@ export class Transport {
 
   private async authenticate(): Promise<string> {
     const auth = this.opts.auth!;
-    const res = await this.once(this.endpoint(), 'POST', '/v3/auth/authenticate', { name: auth.user, password: auth.password }, false, false);
+    const res = await this.once(
+      this.endpoint(),
+      'POST',
+      '/v3/auth/authenticate',
+      { name: auth.user, password: auth.password },
+      false,
+      false,
+    );
     if (typeof res.token !== 'string') {
-      throw new VxtunError('VXTUN_ERR_REGISTRY', `registry ${this.endpoint()} returned no auth token; check that auth is enabled and the user exists`);
+      throw new VxtunError(
+        'VXTUN_ERR_REGISTRY',
+        `registry ${this.endpoint()} returned no auth token; check that auth is enabled and the user exists`,
+      );
     }
     this.token = res.token;
     return res.token;
   }
 
-  private async once(endpoint: string, method: string, path: string, body: unknown, streamed: boolean, withAuth = true): Promise<Record<string, unknown>> {
+  private async once(
+    endpoint: string,
+    method: string,
+    path: string,
+    body: unknown,
+    streamed: boolean,
+    withAuth = true,
+  ): Promise<Record<string, unknown>> {
     const headers = withAuth ? await this.headers() : { 'content-type': 'application/json' };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -180,7 +205,10 @@ export class Transport {
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => { clearTimeout(timer); reject(err); });
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
         res.on('end', () => {
           clearTimeout(timer);
           try {
@@ -235,7 +263,9 @@ export function retryable(err: unknown, idempotent: boolean): boolean {
 }
 
 function timeoutError(endpoint: string, ms: number): Error {
-  return Object.assign(new Error(`no answer from ${endpoint} within ${ms} ms (a write may still have been applied)`), { code: 'ETIMEDOUT' });
+  return Object.assign(new Error(`no answer from ${endpoint} within ${ms} ms (a write may still have been applied)`), {
+    code: 'ETIMEDOUT',
+  });
 }
 
 function normalizeEndpoint(e: string): string {
@@ -244,7 +274,10 @@ function normalizeEndpoint(e: string): string {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `registry endpoint "${e}" is not a URL; write it as http://host:port or https://host:port`);
+    throw new VxtunError(
+      'VXTUN_ERR_INVALID_ARGUMENT',
+      `registry endpoint "${e}" is not a URL; write it as http://host:port or https://host:port`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `registry endpoint "${e}" must use http or https`);

@@ -50,13 +50,18 @@ function deliver(fn: () => void): void {
   try {
     fn();
   } catch (err) {
-    queueMicrotask(() => { throw err; });
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 }
 
 export type WatchHandler = WatchHandlers | ((events: WatchEvent[], revision: bigint) => void);
 
-type Outcome = { kind: 'compacted'; rev: bigint } | { kind: 'fatal'; err: VxtunError } | { kind: 'transient'; err: unknown; created: boolean };
+type Outcome =
+  | { kind: 'compacted'; rev: bigint }
+  | { kind: 'fatal'; err: VxtunError }
+  | { kind: 'transient'; err: unknown; created: boolean };
 
 export class Watcher {
   /** Resolves with the creation revision of the first stream; rejects when the watcher stops before that. */
@@ -73,11 +78,18 @@ export class Watcher {
   private settleReady: { resolve(rev: bigint): void; reject(err: unknown): void } | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly transport: Transport, private readonly key: Bytes, private readonly opts: WatchOptions, handler: WatchHandler) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly key: Bytes,
+    private readonly opts: WatchOptions,
+    handler: WatchHandler,
+  ) {
     this.handlers = typeof handler === 'function' ? { events: handler } : handler;
     this.nextRevision = opts.startRevision === undefined ? 0n : BigInt(opts.startRevision);
     this.lastEventRevision = this.nextRevision > 0n ? this.nextRevision - 1n : 0n;
-    this.ready = new Promise((resolve, reject) => { this.settleReady = { resolve, reject }; });
+    this.ready = new Promise((resolve, reject) => {
+      this.settleReady = { resolve, reject };
+    });
     this.ready.catch(() => undefined); // callers need not await it
     void this.run();
   }
@@ -110,7 +122,10 @@ export class Watcher {
       if (failures > max) break;
       this.reconnects++;
       this.transport.rotate();
-      await new Promise<void>((r) => { this.wake = r; void sleep(this.transport.backoffDelay(failures)).then(r); });
+      await new Promise<void>((r) => {
+        this.wake = r;
+        void sleep(this.transport.backoffDelay(failures)).then(r);
+      });
     }
     if (!this.closed) this.stop(lastErr instanceof VxtunError ? lastErr : unavailable(this.transport.endpoints, lastErr));
   }
@@ -118,7 +133,11 @@ export class Watcher {
   private stop(err: VxtunError | undefined, compactRevision?: bigint): void {
     this.closed = true;
     if (compactRevision !== undefined) {
-      const e = registryError(this.transport.endpoint(), GrpcCode.OUT_OF_RANGE, `${EtcdErrorText.compacted} (compact revision ${compactRevision})`);
+      const e = registryError(
+        this.transport.endpoint(),
+        GrpcCode.OUT_OF_RANGE,
+        `${EtcdErrorText.compacted} (compact revision ${compactRevision})`,
+      );
       this.settleReady?.reject(e);
       if (this.handlers.compacted) this.handlers.compacted(compactRevision);
       else this.handlers.error?.(e);
@@ -168,7 +187,10 @@ export class Watcher {
       const touch = (): void => {
         if (this.opts.idleTimeoutMs === undefined) return;
         clearTimeout(idle);
-        idle = setTimeout(() => finish({ kind: 'transient', err: new Error(`watch idle for ${this.opts.idleTimeoutMs} ms`), created }), this.opts.idleTimeoutMs);
+        idle = setTimeout(
+          () => finish({ kind: 'transient', err: new Error(`watch idle for ${this.opts.idleTimeoutMs} ms`), created }),
+          this.opts.idleTimeoutMs,
+        );
       };
       const onMessage = (obj: unknown): void => {
         const o = obj as Record<string, unknown>;
@@ -204,7 +226,11 @@ export class Watcher {
           }
         });
         const ended = (): void => {
-          try { splitter.end(); } catch { /* a torn last line: reconnect below */ }
+          try {
+            splitter.end();
+          } catch {
+            /* a torn last line: reconnect below */
+          }
           finish({ kind: 'transient', err: new Error(`watch stream from ${endpoint} ended`), created });
         };
         res.on('end', ended);
@@ -256,7 +282,11 @@ export class Watcher {
         this.duplicatesDropped++;
         continue;
       }
-      events.push({ type: e.type === 'DELETE' || e.type === 1 ? 'DELETE' : 'PUT', kv, prevKv: e.prev_kv === undefined ? undefined : decodeKv(e.prev_kv) });
+      events.push({
+        type: e.type === 'DELETE' || e.type === 1 ? 'DELETE' : 'PUT',
+        kv,
+        prevKv: e.prev_kv === undefined ? undefined : decodeKv(e.prev_kv),
+      });
       if (kv.modRevision > this.lastEventRevision) this.lastEventRevision = kv.modRevision;
     }
     if (this.lastEventRevision + 1n > this.nextRevision) this.nextRevision = this.lastEventRevision + 1n;

@@ -24,9 +24,20 @@ const AuthFile = z.object({
 /** Tokens expire after this long without use (etcd's --auth-token-ttl default). */
 const TOKEN_TTL_MS = 300_000;
 
-interface Perm { from: string; to: string; write: boolean }
-interface User { digest: Buffer; perms: Perm[]; root: boolean }
-export interface KeyRange { from: string; to: string | undefined }
+interface Perm {
+  from: string;
+  to: string;
+  write: boolean;
+}
+interface User {
+  digest: Buffer;
+  perms: Perm[];
+  root: boolean;
+}
+export interface KeyRange {
+  from: string;
+  to: string | undefined;
+}
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -34,26 +45,37 @@ export class AuthStore {
   private readonly tokens = new Map<string, { user: string; expires: number }>();
   private counter = 0;
 
-  private constructor(private readonly users: Map<string, User>, private readonly roles: string[]) {}
+  private constructor(
+    private readonly users: Map<string, User>,
+    private readonly roles: string[],
+  ) {}
 
   /** User and role names, sorted as etcd lists them. */
-  get userNames(): string[] { return [...this.users.keys()].sort(); }
-  get roleNames(): string[] { return [...this.roles].sort(); }
+  get userNames(): string[] {
+    return [...this.users.keys()].sort();
+  }
+  get roleNames(): string[] {
+    return [...this.roles].sort();
+  }
 
   static async load(file: string): Promise<AuthStore> {
     let parsed: z.infer<typeof AuthFile>;
     try {
       parsed = AuthFile.parse(JSON.parse(await fs.readFile(file, 'utf8')));
     } catch (err) {
-      const detail = err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message;
-      throw new VxtunError('VXTUN_ERR_CONFIG', `auth file ${file} is invalid (${detail}); see \`vxtun registry --help\` for its format`, { cause: err });
+      const detail =
+        err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message;
+      throw new VxtunError('VXTUN_ERR_CONFIG', `auth file ${file} is invalid (${detail}); see \`vxtun registry --help\` for its format`, {
+        cause: err,
+      });
     }
     const users = new Map<string, User>();
     for (const [name, u] of Object.entries(parsed.users)) {
       const perms: Perm[] = [];
       for (const r of u.roles) {
         const role = parsed.roles[r];
-        if (!role) throw new VxtunError('VXTUN_ERR_CONFIG', `auth file ${file}: user ${name} has unknown role ${r}; define it under "roles"`);
+        if (!role)
+          throw new VxtunError('VXTUN_ERR_CONFIG', `auth file ${file}: user ${name} has unknown role ${r}; define it under "roles"`);
         const { from, to } = rangeBounds(Buffer.from(role.prefix), prefixEnd(Buffer.from(role.prefix)));
         perms.push({ from, to: to ?? '', write: !role.readOnly });
       }
@@ -73,7 +95,10 @@ export class AuthStore {
   private userOf(token: string | undefined): User {
     if (!token) throw Errors.userEmpty();
     const t = this.tokens.get(token);
-    if (!t || t.expires < Date.now()) { this.tokens.delete(token ?? ''); throw Errors.invalidToken(); }
+    if (!t || t.expires < Date.now()) {
+      this.tokens.delete(token ?? '');
+      throw Errors.invalidToken();
+    }
     t.expires = Date.now() + TOKEN_TTL_MS;
     return this.users.get(t.user)!;
   }
@@ -119,9 +144,16 @@ export function rangesOf(method: string, msg: Record<string, unknown>): { read: 
     ops(t.failure);
   };
   switch (method) {
-    case 'Range': read.push(r(msg)); break;
-    case 'Put': case 'DeleteRange': write.push(r(msg)); break;
-    case 'Txn': txn(msg as TxnRequest); break;
+    case 'Range':
+      read.push(r(msg));
+      break;
+    case 'Put':
+    case 'DeleteRange':
+      write.push(r(msg));
+      break;
+    case 'Txn':
+      txn(msg as TxnRequest);
+      break;
   }
   return { read, write };
 }
@@ -130,27 +162,54 @@ export function rangesOf(method: string, msg: Record<string, unknown>): { read: 
  * Methods for which etcd reads the caller's token even with auth off: a token there is refused as invalid
  * (etcd 3.4.23 answers 401 "etcdserver: invalid auth token"); lease reads, Status and MemberList ignore it.
  */
-const TOKEN_CHECKED = new Set(['Range', 'Put', 'DeleteRange', 'Txn', 'Compact', 'LeaseGrant', 'LeaseRevoke', 'UserList', 'RoleList', 'Watch']);
+const TOKEN_CHECKED = new Set([
+  'Range',
+  'Put',
+  'DeleteRange',
+  'Txn',
+  'Compact',
+  'LeaseGrant',
+  'LeaseRevoke',
+  'UserList',
+  'RoleList',
+  'Watch',
+]);
 
 /** Checks a request against the caller's token; with auth off, only that no token was given where etcd looks. */
-export function authorize(auth: AuthStore | undefined, method: string, msg: Record<string, unknown>, token: string | undefined, leaseKeys: (id: unknown) => string[]): void {
+export function authorize(
+  auth: AuthStore | undefined,
+  method: string,
+  msg: Record<string, unknown>,
+  token: string | undefined,
+  leaseKeys: (id: unknown) => string[],
+): void {
   if (!auth) {
     if (token !== undefined && TOKEN_CHECKED.has(method)) throw Errors.invalidToken();
     return;
   }
   switch (method) {
-    case 'Range': case 'Put': case 'DeleteRange': case 'Txn': {
+    case 'Range':
+    case 'Put':
+    case 'DeleteRange':
+    case 'Txn': {
       const { read, write } = rangesOf(method, msg);
       auth.check(token, read, false);
       auth.check(token, write, true);
       return;
     }
-    case 'Compact': case 'UserList': case 'RoleList':
+    case 'Compact':
+    case 'UserList':
+    case 'RoleList':
       auth.requireRoot(token);
       return;
     case 'LeaseRevoke': {
       const keys = leaseKeys(msg.ID);
-      if (keys.length > 0) auth.check(token, keys.map((from) => ({ from, to: undefined })), true);
+      if (keys.length > 0)
+        auth.check(
+          token,
+          keys.map((from) => ({ from, to: undefined })),
+          true,
+        );
       return;
     }
   }

@@ -60,22 +60,39 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
   }
   let tlsFiles: TlsFiles | undefined;
   if (opts.certFile && opts.keyFile) {
-    tlsFiles = { cert: await fs.readFile(opts.certFile), key: await fs.readFile(opts.keyFile), ca: opts.trustedCaFile ? await fs.readFile(opts.trustedCaFile) : undefined };
+    tlsFiles = {
+      cert: await fs.readFile(opts.certFile),
+      key: await fs.readFile(opts.keyFile),
+      ca: opts.trustedCaFile ? await fs.readFile(opts.trustedCaFile) : undefined,
+    };
   } else if (opts.trustedCaFile) {
     throw new VxtunError('VXTUN_ERR_CONFIG', '--trusted-ca-file needs --cert-file and --key-file');
   }
   if (!isLoopback(host) && !tlsFiles && !opts.insecure) {
-    throw new VxtunError('VXTUN_ERR_REGISTRY_LISTEN', `refusing to serve plain-text on non-loopback address ${host}: give --cert-file and --key-file, or --insecure if the network is trusted`);
+    throw new VxtunError(
+      'VXTUN_ERR_REGISTRY_LISTEN',
+      `refusing to serve plain-text on non-loopback address ${host}: give --cert-file and --key-file, or --insecure if the network is trusted`,
+    );
   }
 
   const auth = opts.authFile ? await AuthStore.load(opts.authFile) : undefined;
   const metrics = new RegistryMetrics();
   const svc = await RegistryService.open({
-    dataDir: opts.dataDir, log, metrics,
-    snapshotEvery: opts.snapshotEvery, historyRevisions: opts.historyRevisions ?? 100_000,
-    progressIntervalMs: opts.progressIntervalMs, onFatal: opts.onFatal,
+    dataDir: opts.dataDir,
+    log,
+    metrics,
+    snapshotEvery: opts.snapshotEvery,
+    historyRevisions: opts.historyRevisions ?? 100_000,
+    progressIntervalMs: opts.progressIntervalMs,
+    onFatal: opts.onFatal,
   });
-  metrics.bind({ keys: () => svc.store.keyspace.size, watchers: () => svc.hub.size, revision: () => svc.store.rev, committed: () => svc.committed, diskBytes: () => svc.diskBytes() });
+  metrics.bind({
+    keys: () => svc.store.keyspace.size,
+    watchers: () => svc.hub.size,
+    revision: () => svc.store.rev,
+    committed: () => svc.committed,
+    diskBytes: () => svc.diskBytes(),
+  });
   const scheme = tlsFiles ? 'https' : 'http';
   let url = '';
   // A watch is a request whose body may stay open for days: no whole-request deadline (Node's default is 300 s).
@@ -87,11 +104,18 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
   try {
     await new Promise<void>((resolve, reject) => {
       shared.server.once('error', reject);
-      shared.server.listen(port, host, () => { shared.server.off('error', reject); resolve(); });
+      shared.server.listen(port, host, () => {
+        shared.server.off('error', reject);
+        resolve();
+      });
     });
   } catch (err) {
     await svc.close();
-    throw new VxtunError('VXTUN_ERR_REGISTRY_LISTEN', `cannot listen on ${opts.listen}: ${(err as Error).message}; pick another --listen address or stop what holds the port`, { cause: err });
+    throw new VxtunError(
+      'VXTUN_ERR_REGISTRY_LISTEN',
+      `cannot listen on ${opts.listen}: ${(err as Error).message}; pick another --listen address or stop what holds the port`,
+      { cause: err },
+    );
   }
   const addr = shared.server.address() as net.AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -102,11 +126,16 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
   return {
     url,
     port: addr.port,
-    close: () => (closing ??= (async () => {
-      await new Promise<void>((resolve) => { shared.server.close(() => resolve()); shared.close(); httpServer.closeAllConnections(); });
-      grpcServer.forceShutdown();
-      await svc.close();
-      log.info('registry stopped');
-    })()),
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          shared.server.close(() => resolve());
+          shared.close();
+          httpServer.closeAllConnections();
+        });
+        grpcServer.forceShutdown();
+        await svc.close();
+        log.info('registry stopped');
+      })()),
   };
 }

@@ -28,7 +28,12 @@ export interface ServiceOptions {
   onFatal?: (err: Error) => void;
 }
 
-export interface Header { cluster_id: string; member_id: string; revision?: number; raft_term: number }
+export interface Header {
+  cluster_id: string;
+  member_id: string;
+  revision?: number;
+  raft_term: number;
+}
 type Resp = Record<string, unknown>;
 
 /** The registry's one service layer: both transports call these methods with decoded messages. */
@@ -66,17 +71,30 @@ export class RegistryService {
       const rec = await WriteAheadLog.recover(dataDir, snapSeq, { readOnly: lock.readOnly !== undefined });
       for (const r of rec.records) store.replay(r);
       const lastSeq = rec.records.length > 0 ? rec.records[rec.records.length - 1].s : snapSeq;
-      log.info({ dataDir, snapshotSeq: snapSeq, walRecords: rec.records.length, discardedTornBytes: rec.discardedBytes,
-        revision: store.rev, keys: store.keyspace.size, leases: store.leases.size }, `recovered ${rec.records.length} log records`);
+      log.info(
+        {
+          dataDir,
+          snapshotSeq: snapSeq,
+          walRecords: rec.records.length,
+          discardedTornBytes: rec.discardedBytes,
+          revision: store.rev,
+          keys: store.keyspace.size,
+          leases: store.leases.size,
+        },
+        `recovered ${rec.records.length} log records`,
+      );
       let svc: RegistryService;
       const walOptions = {
         snapshotEvery: opts.snapshotEvery ?? 10_000,
         takeSnapshot: (seq: number) => serializeSnapshot(store, seq),
-        onSnapshot: (seq: number, bytes: number) => (seq < 0 ? log.warn('snapshot failed; the log keeps every record') : log.info({ seq, bytes }, 'snapshot written')),
+        onSnapshot: (seq: number, bytes: number) =>
+          seq < 0 ? log.warn('snapshot failed; the log keeps every record') : log.info({ seq, bytes }, 'snapshot written'),
         onFsync: (s: number, n: number) => opts.metrics?.observeFsync(s, n),
         onDurable: (seq: number) => svc.durable(seq),
       };
-      const wal = lock.readOnly ? WriteAheadLog.unwritable(dataDir, lastSeq, walOptions, lock.readOnly) : await WriteAheadLog.open(dataDir, lastSeq, walOptions);
+      const wal = lock.readOnly
+        ? WriteAheadLog.unwritable(dataDir, lastSeq, walOptions, lock.readOnly)
+        : await WriteAheadLog.open(dataDir, lastSeq, walOptions);
       svc = new RegistryService(opts, store, wal, ids.clusterId, ids.memberId, unlock);
       if (lock.readOnly) {
         // Everything in memory was read from disk: there is nothing to roll back.
@@ -90,7 +108,11 @@ export class RegistryService {
     } catch (err) {
       await unlock?.();
       if (err instanceof VxtunError) throw err;
-      throw new VxtunError('VXTUN_ERR_REGISTRY_DATA', `cannot open registry data directory ${dataDir}: ${(err as Error).message}; fix or move it away (a fresh directory starts an empty registry)`, { cause: err });
+      throw new VxtunError(
+        'VXTUN_ERR_REGISTRY_DATA',
+        `cannot open registry data directory ${dataDir}: ${(err as Error).message}; fix or move it away (a fresh directory starts an empty registry)`,
+        { cause: err },
+      );
     }
   }
 
@@ -98,7 +120,8 @@ export class RegistryService {
   private startTimers(): void {
     const expiry = setInterval(() => this.expireLeases(), 500);
     const progress = setInterval(() => this.hub.tick(), this.opts.progressIntervalMs ?? 600_000);
-    expiry.unref(); progress.unref();
+    expiry.unref();
+    progress.unref();
     this.timers.push(expiry, progress);
   }
 
@@ -108,7 +131,9 @@ export class RegistryService {
     if (rev > 0) this.hub.advance(rev);
   }
 
-  get healthy(): boolean { return !this.closed && !this.wal.error; }
+  get healthy(): boolean {
+    return !this.closed && !this.wal.error;
+  }
 
   header(revision = this.store.rev): Header {
     return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: 1 };
@@ -156,7 +181,10 @@ export class RegistryService {
    */
   private rollBack(err: Error): Promise<void> {
     this.rolledBack ??= (async () => {
-      this.opts.log.error({ err, durableRecords: this.wal.durableSeq }, 'write-ahead log failed; the registry serves reads only until it is restarted with a writable data directory');
+      this.opts.log.error(
+        { err, durableRecords: this.wal.durableSeq },
+        'write-ahead log failed; the registry serves reads only until it is restarted with a writable data directory',
+      );
       try {
         const store = new Store();
         const snapSeq = await loadSnapshot(this.opts.dataDir, store);
@@ -305,7 +333,9 @@ export class RegistryService {
   /** What the registry keeps on disk: snapshot plus log segments (its dbSize, as etcd's is its bbolt file). */
   async diskBytes(): Promise<number> {
     let bytes = 0;
-    const add = async (file: string) => { bytes += (await fs.stat(file).catch(() => ({ size: 0 }))).size; };
+    const add = async (file: string) => {
+      bytes += (await fs.stat(file).catch(() => ({ size: 0 }))).size;
+    };
     await add(path.join(this.opts.dataDir, SNAPSHOT_FILE));
     const walDir = path.join(this.opts.dataDir, 'wal');
     for (const name of await fs.readdir(walDir).catch(() => [] as string[])) await add(path.join(walDir, name));
@@ -313,13 +343,21 @@ export class RegistryService {
   }
 
   /** Log records written so far (etcd's raft index: one per committed proposal). */
-  get committed(): number { return this.wal.lastSeq; }
+  get committed(): number {
+    return this.wal.lastSeq;
+  }
 
   async status(version: string): Promise<Resp> {
     const dbSize = await this.diskBytes();
     return {
-      header: this.header(), version, dbSize, leader: this.memberId,
-      raftIndex: this.wal.lastSeq, raftTerm: 1, raftAppliedIndex: this.wal.lastSeq, dbSizeInUse: dbSize,
+      header: this.header(),
+      version,
+      dbSize,
+      leader: this.memberId,
+      raftIndex: this.wal.lastSeq,
+      raftTerm: 1,
+      raftAppliedIndex: this.wal.lastSeq,
+      dbSizeInUse: dbSize,
     };
   }
 

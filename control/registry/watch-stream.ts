@@ -13,8 +13,14 @@ import { toRpcError } from './wire/rpc-error.js';
  */
 export interface WatchRequest {
   create_request?: {
-    key?: Buffer; range_end?: Buffer; start_revision?: string | number; progress_notify?: boolean;
-    filters?: number[]; prev_kv?: boolean; watch_id?: string | number; fragment?: boolean;
+    key?: Buffer;
+    range_end?: Buffer;
+    start_revision?: string | number;
+    progress_notify?: boolean;
+    filters?: number[];
+    prev_kv?: boolean;
+    watch_id?: string | number;
+    fragment?: boolean;
   };
   cancel_request?: { watch_id?: string | number };
   progress_request?: Record<string, never>;
@@ -22,7 +28,8 @@ export interface WatchRequest {
 
 export type WatchResponse = Record<string, unknown> & { events?: Event[] };
 
-const FILTER_NOPUT = 0, FILTER_NODELETE = 1;
+const FILTER_NOPUT = 0,
+  FILTER_NODELETE = 1;
 
 export class WatchStream {
   private readonly watchers = new Map<number, Watcher>();
@@ -47,8 +54,13 @@ export class WatchStream {
     const hub = this.svc.hub;
     let id = num(c.watch_id);
     if (id !== 0 && this.watchers.has(id)) {
-      this.send({ header: this.svc.header(hub.delivered), watch_id: -1, created: true, canceled: true,
-        cancel_reason: 'mvcc: duplicate watch ID provided on the WatchStream' });
+      this.send({
+        header: this.svc.header(hub.delivered),
+        watch_id: -1,
+        created: true,
+        canceled: true,
+        cancel_reason: 'mvcc: duplicate watch ID provided on the WatchStream',
+      });
       return;
     }
     if (id === 0) {
@@ -61,7 +73,13 @@ export class WatchStream {
       this.mayRead?.({ from, to });
     } catch (err) {
       const e = toRpcError(err);
-      this.send({ header: this.svc.header(hub.delivered), watch_id: -1, created: true, canceled: true, cancel_reason: grpcErrorText(e.grpcCode, e.message) });
+      this.send({
+        header: this.svc.header(hub.delivered),
+        watch_id: -1,
+        created: true,
+        canceled: true,
+        cancel_reason: grpcErrorText(e.grpcCode, e.message),
+      });
       return;
     }
     const filters = c.filters ?? [];
@@ -69,15 +87,19 @@ export class WatchStream {
     const send = this.send;
     const svc = this.svc;
     const w: Watcher = {
-      from, to,
-      noPut: filters.includes(FILTER_NOPUT), noDelete: filters.includes(FILTER_NODELETE),
+      from,
+      to,
+      noPut: filters.includes(FILTER_NOPUT),
+      noDelete: filters.includes(FILTER_NODELETE),
       progressNotify: c.progress_notify === true,
       nextRev: start > 0 ? start : hub.delivered + 1,
       sentSinceTick: false,
       deliver(rev, events) {
         send({ header: svc.header(rev), watch_id: id, events: prevKv ? events : withoutPrev(events) });
       },
-      progress(rev) { send({ header: svc.header(rev), watch_id: id }); },
+      progress(rev) {
+        send({ header: svc.header(rev), watch_id: id });
+      },
     };
     this.send({ header: this.svc.header(hub.delivered), watch_id: id, created: true });
     const compactRev = this.svc.store.compactRev;

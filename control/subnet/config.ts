@@ -70,7 +70,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function optionalUint(obj: Record<string, unknown>, name: string, max: number, source: string): number | undefined {
   const v = field(obj, name);
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw bad(source, `${name} must be an integer in 0..${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    throw bad(source, `${name} must be an integer in 0..${max}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -92,22 +93,29 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
   if (!isObject(json)) throw bad(source, 'must be a JSON object like {"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
   const enable4 = field(json, 'EnableIPv4');
   const enable6 = field(json, 'EnableIPv6');
-  if (enable4 !== undefined && enable4 !== null && typeof enable4 !== 'boolean') throw bad(source, `EnableIPv4 must be true or false, got ${JSON.stringify(enable4)}`);
-  if (enable6 !== undefined && enable6 !== null && typeof enable6 !== 'boolean') throw bad(source, `EnableIPv6 must be true or false, got ${JSON.stringify(enable6)}`);
+  if (enable4 !== undefined && enable4 !== null && typeof enable4 !== 'boolean')
+    throw bad(source, `EnableIPv4 must be true or false, got ${JSON.stringify(enable4)}`);
+  if (enable6 !== undefined && enable6 !== null && typeof enable6 !== 'boolean')
+    throw bad(source, `EnableIPv6 must be true or false, got ${JSON.stringify(enable6)}`);
   if (enable4 === false) {
-    throw bad(source, enable6 === true
-      ? 'IPv6-only networks (EnableIPv4 false) are not supported by vxtun\'s agent; use a dual-stack config (EnableIPv4 true with EnableIPv6 and IPv6Network)'
-      : 'EnableIPv4 and EnableIPv6 are both off; enable at least IPv4');
+    throw bad(
+      source,
+      enable6 === true
+        ? "IPv6-only networks (EnableIPv4 false) are not supported by vxtun's agent; use a dual-stack config (EnableIPv4 true with EnableIPv6 and IPv6Network)"
+        : 'EnableIPv4 and EnableIPv6 are both off; enable at least IPv4',
+    );
   }
   const ipv6 = enable6 === true ? parseIpv6Config(json, source) : null;
   for (const multi of ['Networks', 'IPv6Networks']) {
-    if (field(json, multi) !== undefined) throw bad(source, `${multi} (several networks) is not supported by vxtun; give one network in ${multi.slice(0, -1)}`);
+    if (field(json, multi) !== undefined)
+      throw bad(source, `${multi} (several networks) is not supported by vxtun; give one network in ${multi.slice(0, -1)}`);
   }
 
   const netText = field(json, 'Network');
   if (typeof netText !== 'string') throw bad(source, 'Network is missing; set it to a CIDR such as "10.244.0.0/16"');
   const network = parseSubnet4(netText);
-  if (network === null) throw bad(source, `Network ${JSON.stringify(netText)} is not an IPv4 network address in CIDR form such as "10.244.0.0/16"`);
+  if (network === null)
+    throw bad(source, `Network ${JSON.stringify(netText)} is not an IPv4 network address in CIDR form such as "10.244.0.0/16"`);
 
   const subnetLen = subnetLenOf(json, { field: 'SubnetLen', network: 'Network', bits: 32, usual: 24 }, netText, network.len, source);
 
@@ -115,7 +123,10 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
   const last = network.ip + blockSize(network.len) - step;
   const subnetMin = optionalIp(json, 'SubnetMin', source) || network.ip + step;
   const subnetMax = optionalIp(json, 'SubnetMax', source) || last;
-  for (const [name, v] of [['SubnetMin', subnetMin], ['SubnetMax', subnetMax]] as const) {
+  for (const [name, v] of [
+    ['SubnetMin', subnetMin],
+    ['SubnetMax', subnetMax],
+  ] as const) {
     if (!contains(network, v)) throw bad(source, `${name} ${formatIp4(v)} is not inside Network ${netText}`);
     if (v % step !== 0) throw bad(source, `${name} ${formatIp4(v)} is not on a /${subnetLen} boundary`);
   }
@@ -123,7 +134,8 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
 
   const backendRaw = field(json, 'Backend');
   const backend = isObject(backendRaw) ? backendRaw : {};
-  if (backendRaw !== undefined && backendRaw !== null && !isObject(backendRaw)) throw bad(source, 'Backend must be an object such as {"Type":"vxlan"}');
+  if (backendRaw !== undefined && backendRaw !== null && !isObject(backendRaw))
+    throw bad(source, 'Backend must be an object such as {"Type":"vxlan"}');
   const type = field(backend, 'Type');
   if (type !== undefined && typeof type !== 'string') throw bad(source, 'Backend.Type must be a string such as "vxlan"');
   return { network, subnetLen, subnetMin, subnetMax, ipv6, backendType: type || 'udp', backend, raw: json };
@@ -133,11 +145,22 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
  * Flannel's SubnetLen rules for either family: at most bits − 2 (room for a gateway and hosts), at least four
  * subnets in the network; default `usual` (/24, /64) when the network is wide enough, else the network's prefix + 2.
  */
-function subnetLenOf(json: Record<string, unknown>, f: { field: string; network: string; bits: number; usual: number }, netText: string, netLen: number, source: string): number {
+function subnetLenOf(
+  json: Record<string, unknown>,
+  f: { field: string; network: string; bits: number; usual: number },
+  netText: string,
+  netLen: number,
+  source: string,
+): number {
   const len = optionalUint(json, f.field, f.bits, source) ?? 0;
   if (len > 0) {
-    if (len > f.bits - 2) throw bad(source, `${f.field} ${len} must be /${f.bits - 2} or shorter (each host needs a gateway address and room for hosts)`);
-    if (len < netLen + 2) throw bad(source, `${f.network} ${netText} must be able to hold at least four /${len} subnets; use a ${f.field} of at least ${netLen + 2}`);
+    if (len > f.bits - 2)
+      throw bad(source, `${f.field} ${len} must be /${f.bits - 2} or shorter (each host needs a gateway address and room for hosts)`);
+    if (len < netLen + 2)
+      throw bad(
+        source,
+        `${f.network} ${netText} must be able to hold at least four /${len} subnets; use a ${f.field} of at least ${netLen + 2}`,
+      );
     return len;
   }
   if (netLen > f.bits - 4) throw bad(source, `${f.network} ${netText} is too small; the smallest useful ${f.network} is a /${f.bits - 4}`);
@@ -149,8 +172,15 @@ function parseIpv6Config(json: Record<string, unknown>, source: string): Ipv6Con
   const netText = field(json, 'IPv6Network');
   if (typeof netText !== 'string') throw bad(source, 'EnableIPv6 is true but IPv6Network is missing; set it to a CIDR such as "fc00::/48"');
   const network = parseSubnet6(netText);
-  if (network === null) throw bad(source, `IPv6Network ${JSON.stringify(netText)} is not an IPv6 network address in CIDR form such as "fc00::/48"`);
-  const subnetLen = subnetLenOf(json, { field: 'IPv6SubnetLen', network: 'IPv6Network', bits: 128, usual: 64 }, netText, network.len, source);
+  if (network === null)
+    throw bad(source, `IPv6Network ${JSON.stringify(netText)} is not an IPv6 network address in CIDR form such as "fc00::/48"`);
+  const subnetLen = subnetLenOf(
+    json,
+    { field: 'IPv6SubnetLen', network: 'IPv6Network', bits: 128, usual: 64 },
+    netText,
+    network.len,
+    source,
+  );
   const step = blockSize6(subnetLen);
   const ip6 = (name: string): bigint => {
     const v = field(json, name);
@@ -161,7 +191,10 @@ function parseIpv6Config(json: Record<string, unknown>, source: string): Ipv6Con
   };
   const subnetMin = ip6('IPv6SubnetMin') || network.ip + step;
   const subnetMax = ip6('IPv6SubnetMax') || network.ip + blockSize6(network.len) - step;
-  for (const [name, v] of [['IPv6SubnetMin', subnetMin], ['IPv6SubnetMax', subnetMax]] as const) {
+  for (const [name, v] of [
+    ['IPv6SubnetMin', subnetMin],
+    ['IPv6SubnetMax', subnetMax],
+  ] as const) {
     if (!contains6(network, v)) throw bad(source, `${name} ${formatIp6(v)} is not inside IPv6Network ${netText}`);
     if (v % step !== 0n) throw bad(source, `${name} ${formatIp6(v)} is not on a /${subnetLen} boundary`);
   }
@@ -172,23 +205,35 @@ function parseIpv6Config(json: Record<string, unknown>, source: string): Ipv6Con
 /** The vxlan backend options vxtun implements; anything it cannot honour is refused rather than ignored. */
 export function vxlanBackend(cfg: NetworkConfig, source = '<config>'): VxlanBackend {
   if (cfg.backendType !== 'vxlan') {
-    throw bad(source, `Backend.Type is "${cfg.backendType}"${cfg.backendType === 'udp' && field(cfg.backend, 'Type') === undefined ? ' (Flannel\'s default when Backend.Type is missing)' : ''}; vxtun speaks only "vxlan": set "Backend":{"Type":"vxlan"}`);
+    throw bad(
+      source,
+      `Backend.Type is "${cfg.backendType}"${cfg.backendType === 'udp' && field(cfg.backend, 'Type') === undefined ? " (Flannel's default when Backend.Type is missing)" : ''}; vxtun speaks only "vxlan": set "Backend":{"Type":"vxlan"}`,
+    );
   }
   const b = cfg.backend as Record<string, unknown>;
-  if (field(b, 'GBP') === true) throw bad(source, 'Backend.GBP is not supported by vxtun (it neither sends nor accepts VXLAN Group Policy headers); remove it or set it false');
+  if (field(b, 'GBP') === true)
+    throw bad(
+      source,
+      'Backend.GBP is not supported by vxtun (it neither sends nor accepts VXLAN Group Policy headers); remove it or set it false',
+    );
   const warnings: string[] = [];
-  if (field(cfg.raw, 'EnableNFTables') !== undefined) warnings.push('EnableNFTables is ignored: --ip-masq uses nftables where the host has nft, else iptables');
-  if (field(b, 'Learning') === true) warnings.push('Backend.Learning is ignored: vxtun routes by the leases, so learning source addresses from traffic adds nothing');
+  if (field(cfg.raw, 'EnableNFTables') !== undefined)
+    warnings.push('EnableNFTables is ignored: --ip-masq uses nftables where the host has nft, else iptables');
+  if (field(b, 'Learning') === true)
+    warnings.push('Backend.Learning is ignored: vxtun routes by the leases, so learning source addresses from traffic adds nothing');
   if (field(b, 'MacPrefix') !== undefined) warnings.push('Backend.MacPrefix is ignored: Flannel uses it only on Windows hosts');
   for (const k of Object.keys(b)) {
-    if (!VXLAN_FIELDS.some((f) => f.toLowerCase() === k.toLowerCase())) warnings.push(`Backend.${k} is not a field of Flannel's vxlan backend and is ignored`);
+    if (!VXLAN_FIELDS.some((f) => f.toLowerCase() === k.toLowerCase()))
+      warnings.push(`Backend.${k} is not a field of Flannel's vxlan backend and is ignored`);
   }
   const directRouting = field(b, 'DirectRouting');
-  if (directRouting !== undefined && typeof directRouting !== 'boolean') throw bad(source, `Backend.DirectRouting must be true or false, got ${JSON.stringify(directRouting)}`);
+  if (directRouting !== undefined && typeof directRouting !== 'boolean')
+    throw bad(source, `Backend.DirectRouting must be true or false, got ${JSON.stringify(directRouting)}`);
   const vni = optionalUint(b, 'VNI', 0xffffff, source) ?? 1;
   const port = optionalUint(b, 'Port', 65535, source) || VXLAN_DEFAULT_PORT;
   const mtu = optionalUint(b, 'MTU', 65535, source) || undefined;
-  if (mtu !== undefined && mtu < MIN_LINK_MTU) throw bad(source, `Backend.MTU ${mtu} is the link MTU and must be at least ${MIN_LINK_MTU} (the overlay gets MTU − 50, at least 576)`);
+  if (mtu !== undefined && mtu < MIN_LINK_MTU)
+    throw bad(source, `Backend.MTU ${mtu} is the link MTU and must be at least ${MIN_LINK_MTU} (the overlay gets MTU − 50, at least 576)`);
   return { type: 'vxlan', vni, port, mtu, directRouting: directRouting === true, warnings };
 }
 
@@ -205,8 +250,11 @@ export function inRange6(cfg: NetworkConfig, s: Subnet6 | undefined): boolean {
 
 export function describeConfig(cfg: NetworkConfig): Record<string, string | number> {
   return {
-    network: formatSubnet4(cfg.network), subnetLen: cfg.subnetLen,
-    subnetMin: formatIp4(cfg.subnetMin), subnetMax: formatIp4(cfg.subnetMax), backend: cfg.backendType,
+    network: formatSubnet4(cfg.network),
+    subnetLen: cfg.subnetLen,
+    subnetMin: formatIp4(cfg.subnetMin),
+    subnetMax: formatIp4(cfg.subnetMax),
+    backend: cfg.backendType,
     ...(cfg.ipv6 ? { ipv6Network: formatSubnet6(cfg.ipv6.network), ipv6SubnetLen: cfg.ipv6.subnetLen } : {}),
   };
 }

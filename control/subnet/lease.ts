@@ -41,7 +41,13 @@ export function subnetFromKey(key: string): Subnet4 | null {
 }
 
 /** Our vxlan lease; with `dualStack` it also carries BackendV6Data (one VTEP MAC serves both families). */
-export function vxlanLeaseAttrs(publicIp: string, vni: number, vtepMac: string, dualStack = false, publicIpv6: string | null = null): LeaseAttrs {
+export function vxlanLeaseAttrs(
+  publicIp: string,
+  vni: number,
+  vtepMac: string,
+  dualStack = false,
+  publicIpv6: string | null = null,
+): LeaseAttrs {
   const data = { VNI: vni, VtepMAC: vtepMac };
   return { publicIp, publicIpv6, backendType: 'vxlan', backendData: data, ...(dualStack ? { backendV6Data: data } : {}) };
 }

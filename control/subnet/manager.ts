@@ -74,7 +74,10 @@ export class LeaseManager {
         const theirs = vtepMacOf(decodeLeaseAttrs(mine.value));
         if (theirs !== this.vtepMac) {
           this.tookOverFrom = theirs;
-          log.warn({ subnet: formatSubnet4(mine.subnet), vtepMac: theirs }, 'the lease holding our PublicIP carries another VTEP MAC (our state dir was lost, or another host uses the same --public-ip); taking it over');
+          log.warn(
+            { subnet: formatSubnet4(mine.subnet), vtepMac: theirs },
+            'the lease holding our PublicIP carries another VTEP MAC (our state dir was lost, or another host uses the same --public-ip); taking it over',
+          );
         }
         return this.took(mine.subnet, mine.ipv6Subnet, await store.update(mine.subnet, this.value, this.ttl, mine.ipv6Subnet), 'reused');
       }
@@ -83,7 +86,11 @@ export class LeaseManager {
         await store.delete(mine.subnet, mine.ipv6Subnet);
         continue;
       }
-      const v6 = config.ipv6 ? (previous6 && inRange6(config, previous6) && isFree6(leases, previous6) ? previous6 : this.pickFree6(leases)) : undefined;
+      const v6 = config.ipv6
+        ? previous6 && inRange6(config, previous6) && isFree6(leases, previous6)
+          ? previous6
+          : this.pickFree6(leases)
+        : undefined;
       if (previous && inRange(config, previous) && isFree(leases, previous)) {
         const ttl = await store.createIfAbsent(previous, this.value, this.ttl, v6);
         if (ttl !== null) return this.took(previous, v6, ttl, 'previous');
@@ -95,7 +102,10 @@ export class LeaseManager {
       if (ttl !== null) return this.took(candidate, v6, ttl, 'allocated');
       log.info({ subnet: formatSubnet4(candidate), attempt: attempt + 1 }, 'another node claimed the same subnet first; trying again');
     }
-    throw new VxtunError('VXTUN_ERR_REGISTRY', `could not claim a subnet in ${RACE_RETRIES} tries: other nodes kept taking the chosen ones; retry in a moment`);
+    throw new VxtunError(
+      'VXTUN_ERR_REGISTRY',
+      `could not claim a subnet in ${RACE_RETRIES} tries: other nodes kept taking the chosen ones; retry in a moment`,
+    );
   }
 
   /** Renews `margin` before expiry until stop(). */
@@ -110,7 +120,10 @@ export class LeaseManager {
     const subnet = formatSubnet4(this.subnet);
     if (c.type === 'delete') {
       if (!sameSubnet(c.subnet, this.subnet)) return;
-      this.o.log.warn({ subnet }, 'our lease is gone from the registry (deleted, or expired while the registry was unreachable); taking it back');
+      this.o.log.warn(
+        { subnet },
+        'our lease is gone from the registry (deleted, or expired while the registry was unreachable); taking it back',
+      );
       this.schedule(0, () => this.reclaim());
       return;
     }
@@ -122,21 +135,32 @@ export class LeaseManager {
       // Two leases for one public IP (two hosts started at once with the same --public-ip): the newer one gives way.
       const theirs = c.lease.created;
       if (theirs !== undefined && this.created !== undefined && theirs < this.created) {
-        return this.lost(`host with VTEP MAC ${mac ?? 'none'} has held a lease for our public IP ${publicIp} (${formatSubnet4(c.lease.subnet)}) since before ours: two hosts were given the same --public-ip`, undefined, true);
+        return this.lost(
+          `host with VTEP MAC ${mac ?? 'none'} has held a lease for our public IP ${publicIp} (${formatSubnet4(c.lease.subnet)}) since before ours: two hosts were given the same --public-ip`,
+          undefined,
+          true,
+        );
       }
-      this.o.log.error({ code: 'VXTUN_ERR_LEASE_CONFLICT', subnet: formatSubnet4(c.lease.subnet), publicIp, vtepMac: mac },
-        'another host advertises our public IP in its own lease: two hosts were given the same --public-ip; its lease is not used as a peer');
+      this.o.log.error(
+        { code: 'VXTUN_ERR_LEASE_CONFLICT', subnet: formatSubnet4(c.lease.subnet), publicIp, vtepMac: mac },
+        'another host advertises our public IP in its own lease: two hosts were given the same --public-ip; its lease is not used as a peer',
+      );
       return;
     }
     if (publicIp !== this.o.attrs.publicIp) return this.lost(`host ${publicIp} (VTEP MAC ${mac ?? 'none'}) wrote its lease over ours`);
     if (c.lease.created !== undefined) this.created = c.lease.created;
     if (mac === this.vtepMac) return;
     if (mac !== undefined && mac === this.tookOverFrom) {
-      return this.lost(`the host with VTEP MAC ${mac} that held this lease for public IP ${publicIp} is still running and wrote it back: two hosts were given the same --public-ip`);
+      return this.lost(
+        `the host with VTEP MAC ${mac} that held this lease for public IP ${publicIp} is still running and wrote it back: two hosts were given the same --public-ip`,
+      );
     }
-    if (++this.defences > MAX_DEFENCES) return this.lost(`a host with our public IP ${publicIp} and VTEP MAC ${mac ?? 'none'} keeps overwriting it`);
-    this.o.log.error({ code: 'VXTUN_ERR_LEASE_CONFLICT', subnet, publicIp, vtepMac: mac, ourVtepMac: this.vtepMac },
-      'another host with our public IP overwrote our lease (same --public-ip on two hosts?); writing ours back');
+    if (++this.defences > MAX_DEFENCES)
+      return this.lost(`a host with our public IP ${publicIp} and VTEP MAC ${mac ?? 'none'} keeps overwriting it`);
+    this.o.log.error(
+      { code: 'VXTUN_ERR_LEASE_CONFLICT', subnet, publicIp, vtepMac: mac, ourVtepMac: this.vtepMac },
+      'another host with our public IP overwrote our lease (same --public-ip on two hosts?); writing ours back',
+    );
     this.schedule(0);
   }
 
@@ -160,29 +184,51 @@ export class LeaseManager {
     this.timer = null;
   }
 
-  private took(subnet: Subnet4, ipv6Subnet: Subnet6 | undefined, ttlSeconds: number, how: AcquiredHow): { subnet: Subnet4; ipv6Subnet?: Subnet6; how: AcquiredHow } {
+  private took(
+    subnet: Subnet4,
+    ipv6Subnet: Subnet6 | undefined,
+    ttlSeconds: number,
+    how: AcquiredHow,
+  ): { subnet: Subnet4; ipv6Subnet?: Subnet6; how: AcquiredHow } {
     this.subnet = subnet;
     this.ipv6Subnet = ipv6Subnet;
     this.expiresAt = Date.now() + ttlSeconds * 1000;
-    this.o.log.info({ subnet: formatSubnet4(subnet), ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}), how, ttlSeconds, expires: new Date(this.expiresAt).toISOString() }, 'lease acquired');
+    this.o.log.info(
+      {
+        subnet: formatSubnet4(subnet),
+        ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}),
+        how,
+        ttlSeconds,
+        expires: new Date(this.expiresAt).toISOString(),
+      },
+      'lease acquired',
+    );
     return ipv6Subnet ? { subnet, ipv6Subnet, how } : { subnet, how };
   }
 
   private pickFree(leases: StoredLease[]): Subnet4 {
     const c = this.o.config;
     const step = blockSize(c.subnetLen);
-    return this.pickAmong(function* () { for (let ip = c.subnetMin; ip <= c.subnetMax; ip += step) yield { ip, len: c.subnetLen }; },
+    return this.pickAmong(
+      function* () {
+        for (let ip = c.subnetMin; ip <= c.subnetMax; ip += step) yield { ip, len: c.subnetLen };
+      },
       (s) => isFree(leases, s),
-      `no free /${c.subnetLen} subnet left between SubnetMin and SubnetMax (${leases.length} leases held); widen Network/SubnetMin/SubnetMax or delete stale leases`);
+      `no free /${c.subnetLen} subnet left between SubnetMin and SubnetMax (${leases.length} leases held); widen Network/SubnetMin/SubnetMax or delete stale leases`,
+    );
   }
 
   /** Flannel picks the IPv6 subnet the same way, independently. */
   private pickFree6(leases: StoredLease[]): Subnet6 {
     const v6 = this.o.config.ipv6!;
     const step = blockSize6(v6.subnetLen);
-    return this.pickAmong(function* () { for (let ip = v6.subnetMin; ip <= v6.subnetMax; ip += step) yield { ip, len: v6.subnetLen }; },
+    return this.pickAmong(
+      function* () {
+        for (let ip = v6.subnetMin; ip <= v6.subnetMax; ip += step) yield { ip, len: v6.subnetLen };
+      },
       (s) => isFree6(leases, s),
-      `no free /${v6.subnetLen} IPv6 subnet left between IPv6SubnetMin and IPv6SubnetMax; widen IPv6Network or delete stale leases`);
+      `no free /${v6.subnetLen} IPv6 subnet left between IPv6SubnetMin and IPv6SubnetMax; widen IPv6Network or delete stale leases`,
+    );
   }
 
   /** At random among the first 100 free candidates, as Flannel does. */
@@ -212,7 +258,10 @@ export class LeaseManager {
   private schedule(delayMs: number, task: () => Promise<void> = () => this.renew()): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => { this.timer = null; void task(); }, delayMs);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void task();
+    }, delayMs);
   }
 
   private async renew(): Promise<void> {
@@ -224,7 +273,10 @@ export class LeaseManager {
       this.o.log.info({ subnet: formatSubnet4(subnet), ttlSeconds: ttl, expires: new Date(this.expiresAt).toISOString() }, 'lease renewed');
       this.schedule(this.renewDelayMs());
     } catch (err) {
-      this.o.log.warn({ subnet: formatSubnet4(subnet), err: (err as Error).message, retryMs: this.retryMs() }, 'lease renewal failed; retrying');
+      this.o.log.warn(
+        { subnet: formatSubnet4(subnet), err: (err as Error).message, retryMs: this.retryMs() },
+        'lease renewal failed; retrying',
+      );
       this.schedule(this.retryMs());
     }
   }
@@ -234,7 +286,8 @@ export class LeaseManager {
     try {
       const ttl = await this.o.store.createIfAbsent(subnet, this.value, this.ttl, this.ipv6Subnet);
       if (this.stopped) return;
-      if (ttl === null) return this.lost('another host took it after it was gone from the registry', 'restart vxtun agent to lease a new subnet');
+      if (ttl === null)
+        return this.lost('another host took it after it was gone from the registry', 'restart vxtun agent to lease a new subnet');
       this.expiresAt = Date.now() + ttl * 1000;
       this.o.log.info({ subnet: formatSubnet4(subnet), ttlSeconds: ttl }, 'lease re-created');
       this.schedule(this.renewDelayMs());

@@ -7,7 +7,13 @@ import { subnetKey } from './lease.js';
 import type { Subnet4 } from './ip4.js';
 import type { Subnet6 } from './ip6.js';
 
-interface Entry { subnet: Subnet4; ipv6Subnet?: Subnet6; value: string; created: bigint; expiry: ReturnType<typeof setTimeout> | null }
+interface Entry {
+  subnet: Subnet4;
+  ipv6Subnet?: Subnet6;
+  value: string;
+  created: bigint;
+  expiry: ReturnType<typeof setTimeout> | null;
+}
 
 export class MemoryLeaseStore implements LeaseStore {
   private readonly entries = new Map<string, Entry>();
@@ -57,12 +63,20 @@ export class MemoryLeaseStore implements LeaseStore {
   watch(h: LeaseWatchHandlers): { close(): void } {
     this.watchers.add(h);
     const leases = this.stored();
-    queueMicrotask(() => { if (this.watchers.has(h)) h.snapshot(leases, this.rev); });
-    return { close: () => { this.watchers.delete(h); } };
+    queueMicrotask(() => {
+      if (this.watchers.has(h)) h.snapshot(leases, this.rev);
+    });
+    return {
+      close: () => {
+        this.watchers.delete(h);
+      },
+    };
   }
 
   private stored(): StoredLease[] {
-    return [...this.entries.values()].map(({ subnet, ipv6Subnet, value, created }) => (ipv6Subnet ? { subnet, ipv6Subnet, value, created } : { subnet, value, created }));
+    return [...this.entries.values()].map(({ subnet, ipv6Subnet, value, created }) =>
+      ipv6Subnet ? { subnet, ipv6Subnet, value, created } : { subnet, value, created },
+    );
   }
 
   private check(): void {

@@ -61,7 +61,11 @@ export interface LeaseStore {
 export class EtcdLeaseStore implements LeaseStore {
   private readonly dir: string;
 
-  constructor(private readonly client: EtcdClient, prefix: string, private readonly o: EtcdLeaseStoreOptions = {}) {
+  constructor(
+    private readonly client: EtcdClient,
+    prefix: string,
+    private readonly o: EtcdLeaseStoreOptions = {},
+  ) {
     this.dir = `${prefix.replace(/\/+$/, '')}/subnets/`;
   }
 
@@ -106,11 +110,14 @@ export class EtcdLeaseStore implements LeaseStore {
     let generation = 0;
     let watcher: Watcher | undefined;
     let following = false;
-    const changesOf = (events: { type: 'PUT' | 'DELETE'; kv: KeyValue }[]): LeaseChange[] => events.flatMap((e): LeaseChange[] => {
-      const subnets = subnetsFromKey(e.kv.key.toString('utf8'));
-      if (!subnets) return [];
-      return e.type === 'PUT' ? [{ type: 'put', lease: { ...subnets, value: e.kv.value.toString('utf8'), created: e.kv.createRevision } }] : [{ type: 'delete', ...subnets }];
-    });
+    const changesOf = (events: { type: 'PUT' | 'DELETE'; kv: KeyValue }[]): LeaseChange[] =>
+      events.flatMap((e): LeaseChange[] => {
+        const subnets = subnetsFromKey(e.kv.key.toString('utf8'));
+        if (!subnets) return [];
+        return e.type === 'PUT'
+          ? [{ type: 'put', lease: { ...subnets, value: e.kv.value.toString('utf8'), created: e.kv.createRevision } }]
+          : [{ type: 'delete', ...subnets }];
+      });
     // Every (re)start drops the old watch and lists again: the registry may have been replaced, restored from a
     // backup or compacted meanwhile, so resuming from our revision is not safe.
     const restart = (err?: Error): void => {
@@ -137,23 +144,44 @@ export class EtcdLeaseStore implements LeaseStore {
         // Outside the try: a throwing handler is a bug to surface, not a registry outage to retry forever.
         h.snapshot(listing.leases, listing.revision);
         following = true;
-        watcher = this.client.watch(this.dir, { prefix: true, startRevision: listing.revision + 1n, maxReconnects: -1 }, {
-          events: (events, rev) => { if (gen === generation) h.changes(changesOf(events), rev); },
-          compacted: () => { if (gen === generation) restart(); },
-          error: (e) => { if (gen === generation) restart(e); },
-        });
+        watcher = this.client.watch(
+          this.dir,
+          { prefix: true, startRevision: listing.revision + 1n, maxReconnects: -1 },
+          {
+            events: (events, rev) => {
+              if (gen === generation) h.changes(changesOf(events), rev);
+            },
+            compacted: () => {
+              if (gen === generation) restart();
+            },
+            error: (e) => {
+              if (gen === generation) restart(e);
+            },
+          },
+        );
         return;
       }
     };
     let probing = false;
-    const probe = this.o.probe === undefined ? undefined : setInterval(() => {
-      if (!following || probing) return;
-      probing = true;
-      const gen = generation;
-      this.o.probe!.range(this.dir, { prefix: true, countOnly: true })
-        .then(() => undefined, (e: Error) => { if (gen === generation) restart(e); })
-        .finally(() => { probing = false; });
-    }, this.o.probeIntervalMs ?? 5000);
+    const probe =
+      this.o.probe === undefined
+        ? undefined
+        : setInterval(() => {
+            if (!following || probing) return;
+            probing = true;
+            const gen = generation;
+            this.o
+              .probe!.range(this.dir, { prefix: true, countOnly: true })
+              .then(
+                () => undefined,
+                (e: Error) => {
+                  if (gen === generation) restart(e);
+                },
+              )
+              .finally(() => {
+                probing = false;
+              });
+          }, this.o.probeIntervalMs ?? 5000);
     restart();
     return {
       close: () => {

@@ -24,7 +24,12 @@ export function formatSubnetEnv(e: SubnetEnv): string {
     `FLANNEL_NETWORK=${formatSubnet4(e.network)}`,
     // The first usable address: the CNI bridge takes it, while <subnet>.0 sits on the TUN.
     `FLANNEL_SUBNET=${formatIp4(e.subnet.ip + 1)}/${e.subnet.len}`,
-    ...(e.ipv6 ? [`FLANNEL_IPV6_NETWORK=${formatSubnet6(e.ipv6.network)}`, `FLANNEL_IPV6_SUBNET=${formatIp6(e.ipv6.subnet.ip + 1n)}/${e.ipv6.subnet.len}`] : []),
+    ...(e.ipv6
+      ? [
+          `FLANNEL_IPV6_NETWORK=${formatSubnet6(e.ipv6.network)}`,
+          `FLANNEL_IPV6_SUBNET=${formatIp6(e.ipv6.subnet.ip + 1n)}/${e.ipv6.subnet.len}`,
+        ]
+      : []),
     `FLANNEL_MTU=${e.mtu}`,
     `FLANNEL_IPMASQ=${e.ipMasq}`,
     '',
@@ -44,7 +49,9 @@ export function writeSubnetEnv(path: string, e: SubnetEnv): void {
     }
     renameSync(tmp, path);
   } catch (err) {
-    throw new VxtunError('VXTUN_ERR_STATE_DIR', `cannot write ${path}: ${(err as Error).message}; pass --subnet-file to a writable path`, { cause: err });
+    throw new VxtunError('VXTUN_ERR_STATE_DIR', `cannot write ${path}: ${(err as Error).message}; pass --subnet-file to a writable path`, {
+      cause: err,
+    });
   }
 }
 

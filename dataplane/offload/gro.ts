@@ -38,7 +38,6 @@ const MAX_PENDING_COPIES = 512;
  */
 export type RangeCopier = (src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number) => void;
 
-
 export interface CoalescerOptions {
   /** Flows tracked at once per batch (default 64). */
   maxFlows?: number;
@@ -112,7 +111,8 @@ export class Coalescer {
    * (parseIp of the packet at src[off], whose total length is len) passes that result as `parsed` so it is not parsed twice.
    */
   add(src: Uint8Array, off: number, len: number, out: PacketBatch, parsed: IpInfo | null = null): boolean {
-    if (off < 0 || len < 0 || off + len > src.length) throw new RangeError(`packet [${off}, ${off + len}) outside a ${src.length}-byte buffer`);
+    if (off < 0 || len < 0 || off + len > src.length)
+      throw new RangeError(`packet [${off}, ${off + len}) outside a ${src.length}-byte buffer`);
     const ip = parsed ?? parseIp(src, off, len, this.ip);
     let candidate = false;
     let hash = 0;
@@ -132,7 +132,14 @@ export class Coalescer {
         if (candidate && flow >= 0 && this.append(this.flowSlots[flow], src, off, ip, l4, thl, dataLen, out)) return true;
         if (!candidate && flow >= 0) this.removeFlow(flow);
       }
-    } else if (this.udp && ip !== null && ip.proto === IPPROTO_UDP && !ip.fragment && (ip.family === 6 || ip.headerLen === 20) && ip.totalLen >= ip.headerLen + UDP_HLEN) {
+    } else if (
+      this.udp &&
+      ip !== null &&
+      ip.proto === IPPROTO_UDP &&
+      !ip.fragment &&
+      (ip.family === 6 || ip.headerLen === 20) &&
+      ip.totalLen >= ip.headerLen + UDP_HLEN
+    ) {
       l4 = off + ip.headerLen;
       thl = UDP_HLEN;
       dataLen = ip.totalLen - ip.headerLen - UDP_HLEN;
@@ -254,9 +261,14 @@ export class Coalescer {
     const cur = out.lengths[i] - VIRTIO_NET_HDR_LEN;
     const iph = ip.headerLen;
     if (this.closed[i] !== 0 || this.ipHlen[i] !== iph || this.tcpHlen[i] !== thl || dataLen > this.gsoSize[i]) return false;
-    if (tcpSeq(src, l4) !== this.nextSeq[i] || cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize) return false;
+    if (tcpSeq(src, l4) !== this.nextSeq[i] || cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize)
+      return false;
     // Same ACK number, same TCP options.
-    if (!bytesEqual(src, l4 + TCP_ACK, buf, pkt + iph + TCP_ACK, 4) || !bytesEqual(src, l4 + TCP_HLEN_MIN, buf, pkt + iph + TCP_HLEN_MIN, thl - TCP_HLEN_MIN)) return false;
+    if (
+      !bytesEqual(src, l4 + TCP_ACK, buf, pkt + iph + TCP_ACK, 4) ||
+      !bytesEqual(src, l4 + TCP_HLEN_MIN, buf, pkt + iph + TCP_HLEN_MIN, thl - TCP_HLEN_MIN)
+    )
+      return false;
     if (!sameIpFields(src, off, buf, pkt, ip.family)) return false;
     if (this.copier !== null) this.copyLater(src, l4 + thl, buf, pkt + cur, dataLen);
     else copyPayload(src, l4 + thl, buf, pkt + cur, dataLen);
@@ -275,8 +287,10 @@ export class Coalescer {
     const buf = out.buf;
     const pkt = out.offsets[i] + VIRTIO_NET_HDR_LEN;
     const cur = out.lengths[i] - VIRTIO_NET_HDR_LEN;
-    if (this.closed[i] !== 0 || this.ipHlen[i] !== ip.headerLen || dataLen > this.gsoSize[i] || this.merged[i] + 1 >= UDP_MAX_SEGMENTS) return false;
-    if (cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize || !sameIpFields(src, off, buf, pkt, ip.family)) return false;
+    if (this.closed[i] !== 0 || this.ipHlen[i] !== ip.headerLen || dataLen > this.gsoSize[i] || this.merged[i] + 1 >= UDP_MAX_SEGMENTS)
+      return false;
+    if (cur + dataLen > MAX_IP_LEN || VIRTIO_NET_HDR_LEN + cur + dataLen > out.slotSize || !sameIpFields(src, off, buf, pkt, ip.family))
+      return false;
     if (this.copier !== null) this.copyLater(src, l4 + UDP_HLEN, buf, pkt + cur, dataLen);
     else copyPayload(src, l4 + UDP_HLEN, buf, pkt + cur, dataLen);
     out.lengths[i] += dataLen;
@@ -289,8 +303,11 @@ export class Coalescer {
 /** Header fields a merged packet keeps for all its segments: TOS/TTL/DF (IPv4), first word and hop limit (IPv6). */
 function sameIpFields(src: Uint8Array, off: number, buf: Uint8Array, pkt: number, family: 4 | 6): boolean {
   if (family === 4) {
-    return src[off + IPV4_TOS] === buf[pkt + IPV4_TOS] && src[off + IPV4_TTL] === buf[pkt + IPV4_TTL] &&
-      src[off + IPV4_FLAGS_FRAG] >>> 5 === buf[pkt + IPV4_FLAGS_FRAG] >>> 5;
+    return (
+      src[off + IPV4_TOS] === buf[pkt + IPV4_TOS] &&
+      src[off + IPV4_TTL] === buf[pkt + IPV4_TTL] &&
+      src[off + IPV4_FLAGS_FRAG] >>> 5 === buf[pkt + IPV4_FLAGS_FRAG] >>> 5
+    );
   }
   // Version, traffic class and flow label, then the hop limit.
   return bytesEqual(src, off, buf, pkt, 4) && src[off + IPV6_HOP_LIMIT] === buf[pkt + IPV6_HOP_LIMIT];

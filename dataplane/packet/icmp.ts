@@ -43,7 +43,13 @@ function sourceUnanswerable(buf: Uint8Array, info: IpInfo): boolean {
  * error, a source that cannot be answered, a gateway address of the wrong family, or too little room in out).
  */
 export function writeTooBig(
-  origBuf: Uint8Array, off: number, len: number, mtu: number, gatewayAddr: Uint8Array, out: Uint8Array, outOff: number,
+  origBuf: Uint8Array,
+  off: number,
+  len: number,
+  mtu: number,
+  gatewayAddr: Uint8Array,
+  out: Uint8Array,
+  outOff: number,
 ): number {
   const info = parseIp(origBuf, off, len, orig);
   if (info === null || gatewayAddr.length !== info.addrLen) return 0;

@@ -93,8 +93,16 @@ export function setIpLength(buf: Uint8Array, off: number, family: 4 | 6, headerL
 
 /** Writes a plain IP header of either family (no options) for payloadLen bytes; returns its length. */
 export function writeIpHeader(
-  buf: Uint8Array, off: number, family: 4 | 6, proto: number, ttl: number,
-  src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, payloadLen: number,
+  buf: Uint8Array,
+  off: number,
+  family: 4 | 6,
+  proto: number,
+  ttl: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  payloadLen: number,
 ): number {
   if (family === 4) {
     writeIpv4Header(buf, off, proto, ttl, src, srcOff, dst, dstOff, IPV4_HLEN + payloadLen);

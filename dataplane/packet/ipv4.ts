@@ -24,8 +24,16 @@ export function fixIpv4Checksum(buf: Uint8Array, off: number, headerLen: number)
 
 /** Writes a 20-byte IPv4 header (no options, DF set, TOS 0) with a valid checksum. */
 export function writeIpv4Header(
-  buf: Uint8Array, off: number, proto: number, ttl: number,
-  src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, totalLen: number, id = 0,
+  buf: Uint8Array,
+  off: number,
+  proto: number,
+  ttl: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  totalLen: number,
+  id = 0,
 ): void {
   buf[off] = 0x45;
   buf[off + 1] = 0;

@@ -12,8 +12,15 @@ export const IPV6_MIN_MTU = 1280;
 
 /** Writes a 40-byte IPv6 header (traffic class and flow label 0). */
 export function writeIpv6Header(
-  buf: Uint8Array, off: number, nextHeader: number, hopLimit: number,
-  src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, payloadLen: number,
+  buf: Uint8Array,
+  off: number,
+  nextHeader: number,
+  hopLimit: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  payloadLen: number,
 ): void {
   buf[off] = 0x60;
   buf[off + 1] = 0;

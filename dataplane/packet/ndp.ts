@@ -52,7 +52,7 @@ export function parseNeighborSolicit(buf: Uint8Array, ipOff: number, len: number
   copyBytes(buf, icmp + 8, out.targetIp, 0, 16);
   out.senderMac.fill(0);
   out.hasSenderMac = false;
-  for (let opt = icmp + 24; opt + 2 <= icmp + icmpLen;) {
+  for (let opt = icmp + 24; opt + 2 <= icmp + icmpLen; ) {
     const optLen = buf[opt + 1] * 8;
     if (optLen === 0 || opt + optLen > icmp + icmpLen) return null;
     if (buf[opt] === OPT_SOURCE_LLADDR && optLen === 8) {
@@ -74,7 +74,13 @@ export function solicitAsksFor(req: NeighborSolicit, ip: Uint8Array): boolean {
  * ourMac (flags Solicited + Override, target link-layer address option). dstMac defaults to the MAC the
  * solicitation carried; pass the frame's Ethernet source when it had none. Returns NA_FRAME_LEN.
  */
-export function writeNeighborAdvert(out: Uint8Array, outOff: number, ourMac: Uint8Array, req: NeighborSolicit, dstMac: Uint8Array = req.senderMac): number {
+export function writeNeighborAdvert(
+  out: Uint8Array,
+  outOff: number,
+  ourMac: Uint8Array,
+  req: NeighborSolicit,
+  dstMac: Uint8Array = req.senderMac,
+): number {
   writeEthernet(out, outOff, dstMac, ourMac, ETHERTYPE_IPV6);
   const ip = outOff + ETH_HLEN;
   writeIpv6Header(out, ip, IPPROTO_ICMPV6, ND_HOP_LIMIT, req.targetIp, 0, req.senderIp, 0, NA_LEN);

@@ -42,4 +42,3 @@ export function tcpFlags(buf: Uint8Array, off: number): number {
 export function tcpHeaderLen(buf: Uint8Array, off: number): number {
   return (buf[off + TCP_DATA_OFFSET] >>> 4) * 4;
 }
-

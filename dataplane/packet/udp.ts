@@ -22,4 +22,3 @@ export function udpChecksum(buf: Uint8Array, off: number): number {
 export function udpChecksumField(sum: number): number {
   return sum === 0 ? 0xffff : sum;
 }
-

@@ -56,8 +56,11 @@ export function readVni(buf: Uint8Array, off: number, len: number): number {
  */
 export function innerEthertype(buf: Uint8Array, ethOff: number, ourMac: Uint8Array): number {
   const type = readU16(buf, ethOff + ETH_TYPE);
-  if (!bytesEqual(buf, ethOff, ourMac, 0, 6) && !(type === ETHERTYPE_ARP && isBroadcastMac(buf, ethOff)) &&
-    !(type === ETHERTYPE_IPV6 && isSolicitedNodeMac(buf, ethOff))) {
+  if (
+    !bytesEqual(buf, ethOff, ourMac, 0, 6) &&
+    !(type === ETHERTYPE_ARP && isBroadcastMac(buf, ethOff)) &&
+    !(type === ETHERTYPE_IPV6 && isSolicitedNodeMac(buf, ethOff))
+  ) {
     return ~DropReason.NOT_OUR_MAC;
   }
   if (type !== ETHERTYPE_IPV4 && type !== ETHERTYPE_IPV6 && type !== ETHERTYPE_ARP) return ~DropReason.BAD_ETHERTYPE;

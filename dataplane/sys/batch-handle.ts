@@ -20,8 +20,16 @@ export function bindBatch(native: NativeShim, batch: PacketBatch): BoundBatch {
   if (b === undefined) {
     const status = new Int32Array(STATUS_LEN);
     const handle = native.bindBatch(
-      batch.buf, batch.slotSize, batch.capacity, batch.offsets, batch.lengths, batch.segSizes,
-      batch.families, batch.addrs, batch.ports, status,
+      batch.buf,
+      batch.slotSize,
+      batch.capacity,
+      batch.offsets,
+      batch.lengths,
+      batch.segSizes,
+      batch.families,
+      batch.addrs,
+      batch.ports,
+      status,
     );
     b = { handle, status };
     bound.set(batch, b);

@@ -10,10 +10,20 @@ const native = loadNative();
  * checksums. isUdp: a result of 0 is sent as 0xffff.
  */
 export function finishSegmentChecksums(
-  buf: Uint8Array, first: number, stride: number, count: number, l4Off: number, csumOff: number, lengths: Int32Array, isUdp: boolean,
+  buf: Uint8Array,
+  first: number,
+  stride: number,
+  count: number,
+  l4Off: number,
+  csumOff: number,
+  lengths: Int32Array,
+  isUdp: boolean,
 ): void {
   const r = native.csumSegments(buf, first, stride, count, l4Off, csumOff, lengths, isUdp ? 1 : 0);
-  if (r < 0) throw invalid(`finishSegmentChecksums: a segment lies outside the buffer or is too short (first ${first}, stride ${stride}, count ${count})`);
+  if (r < 0)
+    throw invalid(
+      `finishSegmentChecksums: a segment lies outside the buffer or is too short (first ${first}, stride ${stride}, count ${count})`,
+    );
 }
 
 /**
@@ -22,10 +32,20 @@ export function finishSegmentChecksums(
  * segmentsCopied to tsoSplit to fix them. Returns the number of segments.
  */
 export function copySegments(
-  src: Uint8Array, pktOff: number, pktLen: number, hdrLen: number, gsoSize: number, out: Uint8Array, outOff: number, stride: number,
+  src: Uint8Array,
+  pktOff: number,
+  pktLen: number,
+  hdrLen: number,
+  gsoSize: number,
+  out: Uint8Array,
+  outOff: number,
+  stride: number,
 ): number {
   const n = native.copySegments(src, pktOff, pktLen, hdrLen, gsoSize, out, outOff, stride);
-  if (n < 0) throw invalid(`copySegments: the packet or its segments lie outside their buffers (packet ${pktOff}+${pktLen}, header ${hdrLen}, gso ${gsoSize}, stride ${stride})`);
+  if (n < 0)
+    throw invalid(
+      `copySegments: the packet or its segments lie outside their buffers (packet ${pktOff}+${pktLen}, header ${hdrLen}, gso ${gsoSize}, stride ${stride})`,
+    );
   return n;
 }
 

@@ -14,8 +14,16 @@ export type BatchHandle = { readonly __batchHandle: unique symbol };
 
 export interface NativeShim {
   bindBatch(
-    buf: Uint8Array, slotSize: number, capacity: number, offsets: Int32Array, lengths: Int32Array,
-    segSizes: Int32Array, families: Uint8Array, addrs: Uint8Array, ports: Uint16Array, status: Int32Array,
+    buf: Uint8Array,
+    slotSize: number,
+    capacity: number,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    segSizes: Int32Array,
+    families: Uint8Array,
+    addrs: Uint8Array,
+    ports: Uint16Array,
+    status: Int32Array,
   ): BatchHandle;
   tunOpen(name: string, flags: number, fdsOut: Int32Array, nameOut: Uint8Array): number;
   tunRead(fd: number, batch: BatchHandle, headroom: number): number;
@@ -33,10 +41,28 @@ export interface NativeShim {
   eventfdSignal(fd: number): number;
   eventfdDrain(fd: number): number;
   closeFd(fd: number): number;
-  csumSegments(buf: Uint8Array, first: number, stride: number, count: number, l4Off: number, csumOff: number, lengths: Int32Array, isUdp: number): number;
+  csumSegments(
+    buf: Uint8Array,
+    first: number,
+    stride: number,
+    count: number,
+    l4Off: number,
+    csumOff: number,
+    lengths: Int32Array,
+    isUdp: number,
+  ): number;
   copyRanges(src: Uint8Array, dst: Uint8Array, list: Int32Array, count: number): number;
   sumRange(buf: Uint8Array, off: number, len: number): number;
-  copySegments(src: Uint8Array, pktOff: number, pktLen: number, hdrLen: number, gsoSize: number, out: Uint8Array, outOff: number, stride: number): number;
+  copySegments(
+    src: Uint8Array,
+    pktOff: number,
+    pktLen: number,
+    hdrLen: number,
+    gsoSize: number,
+    out: Uint8Array,
+    outOff: number,
+    stride: number,
+  ): number;
 }
 
 export const TUN_FLAG_MULTI_QUEUE = 1;
@@ -76,7 +102,9 @@ export function loadNative(): NativeShim {
   try {
     shim = createRequire(import.meta.url)(path) as NativeShim;
   } catch (cause) {
-    throw new VxtunError('VXTUN_ERR_NATIVE_MISSING', `the native shim at ${path} failed to load; rebuild it with \`npm run install\``, { cause });
+    throw new VxtunError('VXTUN_ERR_NATIVE_MISSING', `the native shim at ${path} failed to load; rebuild it with \`npm run install\``, {
+      cause,
+    });
   }
   return shim;
 }

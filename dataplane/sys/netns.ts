@@ -29,7 +29,12 @@ export function withNetns<T>(name: string, fn: () => T): T {
       const back = native.setNetns(home);
       if (back < 0) {
         // biome-ignore lint/correctness/noUnsafeFinally: a thread left in the wrong namespace is worse than losing fn's error
-        throw sysError('VXTUN_ERR_SYSCALL', 'returning to the original network namespace', back, 'the thread is stranded; exit the process');
+        throw sysError(
+          'VXTUN_ERR_SYSCALL',
+          'returning to the original network namespace',
+          back,
+          'the thread is stranded; exit the process',
+        );
       }
     }
   } finally {

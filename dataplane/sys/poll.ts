@@ -16,7 +16,13 @@ class NativePoller implements Poller {
 
   wait(timeoutMs: number): number {
     const r = this.closed ? 0 : this.native.pollWait(this.tunFd, this.udpFd, this.wakeFd, timeoutMs);
-    if (r < 0) throw sysError('VXTUN_ERR_SYSCALL', `polling fds ${this.tunFd}/${this.udpFd}/${this.wakeFd}`, r, 'one of them was closed; restart vxtun');
+    if (r < 0)
+      throw sysError(
+        'VXTUN_ERR_SYSCALL',
+        `polling fds ${this.tunFd}/${this.udpFd}/${this.wakeFd}`,
+        r,
+        'one of them was closed; restart vxtun',
+      );
     return r;
   }
 
@@ -31,7 +37,11 @@ class NativePoller implements Poller {
 }
 
 export function createPoller(tun: TunQueue, udp: UdpBind, wakeFd: number): Poller {
-  return new NativePoller(checkInt('tun.fd', tun?.fd, 0, 0x7fffffff), checkInt('udp.fd', udp?.fd, 0, 0x7fffffff), checkInt('wakeFd', wakeFd, 0, 0x7fffffff));
+  return new NativePoller(
+    checkInt('tun.fd', tun?.fd, 0, 0x7fffffff),
+    checkInt('udp.fd', udp?.fd, 0, 0x7fffffff),
+    checkInt('wakeFd', wakeFd, 0, 0x7fffffff),
+  );
 }
 
 /** A non-blocking eventfd; pass its number to worker threads, signal it with signalWake, close it with closeFd. */

@@ -78,7 +78,12 @@ class NativeTunQueue implements TunQueue {
   private failure(what: string, negErrno: number, arg: number): VxtunError {
     if (negErrno === -EINVAL) return invalid(`TUN ${what} fd ${this.fd}: headroom/count ${arg} does not fit the batch`);
     if (negErrno === -EFAULT) return invalid(`TUN ${what} fd ${this.fd}: a packet's offset/length lies outside the batch buffer`);
-    return sysError('VXTUN_ERR_SYSCALL', `${what} TUN queue fd ${this.fd}`, negErrno, 'the TUN device was closed or removed; restart vxtun');
+    return sysError(
+      'VXTUN_ERR_SYSCALL',
+      `${what} TUN queue fd ${this.fd}`,
+      negErrno,
+      'the TUN device was closed or removed; restart vxtun',
+    );
   }
 }
 
@@ -96,8 +101,12 @@ export function openTun(opts: TunOptions): OpenedTun {
   const flags = (multiQueue ? TUN_FLAG_MULTI_QUEUE : 0) | (vnetHdr ? TUN_FLAG_VNET_HDR : 0) | (exclusive ? TUN_FLAG_EXCLUSIVE : 0);
   const offloadFlags = native.tunOpen(name, flags, fds, nameOut);
   if (offloadFlags < 0) {
-    throw sysError('VXTUN_ERR_TUN_OPEN', `opening TUN ${name} (${queues} queue(s))`, offloadFlags,
-      'check that /dev/net/tun exists (modprobe tun), that an existing device of that name has the same flags, and that multi-queue is supported');
+    throw sysError(
+      'VXTUN_ERR_TUN_OPEN',
+      `opening TUN ${name} (${queues} queue(s))`,
+      offloadFlags,
+      'check that /dev/net/tun exists (modprobe tun), that an existing device of that name has the same flags, and that multi-queue is supported',
+    );
   }
   const actual = Buffer.from(nameOut).toString('latin1').replace(/\0.*$/s, '');
   return { name: actual, queues: Array.from(fds, (fd) => new NativeTunQueue(fd, vnetHdr, offloadFlags)) };
@@ -105,7 +114,11 @@ export function openTun(opts: TunOptions): OpenedTun {
 
 /** Wraps a queue fd opened elsewhere in this process (a worker gets the fd from the main thread). */
 export function tunQueueFromFd(fd: number, vnetHdr: boolean, offloadFlags: number): TunQueue {
-  return new NativeTunQueue(checkInt('fd', fd, 0, 0x7fffffff), checkBool('vnetHdr', vnetHdr), checkInt('offloadFlags', offloadFlags, 0, 0xffff));
+  return new NativeTunQueue(
+    checkInt('fd', fd, 0, 0x7fffffff),
+    checkBool('vnetHdr', vnetHdr),
+    checkInt('offloadFlags', offloadFlags, 0, 0xffff),
+  );
 }
 
 /** Sets MTU, addresses, brings the link up, then adds routes (IPv4 routes need the device up). Re-running is harmless. */
@@ -118,7 +131,13 @@ export function configureLink(name: string, cfg: LinkConfig): void {
   if (addrs.filter((a) => a.family === 4).length > 1) throw invalid('at most one IPv4 address per link');
   const native = loadNative();
   const step = (what: string, r: number): void => {
-    if (r < 0) throw sysError('VXTUN_ERR_LINK', `${what} on ${name}`, r, 'check that the device exists in this network namespace and the values are valid');
+    if (r < 0)
+      throw sysError(
+        'VXTUN_ERR_LINK',
+        `${what} on ${name}`,
+        r,
+        'check that the device exists in this network namespace and the values are valid',
+      );
   };
   step(`setting MTU ${mtu}`, native.linkSetMtu(name, mtu));
   for (const a of addrs) step(`adding address ${a.text}/${a.prefixLen}`, native.linkAdd(name, a.family, a.bytes, a.prefixLen, 0));
@@ -131,7 +150,8 @@ export function linkState(name: string): 'up' | 'down' | 'gone' {
   checkIfName('link name', name);
   const flags = loadNative().linkFlags(name);
   if (flags === -constants.errno.ENODEV) return 'gone';
-  if (flags < 0) throw sysError('VXTUN_ERR_LINK', `reading the flags of ${name}`, flags, 'check that the device exists in this network namespace');
+  if (flags < 0)
+    throw sysError('VXTUN_ERR_LINK', `reading the flags of ${name}`, flags, 'check that the device exists in this network namespace');
   return (flags & 1) !== 0 ? 'up' : 'down';
 }
 
@@ -149,7 +169,10 @@ export function linkTxDropped(name: string): number | undefined {
   }
   const line = text.split('\n').find((l) => l.trimStart().startsWith(`${name}:`));
   // After "name:": 8 receive fields (bytes packets errs drop fifo frame compressed multicast), then transmit ones.
-  const tx = line?.slice(line.indexOf(':') + 1).trim().split(/\s+/)[11];
+  const tx = line
+    ?.slice(line.indexOf(':') + 1)
+    .trim()
+    .split(/\s+/)[11];
   return tx === undefined ? undefined : Number(tx);
 }
 

@@ -99,8 +99,12 @@ export function openUdp(opts: UdpOptions): NativeUdpBind {
   const flags = (reusePort ? UDP_FLAG_REUSEPORT : 0) | (gro ? UDP_FLAG_GRO : 0) | (zeroChecksum ? UDP_FLAG_NO_CHECK : 0);
   const fd = native.udpOpen(family, addr, port, flags, bufferBytes, info);
   if (fd < 0) {
-    throw sysError('VXTUN_ERR_UDP_SOCKET', `binding UDP ${family === 6 ? `[${opts.address}]` : opts.address}:${port}`, fd,
-      'check that the address belongs to this host and that no other process holds the port without SO_REUSEPORT');
+    throw sysError(
+      'VXTUN_ERR_UDP_SOCKET',
+      `binding UDP ${family === 6 ? `[${opts.address}]` : opts.address}:${port}`,
+      fd,
+      'check that the address belongs to this host and that no other process holds the port without SO_REUSEPORT',
+    );
   }
   return new NativeUdpBind(fd, family, info[1] === 1, info[2] === 1, info[0]);
 }

@@ -15,7 +15,9 @@ const clients: EtcdClient[] = [];
 async function fakeGateway(handler: Handler): Promise<string> {
   const srv = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => handler(req.url ?? '', body ? JSON.parse(body) : undefined, req, res));
   });
   servers.push(srv);
@@ -23,10 +25,28 @@ async function fakeGateway(handler: Handler): Promise<string> {
   return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
 }
 
-const header = (rev: number) => ({ cluster_id: '14841639068965178418', member_id: '10276657743932975437', revision: String(rev), raft_term: '2' });
-const kv = (key: string, rev: number, value = 'v') => ({ key: Buffer.from(key).toString('base64'), create_revision: String(rev), mod_revision: String(rev), version: '1', value: Buffer.from(value).toString('base64') });
-const json = (res: http.ServerResponse, status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
-const client = (endpoints: string[]) => { const c = new EtcdClient({ endpoints, timeoutMs: 2000 }); clients.push(c); return c; };
+const header = (rev: number) => ({
+  cluster_id: '14841639068965178418',
+  member_id: '10276657743932975437',
+  revision: String(rev),
+  raft_term: '2',
+});
+const kv = (key: string, rev: number, value = 'v') => ({
+  key: Buffer.from(key).toString('base64'),
+  create_revision: String(rev),
+  mod_revision: String(rev),
+  version: '1',
+  value: Buffer.from(value).toString('base64'),
+});
+const json = (res: http.ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+const client = (endpoints: string[]) => {
+  const c = new EtcdClient({ endpoints, timeoutMs: 2000 });
+  clients.push(c);
+  return c;
+};
 
 /**
  * A gateway whose /v3/watch answers the n-th stream with streams[n] (the last one for any later stream); the
@@ -38,14 +58,20 @@ async function watchGateway(streams: ((line: (o: unknown) => void, end: () => vo
     if (path !== '/v3/watch') return json(res, 404, {});
     creates.push(body.create_request);
     res.writeHead(200, { 'content-type': 'application/json' });
-    streams[Math.min(creates.length, streams.length) - 1]((o) => res.write(`${JSON.stringify(o)}\n`), () => res.end());
+    streams[Math.min(creates.length, streams.length) - 1](
+      (o) => res.write(`${JSON.stringify(o)}\n`),
+      () => res.end(),
+    );
   });
   return { url, creates };
 }
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) { s.closeAllConnections(); await new Promise((r) => s.close(r)); }
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
 });
 
 describe('etcd client under faults (scripted gateway)', () => {
@@ -53,7 +79,11 @@ describe('etcd client under faults (scripted gateway)', () => {
     let seenHeader: string | undefined;
     const live = await fakeGateway((_path, _b, req, res) => {
       seenHeader = req.headers['grpc-metadata-hasleader'] as string;
-      json(res, 200, { header: header(7), kvs: [{ ...kv('/k', 7), create_revision: '9007199254740993', lease: '7587869874658723456' }], count: '1' });
+      json(res, 200, {
+        header: header(7),
+        kvs: [{ ...kv('/k', 7), create_revision: '9007199254740993', lease: '7587869874658723456' }],
+        count: '1',
+      });
     });
     const dead = `http://127.0.0.1:${await freePort()}`;
     const got = await client([dead, live]).get('/k');
@@ -65,25 +95,45 @@ describe('etcd client under faults (scripted gateway)', () => {
     const bodies = [
       [412, { error: 'etcdserver: lease already exists', message: 'etcdserver: lease already exists', code: 9 }], // Debian 3.4.23
       [400, { code: 5, message: 'etcdserver: requested lease not found', details: [] }], // 3.6
-      [400, { error: 'etcdserver: mvcc: required revision has been compacted', message: 'etcdserver: mvcc: required revision has been compacted', code: 11 }],
+      [
+        400,
+        {
+          error: 'etcdserver: mvcc: required revision has been compacted',
+          message: 'etcdserver: mvcc: required revision has been compacted',
+          code: 11,
+        },
+      ],
     ] as const;
     let i = 0;
-    const url = await fakeGateway((_p, _b, _r, res) => { const [s, b] = bodies[i++]; json(res, s, b); });
+    const url = await fakeGateway((_p, _b, _r, res) => {
+      const [s, b] = bodies[i++];
+      json(res, s, b);
+    });
     const c = client([url]);
     const errs = [] as EtcdError[];
     for (let n = 0; n < bodies.length; n++) errs.push(await c.range('/k').catch((e) => e));
     expect(errs.map((e) => [e.code, e.grpcCode, e.httpStatus])).toEqual([
-      ['VXTUN_ERR_REGISTRY', 9, 412], ['VXTUN_ERR_LEASE_NOT_FOUND', 5, 400], ['VXTUN_ERR_COMPACTED', 11, 400]]);
+      ['VXTUN_ERR_REGISTRY', 9, 412],
+      ['VXTUN_ERR_LEASE_NOT_FOUND', 5, 400],
+      ['VXTUN_ERR_COMPACTED', 11, 400],
+    ]);
   });
 
   it('retries a write refused with "no leader" on the next endpoint, but not one that timed out', async () => {
-    const noLeader = await fakeGateway((_p, _b, _r, res) => json(res, 503, { error: 'etcdserver: no leader', message: 'etcdserver: no leader', code: 14 }));
+    const noLeader = await fakeGateway((_p, _b, _r, res) =>
+      json(res, 503, { error: 'etcdserver: no leader', message: 'etcdserver: no leader', code: 14 }),
+    );
     let puts = 0;
-    const ok = await fakeGateway((_p, _b, _r, res) => { puts++; json(res, 200, { header: header(3) }); });
+    const ok = await fakeGateway((_p, _b, _r, res) => {
+      puts++;
+      json(res, 200, { header: header(3) });
+    });
     expect((await client([noLeader, ok]).put('/k', 'v')).header.revision).toBe(3n);
     expect(puts).toBe(1);
     const silent = await fakeGateway(() => undefined); // accepts, never answers
-    const err = await client([silent, ok]).put('/k', 'v').catch((e) => e);
+    const err = await client([silent, ok])
+      .put('/k', 'v')
+      .catch((e) => e);
     expect(err.code).toBe('VXTUN_ERR_REGISTRY_UNAVAILABLE');
     expect(puts).toBe(1); // an ambiguous write is reported, not repeated
   });
@@ -98,7 +148,12 @@ describe('etcd client under faults (scripted gateway)', () => {
       },
       (line) => {
         line({ result: { header: header(13), created: true } });
-        line({ result: { header: header(13), events: [{ kv: kv('/w/b', 12) }, { type: 'DELETE', kv: { key: kv('/w/a', 13).key, mod_revision: '13' } }] } });
+        line({
+          result: {
+            header: header(13),
+            events: [{ kv: kv('/w/b', 12) }, { type: 'DELETE', kv: { key: kv('/w/a', 13).key, mod_revision: '13' } }],
+          },
+        });
       },
     ]);
     const got: WatchEvent[] = [];
@@ -107,7 +162,11 @@ describe('etcd client under faults (scripted gateway)', () => {
     while (got.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     w.close();
     expect(creates.map((c) => c.start_revision)).toEqual([undefined, '13']);
-    expect(got.map((e) => [e.type, text(e.kv.key), e.kv.modRevision])).toEqual([['PUT', '/w/a', 11n], ['PUT', '/w/b', 12n], ['DELETE', '/w/a', 13n]]);
+    expect(got.map((e) => [e.type, text(e.kv.key), e.kv.modRevision])).toEqual([
+      ['PUT', '/w/a', 11n],
+      ['PUT', '/w/b', 12n],
+      ['DELETE', '/w/a', 13n],
+    ]);
     expect([w.duplicatesDropped, w.reconnects]).toEqual([1, 1]);
   });
 
@@ -117,7 +176,9 @@ describe('etcd client under faults (scripted gateway)', () => {
         line({ result: { header: header(10), created: true } });
         line({ result: { header: header(11), events: [{ kv: kv('/s/a', 11) }] } });
         // What etcd 3.4.23's gateway writes to every open watch when the member gets SIGTERM.
-        line({ error: { grpc_code: 1, http_code: 408, message: 'grpc: the client connection is closing', http_status: 'Request Timeout' } });
+        line({
+          error: { grpc_code: 1, http_code: 408, message: 'grpc: the client connection is closing', http_status: 'Request Timeout' },
+        });
         end();
       },
       (line) => {
@@ -133,7 +194,10 @@ describe('etcd client under faults (scripted gateway)', () => {
     w.close();
     expect(errors).toEqual([]);
     expect(creates.map((c) => c.start_revision)).toEqual([undefined, '12']);
-    expect(got.map((e) => [text(e.kv.key), e.kv.modRevision])).toEqual([['/s/a', 11n], ['/s/b', 12n]]);
+    expect(got.map((e) => [text(e.kv.key), e.kv.modRevision])).toEqual([
+      ['/s/a', 11n],
+      ['/s/b', 12n],
+    ]);
     expect(w.reconnects).toBe(1);
   });
 

@@ -15,11 +15,14 @@ describe('token auth against etcd 3.4.23 (user/password, Authorization header, r
       ['/v3/auth/user/add', { name: 'root', password: 'rootpw' }],
       ['/v3/auth/user/grant', { user: 'root', role: 'root' }],
       ['/v3/auth/enable', {}],
-    ] as const) expect((await post(etcd.url, path, body)).status).toBe(200);
+    ] as const)
+      expect((await post(etcd.url, path, body)).status).toBe(200);
   });
-  afterAll(async () => { await etcd?.stop(); });
+  afterAll(async () => {
+    await etcd?.stop();
+  });
 
-  it('a client with credentials reads and writes; one without gets etcd\'s auth error', async () => {
+  it("a client with credentials reads and writes; one without gets etcd's auth error", async () => {
     const authed = new EtcdClient({ endpoints: [etcd!.url], auth: { user: 'root', password: 'rootpw' } });
     const anonymous = new EtcdClient({ endpoints: [etcd!.url] });
     const wrong = new EtcdClient({ endpoints: [etcd!.url], auth: { user: 'root', password: 'nope' } });

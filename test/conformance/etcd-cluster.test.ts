@@ -9,18 +9,29 @@ import { until } from './targets.js';
 
 /** The members ordered with the leader first when `leaderFirst`, else a follower first. */
 async function ordered(members: EtcdProcess[], leaderFirst: boolean): Promise<EtcdProcess[]> {
-  const roles = await Promise.all(members.map(async (m) => {
-    const c = new EtcdClient({ endpoints: [m.url] });
-    try { const st = await c.status(); return st.leader === st.header.memberId; } finally { c.close(); }
-  }));
+  const roles = await Promise.all(
+    members.map(async (m) => {
+      const c = new EtcdClient({ endpoints: [m.url] });
+      try {
+        const st = await c.status();
+        return st.leader === st.header.memberId;
+      } finally {
+        c.close();
+      }
+    }),
+  );
   const first = members.findIndex((_, i) => roles[i] === leaderFirst);
   return [members[first], ...members.filter((_, i) => i !== first)];
 }
 
 describe('failover across a 3-member etcd 3.4.23 cluster', () => {
   let members: EtcdProcess[] = [];
-  beforeAll(async () => { members = await startEtcdCluster(3); });
-  afterAll(async () => { await Promise.all(members.map((m) => m.stop())); });
+  beforeAll(async () => {
+    members = await startEtcdCluster(3);
+  });
+  afterAll(async () => {
+    await Promise.all(members.map((m) => m.stop()));
+  });
 
   it('a follower dies: writes, reads and the watch continue on the next endpoint, events exactly once', async () => {
     const order = await ordered(members, false);
@@ -37,8 +48,11 @@ describe('failover across a 3-member etcd 3.4.23 cluster', () => {
       expect(text((await client.get('/failover/b'))?.value)).toBe('2');
       await until(() => got.length >= 3, 10_000);
       w.close();
-      expect(got.map((e) => [text(e.kv.key), text(e.kv.value), e.prevKv ? text(e.prevKv.value) : null]))
-        .toEqual([['/failover/a', '1', null], ['/failover/b', '2', null], ['/failover/a', '3', '1']]);
+      expect(got.map((e) => [text(e.kv.key), text(e.kv.value), e.prevKv ? text(e.prevKv.value) : null])).toEqual([
+        ['/failover/a', '1', null],
+        ['/failover/b', '2', null],
+        ['/failover/a', '3', '1'],
+      ]);
       expect(got[1].kv.modRevision).toBe(b.header.revision);
       expect(w.reconnects).toBeGreaterThanOrEqual(1);
     } finally {
@@ -57,7 +71,8 @@ describe('failover across a 3-member etcd 3.4.23 cluster', () => {
       process.kill(order[0].pid, 'SIGKILL');
       const acked: string[] = [];
       const codes = new Set<string>();
-      for (let i = 0; i < 15 && acked.length < 3; i++) { // bounded: 15 tries, about 30 s at most
+      for (let i = 0; i < 15 && acked.length < 3; i++) {
+        // bounded: 15 tries, about 30 s at most
         try {
           await client.put(`/election/k${i}`, `v${i}`);
           acked.push(`v${i}`);

@@ -19,8 +19,13 @@ import { b64, post } from './raw.js';
 function ctl(url: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile('/usr/bin/etcdctl', [`--endpoints=${url}`, '--command-timeout=5s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, ms: Date.now() - started }));
+    execFile(
+      '/usr/bin/etcdctl',
+      [`--endpoints=${url}`, '--command-timeout=5s', ...args],
+      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, ms: Date.now() - started }),
+    );
   });
 }
 
@@ -46,7 +51,15 @@ const hashkv = async (url: string, rev?: number) => {
 describe('etcdctl admin commands: etcd 3.4.23 and the embedded registry', () => {
   it('the same writes give the same endpoint hashkv, before and after a compaction, at any revision', async () => {
     const urls = [etcd!.url, reg!.url];
-    const script = [['put', '/h/a', '1'], ['put', '/h/b', 'two'], ['put', '/h/a', 'three'], ['del', '/h/b'], ['put', '/h/c', ''], ['put', '/h/b', 'again'], ['del', '--prefix', '/h/a']];
+    const script = [
+      ['put', '/h/a', '1'],
+      ['put', '/h/b', 'two'],
+      ['put', '/h/a', 'three'],
+      ['del', '/h/b'],
+      ['put', '/h/c', ''],
+      ['put', '/h/b', 'again'],
+      ['del', '--prefix', '/h/a'],
+    ];
     for (const step of script) {
       for (const url of urls) expect((await ctl(url, ...step)).code).toBe(0);
     }
@@ -84,14 +97,48 @@ describe('etcdctl admin commands: etcd 3.4.23 and the embedded registry', () => 
     const [clientPort, peerPort] = [await freePort(), await freePort()];
     const peer = `http://127.0.0.1:${peerPort}`;
     const dataDir = path.join(tmp, 'restored');
-    const restored = await ctl(url, 'snapshot', 'restore', db, '--data-dir', dataDir, '--name', 'r', '--initial-cluster', `r=${peer}`, '--initial-advertise-peer-urls', peer);
+    const restored = await ctl(
+      url,
+      'snapshot',
+      'restore',
+      db,
+      '--data-dir',
+      dataDir,
+      '--name',
+      'r',
+      '--initial-cluster',
+      `r=${peer}`,
+      '--initial-advertise-peer-urls',
+      peer,
+    );
     expect(restored.code, restored.stderr).toBe(0);
     const client = `http://127.0.0.1:${clientPort}`;
-    const etcdRestored = spawn(ETCD_BINARY, ['--name', 'r', '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client,
-      '--listen-peer-urls', peer, '--log-level', 'error', '--logger', 'zap'], { stdio: 'ignore' });
+    const etcdRestored = spawn(
+      ETCD_BINARY,
+      [
+        '--name',
+        'r',
+        '--data-dir',
+        dataDir,
+        '--listen-client-urls',
+        client,
+        '--advertise-client-urls',
+        client,
+        '--listen-peer-urls',
+        peer,
+        '--log-level',
+        'error',
+        '--logger',
+        'zap',
+      ],
+      { stdio: 'ignore' },
+    );
     try {
       let got = await ctl(client, 'get', '--prefix', '/snap/');
-      for (let i = 0; i < 50 && got.code !== 0; i++) { await new Promise((r) => setTimeout(r, 200)); got = await ctl(client, 'get', '--prefix', '/snap/'); }
+      for (let i = 0; i < 50 && got.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        got = await ctl(client, 'get', '--prefix', '/snap/');
+      }
       expect(got.stdout).toBe((await ctl(url, 'get', '--prefix', '/snap/')).stdout);
       expect(got.stdout).toBe('/snap/a\n2\n/snap/leased\nx\n');
       expect((await ctl(client, 'lease', 'list')).stdout).toContain(lease);
@@ -109,14 +156,22 @@ describe('gRPC with a scheme in :authority (clientv3 dialing passthrough:///http
     const pb = (grpc.loadPackageDefinition(grpcPackage()) as any).etcdserverpb;
     const target = reg!.url.replace(/^http:\/\//, '');
     const kv = new pb.KV(target, grpc.credentials.createInsecure(), { 'grpc.default_authority': reg!.url });
-    const call = (i: number) => new Promise<any>((resolve, reject) => {
-      const md = new grpc.Metadata();
-      md.set('x-request', `r-${i}-${'z'.repeat(i % 97)}`);
-      kv.Put({ key: Buffer.from(`/authority/${i}`), value: Buffer.from(String(i)) }, md, (err: Error | null) => (err ? reject(err) : resolve(undefined)));
-    });
+    const call = (i: number) =>
+      new Promise<any>((resolve, reject) => {
+        const md = new grpc.Metadata();
+        md.set('x-request', `r-${i}-${'z'.repeat(i % 97)}`);
+        kv.Put({ key: Buffer.from(`/authority/${i}`), value: Buffer.from(String(i)) }, md, (err: Error | null) =>
+          err ? reject(err) : resolve(undefined),
+        );
+      });
     try {
       for (let i = 0; i < 500; i++) await call(i);
-      const got = await new Promise<any>((resolve, reject) => kv.Range({ key: Buffer.from('/authority/'), range_end: Buffer.from('/authority0'), count_only: true }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+      const got = await new Promise<any>((resolve, reject) =>
+        kv.Range(
+          { key: Buffer.from('/authority/'), range_end: Buffer.from('/authority0'), count_only: true },
+          (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r)),
+        ),
+      );
       expect(Number(got.count)).toBe(500);
     } finally {
       kv.close();

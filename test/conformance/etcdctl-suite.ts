@@ -11,15 +11,22 @@ const ETCDCTL = '/usr/bin/etcdctl';
 
 function ctl(url: string, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(ETCDCTL, [`--endpoints=${url}`, '--command-timeout=5s', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 10_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`etcdctl ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout)));
+    execFile(
+      ETCDCTL,
+      [`--endpoints=${url}`, '--command-timeout=5s', ...args],
+      { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 10_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`etcdctl ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout)),
+    );
   });
 }
 
 /** Runs `etcdctl watch` until it printed `wantLines` lines or `ms` passes, then kills it by PID. */
 function ctlWatch(url: string, args: string[], wantLines: number, ms = 5000): Promise<string[]> {
   return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, [`--endpoints=${url}`, 'watch', ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ETCDCTL, [`--endpoints=${url}`, 'watch', ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let finished = false;
     const done = () => {
@@ -30,7 +37,10 @@ function ctlWatch(url: string, args: string[], wantLines: number, ms = 5000): Pr
       resolve(out.split('\n').filter((l) => l !== ''));
     };
     const timer = setTimeout(done, ms);
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.split('\n').filter((l) => l !== '').length >= wantLines) done(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.split('\n').filter((l) => l !== '').length >= wantLines) done();
+    });
     child.on('exit', done);
   });
 }
@@ -56,7 +66,9 @@ export function etcdctlSuite(target: Target): void {
       expect(await ctl(url, 'put', `${p}subnets/10.5.72.0-24`, 'lease')).toBe('OK\n');
       expect(text((await client.get(`${p}config`))?.value)).toBe('{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
       await client.put(`${p}subnets/10.5.73.0-24`, 'from-http');
-      expect(await ctl(url, 'get', '--prefix', `${p}subnets/`)).toBe(`${p}subnets/10.5.72.0-24\nlease\n${p}subnets/10.5.73.0-24\nfrom-http\n`);
+      expect(await ctl(url, 'get', '--prefix', `${p}subnets/`)).toBe(
+        `${p}subnets/10.5.72.0-24\nlease\n${p}subnets/10.5.73.0-24\nfrom-http\n`,
+      );
       expect(await ctl(url, 'del', '--prefix', `${p}subnets/`)).toBe('2\n');
       expect((await client.range(p, { prefix: true })).count).toBe(1n);
     });
@@ -79,7 +91,9 @@ export function etcdctlSuite(target: Target): void {
       expect(await client.leases()).toContain(BigInt(`0x${hex}`));
       expect(await ctl(url, 'lease', 'list')).toMatch(new RegExp(`^found \\d+ leases\\n(?:.*\\n)*${hex}\\n`));
       expect(await ctl(url, 'put', `--lease=${hex}`, `${p}k`, 'v')).toBe('OK\n');
-      expect(await ctl(url, 'lease', 'timetolive', '--keys', hex)).toMatch(new RegExp(`remaining\\(\\d+s\\), attached keys\\(\\[${p}k\\]\\)`));
+      expect(await ctl(url, 'lease', 'timetolive', '--keys', hex)).toMatch(
+        new RegExp(`remaining\\(\\d+s\\), attached keys\\(\\[${p}k\\]\\)`),
+      );
       expect(await ctl(url, 'lease', 'revoke', hex)).toBe(`lease ${hex} revoked\n`);
       expect(await client.get(`${p}k`)).toBeUndefined();
     });

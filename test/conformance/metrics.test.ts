@@ -9,10 +9,18 @@ import { embedded, etcd3423, type RunningServer } from './targets.js';
 
 let etcd: RunningServer | undefined;
 let reg: RunningServer | undefined;
-beforeAll(async () => { [etcd, reg] = await Promise.all([etcd3423.start(), embedded.start()]); });
-afterAll(async () => { await Promise.all([etcd?.stop(), reg?.stop()]); });
+beforeAll(async () => {
+  [etcd, reg] = await Promise.all([etcd3423.start(), embedded.start()]);
+});
+afterAll(async () => {
+  await Promise.all([etcd?.stop(), reg?.stop()]);
+});
 
-interface Scrape { type: Map<string, string>; help: Map<string, string>; value: Map<string, number> }
+interface Scrape {
+  type: Map<string, string>;
+  help: Map<string, string>;
+  value: Map<string, number>;
+}
 
 async function scrape(url: string): Promise<Scrape> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -27,23 +35,44 @@ async function scrape(url: string): Promise<Scrape> {
 }
 
 const SERIES = [
-  'etcd_server_has_leader', 'etcd_server_is_leader', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_mvcc_db_total_size_in_use_in_bytes',
-  'etcd_disk_wal_fsync_duration_seconds', 'etcd_debugging_mvcc_keys_total', 'etcd_debugging_mvcc_current_revision',
-  'etcd_debugging_mvcc_watcher_total', 'etcd_server_proposals_committed_total',
+  'etcd_server_has_leader',
+  'etcd_server_is_leader',
+  'etcd_mvcc_db_total_size_in_bytes',
+  'etcd_mvcc_db_total_size_in_use_in_bytes',
+  'etcd_disk_wal_fsync_duration_seconds',
+  'etcd_debugging_mvcc_keys_total',
+  'etcd_debugging_mvcc_current_revision',
+  'etcd_debugging_mvcc_watcher_total',
+  'etcd_server_proposals_committed_total',
 ];
 
 describe('/metrics: the etcd series, etcd 3.4.23 and the embedded registry', () => {
   it('same names, types and help; same leader, key, revision and watcher values after the same writes', async () => {
     for (const s of [etcd!, reg!]) {
       for (const [route, body] of [
-        ['/v3/kv/put', { key: b64('/m/a'), value: b64('1') }], ['/v3/kv/put', { key: b64('/m/b'), value: b64('2') }],
-        ['/v3/kv/put', { key: b64('/m/a'), value: b64('3') }], ['/v3/kv/deleterange', { key: b64('/m/b') }], ['/v3/kv/put', { key: b64('/m/c'), value: b64('4') }],
-      ] as const) expect((await post(s.url, route, body)).status).toBe(200);
+        ['/v3/kv/put', { key: b64('/m/a'), value: b64('1') }],
+        ['/v3/kv/put', { key: b64('/m/b'), value: b64('2') }],
+        ['/v3/kv/put', { key: b64('/m/a'), value: b64('3') }],
+        ['/v3/kv/deleterange', { key: b64('/m/b') }],
+        ['/v3/kv/put', { key: b64('/m/c'), value: b64('4') }],
+      ] as const)
+        expect((await post(s.url, route, body)).status).toBe(200);
     }
     let scrapes: Scrape[] = [];
     // One watch open on each while scraping.
-    await Promise.all([etcd!, reg!].map((s, i) => rawWatch(s.url, { key: b64('/m/'), range_end: b64('/m0') }, (ls) => ls.length > 0 && scrapes[i] !== undefined, 1500,
-      async () => { scrapes[i] = await scrape(s.url); })));
+    await Promise.all(
+      [etcd!, reg!].map((s, i) =>
+        rawWatch(
+          s.url,
+          { key: b64('/m/'), range_end: b64('/m0') },
+          (ls) => ls.length > 0 && scrapes[i] !== undefined,
+          1500,
+          async () => {
+            scrapes[i] = await scrape(s.url);
+          },
+        ),
+      ),
+    );
     scrapes = scrapes.filter(Boolean);
     expect(scrapes).toHaveLength(2);
     const [e, r] = scrapes;
@@ -52,7 +81,13 @@ describe('/metrics: the etcd series, etcd 3.4.23 and the embedded registry', () 
       expect(r.type.get(name), name).toBe(e.type.get(name));
       expect(r.help.get(name), name).toBe(e.help.get(name));
     }
-    for (const name of ['etcd_server_has_leader', 'etcd_server_is_leader', 'etcd_debugging_mvcc_keys_total', 'etcd_debugging_mvcc_current_revision', 'etcd_debugging_mvcc_watcher_total']) {
+    for (const name of [
+      'etcd_server_has_leader',
+      'etcd_server_is_leader',
+      'etcd_debugging_mvcc_keys_total',
+      'etcd_debugging_mvcc_current_revision',
+      'etcd_debugging_mvcc_watcher_total',
+    ]) {
       expect(r.value.get(name), name).toBe(e.value.get(name));
     }
     expect(r.value.get('etcd_debugging_mvcc_keys_total')).toBe(2);

@@ -8,7 +8,13 @@ export interface RawResponse {
   json: any;
 }
 
-export function rawRequest(url: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(new URL(path, url), { method, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       const chunks: Buffer[] = [];
@@ -16,7 +22,11 @@ export function rawRequest(url: string, method: string, path: string, body?: str
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       });
     });
@@ -33,7 +43,14 @@ export const post = (url: string, path: string, body: unknown): Promise<RawRespo
  * Opens a raw watch stream and collects `{"result":…}` lines until `until` says stop or `timeoutMs` passes.
  * Returns the parsed lines in arrival order.
  */
-export function rawWatch(url: string, createRequest: unknown, until: (lines: any[]) => boolean, timeoutMs = 5000, afterOpen?: () => Promise<void>, headers: Record<string, string> = {}): Promise<any[]> {
+export function rawWatch(
+  url: string,
+  createRequest: unknown,
+  until: (lines: any[]) => boolean,
+  timeoutMs = 5000,
+  afterOpen?: () => Promise<void>,
+  headers: Record<string, string> = {},
+): Promise<any[]> {
   return new Promise((resolve, reject) => {
     const lines: any[] = [];
     let buf = '';

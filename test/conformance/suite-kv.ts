@@ -22,7 +22,7 @@ export function kvTests(ctx: SuiteContext): void {
   it('advances the revision by one per write and tracks create/mod revision and version', async () => {
     const k = `${uniquePrefix('rev')}k`;
     const r1 = (await ctx.client.put(k, 'a')).header.revision;
-    const r2 = (await ctx.client.put(k, 'b', { prevKv: true }));
+    const r2 = await ctx.client.put(k, 'b', { prevKv: true });
     expect(r2.header.revision).toBe(r1 + 1n);
     expect(text(r2.prevKv?.value)).toBe('a');
     const kv = await ctx.client.get(k);
@@ -66,7 +66,8 @@ export function kvTests(ctx: SuiteContext): void {
 
   it('creates a key only if absent (create_revision == 0 and version == 0, as Flannel does)', async () => {
     const k = `${uniquePrefix('cas')}10.5.72.0-24`;
-    const create = (v: string, c = cmp.create(k, '=', 0)) => ctx.client.txn({ compare: [c], success: [op.put(k, v)], failure: [op.range(k)] });
+    const create = (v: string, c = cmp.create(k, '=', 0)) =>
+      ctx.client.txn({ compare: [c], success: [op.put(k, v)], failure: [op.range(k)] });
     const first = await create('first');
     expect(first.succeeded).toBe(true);
     expect(first.responses[0].type).toBe('put');
@@ -95,7 +96,10 @@ export function kvTests(ctx: SuiteContext): void {
     });
     expect(multi.header.revision).toBe(rev + 1n);
     const kvs = (await ctx.client.range(p, { prefix: true })).kvs;
-    expect(kvs.map((kv) => [text(kv.key), kv.modRevision])).toEqual([[`${p}a`, rev + 1n], [`${p}b`, rev + 1n]]);
+    expect(kvs.map((kv) => [text(kv.key), kv.modRevision])).toEqual([
+      [`${p}a`, rev + 1n],
+      [`${p}b`, rev + 1n],
+    ]);
   });
 
   it('reports the server version and status (store revision, member as leader)', async () => {

@@ -53,7 +53,8 @@ export function leaseTests(ctx: SuiteContext): void {
     const w = ctx.client.watch(p, { prefix: true, prevKv: true }, (evs) => deletes.push(...evs.filter((e) => e.type === 'DELETE')));
     await w.ready;
     let goneAfter = -1;
-    for (let i = 0; i < 50 && Date.now() - start < 4500; i++) { // bounded: 50 polls, 4.5 s
+    for (let i = 0; i < 50 && Date.now() - start < 4500; i++) {
+      // bounded: 50 polls, 4.5 s
       await new Promise((r) => setTimeout(r, 100));
       if (i % 5 === 4) await ctx.client.leaseKeepAliveOnce(kept.id);
       if (goneAfter < 0 && (await ctx.client.get(`${p}dying`)) === undefined) goneAfter = Date.now() - start;

@@ -4,7 +4,13 @@ import { cmp, op, text, type KeyValue, type WatchEvent } from '../../control/etc
 import type { SuiteContext } from './suite.js';
 import { PROGRESS_INTERVAL_MS, uniquePrefix, until } from './targets.js';
 
-const show = (e: WatchEvent) => [e.type, text(e.kv.key).replace(/^.*\//, ''), text(e.kv.value), e.kv.modRevision, e.prevKv ? text(e.prevKv.value) : null];
+const show = (e: WatchEvent) => [
+  e.type,
+  text(e.kv.key).replace(/^.*\//, ''),
+  text(e.kv.value),
+  e.kv.modRevision,
+  e.prevKv ? text(e.prevKv.value) : null,
+];
 
 export function watchTests(ctx: SuiteContext): void {
   it('watch from revision + 1 sees exactly the later events, in order, with prev_kv', async () => {
@@ -17,7 +23,10 @@ export function watchTests(ctx: SuiteContext): void {
     await ctx.client.delete(`${p}b`);
     const got: WatchEvent[] = [];
     const revisions: bigint[] = [];
-    const w = ctx.client.watch(p, { prefix: true, prevKv: true, startRevision: r0 + 1n }, (evs, rev) => { got.push(...evs); revisions.push(rev); });
+    const w = ctx.client.watch(p, { prefix: true, prevKv: true, startRevision: r0 + 1n }, (evs, rev) => {
+      got.push(...evs);
+      revisions.push(rev);
+    });
     await until(() => got.length >= 5);
     w.close();
     expect(got.map(show)).toEqual([
@@ -63,7 +72,16 @@ export function watchTests(ctx: SuiteContext): void {
     const read = await ctx.client.get(`${p}k`, { revision: old }).catch((e: unknown) => e);
     expect((read as { code?: string }).code).toBe('VXTUN_ERR_COMPACTED');
     let compactedAt = -1n;
-    const w = ctx.client.watch(p, { prefix: true, startRevision: old }, { events: () => undefined, compacted: (rev) => { compactedAt = rev; } });
+    const w = ctx.client.watch(
+      p,
+      { prefix: true, startRevision: old },
+      {
+        events: () => undefined,
+        compacted: (rev) => {
+          compactedAt = rev;
+        },
+      },
+    );
     await until(() => compactedAt >= 0n);
     expect(compactedAt).toBe(latest);
     expect(w.isClosed).toBe(true);
@@ -75,13 +93,19 @@ export function watchTests(ctx: SuiteContext): void {
     await ctx.client.put(`${p}10.5.2.0-24`, 'lease-2');
     const snapshots: [string[], bigint][] = [];
     const events: WatchEvent[] = [];
-    const lw = ctx.client.listAndWatch(p, (kvs, rev) => snapshots.push([kvs.map((kv) => text(kv.value)), rev]), (evs) => events.push(...evs));
+    const lw = ctx.client.listAndWatch(
+      p,
+      (kvs, rev) => snapshots.push([kvs.map((kv) => text(kv.value)), rev]),
+      (evs) => events.push(...evs),
+    );
     const listedAt = await lw.ready;
     const del = await ctx.client.delete(`${p}10.5.1.0-24`);
     await until(() => events.length > 0);
     lw.close();
     expect(snapshots).toEqual([[['lease-1', 'lease-2'], listedAt]]);
-    expect(events.map((e) => [e.type, text(e.kv.key).replace(p, ''), e.kv.modRevision])).toEqual([['DELETE', '10.5.1.0-24', del.header.revision]]);
+    expect(events.map((e) => [e.type, text(e.kv.key).replace(p, ''), e.kv.modRevision])).toEqual([
+      ['DELETE', '10.5.1.0-24', del.header.revision],
+    ]);
     expect(lw.relists).toBe(0);
   });
 
@@ -93,10 +117,14 @@ export function watchTests(ctx: SuiteContext): void {
     await ctx.client.compact(latest);
     const snapshots: [string[], bigint][] = [];
     const events: WatchEvent[] = [];
-    const lw = ctx.client.listAndWatch(p, {
-      snapshot: (kvs: KeyValue[], rev) => snapshots.push([kvs.map((kv) => text(kv.value)), rev]),
-      events: (evs) => events.push(...evs),
-    }, { resumeFrom: old + 1n });
+    const lw = ctx.client.listAndWatch(
+      p,
+      {
+        snapshot: (kvs: KeyValue[], rev) => snapshots.push([kvs.map((kv) => text(kv.value)), rev]),
+        events: (evs) => events.push(...evs),
+      },
+      { resumeFrom: old + 1n },
+    );
     await until(() => snapshots.length > 0);
     const put = await ctx.client.put(`${p}10.5.3.0-24`, 'lease-3');
     await until(() => events.length > 0);
@@ -123,21 +151,28 @@ export function watchTests(ctx: SuiteContext): void {
     expect(w.reconnects).toBeGreaterThanOrEqual(1);
   });
 
-  it(ctx.target.dropsDeleteAtCompactRevision
-    ? 'KNOWN BUG of etcd < 3.4.36 (#18089/#19179): a watch opened at the compaction revision misses the DELETE of that revision'
-    : 'a watch opened at the compaction revision delivers every event of that revision', async () => {
-    const p = uniquePrefix('atcompact');
-    await ctx.client.put(`${p}a`, '1');
-    const rev = (await ctx.client.txn({ success: [op.put(`${p}b`, '2'), op.delete(`${p}a`)] })).header.revision;
-    await ctx.client.compact(rev, { physical: true }); // wait until the compacted history is really removed
-    const got: WatchEvent[] = [];
-    const w = ctx.client.watch(p, { prefix: true, startRevision: rev }, (evs) => got.push(...evs));
-    await w.ready;
-    await ctx.client.put(`${p}end`, 'marker');
-    await until(() => got.some((e) => text(e.kv.key).endsWith('end')));
-    w.close();
-    const atRev = got.filter((e) => e.kv.modRevision === rev).map((e) => [e.type, text(e.kv.key).replace(p, '')]);
-    if (ctx.target.dropsDeleteAtCompactRevision) expect(atRev).toEqual([['PUT', 'b']]);
-    else expect(atRev).toEqual([['PUT', 'b'], ['DELETE', 'a']]);
-  });
+  it(
+    ctx.target.dropsDeleteAtCompactRevision
+      ? 'KNOWN BUG of etcd < 3.4.36 (#18089/#19179): a watch opened at the compaction revision misses the DELETE of that revision'
+      : 'a watch opened at the compaction revision delivers every event of that revision',
+    async () => {
+      const p = uniquePrefix('atcompact');
+      await ctx.client.put(`${p}a`, '1');
+      const rev = (await ctx.client.txn({ success: [op.put(`${p}b`, '2'), op.delete(`${p}a`)] })).header.revision;
+      await ctx.client.compact(rev, { physical: true }); // wait until the compacted history is really removed
+      const got: WatchEvent[] = [];
+      const w = ctx.client.watch(p, { prefix: true, startRevision: rev }, (evs) => got.push(...evs));
+      await w.ready;
+      await ctx.client.put(`${p}end`, 'marker');
+      await until(() => got.some((e) => text(e.kv.key).endsWith('end')));
+      w.close();
+      const atRev = got.filter((e) => e.kv.modRevision === rev).map((e) => [e.type, text(e.kv.key).replace(p, '')]);
+      if (ctx.target.dropsDeleteAtCompactRevision) expect(atRev).toEqual([['PUT', 'b']]);
+      else
+        expect(atRev).toEqual([
+          ['PUT', 'b'],
+          ['DELETE', 'a'],
+        ]);
+    },
+  );
 }

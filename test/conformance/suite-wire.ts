@@ -35,7 +35,10 @@ export function wireTests(ctx: SuiteContext): void {
 
   it('wire: a failed txn has no "succeeded"; a successful one says true', async () => {
     const k = `${uniquePrefix('wiretxn')}k`;
-    const body = { compare: [{ key: b64(k), target: 'CREATE', result: 'EQUAL', create_revision: '0' }], success: [{ request_put: { key: b64(k), value: b64('x') } }] };
+    const body = {
+      compare: [{ key: b64(k), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
+      success: [{ request_put: { key: b64(k), value: b64('x') } }],
+    };
     const first = await post(ctx.url, '/v3/kv/txn', body);
     expect(first.json.succeeded).toBe(true);
     expect(first.json.responses).toEqual([{ response_put: { header: { revision: first.json.header.revision } } }]);
@@ -75,12 +78,16 @@ export function wireTests(ctx: SuiteContext): void {
   it('wire: watch sends the created ack first; PUT events have no "type", DELETE kvs only key and mod_revision', async () => {
     const p = uniquePrefix('wirewatch');
     const k = `${p}k`;
-    const lines = await rawWatch(ctx.url, { key: b64(p), range_end: b64(p.slice(0, -1) + '0'), prev_kv: true },
-      (ls) => ls.some((l) => l.result?.events?.some((e: any) => e.type === 'DELETE')), 5000,
+    const lines = await rawWatch(
+      ctx.url,
+      { key: b64(p), range_end: b64(p.slice(0, -1) + '0'), prev_kv: true },
+      (ls) => ls.some((l) => l.result?.events?.some((e: any) => e.type === 'DELETE')),
+      5000,
       async () => {
         await post(ctx.url, '/v3/kv/put', { key: b64(k), value: b64('v') });
         await post(ctx.url, '/v3/kv/deleterange', { key: b64(k) });
-      });
+      },
+    );
     expect(Object.keys(lines[0])).toEqual(['result']);
     expect(lines[0].result.created).toBe(true);
     expectHeader(lines[0].result.header);

@@ -15,8 +15,29 @@ import { startEtcd } from '../../bench/registry/etcd-process.js';
 const dir = mkdtempSync(join(tmpdir(), 'vxtun-tls-'));
 const certFile = join(dir, 'cert.pem');
 const keyFile = join(dir, 'key.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-  '-subj', '/CN=vxtun-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=vxtun-test',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  ],
+  { stdio: 'ignore' },
+);
 const ca = readFileSync(certFile);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -39,12 +60,27 @@ async function roundTrip(url: string): Promise<void> {
 describe('TLS', () => {
   it('etcd 3.4.23 over HTTPS with a private CA', async () => {
     const etcd = await startEtcd({ tls: { certFile, keyFile, ca } });
-    try { await roundTrip(etcd.url); } finally { await etcd.stop(); }
+    try {
+      await roundTrip(etcd.url);
+    } finally {
+      await etcd.stop();
+    }
   });
 
   it('embedded registry over HTTPS with a private CA', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vxtun-tls-registry-'));
-    const reg = await startRegistry({ listen: '127.0.0.1:0', dataDir, certFile, keyFile, logger: pino({ level: 'error' }, pino.destination(2)) });
-    try { await roundTrip(reg.url); } finally { await reg.close(); rmSync(dataDir, { recursive: true, force: true }); }
+    const reg = await startRegistry({
+      listen: '127.0.0.1:0',
+      dataDir,
+      certFile,
+      keyFile,
+      logger: pino({ level: 'error' }, pino.destination(2)),
+    });
+    try {
+      await roundTrip(reg.url);
+    } finally {
+      await reg.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,7 +24,10 @@ describe.runIf(isRoot)('integrity: corrupted inner packets are never delivered',
   beforeAll(async () => {
     bed = await createRelayBed();
     const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-      publicIp: bed.side[self].ip, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self],
+      publicIp: bed.side[self].ip,
+      subnet: subnet[self],
+      network: '10.244.0.0/16',
+      vtepMac: mac[self],
       peers: [{ publicIp: bed.side[self].peerIp, subnet: subnet[other], vtepMac: mac[other] }],
     });
     procs.a = await startStatic(bed.tb, 'a', config('a', 'b'));
@@ -68,7 +71,10 @@ describe.runIf(isRoot)('integrity: corrupted inner packets are never delivered',
     // Only requests are impaired: a corrupted reply would reach ping's raw socket whatever the tunnel does.
     const before = await kernelSnmp(bed.tb, 'b');
     await bed.startRelay([8472], 'corruptInner=0.2,direction=ab,zeroChecksum=1');
-    const out = await bed.tb.exec('a', ['ping', '-c', '40', '-i', '0.02', '-s', '1000', '-W', '1', '10.244.2.0'], { allowFail: true, timeoutMs: 20_000 });
+    const out = await bed.tb.exec('a', ['ping', '-c', '40', '-i', '0.02', '-s', '1000', '-W', '1', '10.244.2.0'], {
+      allowFail: true,
+      timeoutMs: 20_000,
+    });
     const relayed = await bed.stopRelay();
     const after = await kernelSnmp(bed.tb, 'b');
     expect(relayed.corruptInner).toBeGreaterThan(2);

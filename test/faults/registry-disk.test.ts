@@ -16,14 +16,20 @@ import { b64, ensureBuilt, post, spawnRegistry, tempDir, unb64, type RegistryPro
 
 let dir = '';
 const running: RegistryProcess[] = [];
-beforeAll(async () => { ensureBuilt(); dir = await tempDir('vxreg-disk-'); }, 120_000);
+beforeAll(async () => {
+  ensureBuilt();
+  dir = await tempDir('vxreg-disk-');
+}, 120_000);
 afterAll(async () => {
   for (const r of running) if (r.proc.exitCode === null) await r.kill9();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
 async function all(url: string, prefix: string): Promise<Map<string, string>> {
-  const r = await post(url, '/v3/kv/range', { key: b64(prefix), range_end: b64(prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)) });
+  const r = await post(url, '/v3/kv/range', {
+    key: b64(prefix),
+    range_end: b64(prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)),
+  });
   expect(r.status, r.body).toBe(200);
   return new Map((r.json.kvs ?? []).map((kv: { key: string; value: string }) => [unb64(kv.key), unb64(kv.value)]));
 }
@@ -32,13 +38,16 @@ async function all(url: string, prefix: string): Promise<Map<string, string>> {
 async function startAndWrite(data: string, prefix: string, n: number, launcher: string[] = []): Promise<RegistryProcess> {
   const reg = await spawnRegistry(data, [], launcher);
   running.push(reg);
-  for (let i = 0; i < n; i++) expect((await post(reg.url, '/v3/kv/put', { key: b64(`${prefix}${i}`), value: b64(`v${i}`) })).status).toBe(200);
+  for (let i = 0; i < n; i++)
+    expect((await post(reg.url, '/v3/kv/put', { key: b64(`${prefix}${i}`), value: b64(`v${i}`) })).status).toBe(200);
   return reg;
 }
 
 /** A process holding a private mount namespace set up by `script` ("$0" is `target`); the mounts go with it. */
 async function mountNamespace(script: string, target: string): Promise<ChildProcess> {
-  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${script} && echo ready && exec sleep 120`, target], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${script} && echo ready && exec sleep 120`, target], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     holder.stdout!.once('data', () => resolve());
     holder.once('exit', (code) => reject(new Error(`mount namespace holder exited with ${code}`)));
@@ -76,7 +85,9 @@ describe('registry: torn last log record', () => {
 
 describe.runIf(isRoot)('registry: data directory full', () => {
   let holder: ChildProcess | undefined;
-  afterAll(() => { if (holder?.pid && holder.exitCode === null) process.kill(holder.pid, 'SIGKILL'); });
+  afterAll(() => {
+    if (holder?.pid && holder.exitCode === null) process.kill(holder.pid, 'SIGKILL');
+  });
 
   it('the write that meets a full disk fails clearly, reads serve the acknowledged data, nothing acknowledged is lost', async () => {
     const mnt = path.join(dir, 'small');
@@ -88,7 +99,11 @@ describe.runIf(isRoot)('registry: data directory full', () => {
     let reg = await startAndWrite(data, '/d/', 20, inNs);
     const acked = new Map<string, string>(Array.from({ length: 20 }, (_, i) => [`/d/${i}`, `v${i}`]));
     // Something else fills the file system.
-    try { execFileSync(inNs[0], [...inNs.slice(1), 'dd', 'if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=64k'], { stdio: 'ignore' }); } catch { /* ENOSPC ends dd */ }
+    try {
+      execFileSync(inNs[0], [...inNs.slice(1), 'dd', 'if=/dev/zero', `of=${path.join(mnt, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
+    } catch {
+      /* ENOSPC ends dd */
+    }
     let failed: { status: number; json: any } | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
     const value = 'x'.repeat(8192);
     for (let i = 0; i < 20 && !failed; i++) {

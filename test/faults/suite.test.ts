@@ -4,7 +4,16 @@
  * one accounted for, peer reloads during a transfer, and a queue worker forced to fail.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostileDatagrams, IMPAIRMENTS, impairedTransfer, peerReloads, startFaultSuite, tunFrames, workerFailure, type FaultSuite } from '../../bench/faults/cases.js';
+import {
+  hostileDatagrams,
+  IMPAIRMENTS,
+  impairedTransfer,
+  peerReloads,
+  startFaultSuite,
+  tunFrames,
+  workerFailure,
+  type FaultSuite,
+} from '../../bench/faults/cases.js';
 import { isRoot } from '../netns/harness.js';
 
 const MB = 1024 * 1024;

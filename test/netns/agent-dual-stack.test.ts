@@ -25,7 +25,7 @@ describe.runIf(isRoot)('vxtun agent, dual stack', () => {
     await tb?.destroy();
   });
 
-  it('each agent leases an IPv4 and an IPv6 subnet under Flannel\'s dual-stack key; ping and 20 MB cross over each family', async () => {
+  it("each agent leases an IPv4 and an IPv6 subnet under Flannel's dual-stack key; ping and 20 MB cross over each family", async () => {
     await cluster.etcdctl(['put', '/coreos.com/network/config', CONFIG]);
     agents.push(await cluster.startAgent('a'), await cluster.startAgent('b'));
     const [a, b] = agents;

@@ -32,10 +32,17 @@ describe.runIf(isRoot)('vxtun agent on a 3-member etcd 3.4.23 cluster', () => {
     await tb?.destroy();
   });
 
-  const mark = (agent: RunningAgent) => { const at = agent.output().length; return () => agent.output().slice(at); };
+  const mark = (agent: RunningAgent) => {
+    const at = agent.output().length;
+    return () => agent.output().slice(at);
+  };
   const thirdLease = async (n: number) => {
     const subnet = `10.244.${210 + n}.0/24`;
-    await cluster.etcdctl(['put', key(subnet), `{"PublicIP":"198.18.251.${n}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:fb:0${n}"}}`]);
+    await cluster.etcdctl([
+      'put',
+      key(subnet),
+      `{"PublicIP":"198.18.251.${n}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:fb:0${n}"}}`,
+    ]);
     return subnet;
   };
   const added = (log: () => string, subnet: string) => log().includes(`"subnet":"${subnet}"`) && log().includes('"msg":"peer added"');
@@ -45,7 +52,11 @@ describe.runIf(isRoot)('vxtun agent on a 3-member etcd 3.4.23 cluster', () => {
     await cluster.stopRegistry('SIGKILL', 0); // the first endpoint, where both agents start
     const subnet = await thirdLease(1);
     await waitFor(() => added(logA, subnet) && added(logB, subnet), 10_000, 'both agents to see a lease written after the kill');
-    await waitFor(() => logA().includes('"msg":"lease renewed"') && logB().includes('"msg":"lease renewed"'), (TTL_SECONDS + 5) * 1000, 'renewals through another member');
+    await waitFor(
+      () => logA().includes('"msg":"lease renewed"') && logB().includes('"msg":"lease renewed"'),
+      (TTL_SECONDS + 5) * 1000,
+      'renewals through another member',
+    );
     const leases = await cluster.leases();
     expect(leases.has(key(a.subnet)) && leases.has(key(b.subnet))).toBe(true);
     await cluster.startRegistry(0);
@@ -54,11 +65,18 @@ describe.runIf(isRoot)('vxtun agent on a 3-member etcd 3.4.23 cluster', () => {
   it('two members down for 30 s: forwarding goes on, and the agents recover when they return', async () => {
     const [logA, logB] = [mark(a), mark(b)];
     const pings = 200;
-    const pinging = tb.exec('a', ['ping', '-c', String(pings), '-i', '0.2', '-W', '1', gateway(b.subnet)], { timeoutMs: 70_000, allowFail: true });
+    const pinging = tb.exec('a', ['ping', '-c', String(pings), '-i', '0.2', '-W', '1', gateway(b.subnet)], {
+      timeoutMs: 70_000,
+      allowFail: true,
+    });
     await sleep(1000);
     await cluster.stopRegistry('SIGKILL', 1);
     await cluster.stopRegistry('SIGKILL', 2);
-    await waitFor(() => logA().includes('registry unreachable since') && logB().includes('registry unreachable since'), 20_000, 'both agents to notice the quorum loss');
+    await waitFor(
+      () => logA().includes('registry unreachable since') && logB().includes('registry unreachable since'),
+      20_000,
+      'both agents to notice the quorum loss',
+    );
     await sleep(30_000);
     await cluster.startRegistry(1);
     await cluster.startRegistry(2);
@@ -67,7 +85,11 @@ describe.runIf(isRoot)('vxtun agent on a 3-member etcd 3.4.23 cluster', () => {
     await waitFor(() => logA().includes('"msg":"resynced') && logB().includes('"msg":"resynced'), 30_000, 'both agents to resync');
     const subnet = await thirdLease(2);
     await waitFor(() => added(logA, subnet) && added(logB, subnet), 10_000, 'both agents to see a lease written after the return');
-    await waitFor(() => logA().includes('"msg":"lease renewed"') && logB().includes('"msg":"lease renewed"'), (TTL_SECONDS + 5) * 1000, 'renewals after the return');
+    await waitFor(
+      () => logA().includes('"msg":"lease renewed"') && logB().includes('"msg":"lease renewed"'),
+      (TTL_SECONDS + 5) * 1000,
+      'renewals after the return',
+    );
     const leases = await cluster.leases();
     expect(leases.has(key(a.subnet)) && leases.has(key(b.subnet))).toBe(true);
     expect(await ping(tb, 'b', gateway(a.subnet))).toBe(3);

@@ -37,19 +37,54 @@ describe.runIf(isRoot)('vxtun agent beside a kernel-VXLAN Flannel host', () => {
   const kernelHost = async (backend: { linkMtu: number; directRouting: boolean }) => {
     const leaseA = JSON.parse((await cluster.leases()).get(key(agent!.subnet))!);
     kernel = await setupFlannelVxlan(tb, 'b', {
-      subnet: KERNEL_SUBNET, vtepMac: randomVtepMac(), ...backend,
+      subnet: KERNEL_SUBNET,
+      vtepMac: randomVtepMac(),
+      ...backend,
       peers: [{ publicIp: tb.hosts.a.underlayIPv4, subnet: agent!.subnet, vtepMac: leaseA.BackendData.VtepMAC }],
     });
-    await cluster.etcdctl(['put', key(KERNEL_SUBNET),
-      `{"PublicIP":"${tb.hosts.b.underlayIPv4}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${kernel.vtepMac}"}}`]);
+    await cluster.etcdctl([
+      'put',
+      key(KERNEL_SUBNET),
+      `{"PublicIP":"${tb.hosts.b.underlayIPv4}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${kernel.vtepMac}"}}`,
+    ]);
     await waitFor(() => agent!.output().includes(`"subnet":"${KERNEL_SUBNET}"`), 10_000, 'agent a to add the kernel host');
   };
 
   /** Full-sized packets with DF cross both ways, one byte more does not; TCP at the full MSS both ways. */
   const fullMtuTraffic = async (mtu: number) => {
     const payload = mtu - 28;
-    expect(await tb.exec('a', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', String(payload), gateway(KERNEL_SUBNET)], { timeoutMs: 10_000, allowFail: true }).then((r) => r.code)).toBe(0);
-    expect(await tb.exec('b', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', String(payload), '-I', gateway(KERNEL_SUBNET), gateway(agent!.subnet)], { timeoutMs: 10_000, allowFail: true }).then((r) => r.code)).toBe(0);
+    expect(
+      await tb
+        .exec('a', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', String(payload), gateway(KERNEL_SUBNET)], {
+          timeoutMs: 10_000,
+          allowFail: true,
+        })
+        .then((r) => r.code),
+    ).toBe(0);
+    expect(
+      await tb
+        .exec(
+          'b',
+          [
+            'ping',
+            '-c',
+            '2',
+            '-i',
+            '0.2',
+            '-W',
+            '2',
+            '-M',
+            'do',
+            '-s',
+            String(payload),
+            '-I',
+            gateway(KERNEL_SUBNET),
+            gateway(agent!.subnet),
+          ],
+          { timeoutMs: 10_000, allowFail: true },
+        )
+        .then((r) => r.code),
+    ).toBe(0);
     const ab = await tcpTransfer(tb, 'a', 'b', gateway(KERNEL_SUBNET), 20 * MB, 5211);
     expect(ab.received).toEqual(ab.sent);
     const ba = await tcpTransfer(tb, 'b', 'a', gateway(agent!.subnet), 20 * MB, 5212);
@@ -65,7 +100,10 @@ describe.runIf(isRoot)('vxtun agent beside a kernel-VXLAN Flannel host', () => {
     expect((await tb.exec('a', ['cat', `/sys/class/net/${tb.prefix}t/mtu`])).stdout.trim()).toBe('1350');
     await fullMtuTraffic(1350);
     // One byte over the overlay MTU with DF does not leave host a.
-    const over = await tb.exec('a', ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1323', gateway(KERNEL_SUBNET)], { timeoutMs: 10_000, allowFail: true });
+    const over = await tb.exec('a', ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1323', gateway(KERNEL_SUBNET)], {
+      timeoutMs: 10_000,
+      allowFail: true,
+    });
     expect(over.code).not.toBe(0);
   }, 120_000);
 
@@ -75,10 +113,18 @@ describe.runIf(isRoot)('vxtun agent beside a kernel-VXLAN Flannel host', () => {
     await kernel!.remove();
     kernel = undefined;
     await cluster.etcdctl(['del', key(KERNEL_SUBNET)]);
-    await cluster.etcdctl(['put', '/coreos.com/network/config', '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","MTU":1400,"DirectRouting":true}}']);
+    await cluster.etcdctl([
+      'put',
+      '/coreos.com/network/config',
+      '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","MTU":1400,"DirectRouting":true}}',
+    ]);
     agent = await cluster.startAgent('a');
     await kernelHost({ linkMtu: 1400, directRouting: true });
-    await waitFor(() => agent!.output().includes('"msg":"direct route added (DirectRouting: no encapsulation)"'), 10_000, 'the direct route');
+    await waitFor(
+      () => agent!.output().includes('"msg":"direct route added (DirectRouting: no encapsulation)"'),
+      10_000,
+      'the direct route',
+    );
     const route = (await tb.exec('a', ['ip', 'route', 'get', gateway(KERNEL_SUBNET)])).stdout;
     expect(route).toContain(`via ${tb.hosts.b.underlayIPv4} dev ${tb.hosts.a.dev}`);
     expect(await ping(tb, 'a', gateway(KERNEL_SUBNET))).toBe(3);

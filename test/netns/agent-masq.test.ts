@@ -27,7 +27,10 @@ describe.runIf(isRoot)('vxtun agent --ip-masq', () => {
 
   /** ping from the overlay address of host a to host b's underlay address, which has no route into the overlay. */
   const pingFromOverlay = async (src: string) => {
-    const r = await tb.exec('a', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-I', src, tb.hosts.b.underlayIPv4], { timeoutMs: 10_000, allowFail: true });
+    const r = await tb.exec('a', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-I', src, tb.hosts.b.underlayIPv4], {
+      timeoutMs: 10_000,
+      allowFail: true,
+    });
     return Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
   };
   const ourRules = async () => (await tb.exec('a', ['nft', 'list', 'tables'])).stdout.split('\n').filter((l) => l.includes('vxtun_'));

@@ -36,11 +36,15 @@ describe.runIf(isRoot)('vxtun agent with the registry', () => {
   it('without a network config the agent waits, saying what it waits for, and gives up after --wait-timeout', async () => {
     const { process: p } = cluster.spawnAgent('a', ['--wait-timeout', '3s']);
     expect(await p.exited).toBe(1);
-    expect(p.output()).toContain('"msg":"waiting for the network config: no network config at /coreos.com/network/config; create it with etcdctl put /coreos.com/network/config');
-    expect(p.output()).toContain('vxtun: VXTUN_ERR_CONFIG: gave up waiting for the network config after --wait-timeout 3s: no network config at /coreos.com/network/config');
+    expect(p.output()).toContain(
+      '"msg":"waiting for the network config: no network config at /coreos.com/network/config; create it with etcdctl put /coreos.com/network/config',
+    );
+    expect(p.output()).toContain(
+      'vxtun: VXTUN_ERR_CONFIG: gave up waiting for the network config after --wait-timeout 3s: no network config at /coreos.com/network/config',
+    );
   });
 
-  it('each host takes a lease stored under Flannel\'s key with flanneld\'s exact JSON', async () => {
+  it("each host takes a lease stored under Flannel's key with flanneld's exact JSON", async () => {
     await cluster.etcdctl(['put', '/coreos.com/network/config', CONFIG]);
     agents.a = await cluster.startAgent('a');
     agents.b = await cluster.startAgent('b');
@@ -52,15 +56,20 @@ describe.runIf(isRoot)('vxtun agent with the registry', () => {
       const subnet = agents[host]!.subnet;
       expect(subnet).toMatch(/^10\.244\.(\d+)\.0\/24$/);
       expect(Number(subnet.split('.')[2])).toBeGreaterThanOrEqual(1);
-      expect(leases.get(key(subnet))).toMatch(new RegExp(
-        `^\\{"PublicIP":"${tb.hosts[host].underlayIPv4.replace(/\./g, '\\.')}","PublicIPv6":null,"BackendType":"vxlan","BackendData":\\{"VNI":1,"VtepMAC":"([0-9a-f]{2}:){5}[0-9a-f]{2}"\\}\\}$`));
+      expect(leases.get(key(subnet))).toMatch(
+        new RegExp(
+          `^\\{"PublicIP":"${tb.hosts[host].underlayIPv4.replace(/\./g, '\\.')}","PublicIPv6":null,"BackendType":"vxlan","BackendData":\\{"VNI":1,"VtepMAC":"([0-9a-f]{2}:){5}[0-9a-f]{2}"\\}\\}$`,
+        ),
+      );
     }
   });
 
-  it('subnet.env holds what Flannel\'s CNI plugin reads', () => {
+  it("subnet.env holds what Flannel's CNI plugin reads", () => {
     for (const agent of [agents.a!, agents.b!]) {
       const first = agent.subnet.replace(/\.0\/24$/, '.1/24');
-      expect(readSubnetFile(agent.subnetFile)).toBe(`FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${first}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`);
+      expect(readSubnetFile(agent.subnetFile)).toBe(
+        `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=${first}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`,
+      );
     }
   });
 
@@ -92,9 +101,15 @@ describe.runIf(isRoot)('vxtun agent with the registry', () => {
   });
 
   it('a lease of another backend is ignored with a log line', async () => {
-    await cluster.etcdctl(['put', key('10.244.251.0/24'), `{"PublicIP":"${tb.hosts.b.underlayIPv4}","PublicIPv6":null,"BackendType":"host-gw"}`]);
+    await cluster.etcdctl([
+      'put',
+      key('10.244.251.0/24'),
+      `{"PublicIP":"${tb.hosts.b.underlayIPv4}","PublicIPv6":null,"BackendType":"host-gw"}`,
+    ]);
     await waitFor(() => agents.a!.output().includes('"subnet":"10.244.251.0/24"'), 5_000, 'agent a to see the host-gw lease');
-    expect(agents.a!.output()).toMatch(/"subnet":"10\.244\.251\.0\/24".*"why":"backend \\"host-gw\\" is not vxlan".*"msg":"ignoring lease"/);
+    expect(agents.a!.output()).toMatch(
+      /"subnet":"10\.244\.251\.0\/24".*"why":"backend \\"host-gw\\" is not vxlan".*"msg":"ignoring lease"/,
+    );
     await cluster.etcdctl(['del', key('10.244.251.0/24')]);
   });
 
@@ -105,26 +120,38 @@ describe.runIf(isRoot)('vxtun agent with the registry', () => {
     // Host b now runs the kernel's VXLAN device as flanneld sets it up, and its lease is written as flanneld writes it.
     const leaseA = JSON.parse((await cluster.leases()).get(key(agents.a!.subnet))!);
     const kernel = await setupFlannelVxlan(tb, 'b', {
-      subnet: '10.244.250.0/24', vtepMac: randomVtepMac(),
+      subnet: '10.244.250.0/24',
+      vtepMac: randomVtepMac(),
       peers: [{ publicIp: tb.hosts.a.underlayIPv4, subnet: agents.a!.subnet, vtepMac: leaseA.BackendData.VtepMAC }],
     });
     try {
       expect(await ping(tb, 'a', '10.244.250.0', 1)).toBe(0);
-      await cluster.etcdctl(['put', key('10.244.250.0/24'),
-        `{"PublicIP":"${tb.hosts.b.underlayIPv4}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${kernel.vtepMac}"}}`]);
+      await cluster.etcdctl([
+        'put',
+        key('10.244.250.0/24'),
+        `{"PublicIP":"${tb.hosts.b.underlayIPv4}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${kernel.vtepMac}"}}`,
+      ]);
       await waitFor(() => agents.a!.output().includes('"subnet":"10.244.250.0/24"'), 5_000, 'agent a to add the kernel host');
       expect(await ping(tb, 'a', '10.244.250.0')).toBe(3);
       const r = await tcpTransfer(tb, 'a', 'b', '10.244.250.0', 20 * MB, 5202);
       expect(r.received).toEqual(r.sent);
 
       await cluster.etcdctl(['del', key('10.244.250.0/24')]);
-      await waitFor(() => /"subnet":"10\.244\.250\.0\/24"[^\n]*"msg":"peer removed"/.test(agents.a!.output()), 5_000, 'agent a to drop the kernel host');
+      await waitFor(
+        () => /"subnet":"10\.244\.250\.0\/24"[^\n]*"msg":"peer removed"/.test(agents.a!.output()),
+        5_000,
+        'agent a to drop the kernel host',
+      );
       expect(await ping(tb, 'a', '10.244.250.0', 1)).toBe(0);
     } finally {
       await kernel.remove();
     }
     // b's vxtun lease expired meanwhile (TTL 10 s, nobody renewing); subnet.env still names its subnet.
-    await waitFor(() => new RegExp(`"subnet":"${vxtunSubnet.replace(/\./g, '\\.')}"[^\\n]*"msg":"peer removed"`).test(agents.a!.output()), (TTL_SECONDS + 5) * 1000, 'b\'s lease to expire');
+    await waitFor(
+      () => new RegExp(`"subnet":"${vxtunSubnet.replace(/\./g, '\\.')}"[^\\n]*"msg":"peer removed"`).test(agents.a!.output()),
+      (TTL_SECONDS + 5) * 1000,
+      "b's lease to expire",
+    );
     agents.b = await cluster.startAgent('b');
     expect(agents.b.subnet).toBe(vxtunSubnet);
     expect(agents.b.output()).toContain('"how":"previous"');
@@ -132,7 +159,7 @@ describe.runIf(isRoot)('vxtun agent with the registry', () => {
   });
 });
 
-describe.runIf(isRoot)('vxtun agent with Debian\'s etcd 3.4.23 as the registry', () => {
+describe.runIf(isRoot)("vxtun agent with Debian's etcd 3.4.23 as the registry", () => {
   let tb: Testbed;
   let cluster: AgentCluster;
   const agents: RunningAgent[] = [];

@@ -20,7 +20,10 @@ describe.runIf(isRoot)('bad input at the VXLAN port', () => {
   beforeAll(async () => {
     tb = await createTestbed();
     const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-      publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self],
+      publicIp: tb.hosts[self].underlayIp,
+      subnet: subnet[self],
+      network: '10.244.0.0/16',
+      vtepMac: mac[self],
       peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
     });
     procs.a = await startStatic(tb, 'a', config('a', 'b'));
@@ -36,10 +39,24 @@ describe.runIf(isRoot)('bad input at the VXLAN port', () => {
   });
 
   it('a 100 MB transfer completes intact while bad datagrams arrive, and every one is counted', async () => {
-    const bad = (bind: string, only?: string) => tb.exec('a', [
-      'node', join(ROOT, 'bench/faults/hostile-sender.mjs'), tb.hosts.b.underlayIp, '8472', '1', mac.b, '10.244.1.0', '10.244.2.0',
-      String(ROUNDS), bind, ...(only ? [only] : []),
-    ], { timeoutMs: 60_000 });
+    const bad = (bind: string, only?: string) =>
+      tb.exec(
+        'a',
+        [
+          'node',
+          join(ROOT, 'bench/faults/hostile-sender.mjs'),
+          tb.hosts.b.underlayIp,
+          '8472',
+          '1',
+          mac.b,
+          '10.244.1.0',
+          '10.244.2.0',
+          String(ROUNDS),
+          bind,
+          ...(only ? [only] : []),
+        ],
+        { timeoutMs: 60_000 },
+      );
     const [transfer, fromPeer, fromStranger] = await Promise.all([
       tcpTransfer(tb, 'a', 'b', '10.244.2.0', 100 * MB),
       bad(tb.hosts.a.underlayIp),

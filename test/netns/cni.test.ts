@@ -32,26 +32,50 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
 
   const writeEnv = (h: Host) => {
     mkdirSync(join(rt.dir, h), { recursive: true });
-    writeFileSync(subnetEnv(h), [`FLANNEL_NETWORK=10.244.0.0/16`, `FLANNEL_SUBNET=${subnet[h].replace('.0/', '.1/')}`,
-      'FLANNEL_IPV6_NETWORK=fd10:244::/32', `FLANNEL_IPV6_SUBNET=${subnet6[h].replace('::/', '::1/')}`, 'FLANNEL_MTU=1450', 'FLANNEL_IPMASQ=true', ''].join('\n'));
+    writeFileSync(
+      subnetEnv(h),
+      [
+        `FLANNEL_NETWORK=10.244.0.0/16`,
+        `FLANNEL_SUBNET=${subnet[h].replace('.0/', '.1/')}`,
+        'FLANNEL_IPV6_NETWORK=fd10:244::/32',
+        `FLANNEL_IPV6_SUBNET=${subnet6[h].replace('::/', '::1/')}`,
+        'FLANNEL_MTU=1450',
+        'FLANNEL_IPMASQ=true',
+        '',
+      ].join('\n'),
+    );
   };
-  const links = async (netns: string) => (await run(['ip', 'netns', 'exec', netns, 'ip', '-o', 'link', 'show'])).stdout
-    .split('\n').filter((l) => l !== '').map((l) => l.split(':')[1].trim().replace(/@.*/, '')).sort();
-  const files = (dir: string): string[] => existsSync(dir)
-    ? readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? files(join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name]).sort()
-    : [];
+  const links = async (netns: string) =>
+    (await run(['ip', 'netns', 'exec', netns, 'ip', '-o', 'link', 'show'])).stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split(':')[1].trim().replace(/@.*/, ''))
+      .sort();
+  const files = (dir: string): string[] =>
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true })
+          .flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name]))
+          .sort()
+      : [];
   const ipFiles = (h: Host) => files(ipamDir(h)).filter((f) => /\/[0-9a-f.:]+$/.test(f) && !f.includes('last_reserved'));
 
   beforeAll(async () => {
     tb = await createTestbed();
     rt = await CniRuntime.create(tb.prefix);
     network = `vx-${tb.prefix}`;
-    const conflist = JSON.parse((await run(['node', CLI, 'cni', 'config', '--name', network, '--no-portmap'])).stdout) as
-      { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
+    const conflist = JSON.parse((await run(['node', CLI, 'cni', 'config', '--name', network, '--no-portmap'])).stdout) as {
+      cniVersion: string;
+      name: string;
+      plugins: Record<string, unknown>[];
+    };
     expect(conflist.plugins.map((p) => p.type)).toEqual(['vxtun']);
     pluginConf = (h, cniVersion = conflist.cniVersion) => ({
-      ...conflist.plugins[0], cniVersion, name: conflist.name,
-      subnetFile: subnetEnv(h), dataDir: stateDir(h), ipam: { dataDir: ipamDir(h) },
+      ...conflist.plugins[0],
+      cniVersion,
+      name: conflist.name,
+      subnetFile: subnetEnv(h),
+      dataDir: stateDir(h),
+      ipam: { dataDir: ipamDir(h) },
     });
   });
 
@@ -61,54 +85,124 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
     await tb?.destroy();
   });
 
-  describe('bad input: the spec\'s error JSON, and nothing changed', () => {
+  describe("bad input: the spec's error JSON, and nothing changed", () => {
     let c: Container;
     beforeAll(async () => {
       c = await rt.container('bad');
       writeEnv('a');
     });
 
-    const cases: { what: string; code: number; msg: RegExp; prepare?: () => void; config?: (base: Record<string, unknown>) => unknown;
-      env?: Record<string, string | undefined>; command?: 'ADD' | 'CHECK' | 'STATUS' }[] = [
-      { what: 'stdin that is not JSON', code: 6, msg: /error decoding the network config on stdin/, config: () => '{"cniVersion":"1.0.0","name":' },
+    const cases: {
+      what: string;
+      code: number;
+      msg: RegExp;
+      prepare?: () => void;
+      config?: (base: Record<string, unknown>) => unknown;
+      env?: Record<string, string | undefined>;
+      command?: 'ADD' | 'CHECK' | 'STATUS';
+    }[] = [
+      {
+        what: 'stdin that is not JSON',
+        code: 6,
+        msg: /error decoding the network config on stdin/,
+        config: () => '{"cniVersion":"1.0.0","name":',
+      },
       { what: 'no subnet.env yet', code: 11, msg: /does not exist yet: .*start `vxtun agent`/, prepare: () => rmSync(subnetEnv('a')) },
-      { what: 'subnet.env with a bad MTU', code: 6, msg: /"FLANNEL_MTU=fourteen" is not an MTU/,
-        prepare: () => writeFileSync(subnetEnv('a'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=fourteen\nFLANNEL_IPMASQ=true\n') },
-      { what: 'subnet.env without FLANNEL_SUBNET', code: 6, msg: /is missing FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET/,
-        prepare: () => writeFileSync(subnetEnv('a'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n') },
+      {
+        what: 'subnet.env with a bad MTU',
+        code: 6,
+        msg: /"FLANNEL_MTU=fourteen" is not an MTU/,
+        prepare: () =>
+          writeFileSync(
+            subnetEnv('a'),
+            'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=fourteen\nFLANNEL_IPMASQ=true\n',
+          ),
+      },
+      {
+        what: 'subnet.env without FLANNEL_SUBNET',
+        code: 6,
+        msg: /is missing FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET/,
+        prepare: () => writeFileSync(subnetEnv('a'), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n'),
+      },
       { what: 'an unknown spec version', code: 1, msg: /incompatible CNI versions/, config: (b) => ({ ...b, cniVersion: '9.9.9' }) },
-      { what: 'spec 1.1.0, which Debian\'s bridge refuses', code: 1, msg: /incompatible CNI versions/, config: (b) => ({ ...b, cniVersion: '1.1.0' }) },
+      {
+        what: "spec 1.1.0, which Debian's bridge refuses",
+        code: 1,
+        msg: /incompatible CNI versions/,
+        config: (b) => ({ ...b, cniVersion: '1.1.0' }),
+      },
       { what: 'no CNI_NETNS', code: 4, msg: /missing: CNI_NETNS/, env: { CNI_NETNS: undefined } },
-      { what: 'a CNI_NETNS that does not exist', code: 4, msg: /CNI_NETNS ".*" does not exist/, env: { CNI_NETNS: '/run/netns/no-such-netns-here' } },
+      {
+        what: 'a CNI_NETNS that does not exist',
+        code: 4,
+        msg: /CNI_NETNS ".*" does not exist/,
+        env: { CNI_NETNS: '/run/netns/no-such-netns-here' },
+      },
       { what: 'a container ID with a slash', code: 4, msg: /invalid CNI_CONTAINERID/, env: { CNI_CONTAINERID: 'a/b' } },
       { what: 'no network name', code: 7, msg: /missing network name/, config: (b) => ({ ...b, name: undefined }) },
-      { what: 'delegate.ipam', code: 2, msg: /"delegate.ipam" = .* is not allowed/, config: (b) => ({ ...b, delegate: { ipam: { type: 'dhcp' } } }) },
-      { what: 'CHECK on a 0.3.1 config', code: 1, msg: /does not allow CHECK/, command: 'CHECK', config: (b) => ({ ...b, cniVersion: '0.3.1' }) },
+      {
+        what: 'delegate.ipam',
+        code: 2,
+        msg: /"delegate.ipam" = .* is not allowed/,
+        config: (b) => ({ ...b, delegate: { ipam: { type: 'dhcp' } } }),
+      },
+      {
+        what: 'CHECK on a 0.3.1 config',
+        code: 1,
+        msg: /does not allow CHECK/,
+        command: 'CHECK',
+        config: (b) => ({ ...b, cniVersion: '0.3.1' }),
+      },
       { what: 'STATUS (spec 1.1.0)', code: 1, msg: /does not allow STATUS/, command: 'STATUS' },
-      { what: 'STATUS as a 1.1.0 runtime sends it (no container)', code: 1, msg: /incompatible CNI versions/, command: 'STATUS',
-        config: (b) => ({ ...b, cniVersion: '1.1.0' }), env: { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined, CNI_NETNS: undefined } },
+      {
+        what: 'STATUS as a 1.1.0 runtime sends it (no container)',
+        code: 1,
+        msg: /incompatible CNI versions/,
+        command: 'STATUS',
+        config: (b) => ({ ...b, cniVersion: '1.1.0' }),
+        env: { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined, CNI_NETNS: undefined },
+      },
       // The bridge creates the veth before it runs IPAM: the plugin's DEL after the failed ADD must remove it.
-      { what: 'an IPAM plugin that is not installed', code: 999, msg: /bridge \(ADD\): .*no-such-ipam/,
-        config: (b) => ({ ...b, ipam: { ...(b.ipam as object), type: 'no-such-ipam' } }) },
+      {
+        what: 'an IPAM plugin that is not installed',
+        code: 999,
+        msg: /bridge \(ADD\): .*no-such-ipam/,
+        config: (b) => ({ ...b, ipam: { ...(b.ipam as object), type: 'no-such-ipam' } }),
+      },
     ];
 
     for (const k of cases) {
       it(`${k.what}: code ${k.code}`, async () => {
         writeEnv('a');
         k.prepare?.();
-        const before = { host: await links(tb.hosts.a.netns), container: await links(c.netns), state: files(stateDir('a')), ipam: files(ipamDir('a')) };
-        const r = await rt.call({ command: k.command ?? 'ADD', hostNetns: tb.hosts.a.netns, container: c,
-          config: k.config ? k.config(pluginConf('a')) : pluginConf('a'), env: k.env });
+        const before = {
+          host: await links(tb.hosts.a.netns),
+          container: await links(c.netns),
+          state: files(stateDir('a')),
+          ipam: files(ipamDir('a')),
+        };
+        const r = await rt.call({
+          command: k.command ?? 'ADD',
+          hostNetns: tb.hosts.a.netns,
+          container: c,
+          config: k.config ? k.config(pluginConf('a')) : pluginConf('a'),
+          env: k.env,
+        });
         expect(r.code, r.stdout + r.stderr).toBe(1);
         expect(r.json).toMatchObject({ code: k.code });
         expect(String(r.json?.msg) + String(r.json?.details ?? '')).toMatch(k.msg);
         expect(typeof r.json?.cniVersion).toBe('string');
-        expect({ host: await links(tb.hosts.a.netns), container: await links(c.netns), state: files(stateDir('a')), ipam: files(ipamDir('a')) }).toEqual(before);
+        expect({
+          host: await links(tb.hosts.a.netns),
+          container: await links(c.netns),
+          state: files(stateDir('a')),
+          ipam: files(ipamDir('a')),
+        }).toEqual(before);
         expect(before.container).toEqual(['lo']);
       });
     }
 
-    it('VERSION answers the versions Debian\'s bridge accepts, in the asked version', async () => {
+    it("VERSION answers the versions Debian's bridge accepts, in the asked version", async () => {
       const r = await rt.call({ command: 'VERSION', hostNetns: tb.hosts.a.netns, container: { id: 'x' }, config: { cniVersion: '0.4.0' } });
       expect(r.code).toBe(0);
       expect(r.json).toEqual({ cniVersion: '0.4.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
@@ -125,8 +219,12 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
 
     beforeAll(async () => {
       const config = (self: Host, other: Host) => ({
-        publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], ipv6Subnet: subnet6[self],
-        network: '10.244.0.0/16', ipv6Network: 'fd10:244::/32', vtepMac: mac[self],
+        publicIp: tb.hosts[self].underlayIp,
+        subnet: subnet[self],
+        ipv6Subnet: subnet6[self],
+        network: '10.244.0.0/16',
+        ipv6Network: 'fd10:244::/32',
+        vtepMac: mac[self],
         peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], ipv6Subnet: subnet6[other], vtepMac: mac[other] }],
       });
       vx.a = await startStatic(tb, 'a', config('a', 'b'));
@@ -138,7 +236,10 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
     });
 
     it('ADD attaches a container with spec 1.0.0 on host a and 0.4.0 on host b: address in the node subnet, FLANNEL_MTU', async () => {
-      for (const [h, version] of [['a', '1.0.0'], ['b', '0.4.0']] as const) {
+      for (const [h, version] of [
+        ['a', '1.0.0'],
+        ['b', '0.4.0'],
+      ] as const) {
         const r = await rt.call({ command: 'ADD', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h, version) });
         expect(r.code, r.stdout + r.stderr).toBe(0);
         added[h] = r.json;
@@ -160,7 +261,10 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
     });
 
     it('containers on the two vxtun hosts reach each other: ping over IPv4 and IPv6, 20 MB with the same sha256', async () => {
-      for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
+      for (const [from, to] of [
+        ['a', 'b'],
+        ['b', 'a'],
+      ] as const) {
         expect(await rt.ping(ctr[from]!, addr(to, 4))).toBe(3);
         expect(await rt.ping(ctr[from]!, addr(to, 6))).toBe(3);
       }
@@ -171,15 +275,24 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
     it('CHECK passes with the ADD result as prevResult', async () => {
       for (const h of ['a', 'b'] as const) {
         const version = String(added[h]!.cniVersion);
-        const r = await rt.call({ command: 'CHECK', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: { ...pluginConf(h, version), prevResult: added[h] } });
+        const r = await rt.call({
+          command: 'CHECK',
+          hostNetns: tb.hosts[h].netns,
+          container: ctr[h]!,
+          config: { ...pluginConf(h, version), prevResult: added[h] },
+        });
         expect(r.code, r.stdout + r.stderr).toBe(0);
       }
     });
 
-    it('host b switched to the kernel\'s VXLAN as Flannel sets it up: its containers and host a\'s still reach each other', async () => {
+    it("host b switched to the kernel's VXLAN as Flannel sets it up: its containers and host a's still reach each other", async () => {
       await vx.b!.stop();
       vx.b = undefined;
-      await setupFlannelVxlan(tb, 'b', { subnet: subnet.b, vtepMac: mac.b, peers: [{ publicIp: tb.hosts.a.underlayIp, subnet: subnet.a, vtepMac: mac.a }] });
+      await setupFlannelVxlan(tb, 'b', {
+        subnet: subnet.b,
+        vtepMac: mac.b,
+        peers: [{ publicIp: tb.hosts.a.underlayIp, subnet: subnet.a, vtepMac: mac.a }],
+      });
       // Between real hosts the wire carries MTU-sized datagrams. A veth with UDP-tunnel segmentation instead hands
       // the kernel's VXLAN super-packets (one 64 KB inner TCP packet) to vxtun unsplit, which it then writes to the
       // TUN as one packet: delivered locally, but too big to forward to a container (ICMP "fragmentation needed").
@@ -193,7 +306,8 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
     it('DEL removes the veth and frees the address (a second ADD gets it again); DEL twice and without CNI_NETNS succeed', async () => {
       const h = 'a';
       const ip = addr(h, 4);
-      const del = (env?: Record<string, string | undefined>) => rt.call({ command: 'DEL', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env });
+      const del = (env?: Record<string, string | undefined>) =>
+        rt.call({ command: 'DEL', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env });
       const hostVeths = async () => (await links(tb.hosts[h].netns)).filter((l) => l.startsWith('veth'));
       expect(await hostVeths()).toHaveLength(1);
       // ADD again without DEL fails (the interface exists) and leaves the first attachment and its record alone.
@@ -208,7 +322,13 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       expect(ipFiles(h)).toEqual([]);
       expect(files(stateDir(h))).toEqual([]);
 
-      const again = await rt.call({ command: 'ADD', hostNetns: tb.hosts[h].netns, container: ctr[h]!, config: pluginConf(h), env: { CNI_ARGS: `IgnoreUnknown=1;IP=${ip}` } });
+      const again = await rt.call({
+        command: 'ADD',
+        hostNetns: tb.hosts[h].netns,
+        container: ctr[h]!,
+        config: pluginConf(h),
+        env: { CNI_ARGS: `IgnoreUnknown=1;IP=${ip}` },
+      });
       expect(again.code, again.stdout).toBe(0);
       expect((again.json!.ips as { address: string }[])[0].address).toBe(`${ip}/24`);
       expect((await del()).code).toBe(0);
@@ -239,7 +359,7 @@ describe.runIf(isRoot)('vxtun CNI plugin', () => {
       }
     });
 
-    it('DEL works after host-local\'s state is gone, and after the container\'s network namespace is gone', async () => {
+    it("DEL works after host-local's state is gone, and after the container's network namespace is gone", async () => {
       expect((await rt.call({ command: 'ADD', hostNetns: tb.hosts.a.netns, container: ctr.a!, config: pluginConf('a') })).code).toBe(0);
       rmSync(ipamDir('a'), { recursive: true });
       const a = await rt.call({ command: 'DEL', hostNetns: tb.hosts.a.netns, container: ctr.a!, config: pluginConf('a') });

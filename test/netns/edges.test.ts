@@ -7,7 +7,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestbed, launchStatic, randomVtepMac, writeStaticConfig, type HostName, type RunningVxtun, type Testbed } from '../../bench/testbed/index.js';
+import {
+  createTestbed,
+  launchStatic,
+  randomVtepMac,
+  writeStaticConfig,
+  type HostName,
+  type RunningVxtun,
+  type Testbed,
+} from '../../bench/testbed/index.js';
 import { run } from '../../bench/testbed/process.js';
 import { CLI, isRoot, ping, tcpTransfer } from './harness.js';
 import { captureVxlan, innerSourcePort, type VxlanDatagram } from './tools/capture.js';
@@ -31,13 +39,24 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
     const peerMac = o.peerMac === undefined ? mac[peer] : o.peerMac;
     const ownMac = o.ownMac === undefined ? mac[self] : o.ownMac;
     return {
-      publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], ipv6Subnet: subnet6[self],
-      network: '10.244.0.0/16', ipv6Network: 'fd10:244::/32',
+      publicIp: tb.hosts[self].underlayIp,
+      subnet: subnet[self],
+      ipv6Subnet: subnet6[self],
+      network: '10.244.0.0/16',
+      ipv6Network: 'fd10:244::/32',
       stateDir: o.stateDir ?? join(dir, `state-${self}`),
       ...(ownMac === null ? {} : { vtepMac: ownMac }),
-      peers: peerMac === null ? [] : [{
-        publicIp: tb.hosts[peer].underlayIp, subnet: subnet[peer], ipv6Subnet: subnet6[peer], vtepMac: peerMac,
-      }],
+      peers:
+        peerMac === null
+          ? []
+          : [
+              {
+                publicIp: tb.hosts[peer].underlayIp,
+                subnet: subnet[peer],
+                ipv6Subnet: subnet6[peer],
+                vtepMac: peerMac,
+              },
+            ],
     };
   };
 
@@ -68,7 +87,7 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  describe('on the wire (captured on the receiving host\'s underlay veth)', () => {
+  describe("on the wire (captured on the receiving host's underlay veth)", () => {
     const flows = 8;
     let datagrams: VxlanDatagram[] = [];
     let workers: unknown;
@@ -85,7 +104,7 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
       datagrams = captured.datagrams;
     });
 
-    it('every datagram carries Flannel\'s VXLAN header and the peer\'s VTEP MAC', () => {
+    it("every datagram carries Flannel's VXLAN header and the peer's VTEP MAC", () => {
       expect(datagrams.length).toBeGreaterThan(50);
       for (const d of datagrams) {
         expect(d.outerFamily).toBe(4);
@@ -146,9 +165,15 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
     // Raise the TUN MTUs behind vxtun's back: the kernels now hand it packets that cannot cross the underlay
     // (on both hosts, so neither TCP end announces an MSS that would fit anyway).
     for (const h of ['a', 'b'] as const) await tb.exec(h, ['ip', 'link', 'set', 'vxtun0', 'mtu', '4000']);
-    const v4 = await tb.exec('a', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', '3000', gateway.b], { allowFail: true, timeoutMs: 15_000 });
+    const v4 = await tb.exec('a', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', '3000', gateway.b], {
+      allowFail: true,
+      timeoutMs: 15_000,
+    });
     expect(v4.stdout + v4.stderr).toContain('Frag needed and DF set (mtu = 1450)');
-    const v6 = await tb.exec('a', ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', '3000', gateway6.b], { allowFail: true, timeoutMs: 15_000 });
+    const v6 = await tb.exec('a', ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', '3000', gateway6.b], {
+      allowFail: true,
+      timeoutMs: 15_000,
+    });
     expect(v6.stdout + v6.stderr).toMatch(/Packet too big: mtu=1450/);
     // Packets that fit still cross, and TCP finds the path MTU from those errors instead of stalling.
     expect(await ping(tb, 'a', gateway.b, 2)).toBe(2);
@@ -190,7 +215,9 @@ describe.runIf(isRoot)('vxtun at the edges', () => {
 
 describe('vxtun static with a bad config file', () => {
   let dir: string;
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'vxtun-badconfig-')); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vxtun-badconfig-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const valid = { publicIp: '198.18.0.1', subnet: '10.244.1.0/24', vtepMac: '02:00:00:00:01:01' };
@@ -204,13 +231,32 @@ describe('vxtun static with a bad config file', () => {
     ['an IPv6 CIDR as subnet', { ...valid, subnet: 'fd10:244:1::/64' }, /subnet/],
     ['an IPv4 CIDR as ipv6Subnet', { ...valid, ipv6Subnet: '10.244.9.0/24' }, /ipv6Subnet/],
     ['an IPv6 CIDR as network', { ...valid, network: 'fd10:244::/32' }, /network/],
-    ['a subnet outside the network', { ...valid, network: '10.245.0.0/16' }, /subnet: 10\.244\.1\.0\/24 is outside network 10\.245\.0\.0\/16/],
+    [
+      'a subnet outside the network',
+      { ...valid, network: '10.245.0.0/16' },
+      /subnet: 10\.244\.1\.0\/24 is outside network 10\.245\.0\.0\/16/,
+    ],
     ['a peer with our own subnet', { ...valid, peers: [peer('10.244.1.0/24')] }, /peers\[0\]\.subnet: 10\.244\.1\.0\/24 is our own subnet/],
-    ['a peer subnet covering ours', { ...valid, peers: [peer('10.244.2.0/24'), peer('10.244.0.0/20')] }, /peers\[1\]\.subnet: 10\.244\.0\.0\/20 overlaps our subnet 10\.244\.1\.0\/24/],
-    ['a peer subnet inside ours', { ...valid, peers: [peer('10.244.1.128/25')] }, /peers\[0\]\.subnet: 10\.244\.1\.128\/25 overlaps our subnet 10\.244\.1\.0\/24/],
-    ['a peer IPv6 subnet inside ours', { ...valid, ipv6Subnet: 'fd10:244:1::/64', peers: [{ ...peer('10.244.2.0/24'), ipv6Subnet: 'fd10:244:1::/80' }] },
-      /peers\[0\]\.ipv6Subnet: fd10:244:1::\/80 overlaps our ipv6Subnet fd10:244:1::\/64/],
-    ['two peers overlapping each other', { ...valid, peers: [peer('10.244.2.0/24'), peer('10.244.2.0/25')] }, /peers\[1\]\.subnet: 10\.244\.2\.0\/25 overlaps peers\[0\]\.subnet 10\.244\.2\.0\/24/],
+    [
+      'a peer subnet covering ours',
+      { ...valid, peers: [peer('10.244.2.0/24'), peer('10.244.0.0/20')] },
+      /peers\[1\]\.subnet: 10\.244\.0\.0\/20 overlaps our subnet 10\.244\.1\.0\/24/,
+    ],
+    [
+      'a peer subnet inside ours',
+      { ...valid, peers: [peer('10.244.1.128/25')] },
+      /peers\[0\]\.subnet: 10\.244\.1\.128\/25 overlaps our subnet 10\.244\.1\.0\/24/,
+    ],
+    [
+      'a peer IPv6 subnet inside ours',
+      { ...valid, ipv6Subnet: 'fd10:244:1::/64', peers: [{ ...peer('10.244.2.0/24'), ipv6Subnet: 'fd10:244:1::/80' }] },
+      /peers\[0\]\.ipv6Subnet: fd10:244:1::\/80 overlaps our ipv6Subnet fd10:244:1::\/64/,
+    ],
+    [
+      'two peers overlapping each other',
+      { ...valid, peers: [peer('10.244.2.0/24'), peer('10.244.2.0/25')] },
+      /peers\[1\]\.subnet: 10\.244\.2\.0\/25 overlaps peers\[0\]\.subnet 10\.244\.2\.0\/24/,
+    ],
   ])('%s: exits 1 with VXTUN_ERR_CONFIG naming the problem, before touching the kernel', async (name, content, why) => {
     const file = join(dir, content === null ? 'missing.json' : `${name.replace(/\W+/g, '-')}.json`);
     if (typeof content === 'string') writeFileSync(file, content);

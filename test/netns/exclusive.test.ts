@@ -18,8 +18,14 @@ describe.runIf(isRoot)('exclusive ownership of the TUN name and the VXLAN port',
   const dir = mkdtempSync(join(tmpdir(), 'vxtun-exclusive-'));
   // Both hosts use the same TUN name and port: they live in different namespaces.
   const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-    publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self],
-    tunName: 'vxtun0', port: 8472, workers: 2, stateDir: join(dir, self),
+    publicIp: tb.hosts[self].underlayIp,
+    subnet: subnet[self],
+    network: '10.244.0.0/16',
+    vtepMac: mac[self],
+    tunName: 'vxtun0',
+    port: 8472,
+    workers: 2,
+    stateDir: join(dir, self),
     peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
   });
 
@@ -47,7 +53,9 @@ describe.runIf(isRoot)('exclusive ownership of the TUN name and the VXLAN port',
     const r = await second({ port: 8473 });
     expect(r.code).toBe(1);
     expect(r.output).toMatch(/VXTUN_ERR_TUN_IN_USE: .*vxtun0/);
-    const addr = JSON.parse((await tb.exec('a', ['ip', '-j', '-4', 'addr', 'show', 'dev', 'vxtun0'])).stdout) as { addr_info: { local: string }[] }[];
+    const addr = JSON.parse((await tb.exec('a', ['ip', '-j', '-4', 'addr', 'show', 'dev', 'vxtun0'])).stdout) as {
+      addr_info: { local: string }[];
+    }[];
     expect(addr[0].addr_info.map((a) => a.local)).toEqual(['10.244.1.0']);
     expect(await ping(tb, 'a', '10.244.2.0')).toBe(3);
   });

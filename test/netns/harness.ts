@@ -6,7 +6,14 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchStatic, writeStaticConfig, type FinalStats, type HostName, type RunningVxtun, type Testbed } from '../../bench/testbed/index.js';
+import {
+  launchStatic,
+  writeStaticConfig,
+  type FinalStats,
+  type HostName,
+  type RunningVxtun,
+  type Testbed,
+} from '../../bench/testbed/index.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'dist/control/cli.js');

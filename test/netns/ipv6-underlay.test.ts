@@ -19,7 +19,10 @@ describe.runIf(isRoot)('vxtun <-> vxtun over an IPv6 underlay', () => {
   beforeAll(async () => {
     tb = await createTestbed({ ipv6Underlay: true });
     const config = (self: HostName, other: HostName) => ({
-      publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self],
+      publicIp: tb.hosts[self].underlayIp,
+      subnet: subnet[self],
+      network: '10.244.0.0/16',
+      vtepMac: mac[self],
       peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
     });
     procs.a = await startStatic(tb, 'a', config('a', 'b'));

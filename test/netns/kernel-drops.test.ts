@@ -15,17 +15,27 @@ async function tunTxDropped(tb: Testbed, host: 'a' | 'b'): Promise<number> {
 
 /** Drops of the UDP sockets bound to port 8472 (the drops column of /proc/net/udp). */
 async function vxlanSocketDrops(tb: Testbed, host: 'a' | 'b'): Promise<number> {
-  const rows = (await tb.exec(host, ['cat', '/proc/net/udp'])).stdout.split('\n').slice(1).filter((l) => l.trim() !== '');
-  return rows.map((l) => l.trim().split(/\s+/)).filter((f) => f[1].endsWith(':2118')).reduce((n, f) => n + Number(f[12]), 0);
+  const rows = (await tb.exec(host, ['cat', '/proc/net/udp'])).stdout
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '');
+  return rows
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[1].endsWith(':2118'))
+    .reduce((n, f) => n + Number(f[12]), 0);
 }
 
-describe.runIf(isRoot)('kernel drops reported beside vxtun\'s', () => {
+describe.runIf(isRoot)("kernel drops reported beside vxtun's", () => {
   let tb: Testbed;
   const procs: Partial<Record<'a' | 'b', VxtunProc>> = {};
   const mac = { a: randomVtepMac(), b: randomVtepMac() };
   const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
   const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-    publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self], workers: 1,
+    publicIp: tb.hosts[self].underlayIp,
+    subnet: subnet[self],
+    network: '10.244.0.0/16',
+    vtepMac: mac[self],
+    workers: 1,
     peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
   });
 

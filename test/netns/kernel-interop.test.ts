@@ -17,11 +17,15 @@ describe.runIf(isRoot)('vxtun <-> kernel VXLAN (Flannel layout)', () => {
   beforeAll(async () => {
     tb = await createTestbed();
     await setupFlannelVxlan(tb, 'a', {
-      subnet: '10.244.1.0/24', vtepMac: mac.a,
+      subnet: '10.244.1.0/24',
+      vtepMac: mac.a,
       peers: [{ publicIp: tb.hosts.b.underlayIp, subnet: '10.244.2.0/24', vtepMac: mac.b }],
     });
     vx = await startStatic(tb, 'b', {
-      publicIp: tb.hosts.b.underlayIp, subnet: '10.244.2.0/24', network: '10.244.0.0/16', vtepMac: mac.b,
+      publicIp: tb.hosts.b.underlayIp,
+      subnet: '10.244.2.0/24',
+      network: '10.244.0.0/16',
+      vtepMac: mac.b,
       peers: [{ publicIp: tb.hosts.a.underlayIp, subnet: '10.244.1.0/24', vtepMac: mac.a }],
     });
   });

@@ -12,7 +12,11 @@ describe.runIf(isRoot)('the TUN taken from under a running forwarder', () => {
   const mac = { a: randomVtepMac(), b: randomVtepMac() };
   const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
   const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-    publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self], workers: 2,
+    publicIp: tb.hosts[self].underlayIp,
+    subnet: subnet[self],
+    network: '10.244.0.0/16',
+    vtepMac: mac[self],
+    workers: 2,
     peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
   });
 

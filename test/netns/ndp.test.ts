@@ -15,7 +15,8 @@ describe.runIf(isRoot)('NDP: a kernel peer learns our IPv6 gateway by Neighbor S
   beforeAll(async () => {
     tb = await createTestbed();
     const kernel = await setupFlannelVxlan(tb, 'a', {
-      subnet: '10.244.1.0/24', vtepMac: mac.a,
+      subnet: '10.244.1.0/24',
+      vtepMac: mac.a,
       peers: [{ publicIp: tb.hosts.b.underlayIp, subnet: '10.244.2.0/24', vtepMac: mac.b }],
     });
     const dev = kernel.device;
@@ -25,8 +26,12 @@ describe.runIf(isRoot)('NDP: a kernel peer learns our IPv6 gateway by Neighbor S
     await tb.exec('a', ['ip', '-6', 'route', 'add', 'fd10:244:2::/64', 'via', 'fd10:244:2::', 'dev', dev, 'onlink']);
     await tb.exec('a', ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', tb.hosts.b.underlayIp]);
     vx = await startStatic(tb, 'b', {
-      publicIp: tb.hosts.b.underlayIp, subnet: '10.244.2.0/24', network: '10.244.0.0/16', vtepMac: mac.b,
-      ipv6Subnet: 'fd10:244:2::/64', ipv6Network: 'fd10:244::/32',
+      publicIp: tb.hosts.b.underlayIp,
+      subnet: '10.244.2.0/24',
+      network: '10.244.0.0/16',
+      vtepMac: mac.b,
+      ipv6Subnet: 'fd10:244:2::/64',
+      ipv6Network: 'fd10:244::/32',
       peers: [{ publicIp: tb.hosts.a.underlayIp, subnet: '10.244.1.0/24', ipv6Subnet: 'fd10:244:1::/64', vtepMac: mac.a }],
     });
   });

@@ -18,7 +18,11 @@ describe.runIf(isRoot)('offloads off', () => {
   beforeAll(async () => {
     tb = await createTestbed({ offloadProfile: 'off' });
     const config = (self: 'a' | 'b', other: 'a' | 'b', offloads: boolean) => ({
-      publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], network: '10.244.0.0/16', vtepMac: mac[self], offloads,
+      publicIp: tb.hosts[self].underlayIp,
+      subnet: subnet[self],
+      network: '10.244.0.0/16',
+      vtepMac: mac[self],
+      offloads,
       peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
     });
     procs.a = await startStatic(tb, 'a', config('a', 'b', true));
@@ -56,7 +60,7 @@ describe.runIf(isRoot)('offloads off', () => {
   it('no super-packets were seen without offloads: one TUN read per packet sent', async () => {
     const [a, b] = [await procs.a!.stop(), await procs.b!.stop()];
     procs.a = procs.b = undefined;
-    expect(a.txPackets).toBeGreaterThan(50 * MB / 1500);
+    expect(a.txPackets).toBeGreaterThan((50 * MB) / 1500);
     expect(b.tunReads).toBe(b.txPackets + (b.drops.noRoute ?? 0));
     expect(a.tunReads).toBe(a.txPackets + (a.drops.noRoute ?? 0));
   });

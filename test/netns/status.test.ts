@@ -13,11 +13,23 @@ const METRICS_PORT = 9108; // inside the test's own namespaces: nothing else lis
 const MB = 1024 * 1024;
 const gateway = (subnet: string) => subnet.replace(/\/\d+$/, '');
 
-interface PeerJson { subnet: string; publicIp: string; vtepMac: string; txPackets: number; txBytes: number; rxPackets: number; rxBytes: number; lastRxAt: string | null }
+interface PeerJson {
+  subnet: string;
+  publicIp: string;
+  vtepMac: string;
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+  lastRxAt: string | null;
+}
 interface StatusJson {
-  kind: string; subnet: string; tun: { name: string; mtu: number; workers: number; workerRestarts: number };
+  kind: string;
+  subnet: string;
+  tun: { name: string; mtu: number; workers: number; workerRestarts: number };
   agent: { lease: { subnet: string; expiresAt: string } | null; registry: { connected: boolean }; ready: boolean };
-  peers: PeerJson[]; drops: Record<string, number>;
+  peers: PeerJson[];
+  drops: Record<string, number>;
 }
 
 /** `vxtun status --json` of the host in `host`'s namespace whose TUN is `tun`. */
@@ -31,7 +43,11 @@ async function get(tb: Testbed, host: 'a' | 'b', path: string): Promise<{ code: 
 }
 
 function metric(text: string, name: string, labels: Record<string, string>): number {
-  const line = text.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  const line = text
+    .split('\n')
+    .find(
+      (l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
+    );
   return line ? Number(line.split(' ').at(-1)) : NaN;
 }
 
@@ -62,7 +78,12 @@ describe.runIf(isRoot)('vxtun status, metrics and health of a running agent', ()
     expect((await get(tb, 'a', '/metrics')).code).toBe(503);
     // The control socket answers while the agent waits: what it waits for, no TUN yet.
     const waiting = await status('a');
-    expect(waiting).toMatchObject({ kind: 'agent', tun: null, peers: [], agent: { phase: 'waiting', waitingFor: 'the network config', lease: null } });
+    expect(waiting).toMatchObject({
+      kind: 'agent',
+      tun: null,
+      peers: [],
+      agent: { phase: 'waiting', waitingFor: 'the network config', lease: null },
+    });
     const human = (await tb.exec('a', [process.execPath, CLI, 'status', '--tun-name', `${tb.prefix}t`])).stdout;
     expect(human).toContain('lease: none yet (waiting for the network config)');
     expect(human).toContain('tun: not up yet');
@@ -107,8 +128,10 @@ describe.runIf(isRoot)('vxtun status, metrics and health of a running agent', ()
     expect(metric(text, 'vxtun_bytes_total', { direction: 'tx' })).toBeGreaterThanOrEqual(peerOfA.txBytes);
     expect(text).toMatch(/^vxtun_registry_reachable 1$/m);
     expect(text).toMatch(/^vxtun_worker_restarts_total 0$/m);
-    expect(metric(text, 'vxtun_lease_expiry_timestamp_seconds', {}))
-      .toBeCloseTo(Date.parse((await status('a')).agent.lease!.expiresAt) / 1000, 0);
+    expect(metric(text, 'vxtun_lease_expiry_timestamp_seconds', {})).toBeCloseTo(
+      Date.parse((await status('a')).agent.lease!.expiresAt) / 1000,
+      0,
+    );
   });
 
   it('status without --json reads like wg show; the socket is root-only and a missing one is named', async () => {
@@ -117,14 +140,20 @@ describe.runIf(isRoot)('vxtun status, metrics and health of a running agent', ()
     expect(human).toContain(`agent ${tb.prefix}t: public ip ${tb.hosts.a.underlayIPv4}`);
     expect(human).toContain(`lease: ${a.subnet}, expires `);
     expect(human).toContain('registry: connected');
-    expect(human).toMatch(new RegExp(`peer ${b.subnet.replace(/\./g, '\\.')}\\n  public ip: ${tb.hosts.b.underlayIPv4.replace(/\./g, '\\.')}\\n  vtep mac: [0-9a-f:]{17}\\n  transfer: [\\d.]+ (B|KiB|MiB) received \\(\\d+ packets\\), [\\d.]+ MiB sent`));
+    expect(human).toMatch(
+      new RegExp(
+        `peer ${b.subnet.replace(/\./g, '\\.')}\\n  public ip: ${tb.hosts.b.underlayIPv4.replace(/\./g, '\\.')}\\n  vtep mac: [0-9a-f:]{17}\\n  transfer: [\\d.]+ (B|KiB|MiB) received \\(\\d+ packets\\), [\\d.]+ MiB sent`,
+      ),
+    );
     expect(human).toMatch(/latest packet: \d+ (s|min \d+ s) ago/);
 
     const sock = (await tb.exec('a', ['sh', '-c', `ls -l /run/vxtun/netns-*.${tb.prefix}t.sock`])).stdout;
     expect(sock).toMatch(/^srw------- 1 root /m);
     const missing = await tb.exec('a', [process.execPath, CLI, 'status', '--tun-name', 'nosuchtun'], { allowFail: true });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^vxtun: VXTUN_ERR_NOT_RUNNING: no vxtun answers on \/run\/vxtun\/netns-\d+\.nosuchtun\.sock \(ENOENT\)/);
+    expect(missing.stderr).toMatch(
+      /^vxtun: VXTUN_ERR_NOT_RUNNING: no vxtun answers on \/run\/vxtun\/netns-\d+\.nosuchtun\.sock \(ENOENT\)/,
+    );
   });
 });
 
@@ -136,11 +165,23 @@ describe.runIf(isRoot)('vxtun status and metrics of static hosts', () => {
   beforeAll(async () => {
     tb = await createTestbed();
     const mac = { a: randomVtepMac(), b: randomVtepMac() };
-    for (const [self, other] of [['a', 'b'], ['b', 'a']] as const) {
-      procs[self] = await startStatic(tb, self, {
-        publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], vtepMac: mac[self], tunName: `${tb.prefix}s`, workers: 1,
-        peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
-      }, ['--metrics-listen', String(METRICS_PORT)]);
+    for (const [self, other] of [
+      ['a', 'b'],
+      ['b', 'a'],
+    ] as const) {
+      procs[self] = await startStatic(
+        tb,
+        self,
+        {
+          publicIp: tb.hosts[self].underlayIp,
+          subnet: subnet[self],
+          vtepMac: mac[self],
+          tunName: `${tb.prefix}s`,
+          workers: 1,
+          peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
+        },
+        ['--metrics-listen', String(METRICS_PORT)],
+      );
     }
   });
 

@@ -36,8 +36,14 @@ function overlayOn(tb: Testbed, host: 'a' | 'b', index: number): Overlay {
     const t = openTun({ name: `${tb.prefix}t${host}`, multiQueue: true, vnetHdr: true, queues: 2 });
     const cfg = {
       mtu: TUN_MTU,
-      addresses: [{ family: 4 as const, addr: addr4, prefixLen: 32 }, { family: 6 as const, addr: addr6, prefixLen: 128 }],
-      routes: [{ family: 4 as const, dst: '10.201.0.0', prefixLen: 16 }, { family: 6 as const, dst: 'fd99:201::', prefixLen: 32 }],
+      addresses: [
+        { family: 4 as const, addr: addr4, prefixLen: 32 },
+        { family: 6 as const, addr: addr6, prefixLen: 128 },
+      ],
+      routes: [
+        { family: 4 as const, dst: '10.201.0.0', prefixLen: 16 },
+        { family: 6 as const, dst: 'fd99:201::', prefixLen: 32 },
+      ],
     };
     configureLink(t.name, cfg);
     configureLink(t.name, cfg); // a restart over the same device must not fail on what already exists
@@ -68,7 +74,13 @@ function bridge(a: TunQueue[], b: TunQueue[], timeoutMs: number) {
       await (moved > 0 ? new Promise((r) => setImmediate(r)) : sleep(1));
     }
   })();
-  return { seen, stop: async () => { stopped = true; await done; } };
+  return {
+    seen,
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
 }
 
 /** `count` datagrams "<seq>:<filler>" of `size` bytes each, laid back to back (the last one is shorter). */
@@ -135,10 +147,12 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
   it('reports kernel refusals with the area code and the errno', () => {
     withNetns(tb.hosts.a.netns, () => {
       // The device exists as multi-queue: reopening it single-queue is refused by the kernel.
-      expect(() => openTun({ name: a.tun.name, multiQueue: false, vnetHdr: true, queues: 1 }))
-        .toThrow(expect.objectContaining({ code: 'VXTUN_ERR_TUN_OPEN', message: expect.stringContaining('EINVAL') }));
-      expect(() => configureLink(`${tb.prefix}none`, { mtu: 1400, addresses: [], routes: [] }))
-        .toThrow(expect.objectContaining({ code: 'VXTUN_ERR_LINK', message: expect.stringContaining('ENODEV') }));
+      expect(() => openTun({ name: a.tun.name, multiQueue: false, vnetHdr: true, queues: 1 })).toThrow(
+        expect.objectContaining({ code: 'VXTUN_ERR_TUN_OPEN', message: expect.stringContaining('EINVAL') }),
+      );
+      expect(() => configureLink(`${tb.prefix}none`, { mtu: 1400, addresses: [], routes: [] })).toThrow(
+        expect.objectContaining({ code: 'VXTUN_ERR_LINK', message: expect.stringContaining('ENODEV') }),
+      );
     });
   });
 
@@ -157,7 +171,9 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
   });
 
   it('sends one UDP_SEGMENT message that a plain receiver gets as N datagrams', async () => {
-    const tx = withNetns(tb.hosts.a.netns, () => openUdp({ family: 4, address: tb.hosts.a.underlayIPv4, port: 0, reusePort: false, bufferBytes: 1 << 20, gro: false }));
+    const tx = withNetns(tb.hosts.a.netns, () =>
+      openUdp({ family: 4, address: tb.hosts.a.underlayIPv4, port: 0, reusePort: false, bufferBytes: 1 << 20, gro: false }),
+    );
     binds.push(tx);
     expect(tx.gso).toBe(true);
     const n = 20;
@@ -172,8 +188,12 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
   });
 
   it('receives coalesced datagrams with UDP_GRO and reports their segment size', async () => {
-    const rx = withNetns(tb.hosts.b.netns, () => openUdp({ family: 4, address: tb.hosts.b.underlayIPv4, port: 0, reusePort: true, bufferBytes: 4 << 20, gro: true }));
-    const tx = withNetns(tb.hosts.a.netns, () => openUdp({ family: 4, address: tb.hosts.a.underlayIPv4, port: 0, reusePort: false, bufferBytes: 1 << 20, gro: false }));
+    const rx = withNetns(tb.hosts.b.netns, () =>
+      openUdp({ family: 4, address: tb.hosts.b.underlayIPv4, port: 0, reusePort: true, bufferBytes: 4 << 20, gro: true }),
+    );
+    const tx = withNetns(tb.hosts.a.netns, () =>
+      openUdp({ family: 4, address: tb.hosts.a.underlayIPv4, port: 0, reusePort: false, bufferBytes: 1 << 20, gro: false }),
+    );
     binds.push(rx, tx);
     expect(rx.gro).toBe(true);
     const { bytes } = datagrams(10, 1200, 1200);
@@ -186,7 +206,11 @@ describe.skipIf(!isRoot)('native shim in network namespaces (skipped unless root
       if (!(poller.wait(50) & READY_UDP)) continue;
       const m = rx.recv(batch, 64);
       for (let i = 0; i < m; i++) {
-        got.push({ seg: batch.segSizes[i], bytes: Buffer.from(batch.buf.subarray(batch.offsets[i], batch.offsets[i] + batch.lengths[i])), port: batch.ports[i] });
+        got.push({
+          seg: batch.segSizes[i],
+          bytes: Buffer.from(batch.buf.subarray(batch.offsets[i], batch.offsets[i] + batch.lengths[i])),
+          port: batch.ports[i],
+        });
       }
     }
     closeFd(wake);

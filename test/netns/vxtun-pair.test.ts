@@ -18,8 +18,12 @@ describe.runIf(isRoot)('vxtun <-> vxtun', () => {
   beforeAll(async () => {
     tb = await createTestbed();
     const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-      publicIp: tb.hosts[self].underlayIp, subnet: subnet[self], ipv6Subnet: subnet6[self],
-      network: '10.244.0.0/16', ipv6Network: 'fd10:244::/32', vtepMac: mac[self],
+      publicIp: tb.hosts[self].underlayIp,
+      subnet: subnet[self],
+      ipv6Subnet: subnet6[self],
+      network: '10.244.0.0/16',
+      ipv6Network: 'fd10:244::/32',
+      vtepMac: mac[self],
       peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], ipv6Subnet: subnet6[other], vtepMac: mac[other] }],
     });
     procs.a = await startStatic(tb, 'a', config('a', 'b'));

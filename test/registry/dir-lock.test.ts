@@ -10,7 +10,10 @@ import { ENTRY, b64, ensureBuilt, post, spawnRegistry, tempDir, unb64, type Regi
  */
 let dir: string;
 const started: RegistryProcess[] = [];
-beforeAll(async () => { ensureBuilt(); dir = await tempDir('vxreg-lock-'); }, 120_000);
+beforeAll(async () => {
+  ensureBuilt();
+  dir = await tempDir('vxreg-lock-');
+}, 120_000);
 afterAll(async () => {
   for (const r of started) await r.kill9();
   await fs.rm(dir, { recursive: true, force: true });
@@ -23,14 +26,26 @@ function spawnUnreaped(dataDir: string): Promise<{ pid: number; url: string; sle
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => { sh.kill('SIGKILL'); reject(new Error(`registry did not start: ${out}${err}`)); }, 15_000);
+    const timer = setTimeout(() => {
+      sh.kill('SIGKILL');
+      reject(new Error(`registry did not start: ${out}${err}`));
+    }, 15_000);
     const check = () => {
       const pid = /child (\d+)/.exec(err)?.[1];
       const url = /"url":"([^"]+)".*"msg":"registry listening"/.exec(out)?.[1];
-      if (pid && url) { clearTimeout(timer); resolve({ pid: Number(pid), url, sleeper: () => sh.kill('SIGKILL') }); }
+      if (pid && url) {
+        clearTimeout(timer);
+        resolve({ pid: Number(pid), url, sleeper: () => sh.kill('SIGKILL') });
+      }
     };
-    sh.stdout.on('data', (c: Buffer) => { out += c.toString(); check(); });
-    sh.stderr.on('data', (c: Buffer) => { err += c.toString(); check(); });
+    sh.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      check();
+    });
+    sh.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      check();
+    });
   });
 }
 
@@ -52,7 +67,11 @@ describe('registry data-directory lock', () => {
       await second.stop();
       started.pop();
     } finally {
-      try { process.kill(first.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(first.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
       first.sleeper();
     }
   });
@@ -66,7 +85,9 @@ describe('registry data-directory lock', () => {
 
   it('refuses a second registry while one runs, naming the running one, and the first keeps serving', async () => {
     const running = started[started.length - 1];
-    await expect(spawnRegistry(dir)).rejects.toThrow(new RegExp(`VXTUN_ERR_REGISTRY_DATA: data directory .* is in use by another registry \\(pid ${running.proc.pid}\\)`));
+    await expect(spawnRegistry(dir)).rejects.toThrow(
+      new RegExp(`VXTUN_ERR_REGISTRY_DATA: data directory .* is in use by another registry \\(pid ${running.proc.pid}\\)`),
+    );
     expect((await post(running.url, '/v3/kv/put', { key: b64('/lock/b'), value: b64('x') })).status).toBe(200);
   });
 });

@@ -13,12 +13,21 @@ const TOTAL = 10_000;
 const KILLS_AT = [1800, 4100, 6300, 8200];
 const CONCURRENCY = 32;
 
-type Op = { kind: 'put'; key: string; value: string } | { kind: 'txn'; keys: [string, string]; value: string } | { kind: 'lease'; id: string };
+type Op =
+  | { kind: 'put'; key: string; value: string }
+  | { kind: 'txn'; keys: [string, string]; value: string }
+  | { kind: 'lease'; id: string };
 
 let dir: string;
 let reg: RegistryProcess | undefined;
-beforeAll(async () => { ensureBuilt(); dir = await tempDir('vxreg-dur-'); }, 120_000);
-afterAll(async () => { if (reg) await reg.kill9(); await fs.rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  ensureBuilt();
+  dir = await tempDir('vxreg-dur-');
+}, 120_000);
+afterAll(async () => {
+  if (reg) await reg.kill9();
+  await fs.rm(dir, { recursive: true, force: true });
+});
 
 function opFor(i: number, salt: string): Op {
   const value = `v${i}-${salt}`;
@@ -28,9 +37,12 @@ function opFor(i: number, salt: string): Op {
 }
 
 async function send(url: string, op: Op): Promise<boolean> {
-  const r = op.kind === 'put' ? await post(url, '/v3/kv/put', { key: b64(op.key), value: b64(op.value) })
-    : op.kind === 'txn' ? await post(url, '/v3/kv/txn', { success: op.keys.map((k) => ({ request_put: { key: b64(k), value: b64(op.value) } })) })
-      : await post(url, '/v3/lease/grant', { TTL: 3600, ID: op.id });
+  const r =
+    op.kind === 'put'
+      ? await post(url, '/v3/kv/put', { key: b64(op.key), value: b64(op.value) })
+      : op.kind === 'txn'
+        ? await post(url, '/v3/kv/txn', { success: op.keys.map((k) => ({ request_put: { key: b64(k), value: b64(op.value) } })) })
+        : await post(url, '/v3/lease/grant', { TTL: 3600, ID: op.id });
   return r.status === 200;
 }
 
@@ -50,11 +62,15 @@ describe('registry durability under kill -9', () => {
         while (next < TOTAL && !dead) {
           const op = opFor(next++, salt);
           try {
-            if (await send(url, op)) acked.push(op); else ambiguous.push(op);
+            if (await send(url, op)) acked.push(op);
+            else ambiguous.push(op);
           } catch {
             ambiguous.push(op);
           }
-          if (acked.length >= killAt && !dead) { dead = true; await reg!.kill9(); }
+          if (acked.length >= killAt && !dead) {
+            dead = true;
+            await reg!.kill9();
+          }
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -69,7 +85,9 @@ describe('registry durability under kill -9', () => {
     expect(reg.log.some((l) => /recovered \d+ log records/.test(l))).toBe(true);
 
     const all = await post(reg.url, '/v3/kv/range', { key: b64('/d/'), range_end: b64('/d0') });
-    const have = new Map<string, string>((all.json.kvs ?? []).map((kv: { key: string; value: string }) => [unb64(kv.key), unb64(kv.value)]));
+    const have = new Map<string, string>(
+      (all.json.kvs ?? []).map((kv: { key: string; value: string }) => [unb64(kv.key), unb64(kv.value)]),
+    );
     const leases = new Set<string>((await post(reg.url, '/v3/lease/leases', {})).json.leases.map((l: { ID: string }) => l.ID));
     const present = (op: Op): boolean | 'half' => {
       if (op.kind === 'put') return have.get(op.key) === op.value;
@@ -109,7 +127,9 @@ describe('registry durability under kill -9', () => {
 
   it('refuses a second registry on the same data directory while the first runs', async () => {
     expect(reg).toBeDefined();
-    await expect(spawnRegistry(dir)).rejects.toThrow(/VXTUN_ERR_REGISTRY_DATA: data directory .* is in use by another registry \(pid \d+\)/);
+    await expect(spawnRegistry(dir)).rejects.toThrow(
+      /VXTUN_ERR_REGISTRY_DATA: data directory .* is in use by another registry \(pid \d+\)/,
+    );
     expect((await post(reg!.url, '/v3/kv/range', { key: b64('/d/'), count_only: true, range_end: b64('/d0') })).status).toBe(200);
   });
 });

@@ -10,11 +10,20 @@ describe('registry HTTP/JSON gateway', () => {
     expect(Object.keys(put.json.header)).toEqual(['cluster_id', 'member_id', 'revision', 'raft_term']);
     const rev = Number(put.json.header.revision);
     const again = await post(reg.url, '/v3/kv/put', { key: b64('/g/a'), value: b64('2'), prev_kv: true });
-    expect(again.json.prev_kv).toEqual({ key: b64('/g/a'), create_revision: String(rev), mod_revision: String(rev), version: '1', value: b64('1') });
+    expect(again.json.prev_kv).toEqual({
+      key: b64('/g/a'),
+      create_revision: String(rev),
+      mod_revision: String(rev),
+      version: '1',
+      value: b64('1'),
+    });
     const empty = await post(reg.url, '/v3/kv/range', { key: b64('/nothing') });
     expect(Object.keys(empty.json)).toEqual(['header']);
-    const cas = { compare: [{ key: b64('/g/c'), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
-      success: [{ request_put: { key: b64('/g/c'), value: b64('x') } }], failure: [{ request_range: { key: b64('/g/c') } }] };
+    const cas = {
+      compare: [{ key: b64('/g/c'), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
+      success: [{ request_put: { key: b64('/g/c'), value: b64('x') } }],
+      failure: [{ request_range: { key: b64('/g/c') } }],
+    };
     const won = await post(reg.url, '/v3/kv/txn', cas);
     expect(won.json.succeeded).toBe(true);
     expect(won.json.responses).toEqual([{ response_put: { header: { revision: won.json.header.revision } } }]);
@@ -33,10 +42,22 @@ describe('registry HTTP/JSON gateway', () => {
       ['/v3/kv/put', { key: '***', value: b64('v') }, 400, 3, /illegal base64/],
       ['/v3/kv/put', { key: b64('k'), value: b64('v'), lease: '12345' }, 404, 5, /requested lease not found/],
       ['/v3/kv/put', { value: b64('v') }, 400, 3, /key is not provided/],
-      ['/v3/kv/txn', { success: Array.from({ length: 129 }, (_, i) => ({ request_put: { key: b64('t' + i) } })) }, 400, 3, /too many operations in txn request/],
+      [
+        '/v3/kv/txn',
+        { success: Array.from({ length: 129 }, (_, i) => ({ request_put: { key: b64('t' + i) } })) },
+        400,
+        3,
+        /too many operations in txn request/,
+      ],
       ['/v3/kv/put', { key: b64('big'), value: Buffer.alloc(1600 * 1024).toString('base64') }, 400, 3, /request is too large/],
       ['/v3/kv/put', 'x'.repeat(3 * 1024 * 1024), 400, 3, /invalid character 'x' looking for beginning of value/],
-      ['/v3/kv/put', { key: b64('big'), value: Buffer.alloc(3 * 1024 * 1024).toString('base64') }, 429, 8, /received message larger than max \(3145738 vs\. 2097152\)/],
+      [
+        '/v3/kv/put',
+        { key: b64('big'), value: Buffer.alloc(3 * 1024 * 1024).toString('base64') },
+        429,
+        8,
+        /received message larger than max \(3145738 vs\. 2097152\)/,
+      ],
       ['/v3/lease/revoke', { ID: '777' }, 404, 5, /requested lease not found/],
     ];
     for (const [route, body, status, code, msg] of cases) {
@@ -65,8 +86,14 @@ describe('registry HTTP/JSON gateway', () => {
     expect(ttl.json.grantedTTL).toBe('2');
     expect(ttl.json.keys).toEqual([b64('/l/k')]);
     const ka = await post(reg.url, '/v3/lease/keepalive', `{"ID":"${id}"}{"ID":"1"}`);
-    const lines = ka.body.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.result.ID, l.result.TTL])).toEqual([[id, '2'], ['1', undefined]]);
+    const lines = ka.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.result.ID, l.result.TTL])).toEqual([
+      [id, '2'],
+      ['1', undefined],
+    ]);
     const unknown = await post(reg.url, '/v3/lease/timetolive', { ID: '1' });
     expect([unknown.status, unknown.json.TTL]).toEqual([200, '-1']);
     const list = await post(reg.url, '/v3/kv/lease/leases', {});
@@ -82,16 +109,25 @@ describe('registry HTTP/JSON gateway', () => {
     expect(await w.until((l) => l.length >= 1)).toBe(true);
     expect(w.lines[0].result.created).toBe(true);
     expect(w.lines[0].result.watch_id).toBeUndefined();
-    await post(reg.url, '/v3/kv/txn', { success: [{ request_put: { key: b64('/w/b'), value: b64('3') } }, { request_delete_range: { key: b64('/w/a') } }] });
+    await post(reg.url, '/v3/kv/txn', {
+      success: [{ request_put: { key: b64('/w/b'), value: b64('3') } }, { request_delete_range: { key: b64('/w/a') } }],
+    });
     expect(await w.until((l) => l.length >= 2)).toBe(true);
     const evs = w.lines[1].result.events;
     expect(evs[0].type).toBeUndefined();
-    expect(evs[1]).toEqual({ type: 'DELETE', kv: { key: b64('/w/a'), mod_revision: String(start + 1) },
-      prev_kv: { key: b64('/w/a'), create_revision: String(start), mod_revision: String(start), version: '1', value: b64('1') } });
+    expect(evs[1]).toEqual({
+      type: 'DELETE',
+      kv: { key: b64('/w/a'), mod_revision: String(start + 1) },
+      prev_kv: { key: b64('/w/a'), create_revision: String(start), mod_revision: String(start), version: '1', value: b64('1') },
+    });
     w.close();
     const replay = watch(reg.url, { key: b64('/w/'), range_end: b64('/w0'), start_revision: String(start) });
     expect(await replay.until((l) => l.length >= 2)).toBe(true);
-    expect(replay.lines[1].result.events.map((e: { kv: { mod_revision: string } }) => e.kv.mod_revision)).toEqual([String(start), String(start + 1), String(start + 1)]);
+    expect(replay.lines[1].result.events.map((e: { kv: { mod_revision: string } }) => e.kv.mod_revision)).toEqual([
+      String(start),
+      String(start + 1),
+      String(start + 1),
+    ]);
     replay.close();
   });
 

@@ -20,16 +20,23 @@ export async function tempDir(prefix = 'vxreg-'): Promise<string> {
 
 /** Compiles the project when the registry's compiled entry is missing or older than its sources. */
 export function ensureBuilt(): void {
-  const newest = (dir: string): number => fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
-    const p = path.join(dir, e.name);
-    return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
-  }, 0);
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+      const p = path.join(dir, e.name);
+      return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
+    }, 0);
   if (fs.existsSync(ENTRY) && fs.statSync(ENTRY).mtimeMs >= newest(path.join(ROOT, 'control/registry'))) return;
   spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
   if (!fs.existsSync(ENTRY)) throw new Error(`build did not produce ${ENTRY}`);
 }
 
-export interface RegistryProcess { url: string; proc: ChildProcess; log: string[]; kill9(): Promise<void>; stop(): Promise<number | null> }
+export interface RegistryProcess {
+  url: string;
+  proc: ChildProcess;
+  log: string[];
+  kill9(): Promise<void>;
+  stop(): Promise<number | null>;
+}
 
 /** Runs the registry as its own process (so it can be kill -9'ed) and waits for its "listening" log line. */
 /** `launcher` runs the registry through another command that execs it (e.g. nsenter into a mount namespace). */
@@ -49,20 +56,38 @@ export async function spawnRegistry(dataDir: string, args: string[] = [], launch
         buf = buf.slice(i + 1);
         log.push(line);
         const m = /"url":"([^"]+)".*"msg":"registry listening"/.exec(line);
-        if (m) { clearTimeout(timer); resolve(m[1]); }
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
       }
     });
     proc.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`registry exited with ${code}: ${log.join('\n')}`)); });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`registry exited with ${code}: ${log.join('\n')}`));
+    });
   });
   return {
-    url, proc, log,
-    kill9: async () => { proc.kill('SIGKILL'); await exited; },
-    stop: async () => { proc.kill('SIGTERM'); return exited; },
+    url,
+    proc,
+    log,
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
   };
 }
 
-export interface Reply { status: number; body: string; json: any }
+export interface Reply {
+  status: number;
+  body: string;
+  json: any;
+}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -76,7 +101,11 @@ export function post(url: string, route: string, body: unknown, headers: Record<
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
         let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
         resolve({ status: res.statusCode ?? 0, body: text, json });
       });
       res.on('error', reject);
@@ -110,7 +139,10 @@ export function watch(url: string, create: Record<string, unknown>) {
     async until(pred: (lines: any[]) => boolean, ms = 5000): Promise<boolean> {
       const end = Date.now() + ms;
       while (!pred(lines) && Date.now() < end) {
-        await new Promise<void>((r) => { waiter = r; setTimeout(r, 50); });
+        await new Promise<void>((r) => {
+          waiter = r;
+          setTimeout(r, 50);
+        });
       }
       return pred(lines);
     },
@@ -120,7 +152,11 @@ export function watch(url: string, create: Record<string, unknown>) {
 }
 
 /** Starts an in-process registry on port 0 in a temp data dir for the current test file; removes both after it. */
-export function inProcessRegistry(prefix: string, setup?: (url: string) => Promise<void>, options: Partial<RegistryOptions> = {}): { readonly url: string } {
+export function inProcessRegistry(
+  prefix: string,
+  setup?: (url: string) => Promise<void>,
+  options: Partial<RegistryOptions> = {},
+): { readonly url: string } {
   let reg: RunningRegistry | undefined;
   let dir = '';
   beforeAll(async () => {
@@ -132,7 +168,11 @@ export function inProcessRegistry(prefix: string, setup?: (url: string) => Promi
     await reg?.close();
     if (dir) await fsp.rm(dir, { recursive: true, force: true });
   });
-  return { get url() { return reg!.url; } };
+  return {
+    get url() {
+      return reg!.url;
+    },
+  };
 }
 
 /** Replaces one leaf (or adds a field) somewhere in a JSON value. */

@@ -23,7 +23,10 @@ describe('lease expiry', () => {
     }
     expect((await post(reg.url, '/v3/kv/range', { key: b64(keys[0]) })).json.kvs).toHaveLength(1);
 
-    const deleted = await w.until((l) => l.filter((x) => x.result.events?.some((e: { type?: string }) => e.type === 'DELETE')).length >= 1, 4000);
+    const deleted = await w.until(
+      (l) => l.filter((x) => x.result.events?.some((e: { type?: string }) => e.type === 'DELETE')).length >= 1,
+      4000,
+    );
     const elapsed = Date.now() - stopped;
     expect(deleted).toBe(true);
     expect(elapsed).toBeLessThanOrEqual(3000);

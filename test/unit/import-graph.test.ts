@@ -73,18 +73,27 @@ function readGraph(): { files: string[]; edges: Edge[]; modules: Map<string, Mod
         const clause = st.importClause;
         const names: string[] = [];
         let allTypes = clause?.isTypeOnly ?? false;
-        if (clause?.name) { names.push('default'); allTypes = allTypes && true; }
+        if (clause?.name) {
+          names.push('default');
+          allTypes = allTypes && true;
+        }
         const nb = clause?.namedBindings;
         if (nb && ts.isNamespaceImport(nb)) names.push('*');
         if (nb && ts.isNamedImports(nb)) {
           for (const el of nb.elements) names.push((el.propertyName ?? el.name).text);
-          if (!clause?.isTypeOnly && nb.elements.length > 0 && clause?.name === undefined) allTypes = nb.elements.every((el) => el.isTypeOnly);
+          if (!clause?.isTypeOnly && nb.elements.length > 0 && clause?.name === undefined)
+            allTypes = nb.elements.every((el) => el.isTypeOnly);
         }
         add(st.moduleSpecifier.text, allTypes, false, names);
       } else if (ts.isExportDeclaration(st)) {
         const clause = st.exportClause;
         if (st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier)) {
-          const names = clause === undefined ? ['*'] : ts.isNamedExports(clause) ? clause.elements.map((el) => (el.propertyName ?? el.name).text) : ['*'];
+          const names =
+            clause === undefined
+              ? ['*']
+              : ts.isNamedExports(clause)
+                ? clause.elements.map((el) => (el.propertyName ?? el.name).text)
+                : ['*'];
           add(st.moduleSpecifier.text, st.isTypeOnly, false, names);
         }
         if (clause === undefined) mod.exports.add('*');
@@ -93,10 +102,19 @@ function readGraph(): { files: string[]; edges: Edge[]; modules: Map<string, Mod
       } else if (ts.canHaveModifiers(st) && ts.getModifiers(st)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) {
         if (ts.isVariableStatement(st)) {
           for (const d of st.declarationList.declarations) {
-            if (ts.isIdentifier(d.name)) { mod.exports.add(d.name.text); mod.values.add(d.name.text); }
+            if (ts.isIdentifier(d.name)) {
+              mod.exports.add(d.name.text);
+              mod.values.add(d.name.text);
+            }
           }
-        } else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st) ||
-          ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) && st.name) {
+        } else if (
+          (ts.isFunctionDeclaration(st) ||
+            ts.isClassDeclaration(st) ||
+            ts.isInterfaceDeclaration(st) ||
+            ts.isTypeAliasDeclaration(st) ||
+            ts.isEnumDeclaration(st)) &&
+          st.name
+        ) {
           const isDefault = ts.getModifiers(st)?.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword);
           const name = isDefault ? 'default' : st.name.text;
           mod.exports.add(name);
@@ -119,7 +137,10 @@ function readGraph(): { files: string[]; edges: Edge[]; modules: Map<string, Mod
 }
 
 const graph = readGraph();
-const under = (dir: string) => (file: string): boolean => file.startsWith(`${dir}/`);
+const under =
+  (dir: string) =>
+  (file: string): boolean =>
+    file.startsWith(`${dir}/`);
 const isTest = (file: string): boolean => under('test')(file) || /\.(test|bench)\.ts$/.test(file);
 const show = (edges: Edge[]): string[] => edges.map((e) => `${e.from} -> ${e.to}${e.lazy ? ' (lazy)' : ''}`);
 
@@ -157,7 +178,9 @@ describe('import graph', () => {
     const client = under('control/etcd');
     const registry = under('control/registry');
     expect(show(graph.edges.filter((e) => (client(e.from) && registry(e.to)) || (registry(e.from) && client(e.to))))).toEqual([]);
-    expect(show(graph.edges.filter((e) => !isTest(e.from) && !registry(e.from) && registry(e.to) && e.to !== 'control/registry/index.ts'))).toEqual([]);
+    expect(
+      show(graph.edges.filter((e) => !isTest(e.from) && !registry(e.from) && registry(e.to) && e.to !== 'control/registry/index.ts')),
+    ).toEqual([]);
   });
 
   it('has no import cycle (imports erased by tsc do not count)', () => {
@@ -198,7 +221,11 @@ describe('import graph', () => {
         for (const n of e.names) {
           if (n !== '*' && !wanted.has(n) && !wanted.has('*')) continue;
           const names = n === '*' ? [...wanted] : [n];
-          for (const m of names) if (!(used.get(e.to)?.has(m))) { use(e.to, m); changed = true; }
+          for (const m of names)
+            if (!used.get(e.to)?.has(m)) {
+              use(e.to, m);
+              changed = true;
+            }
         }
       }
     }
@@ -211,7 +238,10 @@ describe('import graph', () => {
       for (const name of mod.values) if (!u.has(name)) unused.push(`${file}: ${name}`);
     }
     if (process.env.VXTUN_STALE_EXPORTS) console.log([...KNOWN_UNUSED_EXPORTS].filter((u) => !unused.includes(u)).join('\n'));
-    expect(unused.filter((u) => !KNOWN_UNUSED_EXPORTS.has(u)), 'exported but imported nowhere: use it, stop exporting it, or delete it').toEqual([]);
+    expect(
+      unused.filter((u) => !KNOWN_UNUSED_EXPORTS.has(u)),
+      'exported but imported nowhere: use it, stop exporting it, or delete it',
+    ).toEqual([]);
   });
 });
 

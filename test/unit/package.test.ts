@@ -14,13 +14,27 @@ describe('the published package', () => {
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
 
   it('holds the vxtun command, the benchmark it loads on demand, the shim sources and the traffic tools', () => {
-    for (const f of ['dist/control/cli.js', 'dist/bench/command.js', 'dataplane/native/binding.gyp', 'dataplane/native/src/tun.c',
-      'dataplane/native/build.mjs', 'bench/testbed/traffic/tcp-sink.mjs']) expect(files).toContain(f);
+    for (const f of [
+      'dist/control/cli.js',
+      'dist/bench/command.js',
+      'dataplane/native/binding.gyp',
+      'dataplane/native/src/tun.c',
+      'dataplane/native/build.mjs',
+      'bench/testbed/traffic/tcp-sink.mjs',
+    ])
+      expect(files).toContain(f);
   });
 
   it('holds no compiled tests and no build leftovers', () => {
-    const unwanted = files.filter((f) => f.startsWith('dist/test/') || /\.(test|bench)\.js$/.test(f) || f.endsWith('.map') ||
-      f.startsWith('dataplane/native/build/') || f.startsWith('test/') || f.endsWith('.ts'));
+    const unwanted = files.filter(
+      (f) =>
+        f.startsWith('dist/test/') ||
+        /\.(test|bench)\.js$/.test(f) ||
+        f.endsWith('.map') ||
+        f.startsWith('dataplane/native/build/') ||
+        f.startsWith('test/') ||
+        f.endsWith('.ts'),
+    );
     expect(unwanted).toEqual([]);
   });
 });

@@ -26,14 +26,27 @@ describe('the npm package', () => {
     const [info] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
     tarball = join(dir, info.filename);
     const files = info.files.map((f) => f.path);
-    for (const needed of ['package.json', 'README.md', 'dist/control/cli.js', 'dist/dataplane/worker.js', 'dataplane/native/binding.gyp',
-      'dataplane/native/build.mjs', 'dataplane/native/src/tun.c', 'deploy/systemd/vxtun-agent.service', 'deploy/systemd/vxtun-registry.service']) {
+    for (const needed of [
+      'package.json',
+      'README.md',
+      'dist/control/cli.js',
+      'dist/dataplane/worker.js',
+      'dataplane/native/binding.gyp',
+      'dataplane/native/build.mjs',
+      'dataplane/native/src/tun.c',
+      'deploy/systemd/vxtun-agent.service',
+      'deploy/systemd/vxtun-registry.service',
+    ]) {
       expect(files, needed).toContain(needed);
     }
-    const leftovers = files.filter((f) => /(^|\/)test\/|\.test\.js$|\.bench\.js$|\.map$|\.tsbuildinfo$|^dataplane\/native\/build\/|\.o$|\.node$|(?<!\.d)\.ts$/.test(f));
+    const leftovers = files.filter((f) =>
+      /(^|\/)test\/|\.test\.js$|\.bench\.js$|\.map$|\.tsbuildinfo$|^dataplane\/native\/build\/|\.o$|\.node$|(?<!\.d)\.ts$/.test(f),
+    );
     expect(leftovers).toEqual([]);
     // Every compiled file has its source: nothing left in dist by a file since renamed or deleted.
-    const orphans = files.filter((f) => f.startsWith('dist/') && f.endsWith('.js') && !existsSync(join(ROOT, f.slice(5).replace(/\.js$/, '.ts'))));
+    const orphans = files.filter(
+      (f) => f.startsWith('dist/') && f.endsWith('.js') && !existsSync(join(ROOT, f.slice(5).replace(/\.js$/, '.ts'))),
+    );
     expect(orphans).toEqual([]);
   });
 
@@ -43,7 +56,11 @@ describe('the npm package', () => {
     mkdirSync(unpacked);
     await exec('tar', ['-xzf', tarball, '-C', unpacked]);
     const pkg = join(unpacked, 'package');
-    const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string>; scripts: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as {
+      version: string;
+      bin: Record<string, string>;
+      scripts: Record<string, string>;
+    };
     expect(manifest.bin).toEqual({ vxtun: 'dist/control/cli.js' });
     // What `npm install` runs in the installed package (its install script): the shim must build from what was packed.
     expect(manifest.scripts.install).toBe('node dataplane/native/build.mjs');
@@ -51,7 +68,9 @@ describe('the npm package', () => {
     // The dependencies as the registry would provide them (tests stay off the network): this checkout's.
     symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
     const prefix = join(dir, 'global');
-    await exec('npm', ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--offline', '--no-audit', '--no-fund', pkg], { timeout: 60_000 });
+    await exec('npm', ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--offline', '--no-audit', '--no-fund', pkg], {
+      timeout: 60_000,
+    });
     const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}` };
     expect((await exec('vxtun', ['--version'], { env })).stdout).toBe(`${manifest.version}\n`);
     expect((await exec('vxtun', ['status', '--help'], { env })).stdout).toContain('Usage: vxtun status');
@@ -60,10 +79,14 @@ describe('the npm package', () => {
 
 describe.runIf(onPath('systemd-analyze'))('systemd units', () => {
   it('every unit in deploy/systemd passes systemd-analyze verify, and a broken one does not', async () => {
-    const units = readdirSync(UNITS).filter((f) => f.endsWith('.service')).sort();
+    const units = readdirSync(UNITS)
+      .filter((f) => f.endsWith('.service'))
+      .sort();
     expect(units).toEqual(['vxtun-agent.service', 'vxtun-registry.service', 'vxtun-static.service']);
     const r = await exec('systemd-analyze', ['verify', ...units.map((u) => join(UNITS, u))], { timeout: 60_000 }).then(
-      (ok) => ({ code: 0, stderr: ok.stderr }), (err: { code: number; stderr: string }) => err);
+      (ok) => ({ code: 0, stderr: ok.stderr }),
+      (err: { code: number; stderr: string }) => err,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/vxtun-[a-z]+\.service:\d+:/);
 
@@ -73,7 +96,9 @@ describe.runIf(onPath('systemd-analyze'))('systemd units', () => {
       copyFileSync(join(UNITS, 'vxtun-agent.service'), broken);
       writeFileSync(broken, readFileSync(broken, 'utf8').replace('Restart=on-failure', 'Restart=sometimes'));
       const bad = await exec('systemd-analyze', ['verify', broken], { timeout: 60_000 }).then(
-        (ok) => ({ code: 0, stderr: ok.stderr }), (err: { code: number; stderr: string }) => err);
+        (ok) => ({ code: 0, stderr: ok.stderr }),
+        (err: { code: number; stderr: string }) => err,
+      );
       expect(bad.stderr).toMatch(/vxtun-agent\.service:\d+: Failed to parse service restart specifier/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,12 @@
 import dgram from 'node:dgram';
 import { createHash } from 'node:crypto';
 
-const [host, port, count, timeoutMs] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5] ?? 20000)];
+const [host, port, count, timeoutMs] = [
+  process.argv[2],
+  Number(process.argv[3]),
+  Number(process.argv[4]),
+  Number(process.argv[5] ?? 20000),
+];
 const seen = new Map();
 let received = 0;
 // A large buffer: bursts leave the TUN back to back, and a default 208 KB buffer overflows on skb overhead.

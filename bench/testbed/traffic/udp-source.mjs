@@ -15,6 +15,10 @@ function burst() {
     sock.send(Buffer.concat([head, payload]), port, host);
   }
   if (seq < count) setTimeout(burst, 5);
-  else setTimeout(() => { console.log(JSON.stringify({ sent: seq, sha256: hash.digest('hex') })); sock.close(); }, 50);
+  else
+    setTimeout(() => {
+      console.log(JSON.stringify({ sent: seq, sha256: hash.digest('hex') }));
+      sock.close();
+    }, 50);
 }
 burst();

@@ -7,16 +7,27 @@
 const PAGE = 4096;
 const PAGE_HEADER = 16;
 const ELEMENT = 16;
-const BRANCH = 0x01, LEAF = 0x02, META = 0x04, FREELIST = 0x10;
+const BRANCH = 0x01,
+  LEAF = 0x02,
+  META = 0x04,
+  FREELIST = 0x10;
 const BUCKET_LEAF_FLAG = 0x01;
 const MAGIC = 0xed0cdaed;
 const VERSION = 2;
 /** Elements per node: a page's count field is 16 bits; bbolt would split bigger nodes anyway. */
 const MAX_ELEMENTS = 1024;
 
-export interface Bucket { name: string; rows: [key: Buffer, value: Buffer][] }
+export interface Bucket {
+  name: string;
+  rows: [key: Buffer, value: Buffer][];
+}
 
-interface Element { key: Buffer; value: Buffer; flags: number; child?: bigint }
+interface Element {
+  key: Buffer;
+  value: Buffer;
+  flags: number;
+  child?: bigint;
+}
 
 function fnv1a64(buf: Buffer): bigint {
   let h = 0xcbf29ce484222325n;
@@ -91,7 +102,8 @@ export function writeBbolt(buckets: Bucket[]): Buffer {
     return v;
   };
 
-  const top = [...buckets].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+  const top = [...buckets]
+    .sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
     .map((b) => ({ key: Buffer.from(b.name), value: bucketValue(b.rows), flags: BUCKET_LEAF_FLAG }));
   const root = node(LEAF, top);
 

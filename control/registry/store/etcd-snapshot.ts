@@ -9,7 +9,11 @@ import type { Store } from './store.js';
  * "meta" with the consistent index and the compaction revision. `etcdctl snapshot restore` turns it into an
  * etcd data directory; `snapshot status` reads it.
  */
-const u64 = (n: bigint | number) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; };
+const u64 = (n: bigint | number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+};
 
 export function etcdSnapshot(store: Store, consistentIndex: number): Buffer {
   const leases: [Buffer, Buffer][] = [...store.leases.all()].map((l) => [

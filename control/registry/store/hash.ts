@@ -42,7 +42,12 @@ export function keyBucketRows(store: Store, rev: number): [key: Buffer, value: B
         if (kv.value.length > 0) msg.value = kv.value;
         if (kv.lease !== '0') msg.lease = kv.lease;
       }
-      rows.push({ rev: e.rev, sub: e.sub, key: revisionKey(e.rev, e.sub, !kv), value: Buffer.from(kvType.encode(kvType.fromObject(msg)).finish()) });
+      rows.push({
+        rev: e.rev,
+        sub: e.sub,
+        key: revisionKey(e.rev, e.sub, !kv),
+        value: Buffer.from(kvType.encode(kvType.fromObject(msg)).finish()),
+      });
     });
   }
   rows.sort((a, b) => a.rev - b.rev || a.sub - b.sub);

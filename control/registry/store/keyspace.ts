@@ -1,7 +1,11 @@
 import { EMPTY, keyId, type KeyValue } from './types.js';
 
 /** One version of a key: its value, or a tombstone (kv === null) written at (rev, sub). */
-interface Entry { rev: number; sub: number; kv: KeyValue | null }
+interface Entry {
+  rev: number;
+  sub: number;
+  kv: KeyValue | null;
+}
 
 /**
  * The multi-version key space: every key keeps its versions since the compaction revision, so reads at a
@@ -13,7 +17,9 @@ export class Keyspace {
   private readonly sorted: string[] = [];
   private live = 0;
 
-  get size(): number { return this.live; }
+  get size(): number {
+    return this.live;
+  }
 
   get(id: string, atRev = Infinity): KeyValue | undefined {
     const h = this.histories.get(id);
@@ -50,7 +56,7 @@ export class Keyspace {
       this.histories.set(id, h);
       this.sorted.splice(lowerBound(this.sorted, id), 0, id);
     }
-    const prev = h.length > 0 ? h[h.length - 1].kv ?? undefined : undefined;
+    const prev = h.length > 0 ? (h[h.length - 1].kv ?? undefined) : undefined;
     const kv: KeyValue = {
       key: prev?.key ?? key,
       create_revision: prev ? prev.create_revision : rev,
@@ -81,7 +87,10 @@ export class Keyspace {
       const h = this.histories.get(id)!;
       let keepFrom = 0;
       for (let j = h.length - 1; j >= 0; j--) {
-        if (h[j].rev <= compactRev) { keepFrom = h[j].kv === null && h[j].rev < compactRev ? j + 1 : j; break; }
+        if (h[j].rev <= compactRev) {
+          keepFrom = h[j].kv === null && h[j].rev < compactRev ? j + 1 : j;
+          break;
+        }
       }
       if (keepFrom > 0) h.splice(0, keepFrom);
       if (h.length === 0) {
@@ -97,7 +106,7 @@ export class Keyspace {
     const all: { rev: number; sub: number; id: string; kv: KeyValue | null; prev: KeyValue | undefined }[] = [];
     for (const [id, h] of this.histories) {
       for (let j = 0; j < h.length; j++) {
-        all.push({ rev: h[j].rev, sub: h[j].sub, id, kv: h[j].kv, prev: j > 0 ? h[j - 1].kv ?? undefined : undefined });
+        all.push({ rev: h[j].rev, sub: h[j].sub, id, kv: h[j].kv, prev: j > 0 ? (h[j - 1].kv ?? undefined) : undefined });
       }
     }
     all.sort((a, b) => a.rev - b.rev || a.sub - b.sub);
@@ -105,7 +114,9 @@ export class Keyspace {
   }
 
   /** Every key with its retained versions, for snapshots. */
-  historyEntries(): Iterable<[string, readonly Entry[]]> { return this.histories.entries(); }
+  historyEntries(): Iterable<[string, readonly Entry[]]> {
+    return this.histories.entries();
+  }
 
   restoreHistory(id: string, entries: Entry[]): void {
     this.histories.set(id, entries);
@@ -124,13 +135,21 @@ function visibleAt(h: Entry[], atRev: number): KeyValue | undefined {
 }
 
 function lowerBound(arr: string[], x: string): number {
-  let lo = 0, hi = arr.length;
+  let lo = 0,
+    hi = arr.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (arr[mid] < x) lo = mid + 1; else hi = mid;
+    if (arr[mid] < x) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
 
-export const deletedKv = (key: Buffer, rev: number): KeyValue =>
-  ({ key, create_revision: 0, mod_revision: rev, version: 0, value: EMPTY, lease: '0' });
+export const deletedKv = (key: Buffer, rev: number): KeyValue => ({
+  key,
+  create_revision: 0,
+  mod_revision: rev,
+  version: 0,
+  value: EMPTY,
+  lease: '0',
+});

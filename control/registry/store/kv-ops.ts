@@ -2,8 +2,20 @@ import { Errors } from '../wire/rpc-error.js';
 import type { Store } from './store.js';
 import { keyId, type KeyValue } from './types.js';
 import {
-  num, leaseIdOf, type Compare, type DeleteRangeRequest, type DeleteRangeResponse, type InnerHeader, type PutRequest,
-  type PutResponse, type RangeRequest, type RangeResponse, type RequestOp, type ResponseOp, type TxnRequest, type TxnResponse,
+  num,
+  leaseIdOf,
+  type Compare,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type InnerHeader,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type RequestOp,
+  type ResponseOp,
+  type TxnRequest,
+  type TxnResponse,
 } from './requests.js';
 
 /** etcd's --max-txn-ops default. */
@@ -34,10 +46,19 @@ export function checkRequestSize(req: PutRequest | TxnRequest): void {
   if (payloadBytes(req) > MAX_REQUEST_BYTES) throw Errors.requestTooLarge();
 }
 
-const SORT_NONE = 0, SORT_ASCEND = 1, SORT_DESCEND = 2;
+const SORT_NONE = 0,
+  SORT_ASCEND = 1,
+  SORT_DESCEND = 2;
 const TARGET_KEY = 0;
-const CMP_EQUAL = 0, CMP_GREATER = 1, CMP_LESS = 2, CMP_NOT_EQUAL = 3;
-const CT_VERSION = 0, CT_CREATE = 1, CT_MOD = 2, CT_VALUE = 3, CT_LEASE = 4;
+const CMP_EQUAL = 0,
+  CMP_GREATER = 1,
+  CMP_LESS = 2,
+  CMP_NOT_EQUAL = 3;
+const CT_VERSION = 0,
+  CT_CREATE = 1,
+  CT_MOD = 2,
+  CT_VALUE = 3,
+  CT_LEASE = 4;
 
 /** etcd's range_end: empty = one key, "\0" = every key >= key, else [key, range_end). */
 export function rangeBounds(key: Buffer, rangeEnd: Buffer | undefined): { from: string; to: string | undefined } {
@@ -66,11 +87,21 @@ export function range(store: Store, req: RangeRequest): RangeResponse {
   checkRange(store, req);
   const atRev = num(req.revision) > 0 ? num(req.revision) : Infinity;
   const { from, to } = rangeBounds(req.key!, req.range_end);
-  const [minMod, maxMod, minCreate, maxCreate] = [req.min_mod_revision, req.max_mod_revision, req.min_create_revision, req.max_create_revision].map(num);
+  const [minMod, maxMod, minCreate, maxCreate] = [
+    req.min_mod_revision,
+    req.max_mod_revision,
+    req.min_create_revision,
+    req.max_create_revision,
+  ].map(num);
   let kvs = store.keyspace.range(from, to, atRev);
   if (minMod || maxMod || minCreate || maxCreate) {
-    kvs = kvs.filter((kv) => (!minMod || kv.mod_revision >= minMod) && (!maxMod || kv.mod_revision <= maxMod)
-      && (!minCreate || kv.create_revision >= minCreate) && (!maxCreate || kv.create_revision <= maxCreate));
+    kvs = kvs.filter(
+      (kv) =>
+        (!minMod || kv.mod_revision >= minMod) &&
+        (!maxMod || kv.mod_revision <= maxMod) &&
+        (!minCreate || kv.create_revision >= minCreate) &&
+        (!maxCreate || kv.create_revision <= maxCreate),
+    );
   }
   const count = kvs.length;
   let order = req.sort_order ?? SORT_NONE;
@@ -85,7 +116,8 @@ export function range(store: Store, req: RangeRequest): RangeResponse {
   const more = limit > 0 && kvs.length > limit;
   if (more) kvs = kvs.slice(0, limit);
   const resp: RangeResponse = {};
-  if (!req.count_only && kvs.length > 0) resp.kvs = req.keys_only ? kvs.map(({ value: _v, ...rest }) => ({ ...rest, value: Buffer.alloc(0) })) : kvs;
+  if (!req.count_only && kvs.length > 0)
+    resp.kvs = req.keys_only ? kvs.map(({ value: _v, ...rest }) => ({ ...rest, value: Buffer.alloc(0) })) : kvs;
   if (more) resp.more = true;
   if (count > 0) resp.count = count;
   return resp;
@@ -93,11 +125,16 @@ export function range(store: Store, req: RangeRequest): RangeResponse {
 
 function sortField(target: number): (kv: KeyValue) => number | Buffer {
   switch (target) {
-    case 1: return (kv) => kv.version;
-    case 2: return (kv) => kv.create_revision;
-    case 3: return (kv) => kv.mod_revision;
-    case 4: return (kv) => kv.value;
-    default: return (kv) => kv.key;
+    case 1:
+      return (kv) => kv.version;
+    case 2:
+      return (kv) => kv.create_revision;
+    case 3:
+      return (kv) => kv.mod_revision;
+    case 4:
+      return (kv) => kv.value;
+    default:
+      return (kv) => kv.key;
   }
 }
 const compareBy = (a: number | Buffer, b: number | Buffer): number =>
@@ -116,7 +153,7 @@ export function checkPut(store: Store, req: PutRequest): void {
 export function put(store: Store, req: PutRequest): PutResponse {
   const key = req.key!;
   const cur = req.ignore_value || req.ignore_lease ? store.keyspace.get(keyId(key)) : undefined;
-  const value = req.ignore_value ? cur!.value : req.value ?? Buffer.alloc(0);
+  const value = req.ignore_value ? cur!.value : (req.value ?? Buffer.alloc(0));
   const lease = req.ignore_lease ? cur!.lease : leaseIdOf(req.lease);
   const prev = store.applyPut(key, value, lease);
   return req.prev_kv && prev ? { prev_kv: prev } : {};
@@ -172,7 +209,10 @@ function collectWrites(ops: RequestOp[], puts: Set<string>, deletes: { from: str
 }
 
 /** The branch each (nested) txn takes, decided on the state before the txn, as etcd does. */
-interface TxnPath { succeeded: boolean; nested: TxnPath[] }
+interface TxnPath {
+  succeeded: boolean;
+  nested: TxnPath[];
+}
 
 function choosePath(store: Store, req: TxnRequest): TxnPath {
   const succeeded = (req.compare ?? []).every((c) => evaluate(store, c));
@@ -200,19 +240,38 @@ function evaluate(store: Store, c: Compare): boolean {
 function compareOne(c: Compare, target: number, kv: KeyValue | undefined): boolean {
   let d: number;
   switch (target) {
-    case CT_VALUE: d = Buffer.compare(kv?.value ?? Buffer.alloc(0), c.value ?? Buffer.alloc(0)); break;
-    case CT_CREATE: d = cmp(kv?.create_revision ?? 0, num(c.create_revision)); break;
-    case CT_MOD: d = cmp(kv?.mod_revision ?? 0, num(c.mod_revision)); break;
-    case CT_LEASE: { const a = BigInt(kv?.lease ?? '0'), b = BigInt(leaseIdOf(c.lease)); d = a < b ? -1 : a > b ? 1 : 0; break; }
-    case CT_VERSION: d = cmp(kv?.version ?? 0, num(c.version)); break;
-    default: throw Errors.invalid(`unknown compare target ${target}`);
+    case CT_VALUE:
+      d = Buffer.compare(kv?.value ?? Buffer.alloc(0), c.value ?? Buffer.alloc(0));
+      break;
+    case CT_CREATE:
+      d = cmp(kv?.create_revision ?? 0, num(c.create_revision));
+      break;
+    case CT_MOD:
+      d = cmp(kv?.mod_revision ?? 0, num(c.mod_revision));
+      break;
+    case CT_LEASE: {
+      const a = BigInt(kv?.lease ?? '0'),
+        b = BigInt(leaseIdOf(c.lease));
+      d = a < b ? -1 : a > b ? 1 : 0;
+      break;
+    }
+    case CT_VERSION:
+      d = cmp(kv?.version ?? 0, num(c.version));
+      break;
+    default:
+      throw Errors.invalid(`unknown compare target ${target}`);
   }
   switch (c.result ?? CMP_EQUAL) {
-    case CMP_EQUAL: return d === 0;
-    case CMP_GREATER: return d > 0;
-    case CMP_LESS: return d < 0;
-    case CMP_NOT_EQUAL: return d !== 0;
-    default: throw Errors.invalid(`unknown compare result ${c.result}`);
+    case CMP_EQUAL:
+      return d === 0;
+    case CMP_GREATER:
+      return d > 0;
+    case CMP_LESS:
+      return d < 0;
+    case CMP_NOT_EQUAL:
+      return d !== 0;
+    default:
+      throw Errors.invalid(`unknown compare result ${c.result}`);
   }
 }
 const cmp = (a: number, b: number) => (a < b ? -1 : a > b ? 1 : 0);

@@ -19,9 +19,15 @@ export class Leases {
   private readonly table = new Map<string, Lease>();
   constructor(private readonly now: () => number) {}
 
-  get size(): number { return this.table.size; }
-  get(id: string): Lease | undefined { return this.table.get(id); }
-  all(): IterableIterator<Lease> { return this.table.values(); }
+  get size(): number {
+    return this.table.size;
+  }
+  get(id: string): Lease | undefined {
+    return this.table.get(id);
+  }
+  all(): IterableIterator<Lease> {
+    return this.table.values();
+  }
 
   /** A fresh random positive int64 ID, as etcd hands out. */
   newId(): string {
@@ -49,9 +55,13 @@ export class Leases {
     return Math.trunc((lease.deadline - this.now()) / 1000);
   }
 
-  isExpired(lease: Lease): boolean { return lease.deadline <= this.now(); }
+  isExpired(lease: Lease): boolean {
+    return lease.deadline <= this.now();
+  }
 
-  renew(lease: Lease): void { lease.deadline = this.now() + lease.ttl * 1000; }
+  renew(lease: Lease): void {
+    lease.deadline = this.now() + lease.ttl * 1000;
+  }
 
   expired(): Lease[] {
     const t = this.now();
@@ -60,8 +70,12 @@ export class Leases {
     return out;
   }
 
-  attach(id: string, key: string): void { if (id !== '0') this.table.get(id)?.keys.add(key); }
-  detach(id: string, key: string): void { if (id !== '0') this.table.get(id)?.keys.delete(key); }
+  attach(id: string, key: string): void {
+    if (id !== '0') this.table.get(id)?.keys.add(key);
+  }
+  detach(id: string, key: string): void {
+    if (id !== '0') this.table.get(id)?.keys.delete(key);
+  }
 }
 
 export function grantTtl(requested: number): number {

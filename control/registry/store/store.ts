@@ -1,7 +1,17 @@
 import { Errors } from '../wire/rpc-error.js';
 import { Keyspace, deletedKv } from './keyspace.js';
 import { Leases, grantTtl, MAX_LEASE_TTL, type Lease } from './leases.js';
-import { EVENT_DELETE, EVENT_PUT, keyBytes, keyId, type Event, type KeyValue, type RevisionEvents, type WalOp, type WalRecord } from './types.js';
+import {
+  EVENT_DELETE,
+  EVENT_PUT,
+  keyBytes,
+  keyId,
+  type Event,
+  type KeyValue,
+  type RevisionEvents,
+  type WalOp,
+  type WalRecord,
+} from './types.js';
 
 /**
  * The registry's state machine: key space, leases, event history, revision and compaction revision.
@@ -102,7 +112,9 @@ export class Store {
     const lease = this.leases.get(id);
     if (!lease) throw Errors.leaseNotFound();
     const ids = [...lease.keys].sort();
-    const { record } = this.write(() => { for (const k of ids) this.applyDelete(k); });
+    const { record } = this.write(() => {
+      for (const k of ids) this.applyDelete(k);
+    });
     this.leases.remove(id);
     return { t: 'r', id, rev: this.rev, ops: record?.t === 'w' ? record.ops : [] };
   }
@@ -110,8 +122,12 @@ export class Store {
   /** Re-applies a logged record during recovery. */
   replay(rec: WalRecord): void {
     switch (rec.t) {
-      case 'g': this.leases.add(rec.id, rec.ttl); return;
-      case 'c': this.applyCompact(rec.rev); return;
+      case 'g':
+        this.leases.add(rec.id, rec.ttl);
+        return;
+      case 'c':
+        this.applyCompact(rec.rev);
+        return;
       case 'r':
       case 'w': {
         if (rec.ops.length > 0) {
@@ -136,7 +152,10 @@ export class Store {
     for (const v of this.keyspace.versions()) {
       if (v.rev < this.compactRev) continue;
       let last = this.history[this.history.length - 1];
-      if (!last || last.rev !== v.rev) { last = { rev: v.rev, events: [] }; this.history.push(last); }
+      if (!last || last.rev !== v.rev) {
+        last = { rev: v.rev, events: [] };
+        this.history.push(last);
+      }
       const key = keyBytes(v.id);
       const ev: Event = v.kv ? { type: EVENT_PUT, kv: v.kv } : { type: EVENT_DELETE, kv: deletedKv(key, v.rev) };
       if (v.prev) ev.prev_kv = v.prev;
@@ -146,10 +165,12 @@ export class Store {
 
   /** Index of the first history entry with rev >= rev. */
   historyIndex(rev: number): number {
-    let lo = 0, hi = this.history.length;
+    let lo = 0,
+      hi = this.history.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.history[mid].rev < rev) lo = mid + 1; else hi = mid;
+      if (this.history[mid].rev < rev) lo = mid + 1;
+      else hi = mid;
     }
     return lo;
   }

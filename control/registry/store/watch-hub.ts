@@ -36,10 +36,14 @@ export class WatchHub {
     this.delivered = store.rev;
   }
 
-  get size(): number { return this.count; }
+  get size(): number {
+    return this.count;
+  }
 
   /** Serves from another store holding the same history up to `delivered` (the durable state, after a log failure). */
-  rebase(store: Store): void { this.store = store; }
+  rebase(store: Store): void {
+    this.store = store;
+  }
 
   /** Registers a watcher whose nextRev is >= the compaction revision, sending its backlog first. */
   add(w: Watcher): void {
@@ -66,7 +70,10 @@ export class WatchHub {
     let batch: Event[] = [];
     for (let i = this.store.historyIndex(w.nextRev); i < h.length && h[i].rev <= this.delivered; i++) {
       for (const ev of h[i].events) if (matches(w, ev)) batch.push(ev);
-      if (batch.length >= CATCHUP_BATCH) { w.deliver(this.delivered, batch); batch = []; }
+      if (batch.length >= CATCHUP_BATCH) {
+        w.deliver(this.delivered, batch);
+        batch = [];
+      }
     }
     if (batch.length > 0) w.deliver(this.delivered, batch);
   }
@@ -89,7 +96,8 @@ export class WatchHub {
       if (rev < w.nextRev) return;
       if ((ev.type === EVENT_PUT && w.noPut) || (ev.type === EVENT_DELETE && w.noDelete)) return;
       const list = per.get(w);
-      if (list) list.push(ev); else per.set(w, [ev]);
+      if (list) list.push(ev);
+      else per.set(w, [ev]);
     };
     for (const ev of events) {
       const id = keyId(ev.kv.key);

@@ -32,7 +32,13 @@ export const GATEWAY_HEADERS = {
   'Access-Control-Allow-Origin': '*',
 };
 
-export interface GatewayDeps { svc: RegistryService; log: Logger; metrics: RegistryMetrics; backlog: WatchBacklog; auth?: AuthStore }
+export interface GatewayDeps {
+  svc: RegistryService;
+  log: Logger;
+  metrics: RegistryMetrics;
+  backlog: WatchBacklog;
+  auth?: AuthStore;
+}
 
 export function authenticate(deps: { svc: RegistryService; auth?: AuthStore }, msg: Record<string, unknown>): Record<string, unknown> {
   if (!deps.auth) throw Errors.authNotEnabled();

@@ -59,34 +59,57 @@ async function sendSnapshot(svc: RegistryService, call: grpc.ServerWritableStrea
   }
 }
 
-export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics, log: Logger, clientUrl: () => string, backlog: WatchBacklog, auth?: AuthStore): grpc.Server {
+export function createGrpcServer(
+  svc: RegistryService,
+  metrics: RegistryMetrics,
+  log: Logger,
+  clientUrl: () => string,
+  backlog: WatchBacklog,
+  auth?: AuthStore,
+): grpc.Server {
   // grpc-js takes messages up to MAX_BODY_BYTES; Put and Txn check etcd's MAX_RECEIVE_BYTES themselves, so a client is
   // refused with grpc-go's words ("grpc: received message larger than max (N vs. 2097152)"), not grpc-js's.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_BODY_BYTES, 'grpc.max_send_message_length': 2 ** 31 - 1 });
-  const sized = (type: string, fn: (req: Msg) => Promise<Msg>) => (req: Msg) => { if (carriedBytes(req) > MAX_RECEIVE_BYTES / 2) checkMessageSize(typeOf(type), req); return fn(req); };
+  const sized = (type: string, fn: (req: Msg) => Promise<Msg>) => (req: Msg) => {
+    if (carriedBytes(req) > MAX_RECEIVE_BYTES / 2) checkMessageSize(typeOf(type), req);
+    return fn(req);
+  };
   const pkg = grpc.loadPackageDefinition(grpcPackage()) as any;
   const pb = pkg.etcdserverpb;
 
-  const unary = (method: string, fn: (req: Msg) => Promise<Msg> | Msg): grpc.handleUnaryCall<Msg, Msg> => (call, cb) => {
-    Promise.resolve().then(() => {
-      authorize(auth, method, call.request, tokenOf(call.metadata), (id) => svc.leaseKeys(id));
-      return fn(call.request);
-    }).then(
-      (resp) => { metrics.request(method, 0); cb(null, resp); },
-      (err) => {
-        const e = toRpcError(err);
-        metrics.request(method, e.grpcCode);
-        if (e.grpcCode === grpc.status.UNKNOWN) log.error({ err, method }, 'gRPC request failed');
-        cb({ code: e.grpcCode, details: e.message } as grpc.ServiceError);
-      },
-    );
-  };
+  const unary =
+    (method: string, fn: (req: Msg) => Promise<Msg> | Msg): grpc.handleUnaryCall<Msg, Msg> =>
+    (call, cb) => {
+      Promise.resolve()
+        .then(() => {
+          authorize(auth, method, call.request, tokenOf(call.metadata), (id) => svc.leaseKeys(id));
+          return fn(call.request);
+        })
+        .then(
+          (resp) => {
+            metrics.request(method, 0);
+            cb(null, resp);
+          },
+          (err) => {
+            const e = toRpcError(err);
+            metrics.request(method, e.grpcCode);
+            if (e.grpcCode === grpc.status.UNKNOWN) log.error({ err, method }, 'gRPC request failed');
+            cb({ code: e.grpcCode, details: e.message } as grpc.ServiceError);
+          },
+        );
+    };
 
   server.addService(pb.KV.service, {
     Range: unary('Range', (r) => svc.range(r)),
-    Put: unary('Put', sized('etcdserverpb.PutRequest', (r) => svc.put(r))),
+    Put: unary(
+      'Put',
+      sized('etcdserverpb.PutRequest', (r) => svc.put(r)),
+    ),
     DeleteRange: unary('DeleteRange', (r) => svc.deleteRange(r)),
-    Txn: unary('Txn', sized('etcdserverpb.TxnRequest', (r) => svc.txn(r))),
+    Txn: unary(
+      'Txn',
+      sized('etcdserverpb.TxnRequest', (r) => svc.txn(r)),
+    ),
     Compact: unary('Compact', (r) => svc.compact(r)),
   });
 
@@ -98,10 +121,17 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
     LeaseKeepAlive: (call: grpc.ServerDuplexStream<Msg, Msg>) => {
       let chain = Promise.resolve();
       call.on('data', (req: Msg) => {
-        chain = chain.then(() => svc.leaseKeepAlive(req)).then(
-          (resp) => { if (!call.cancelled) call.write(resp); },
-          (err) => { const e = toRpcError(err); call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode })); },
-        );
+        chain = chain
+          .then(() => svc.leaseKeepAlive(req))
+          .then(
+            (resp) => {
+              if (!call.cancelled) call.write(resp);
+            },
+            (err) => {
+              const e = toRpcError(err);
+              call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
+            },
+          );
       });
       call.on('end', () => void chain.then(() => call.end()));
       call.on('error', () => {});
@@ -112,18 +142,28 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
     Watch: (call: grpc.ServerDuplexStream<WatchRequest, Msg>) => {
       const token = tokenOf(call.metadata);
       const pending = backlog.stream();
-      const stream = new WatchStream(svc, (resp) => {
-        if (call.cancelled || !call.writable) return;
-        const bytes = responseBytes(resp as Parameters<typeof responseBytes>[0]);
-        call.write(resp, () => pending.flushed(bytes));
-        if (!pending.queued(bytes)) {
-          const e = slowWatcher();
-          close();
-          call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
-        }
-      }, watchAccess(auth, token));
+      const stream = new WatchStream(
+        svc,
+        (resp) => {
+          if (call.cancelled || !call.writable) return;
+          const bytes = responseBytes(resp as Parameters<typeof responseBytes>[0]);
+          call.write(resp, () => pending.flushed(bytes));
+          if (!pending.queued(bytes)) {
+            const e = slowWatcher();
+            close();
+            call.destroy(Object.assign(new Error(e.message), { code: e.grpcCode }));
+          }
+        },
+        watchAccess(auth, token),
+      );
       let closed = false;
-      const close = () => { if (!closed) { closed = true; stream.close(); pending.release(); } };
+      const close = () => {
+        if (!closed) {
+          closed = true;
+          stream.close();
+          pending.release();
+        }
+      };
       call.on('data', (req: WatchRequest) => stream.handle(req));
       call.on('cancelled', close);
       call.on('error', close);
@@ -132,20 +172,29 @@ export function createGrpcServer(svc: RegistryService, metrics: RegistryMetrics,
     },
   });
 
-  const notImplemented = (name: string) => unary(name, () => { throw Errors.unimplemented(name); });
+  const notImplemented = (name: string) =>
+    unary(name, () => {
+      throw Errors.unimplemented(name);
+    });
   const member = () => ({ ID: svc.memberId, name: 'vxtun-registry', peerURLs: [], clientURLs: [clientUrl()] });
   server.addService(pb.Maintenance.service, {
     Status: unary('Status', () => svc.status(ETCD_VERSION.etcdserver)),
     Alarm: unary('Alarm', () => ({ header: svc.header() })),
     Defragment: unary('Defragment', () => ({ header: svc.header() })),
-    Hash: notImplemented('Hash'), HashKV: unary('HashKV', (r) => svc.hashKV(r)), MoveLeader: notImplemented('MoveLeader'),
+    Hash: notImplemented('Hash'),
+    HashKV: unary('HashKV', (r) => svc.hashKV(r)),
+    MoveLeader: notImplemented('MoveLeader'),
     Downgrade: notImplemented('Downgrade'),
-    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => { void sendSnapshot(svc, call); },
+    Snapshot: (call: grpc.ServerWritableStream<Msg, Msg>) => {
+      void sendSnapshot(svc, call);
+    },
   });
   server.addService(pb.Cluster.service, {
     MemberList: unary('MemberList', () => ({ header: svc.header(), members: [member()] })),
-    MemberAdd: notImplemented('MemberAdd'), MemberRemove: notImplemented('MemberRemove'),
-    MemberUpdate: notImplemented('MemberUpdate'), MemberPromote: notImplemented('MemberPromote'),
+    MemberAdd: notImplemented('MemberAdd'),
+    MemberRemove: notImplemented('MemberRemove'),
+    MemberUpdate: notImplemented('MemberUpdate'),
+    MemberPromote: notImplemented('MemberPromote'),
   });
   const authMethods: Record<string, grpc.UntypedHandleCall> = {};
   for (const name of Object.keys(pb.Auth.service)) authMethods[name] = notImplemented(name);

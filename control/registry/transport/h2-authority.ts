@@ -17,7 +17,11 @@ import { createRequire } from 'node:module';
  * any path) is cut from `:authority`, and the block is encoded again for the server with a second HPACK state.
  * Everything else passes unchanged; the server-to-client direction is not touched.
  */
-interface HpackHeader { name: string; value: string; neverIndex?: boolean }
+interface HpackHeader {
+  name: string;
+  value: string;
+  neverIndex?: boolean;
+}
 interface Hpack {
   compressor: { create(o: { table: { size: number } }): { write(h: HpackHeader[]): void; read(): Buffer | null } };
   decompressor: { create(o: { table: { size: number } }): { write(b: Buffer): void; execute(): void; read(): HpackHeader | null } };
@@ -26,8 +30,12 @@ const hpack = createRequire(import.meta.url)('hpack.js') as Hpack;
 
 const PREFACE_LENGTH = 24;
 const FRAME_HEADER = 9;
-const HEADERS = 0x1, CONTINUATION = 0x9;
-const END_STREAM = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
+const HEADERS = 0x1,
+  CONTINUATION = 0x9;
+const END_STREAM = 0x1,
+  END_HEADERS = 0x4,
+  PADDED = 0x8,
+  PRIORITY = 0x20;
 /** HTTP/2's default SETTINGS_HEADER_TABLE_SIZE and SETTINGS_MAX_FRAME_SIZE, which Node's server keeps. */
 const TABLE_SIZE = 4096;
 const MAX_FRAME = 16384;
@@ -89,7 +97,9 @@ export function fixAuthority(socket: Duplex & { setNoDelay?(noDelay: boolean): u
     while (prefaceLeft === 0 && pending.length >= FRAME_HEADER) {
       const length = pending.readUIntBE(0, 3);
       if (pending.length < FRAME_HEADER + length) break;
-      const type = pending[3], flags = pending[4], stream = pending.readUInt32BE(5) & 0x7fffffff;
+      const type = pending[3],
+        flags = pending[4],
+        stream = pending.readUInt32BE(5) & 0x7fffffff;
       const whole = pending.subarray(0, FRAME_HEADER + length);
       let payload = whole.subarray(FRAME_HEADER);
       pending = pending.subarray(FRAME_HEADER + length);
@@ -113,10 +123,20 @@ export function fixAuthority(socket: Duplex & { setNoDelay?(noDelay: boolean): u
   };
 
   const wrapper = new Duplex({
-    read() { socket.resume(); },
-    write(chunk: Buffer, _enc, cb) { socket.write(chunk, cb); },
-    final(cb) { socket.end(); cb(); },
-    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err); },
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
   });
   socket.on('data', (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);

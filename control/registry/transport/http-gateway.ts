@@ -25,15 +25,50 @@ const P = 'etcdserverpb.';
 const ROUTES: Record<string, Route> = {
   '/v3/kv/range': { method: 'Range', req: P + 'RangeRequest', resp: P + 'RangeResponse', call: (s, m) => s.range(m as any) },
   '/v3/kv/put': { method: 'Put', req: P + 'PutRequest', resp: P + 'PutResponse', call: (s, m) => s.put(m as any) },
-  '/v3/kv/deleterange': { method: 'DeleteRange', req: P + 'DeleteRangeRequest', resp: P + 'DeleteRangeResponse', call: (s, m) => s.deleteRange(m as any) },
+  '/v3/kv/deleterange': {
+    method: 'DeleteRange',
+    req: P + 'DeleteRangeRequest',
+    resp: P + 'DeleteRangeResponse',
+    call: (s, m) => s.deleteRange(m as any),
+  },
   '/v3/kv/txn': { method: 'Txn', req: P + 'TxnRequest', resp: P + 'TxnResponse', call: (s, m) => s.txn(m as any) },
-  '/v3/kv/compaction': { method: 'Compact', req: P + 'CompactionRequest', resp: P + 'CompactionResponse', call: (s, m) => s.compact(m as any) },
-  '/v3/lease/grant': { method: 'LeaseGrant', req: P + 'LeaseGrantRequest', resp: P + 'LeaseGrantResponse', call: (s, m) => s.leaseGrant(m as any) },
-  '/v3/lease/revoke': { method: 'LeaseRevoke', req: P + 'LeaseRevokeRequest', resp: P + 'LeaseRevokeResponse', call: (s, m) => s.leaseRevoke(m as any) },
-  '/v3/lease/timetolive': { method: 'LeaseTimeToLive', req: P + 'LeaseTimeToLiveRequest', resp: P + 'LeaseTimeToLiveResponse', call: (s, m) => s.leaseTimeToLive(m as any) },
-  '/v3/lease/leases': { method: 'LeaseLeases', req: P + 'LeaseLeasesRequest', resp: P + 'LeaseLeasesResponse', call: (s) => s.leaseLeases() },
+  '/v3/kv/compaction': {
+    method: 'Compact',
+    req: P + 'CompactionRequest',
+    resp: P + 'CompactionResponse',
+    call: (s, m) => s.compact(m as any),
+  },
+  '/v3/lease/grant': {
+    method: 'LeaseGrant',
+    req: P + 'LeaseGrantRequest',
+    resp: P + 'LeaseGrantResponse',
+    call: (s, m) => s.leaseGrant(m as any),
+  },
+  '/v3/lease/revoke': {
+    method: 'LeaseRevoke',
+    req: P + 'LeaseRevokeRequest',
+    resp: P + 'LeaseRevokeResponse',
+    call: (s, m) => s.leaseRevoke(m as any),
+  },
+  '/v3/lease/timetolive': {
+    method: 'LeaseTimeToLive',
+    req: P + 'LeaseTimeToLiveRequest',
+    resp: P + 'LeaseTimeToLiveResponse',
+    call: (s, m) => s.leaseTimeToLive(m as any),
+  },
+  '/v3/lease/leases': {
+    method: 'LeaseLeases',
+    req: P + 'LeaseLeasesRequest',
+    resp: P + 'LeaseLeasesResponse',
+    call: (s) => s.leaseLeases(),
+  },
   '/v3/auth/authenticate': { method: 'Authenticate', req: P + 'AuthenticateRequest', resp: P + 'AuthenticateResponse', call: () => ({}) },
-  '/v3/maintenance/status': { method: 'Status', req: P + 'StatusRequest', resp: P + 'StatusResponse', call: (s) => s.status(ETCD_VERSION.etcdserver) },
+  '/v3/maintenance/status': {
+    method: 'Status',
+    req: P + 'StatusRequest',
+    resp: P + 'StatusResponse',
+    call: (s) => s.status(ETCD_VERSION.etcdserver),
+  },
 };
 // biome-ignore-end lint/suspicious/noExplicitAny: -
 ROUTES['/v3/kv/lease/revoke'] = ROUTES['/v3/lease/revoke'];
@@ -53,9 +88,13 @@ export function createGatewayHandler(deps: GatewayDeps): http.RequestListener {
 
 async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = (req.url ?? '/').split('?')[0].replace(/^\/v3beta\//, '/v3/');
-  if (req.method === 'OPTIONS') { res.writeHead(200, GATEWAY_HEADERS).end(); return; }
+  if (req.method === 'OPTIONS') {
+    res.writeHead(200, GATEWAY_HEADERS).end();
+    return;
+  }
   if (url === '/version' && req.method === 'GET') return sendJson(res, 200, JSON.stringify(ETCD_VERSION));
-  if (url === '/health' && req.method === 'GET') return deps.svc.healthy ? sendJson(res, 200, '{"health":"true"}') : sendJson(res, 503, '{"health":"false"}');
+  if (url === '/health' && req.method === 'GET')
+    return deps.svc.healthy ? sendJson(res, 200, '{"health":"true"}') : sendJson(res, 503, '{"health":"false"}');
   if (url === '/metrics' && req.method === 'GET') {
     const body = await deps.metrics.registry.metrics();
     res.writeHead(200, { 'Content-Type': deps.metrics.registry.contentType }).end(body);
@@ -88,7 +127,6 @@ async function handle(deps: GatewayDeps, req: http.IncomingMessage, res: http.Se
 /** Below this a JSON body cannot encode to more than MAX_RECEIVE_BYTES, so its size need not be computed. */
 const SIZE_CHECK_FROM = MAX_RECEIVE_BYTES / 4;
 
-
 /** Reads the body as text; over MAX_BODY_BYTES, refuses it as too large for gRPC and drops the rest. */
 export function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -119,11 +157,20 @@ export function sendError(res: http.ServerResponse, e: RpcError): void {
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { ...GATEWAY_HEADERS, 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    ...GATEWAY_HEADERS,
+    'Content-Type': 'application/json',
+    'Grpc-Metadata-Content-Type': 'application/grpc',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
 function sendText(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(body);
 }

@@ -13,9 +13,16 @@ import { watchAccess } from '../auth.js';
  * chunked, one `{"result":<msg>}` line per message. A watch stays open after the body ends until the
  * client goes away (as in etcd); a keepalive POST ends after answering every message in its body.
  */
-const HTTP_STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable', 412: 'Precondition Failed' };
+const HTTP_STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  412: 'Precondition Failed',
+};
 
-export const slowWatcher = () => new RpcError(GrpcCode.RESOURCE_EXHAUSTED, 'watch stream fell too far behind; reconnect and resume from the last revision received');
+export const slowWatcher = () =>
+  new RpcError(GrpcCode.RESOURCE_EXHAUSTED, 'watch stream fell too far behind; reconnect and resume from the last revision received');
 
 export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMessage, res: http.ServerResponse): void {
   const isWatch = url === '/v3/watch';
@@ -32,13 +39,20 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
     finished = true;
     const e = toRpcError(err);
     // Decode errors surface as Unknown on streams, as grpc-gateway reports them.
-    const code = e.grpcCode === GrpcCode.INVALID_ARGUMENT && !(err instanceof RpcError && err.message.startsWith('etcdserver')) ? GrpcCode.UNKNOWN : e.grpcCode;
+    const code =
+      e.grpcCode === GrpcCode.INVALID_ARGUMENT && !(err instanceof RpcError && err.message.startsWith('etcdserver'))
+        ? GrpcCode.UNKNOWN
+        : e.grpcCode;
     const status = httpStatusFor(code);
     if (!started) {
       res.writeHead(status, { ...GATEWAY_HEADERS, 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: e.message, message: e.message, code }));
     } else {
-      res.end(JSON.stringify({ error: { grpc_code: code, http_code: status, message: e.message, http_status: HTTP_STATUS_TEXT[status] ?? 'Error' } }) + '\n');
+      res.end(
+        JSON.stringify({
+          error: { grpc_code: code, http_code: status, message: e.message, http_status: HTTP_STATUS_TEXT[status] ?? 'Error' },
+        }) + '\n',
+      );
     }
     watch?.close();
     backlog.release();
@@ -47,14 +61,20 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
   };
 
   const backlog = deps.backlog.stream();
-  const watch = isWatch ? new WatchStream(deps.svc, (resp) => {
-    if (finished) return;
-    start();
-    const text = encodeWatchResponse(deps.svc, resp);
-    const bytes = Buffer.byteLength(text);
-    res.write(text, () => backlog.flushed(bytes));
-    if (!backlog.queued(bytes)) fail(slowWatcher());
-  }, watchAccess(deps.auth, req.headers.authorization)) : undefined;
+  const watch = isWatch
+    ? new WatchStream(
+        deps.svc,
+        (resp) => {
+          if (finished) return;
+          start();
+          const text = encodeWatchResponse(deps.svc, resp);
+          const bytes = Buffer.byteLength(text);
+          res.write(text, () => backlog.flushed(bytes));
+          if (!backlog.queued(bytes)) fail(slowWatcher());
+        },
+        watchAccess(deps.auth, req.headers.authorization),
+      )
+    : undefined;
 
   let queue: Promise<void> = Promise.resolve();
   const onMessage = (text: string) => {
@@ -93,7 +113,14 @@ export function serveStream(deps: GatewayDeps, url: string, req: http.IncomingMe
   });
   req.on('end', () => {
     if (splitter.partial) return fail(new RpcError(GrpcCode.UNKNOWN, 'unexpected EOF'));
-    if (!isWatch) void queue.then(() => { if (!finished) { finished = true; start(); res.end(); } });
+    if (!isWatch)
+      void queue.then(() => {
+        if (!finished) {
+          finished = true;
+          start();
+          res.end();
+        }
+      });
   });
   res.on('close', () => {
     finished = true;

@@ -50,5 +50,7 @@ export class JsonObjectSplitter {
   }
 
   /** True when the stream ended inside a value. */
-  get partial(): boolean { return this.depth > 0 || this.inString; }
+  get partial(): boolean {
+    return this.depth > 0 || this.inString;
+  }
 }

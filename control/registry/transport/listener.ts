@@ -8,12 +8,20 @@ import { fixAuthority } from './h2-authority.js';
  * One port, two protocols: a connection that opens with the HTTP/2 preface ("PRI * HTTP/2.0") goes to the
  * gRPC server, anything else to the HTTP/1.1 gateway. Under TLS, ALPN "h2" decides instead.
  */
-export interface TlsFiles { cert: Buffer; key: Buffer; ca?: Buffer }
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+}
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0');
 const PROTOCOL_TIMEOUT_MS = 10_000;
 
-export function createSharedListener(httpServer: http.Server, grpcServer: grpc.Server, tlsFiles?: TlsFiles): { server: net.Server; close(): void } {
+export function createSharedListener(
+  httpServer: http.Server,
+  grpcServer: grpc.Server,
+  tlsFiles?: TlsFiles,
+): { server: net.Server; close(): void } {
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sockets = new Set<net.Socket>();
 
@@ -42,8 +50,11 @@ export function createSharedListener(httpServer: http.Server, grpcServer: grpc.S
   let server: net.Server;
   if (tlsFiles) {
     server = tls.createServer({
-      cert: tlsFiles.cert, key: tlsFiles.key, ca: tlsFiles.ca,
-      requestCert: tlsFiles.ca !== undefined, rejectUnauthorized: tlsFiles.ca !== undefined,
+      cert: tlsFiles.cert,
+      key: tlsFiles.key,
+      ca: tlsFiles.ca,
+      requestCert: tlsFiles.ca !== undefined,
+      rejectUnauthorized: tlsFiles.ca !== undefined,
       ALPNProtocols: ['h2', 'http/1.1'],
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {

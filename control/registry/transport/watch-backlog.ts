@@ -13,7 +13,9 @@ export class WatchBacklog {
   pending = 0;
 
   /** A tracker for one stream; `release()` it when the stream closes. */
-  stream(): StreamBacklog { return new StreamBacklog(this); }
+  stream(): StreamBacklog {
+    return new StreamBacklog(this);
+  }
 }
 
 export class StreamBacklog {

@@ -31,8 +31,10 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     // On a read-only file system a read lock: it still conflicts with a writing registry's lock.
     if (!tryLock(fh.fd, { shared: readOnly !== undefined })) {
       const holder = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
-      throw new VxtunError('VXTUN_ERR_REGISTRY_DATA',
-        `data directory ${dataDir} is in use by another registry${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''}; stop it or pick another --data-dir`);
+      throw new VxtunError(
+        'VXTUN_ERR_REGISTRY_DATA',
+        `data directory ${dataDir} is in use by another registry${/^\d+$/.test(holder) ? ` (pid ${holder})` : ''}; stop it or pick another --data-dir`,
+      );
     }
     if (!readOnly) {
       await fh.truncate(0);
@@ -43,5 +45,10 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     throw err;
   }
   // Closing the file releases the lock; the file itself stays (removing it could race a starting registry).
-  return { release: async () => { await fh.close(); }, readOnly };
+  return {
+    release: async () => {
+      await fh.close();
+    },
+    readOnly,
+  };
 }

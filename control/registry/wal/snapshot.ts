@@ -13,7 +13,9 @@ export const SNAPSHOT_FILE = 'snapshot';
 
 type EntryJson = [rev: number, sub: number] | [rev: number, sub: number, create: number, version: number, value: string, lease: string];
 interface SnapshotJson {
-  seq: number; rev: number; compactRev: number;
+  seq: number;
+  rev: number;
+  compactRev: number;
   leases: [id: string, ttl: number][];
   keys: [key: string, entries: EntryJson[]][];
 }
@@ -21,9 +23,13 @@ interface SnapshotJson {
 export function serializeSnapshot(store: Store, seq: number): Buffer {
   const keys: SnapshotJson['keys'] = [];
   for (const [id, entries] of store.keyspace.historyEntries()) {
-    keys.push([keyBytes(id).toString('base64'), entries.map((e): EntryJson => (e.kv
-      ? [e.rev, e.sub, e.kv.create_revision, e.kv.version, e.kv.value.toString('base64'), e.kv.lease]
-      : [e.rev, e.sub]))]);
+    keys.push([
+      keyBytes(id).toString('base64'),
+      entries.map(
+        (e): EntryJson =>
+          e.kv ? [e.rev, e.sub, e.kv.create_revision, e.kv.version, e.kv.value.toString('base64'), e.kv.lease] : [e.rev, e.sub],
+      ),
+    ]);
   }
   keys.sort((a, b) => Buffer.compare(Buffer.from(a[0], 'base64'), Buffer.from(b[0], 'base64')));
   const leases: SnapshotJson['leases'] = [...store.leases.all()].map((l) => [l.id, l.ttl]);
@@ -49,8 +55,19 @@ export async function loadSnapshot(dir: string, store: Store): Promise<number> {
   for (const [keyB64, entries] of snap.keys) {
     const key = Buffer.from(keyB64, 'base64');
     const restored: KeyEntry[] = entries.map((e) => ({
-      rev: e[0], sub: e[1],
-      kv: e.length === 2 ? null : { key, create_revision: e[2], mod_revision: e[0], version: e[3], value: Buffer.from(e[4], 'base64'), lease: e[5] } satisfies KeyValue,
+      rev: e[0],
+      sub: e[1],
+      kv:
+        e.length === 2
+          ? null
+          : ({
+              key,
+              create_revision: e[2],
+              mod_revision: e[0],
+              version: e[3],
+              value: Buffer.from(e[4], 'base64'),
+              lease: e[5],
+            } satisfies KeyValue),
     }));
     const id = keyId(key);
     store.keyspace.restoreHistory(id, restored);
@@ -80,7 +97,7 @@ export async function writeSnapshot(dir: string, data: Buffer): Promise<void> {
  * acknowledged while only half of it is on disk.
  */
 export async function writeAll(fh: fs.FileHandle, buf: Buffer): Promise<void> {
-  for (let off = 0; off < buf.length;) {
+  for (let off = 0; off < buf.length; ) {
     const { bytesWritten } = await fh.write(buf, off, buf.length - off);
     if (bytesWritten <= 0) throw new Error(`write-ahead log: write made no progress (${off} of ${buf.length} bytes written)`);
     off += bytesWritten;
@@ -89,5 +106,9 @@ export async function writeAll(fh: fs.FileHandle, buf: Buffer): Promise<void> {
 
 export async function syncDir(dir: string): Promise<void> {
   const d = await fs.open(dir, 'r');
-  try { await d.sync(); } finally { await d.close(); }
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }

@@ -20,7 +20,10 @@ export interface WalOptions {
   onDurable?: (seq: number) => void;
 }
 
-export interface Recovered { records: (WalRecord & { s: number })[]; discardedBytes: number }
+export interface Recovered {
+  records: (WalRecord & { s: number })[];
+  discardedBytes: number;
+}
 
 const SEGMENT_RE = /^(\d{16})\.wal$/;
 const segmentName = (seq: number) => String(seq).padStart(16, '0') + '.wal';
@@ -36,7 +39,12 @@ export class WriteAheadLog {
   private seq: number;
   private durable: number;
 
-  private constructor(private readonly dir: string, private fh: fs.FileHandle | undefined, lastSeq: number, private readonly opts: WalOptions) {
+  private constructor(
+    private readonly dir: string,
+    private fh: fs.FileHandle | undefined,
+    lastSeq: number,
+    private readonly opts: WalOptions,
+  ) {
     this.seq = lastSeq;
     this.durable = lastSeq;
   }
@@ -57,7 +65,8 @@ export class WriteAheadLog {
       const buf = await fs.readFile(file);
       const { payloads, validBytes } = decodeFrames(buf);
       if (validBytes < buf.length) {
-        if (i !== names.length - 1) throw new Error(`write-ahead log segment ${file} is damaged at byte ${validBytes} and is not the last segment`);
+        if (i !== names.length - 1)
+          throw new Error(`write-ahead log segment ${file} is damaged at byte ${validBytes} and is not the last segment`);
         discardedBytes = buf.length - validBytes;
         if (!opts.readOnly) await fs.truncate(file, validBytes);
       }
@@ -91,8 +100,12 @@ export class WriteAheadLog {
     return wal;
   }
 
-  get lastSeq(): number { return this.seq; }
-  get durableSeq(): number { return this.durable; }
+  get lastSeq(): number {
+    return this.seq;
+  }
+  get durableSeq(): number {
+    return this.durable;
+  }
 
   /** Queues a record; resolves once it is durable. The record is numbered in call order. */
   append(rec: WalRecord): Promise<void> {
@@ -142,7 +155,9 @@ export class WriteAheadLog {
           this.fail(err as Error);
           break;
         }
-        this.snapshotting = this.finishSnapshot(last, snapshot).finally(() => { this.snapshotting = null; });
+        this.snapshotting = this.finishSnapshot(last, snapshot).finally(() => {
+          this.snapshotting = null;
+        });
       }
     }
     this.flushing = false;
@@ -161,7 +176,7 @@ export class WriteAheadLog {
 
   private releaseWaiters(): void {
     const keep: typeof this.waiters = [];
-    for (const w of this.waiters) (w.seq <= this.durable ? w.resolve() : keep.push(w));
+    for (const w of this.waiters) w.seq <= this.durable ? w.resolve() : keep.push(w);
     this.waiters = keep;
   }
 
@@ -192,7 +207,9 @@ export class WriteAheadLog {
     }
   }
 
-  get error(): Error | null { return this.failed; }
+  get error(): Error | null {
+    return this.failed;
+  }
 
   async close(): Promise<void> {
     while (this.flushing) await new Promise((r) => setImmediate(r));

@@ -31,13 +31,18 @@ function goTypeName(t: protobuf.ReflectionObject): string {
 
 const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
-interface FieldIndex { byJsonName: Map<string, protobuf.Field> }
+interface FieldIndex {
+  byJsonName: Map<string, protobuf.Field>;
+}
 const indexCache = new WeakMap<protobuf.Type, FieldIndex>();
 function fieldIndex(type: protobuf.Type): FieldIndex {
   let idx = indexCache.get(type);
   if (!idx) {
     const byJsonName = new Map<string, protobuf.Field>();
-    for (const f of type.fieldsArray) { byJsonName.set(f.name, f); byJsonName.set(camel(f.name), f); }
+    for (const f of type.fieldsArray) {
+      byJsonName.set(f.name, f);
+      byJsonName.set(camel(f.name), f);
+    }
     idx = { byJsonName };
     indexCache.set(type, idx);
   }
@@ -57,7 +62,15 @@ export function parseJsonBody(text: string): unknown {
 
 export function decodeMessage(type: protobuf.Type, json: unknown): Record<string, unknown> {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    const kind = Array.isArray(json) ? 'array' : json === null ? 'null' : typeof json === 'string' ? 'string' : typeof json === 'number' ? 'number' : 'bool';
+    const kind = Array.isArray(json)
+      ? 'array'
+      : json === null
+        ? 'null'
+        : typeof json === 'string'
+          ? 'string'
+          : typeof json === 'number'
+            ? 'number'
+            : 'bool';
     throw bad(`json: cannot unmarshal ${kind} into Go value of type map[string]json.RawMessage`);
   }
   const out: Record<string, unknown> = {};
@@ -87,8 +100,10 @@ function decodeValue(field: protobuf.Field, v: unknown): unknown {
     case 'string':
       if (typeof v !== 'string') throw bad(`json: cannot unmarshal ${describe(v)} into Go value of type string`);
       return v;
-    case 'bytes': return decodeBytes(v);
-    case 'double': case 'float':
+    case 'bytes':
+      return decodeBytes(v);
+    case 'double':
+    case 'float':
       if (typeof v !== 'number') throw bad(`json: cannot unmarshal ${describe(v)} into Go value of type float64`);
       return v;
   }
@@ -110,7 +125,7 @@ function describe(v: unknown): string {
  * JSON on its own (so `"12"` is 12, `"null"` is 0, and `"1x"` fails as Go's json.Unmarshal would).
  */
 function decodeInteger(t: string, v: unknown): string | number {
-  const goType = t.startsWith('u') || t.startsWith('fixed') ? (INT64.has(t) ? 'uint64' : 'uint32') : (INT64.has(t) ? 'int64' : 'int32');
+  const goType = t.startsWith('u') || t.startsWith('fixed') ? (INT64.has(t) ? 'uint64' : 'uint32') : INT64.has(t) ? 'int64' : 'int32';
   let value = v;
   let literal = typeof v === 'number' ? JSON.stringify(v) : '';
   if (typeof v === 'string') {
@@ -125,8 +140,14 @@ function decodeInteger(t: string, v: unknown): string | number {
   const fail = () => bad(`json: cannot unmarshal number ${literal} into Go value of type ${goType}`);
   if (!/^-?\d+$/.test(literal)) throw fail();
   const n = BigInt(literal);
-  const [min, max] = goType === 'int64' ? [-(1n << 63n), (1n << 63n) - 1n] : goType === 'uint64' ? [0n, (1n << 64n) - 1n]
-    : goType === 'int32' ? [-(1n << 31n), (1n << 31n) - 1n] : [0n, (1n << 32n) - 1n];
+  const [min, max] =
+    goType === 'int64'
+      ? [-(1n << 63n), (1n << 63n) - 1n]
+      : goType === 'uint64'
+        ? [0n, (1n << 64n) - 1n]
+        : goType === 'int32'
+          ? [-(1n << 31n), (1n << 31n) - 1n]
+          : [0n, (1n << 32n) - 1n];
   if (n < min || n > max) throw fail();
   return INT64.has(t) ? n.toString() : Number(n);
 }
@@ -134,12 +155,15 @@ function decodeInteger(t: string, v: unknown): string | number {
 function decodeBytes(v: unknown): Buffer {
   // Go's encoding/json also fills a []byte from an array of numbers, element by element.
   if (Array.isArray(v)) {
-    return Buffer.from(v.map((b) => {
-      if (b === null) return 0;
-      if (typeof b !== 'number') throw bad(`json: cannot unmarshal ${describe(b)} into Go value of type uint8`);
-      if (!Number.isInteger(b) || b < 0 || b > 255) throw bad(`json: cannot unmarshal number ${JSON.stringify(b)} into Go value of type uint8`);
-      return b;
-    }));
+    return Buffer.from(
+      v.map((b) => {
+        if (b === null) return 0;
+        if (typeof b !== 'number') throw bad(`json: cannot unmarshal ${describe(b)} into Go value of type uint8`);
+        if (!Number.isInteger(b) || b < 0 || b > 255)
+          throw bad(`json: cannot unmarshal number ${JSON.stringify(b)} into Go value of type uint8`);
+        return b;
+      }),
+    );
   }
   if (typeof v !== 'string') throw bad(`json: cannot unmarshal ${describe(v)} into Go value of type []uint8`);
   const s = v.replace(/[\r\n]/g, '');
@@ -200,8 +224,10 @@ function encodeValue(field: protobuf.Field, v: unknown, inArray: boolean): strin
   }
   if (INT32.has(t) || t === 'double' || t === 'float') return v === 0 && !inArray ? undefined : String(v);
   switch (t) {
-    case 'bool': return v ? 'true' : inArray ? 'false' : undefined;
-    case 'string': return v === '' && !inArray ? undefined : JSON.stringify(v);
+    case 'bool':
+      return v ? 'true' : inArray ? 'false' : undefined;
+    case 'string':
+      return v === '' && !inArray ? undefined : JSON.stringify(v);
     case 'bytes': {
       const b = v as Buffer;
       return b.length === 0 && !inArray ? undefined : '"' + b.toString('base64') + '"';

@@ -16,7 +16,7 @@ function quoteChar(c: string): string {
   if (c === "'") return "'\\''";
   if (c === '"') return "'\"'";
   const code = c.charCodeAt(0);
-  const byte = code < 0x80 ? code : 0xc0 | (code >> 6 & 0x1f); // the first byte of its UTF-8 encoding
+  const byte = code < 0x80 ? code : 0xc0 | ((code >> 6) & 0x1f); // the first byte of its UTF-8 encoding
   const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 92: '\\\\' };
   if (named[byte]) return `'${named[byte]}'`;
   if (byte < 0x20 || byte === 0x7f) return `'\\x${byte.toString(16).padStart(2, '0')}'`;
@@ -55,10 +55,17 @@ export function goScan(text: string, mode: Mode): GoScan {
         return 'more';
       }
       if (top === 'value') {
-        if (c === ',') { stack[stack.length - 1] = 'key'; i++; return key(); }
+        if (c === ',') {
+          stack[stack.length - 1] = 'key';
+          i++;
+          return key();
+        }
         if (c !== '}') return err(c, 'after object key:value pair');
       } else {
-        if (c === ',') { i++; return 'more'; }
+        if (c === ',') {
+          i++;
+          return 'more';
+        }
         if (c !== ']') return err(c, 'after array element');
       }
       stack.pop();
@@ -87,7 +94,10 @@ export function goScan(text: string, mode: Mode): GoScan {
     for (i++; ; i++) {
       if (i >= text.length) return eof();
       const c = text[i];
-      if (c === '"') { i++; return undefined; }
+      if (c === '"') {
+        i++;
+        return undefined;
+      }
       if (c.charCodeAt(0) < 0x20) return err(c, 'in string literal');
       if (c === '\\') {
         i++;
@@ -107,7 +117,11 @@ export function goScan(text: string, mode: Mode): GoScan {
 
   const number = (): GoScan | undefined => {
     const at = () => (i < text.length ? text[i] : '');
-    if (at() === '-') { i++; if (i >= text.length) return eofIn('in numeric literal'); if (!isDigit(at())) return err(at(), 'in numeric literal'); }
+    if (at() === '-') {
+      i++;
+      if (i >= text.length) return eofIn('in numeric literal');
+      if (!isDigit(at())) return err(at(), 'in numeric literal');
+    }
     if (at() === '0') i++;
     else while (isDigit(at())) i++;
     if (at() === '.') {
@@ -136,8 +150,10 @@ export function goScan(text: string, mode: Mode): GoScan {
     if (c === '{') {
       i++;
       while (i < text.length && isSpace(text[i])) i++;
-      if (i < text.length && text[i] === '}') { i++; failed = undefined; }
-      else {
+      if (i < text.length && text[i] === '}') {
+        i++;
+        failed = undefined;
+      } else {
         stack.push('key');
         const k = key();
         if (k !== 'more') return k;
@@ -148,7 +164,10 @@ export function goScan(text: string, mode: Mode): GoScan {
       i++;
       while (i < text.length && isSpace(text[i])) i++;
       if (i < text.length && text[i] === ']') i++;
-      else { stack.push('array'); continue; }
+      else {
+        stack.push('array');
+        continue;
+      }
     } else if (c === '"') failed = string();
     else if (c === '-' || isDigit(c)) failed = number();
     else if (c === 't') failed = literal('true');

@@ -25,7 +25,8 @@ export const Errors = {
   duplicateKey: e(GrpcCode.INVALID_ARGUMENT, T.duplicateKey),
   requestTooLarge: e(GrpcCode.INVALID_ARGUMENT, T.requestTooLarge),
   /** grpc-go's text for a message over the receive limit; `size` is the message's protobuf size (or a description). */
-  messageTooLarge: (size: number | string, max: number) => new RpcError(GrpcCode.RESOURCE_EXHAUSTED, `grpc: received message larger than max (${size} vs. ${max})`),
+  messageTooLarge: (size: number | string, max: number) =>
+    new RpcError(GrpcCode.RESOURCE_EXHAUSTED, `grpc: received message larger than max (${size} vs. ${max})`),
   compacted: e(GrpcCode.OUT_OF_RANGE, T.compacted),
   futureRev: e(GrpcCode.OUT_OF_RANGE, T.futureRev),
   leaseNotFound: e(GrpcCode.NOT_FOUND, T.leaseNotFound),
@@ -37,7 +38,11 @@ export const Errors = {
   permissionDenied: e(GrpcCode.PERMISSION_DENIED, T.permissionDenied),
   authNotEnabled: e(GrpcCode.FAILED_PRECONDITION, T.authNotEnabled),
   stopped: e(GrpcCode.UNAVAILABLE, T.stopped),
-  walFailed: (err: Error) => new RpcError(GrpcCode.UNAVAILABLE, `etcdserver: write-ahead log failed: ${err.message}; the registry serves reads only: free space or fix the data directory, then restart it`),
+  walFailed: (err: Error) =>
+    new RpcError(
+      GrpcCode.UNAVAILABLE,
+      `etcdserver: write-ahead log failed: ${err.message}; the registry serves reads only: free space or fix the data directory, then restart it`,
+    ),
   unimplemented: (what: string) => new RpcError(GrpcCode.UNIMPLEMENTED, `${what} is not implemented by the embedded registry`),
   invalid: (message: string) => new RpcError(GrpcCode.INVALID_ARGUMENT, message),
 };
@@ -45,18 +50,31 @@ export const Errors = {
 /** HTTP status for a gRPC code as grpc-gateway 1.6.4 maps it (FailedPrecondition is 412 there, 400 upstream). */
 export function httpStatusFor(code: number): number {
   switch (code) {
-    case GrpcCode.OK: return 200;
-    case GrpcCode.CANCELLED: return 408;
-    case GrpcCode.INVALID_ARGUMENT: case GrpcCode.OUT_OF_RANGE: return 400;
-    case GrpcCode.NOT_FOUND: return 404;
-    case GrpcCode.ALREADY_EXISTS: return 409;
-    case GrpcCode.PERMISSION_DENIED: return 403;
-    case GrpcCode.UNAUTHENTICATED: return 401;
-    case GrpcCode.RESOURCE_EXHAUSTED: return 429;
-    case GrpcCode.FAILED_PRECONDITION: return 412;
-    case GrpcCode.UNIMPLEMENTED: return 501;
-    case GrpcCode.UNAVAILABLE: return 503;
-    default: return 500;
+    case GrpcCode.OK:
+      return 200;
+    case GrpcCode.CANCELLED:
+      return 408;
+    case GrpcCode.INVALID_ARGUMENT:
+    case GrpcCode.OUT_OF_RANGE:
+      return 400;
+    case GrpcCode.NOT_FOUND:
+      return 404;
+    case GrpcCode.ALREADY_EXISTS:
+      return 409;
+    case GrpcCode.PERMISSION_DENIED:
+      return 403;
+    case GrpcCode.UNAUTHENTICATED:
+      return 401;
+    case GrpcCode.RESOURCE_EXHAUSTED:
+      return 429;
+    case GrpcCode.FAILED_PRECONDITION:
+      return 412;
+    case GrpcCode.UNIMPLEMENTED:
+      return 501;
+    case GrpcCode.UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
   }
 }
 

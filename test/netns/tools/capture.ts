@@ -40,7 +40,21 @@ export async function captureVxlan<T>(tb: Testbed, host: HostName, filter: strin
   const file = join(dir, 'capture.pcap');
   // -Z root: keep writing into our 0700 directory (tcpdump may drop to its own user). --immediate-mode and -U:
   // hand each packet to the file at once; otherwise a stop discards what still sits in the capture buffer.
-  const dump = tb.spawn(host, ['tcpdump', '-i', tb.hosts[host].dev, '-Z', 'root', '--immediate-mode', '-U', '-n', '-s', String(SNAP_LEN), '-w', file, ...filter]);
+  const dump = tb.spawn(host, [
+    'tcpdump',
+    '-i',
+    tb.hosts[host].dev,
+    '-Z',
+    'root',
+    '--immediate-mode',
+    '-U',
+    '-n',
+    '-s',
+    String(SNAP_LEN),
+    '-w',
+    file,
+    ...filter,
+  ]);
   try {
     await waitFor(() => dump.output().includes('listening on'), 5_000, 'tcpdump to start');
     const result = await action();

@@ -15,11 +15,31 @@ import { CLI, ROOT } from '../../netns/harness.js';
 
 /** A value each documented placeholder accepts. */
 const SAMPLE: Record<string, string> = {
-  '<file>': '/etc/vxtun/x.pem', '<dir>': '/var/lib/vxtun', '<n>': '2', '<seconds>': '5', '<duration>': '24h', '<ip>': '192.0.2.1',
-  '<urls>': 'http://127.0.0.1:2379', '<prefix>': '/coreos.com/network', '<user>': 'root', '<password>': 'secret', '<name>': 'vxtun0',
-  '<host:port>': '127.0.0.1:2379', '<ms>': '1000', '<level>': 'debug', '<format>': 'json', '<list>': 'vxtun', '<bytes>': '1500',
-  '<spec>': 'delay=10ms,loss=1%', '<addr>': '127.0.0.1:9100', '<minutes>': '60', '<port>': '9100', '<version>': '1.0.0',
-  '<path>': '/run/flannel/subnet.env', '<name-or-ip>': 'eth0', '<regex>': '^eth',
+  '<file>': '/etc/vxtun/x.pem',
+  '<dir>': '/var/lib/vxtun',
+  '<n>': '2',
+  '<seconds>': '5',
+  '<duration>': '24h',
+  '<ip>': '192.0.2.1',
+  '<urls>': 'http://127.0.0.1:2379',
+  '<prefix>': '/coreos.com/network',
+  '<user>': 'root',
+  '<password>': 'secret',
+  '<name>': 'vxtun0',
+  '<host:port>': '127.0.0.1:2379',
+  '<ms>': '1000',
+  '<level>': 'debug',
+  '<format>': 'json',
+  '<list>': 'vxtun',
+  '<bytes>': '1500',
+  '<spec>': 'delay=10ms,loss=1%',
+  '<addr>': '127.0.0.1:9100',
+  '<minutes>': '60',
+  '<port>': '9100',
+  '<version>': '1.0.0',
+  '<path>': '/run/flannel/subnet.env',
+  '<name-or-ip>': 'eth0',
+  '<regex>': '^eth',
 };
 
 function commands(): [string, Command][] {
@@ -36,10 +56,17 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}, stopAfterMs = 0): Prom
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGTERM'), stopAfterMs || 10_000);
-    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
   });
 }
 
@@ -53,7 +80,9 @@ describe('vxtun command line', () => {
   it.each(commands())('%s --help has examples, every flag has an environment variable and is accepted as documented', (_name, cmd) => {
     const help = cmd.helpInformation();
     expect(captureHelp(cmd)).toContain('Examples:');
-    const flags = [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z0-9-]*)( <[^>]+>)?/gm)].filter((m) => !['--help', '--version'].includes(m[1]));
+    const flags = [...help.matchAll(/^ {2}(?:-\w, )?(--[a-z][a-z0-9-]*)( <[^>]+>)?/gm)].filter(
+      (m) => !['--help', '--version'].includes(m[1]),
+    );
     expect(flags.length).toBeGreaterThan(0);
     for (const opt of cmd.options) {
       if (opt.long === '--help' || opt.long === '--version' || opt.negate) continue;
@@ -75,13 +104,23 @@ describe('vxtun command line', () => {
     expect(agent.helpInformation().replace(/\s+/g, ' ')).toContain('(default: 24h, env: FLANNELD_SUBNET_LEASE_TTL)');
     const r = await run(['agent'], { FLANNELD_PUBLIC_IP: 'not-an-ip', FLANNELD_ETCD_ENDPOINTS: 'http://127.0.0.1:9' });
     expect(r.code).toBe(1);
-    expect(r.err).toBe('vxtun: VXTUN_ERR_CONFIG: --public-ip not-an-ip is not an IPv4 address; give the address other hosts reach this one on\n');
+    expect(r.err).toBe(
+      'vxtun: VXTUN_ERR_CONFIG: --public-ip not-an-ip is not an IPv4 address; give the address other hosts reach this one on\n',
+    );
   });
 
   it('usage mistakes exit 1 with VXTUN_ERR_CONFIG and a pointer to --help, never a stack trace', async () => {
     for (const [args, env, why] of [
-      [['agent', '--public-ip', '192.0.2.1', '--workers', '0'], {}, "option '--workers <n>' argument '0' is invalid. expected an integer in 1..64"],
-      [['agent', '--public-ip', '192.0.2.1'], { FLANNELD_WORKERS: 'many' }, "option '--workers <n>' value 'many' from env 'FLANNELD_WORKERS' is invalid. expected an integer in 1..64"],
+      [
+        ['agent', '--public-ip', '192.0.2.1', '--workers', '0'],
+        {},
+        "option '--workers <n>' argument '0' is invalid. expected an integer in 1..64",
+      ],
+      [
+        ['agent', '--public-ip', '192.0.2.1'],
+        { FLANNELD_WORKERS: 'many' },
+        "option '--workers <n>' value 'many' from env 'FLANNELD_WORKERS' is invalid. expected an integer in 1..64",
+      ],
       [['agent', '--public-ip', '192.0.2.1', '--subnet-lease-ttl', '1d'], {}, 'expected a duration such as 24h, 90m or 60s, got "1d"'],
       [['registry', '--snapshot-every', '-1'], {}, "argument '-1' is invalid. expected an integer of at least 0"],
       [['--log-level', 'loud', 'registry'], {}, "option '--log-level <level>' argument 'loud' is invalid"],
@@ -119,7 +158,14 @@ describe('vxtun command line', () => {
 
 function captureHelp(cmd: Command): string {
   let text = '';
-  cmd.configureOutput({ writeOut: (s) => { text += s; }, writeErr: (s) => { text += s; } });
+  cmd.configureOutput({
+    writeOut: (s) => {
+      text += s;
+    },
+    writeErr: (s) => {
+      text += s;
+    },
+  });
   cmd.outputHelp();
   return text;
 }

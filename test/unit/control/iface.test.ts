@@ -5,13 +5,21 @@ import { findExtInterface } from '../../../control/iface.js';
 const LINKS = [
   { ifname: 'lo', mtu: 65536, addr_info: [{ family: 'inet', local: '127.0.0.1' }] },
   { ifname: 'eth0', mtu: 1500, addr_info: [{ family: 'inet', local: '192.0.2.10' }] },
-  { ifname: 'ens5', mtu: 9001, addr_info: [{ family: 'inet', local: '10.1.2.3' }, { family: 'inet', local: '10.1.9.9' }] },
+  {
+    ifname: 'ens5',
+    mtu: 9001,
+    addr_info: [
+      { family: 'inet', local: '10.1.2.3' },
+      { family: 'inet', local: '10.1.9.9' },
+    ],
+  },
   { ifname: 'wg0', mtu: 1420, addr_info: [] },
 ];
 const run = (defaultDev: string | null) => async (file: string, args: readonly string[]) => {
   const a = args.join(' ');
   if (a === '-j -4 addr show') return JSON.stringify(LINKS);
-  if (a === '-j -4 route show default') return JSON.stringify(defaultDev ? [{ dst: 'default', gateway: '192.0.2.1', dev: defaultDev }] : []);
+  if (a === '-j -4 route show default')
+    return JSON.stringify(defaultDev ? [{ dst: 'default', gateway: '192.0.2.1', dev: defaultDev }] : []);
   if (a === '-j -4 route get 10.1.200.1') return JSON.stringify([{ dst: '10.1.200.1', dev: 'ens5', prefsrc: '10.1.9.9' }]);
   throw new Error(`${file} ${a}: unexpected`);
 };
@@ -21,7 +29,7 @@ const pick = async (c: Parameters<typeof findExtInterface>[0], defaultDev: strin
 };
 
 describe('tunnel interface', () => {
-  it('default: the interface holding --public-ip, else the one of the default route; the MTU is that interface\'s', async () => {
+  it("default: the interface holding --public-ip, else the one of the default route; the MTU is that interface's", async () => {
     expect(await pick({})).toEqual(['eth0', '192.0.2.10', 1500]);
     expect(await pick({ publicIp: '10.1.2.3' })).toEqual(['ens5', '10.1.2.3', 9001]);
     // Behind NAT --public-ip is not local: it only changes what is advertised.
@@ -32,11 +40,14 @@ describe('tunnel interface', () => {
   it('--iface by name or address, the first that exists wins', async () => {
     expect(await pick({ iface: ['bond0', 'ens5'] })).toEqual(['ens5', '10.1.2.3', 9001]);
     expect(await pick({ iface: ['10.1.9.9'] })).toEqual(['ens5', '10.1.9.9', 9001]);
-    await expect(findExtInterface({ iface: ['bond0'] }, run('eth0'))).rejects.toMatchObject({ code: 'VXTUN_ERR_CONFIG', message: expect.stringMatching(/none of --iface bond0/) });
+    await expect(findExtInterface({ iface: ['bond0'] }, run('eth0'))).rejects.toMatchObject({
+      code: 'VXTUN_ERR_CONFIG',
+      message: expect.stringMatching(/none of --iface bond0/),
+    });
     await expect(findExtInterface({ iface: ['wg0'] }, run('eth0'))).rejects.toThrow(/wg0 .* has no IPv4 address/);
   });
 
-  it('--iface-regex matches addresses first, then names; --iface-can-reach takes the route\'s interface and source', async () => {
+  it("--iface-regex matches addresses first, then names; --iface-can-reach takes the route's interface and source", async () => {
     expect(await pick({ ifaceRegex: ['^10\\.1\\.9\\.'] })).toEqual(['ens5', '10.1.9.9', 9001]);
     expect(await pick({ ifaceRegex: ['^nope', '^en'] })).toEqual(['ens5', '10.1.2.3', 9001]);
     await expect(findExtInterface({ ifaceRegex: ['('] }, run('eth0'))).rejects.toThrow(/is not a regular expression/);

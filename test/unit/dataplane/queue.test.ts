@@ -6,7 +6,17 @@ import { describe, expect, it } from 'vitest';
 import { QueueLoop } from '../../../dataplane/queue.js';
 import { PeerTable, PeerView } from '../../../dataplane/routes.js';
 import { DropReason } from '../../../dataplane/packet/drops.js';
-import { PEER_ROW, P_LAST_RX, P_RX_BYTES, P_RX_PACKETS, P_TX_BYTES, P_TX_PACKETS, ROW, counterIndex, dropIndex } from '../../../dataplane/stats.js';
+import {
+  PEER_ROW,
+  P_LAST_RX,
+  P_RX_BYTES,
+  P_RX_PACKETS,
+  P_TX_BYTES,
+  P_TX_PACKETS,
+  ROW,
+  counterIndex,
+  dropIndex,
+} from '../../../dataplane/stats.js';
 import type { LocalConfig } from '../../../dataplane/local.js';
 import { FakePoller, FakeTunQueue, fakeUdpPair, type FakeUdpBind } from '../../../dataplane/sys/fake.js';
 import { PacketBatch } from '../../../dataplane/sys/types.js';
@@ -17,15 +27,31 @@ const MAC_A = Uint8Array.of(2, 0, 0, 0, 1, 1);
 const MAC_B = Uint8Array.of(2, 0, 0, 0, 2, 1);
 
 function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloadFlags?: number) {
-  const self = name === 'a' ? { mac: MAC_A, subnet: '10.244.1.0/24', gw: ip4('10.244.1.0') } : { mac: MAC_B, subnet: '10.244.2.0/24', gw: ip4('10.244.2.0') };
-  const other = name === 'a' ? { ip: '192.0.2.2', subnet: '10.244.2.0/24', mac: '02:00:00:00:02:01' } : { ip: '192.0.2.1', subnet: '10.244.1.0/24', mac: '02:00:00:00:01:01' };
+  const self =
+    name === 'a'
+      ? { mac: MAC_A, subnet: '10.244.1.0/24', gw: ip4('10.244.1.0') }
+      : { mac: MAC_B, subnet: '10.244.2.0/24', gw: ip4('10.244.2.0') };
+  const other =
+    name === 'a'
+      ? { ip: '192.0.2.2', subnet: '10.244.2.0/24', mac: '02:00:00:00:02:01' }
+      : { ip: '192.0.2.1', subnet: '10.244.1.0/24', mac: '02:00:00:00:01:01' };
   const cfg: LocalConfig = { vni: 1, port: 8472, family: 4, vtepMac: self.mac, gateway4: self.gw, gateway6: null, overlayMtu: 1450 };
   const table = new PeerTable(8);
   table.set([{ publicIp: other.ip, subnet: other.subnet, vtepMac: other.mac }]);
   const tun = new FakeTunQueue({ vnetHdr, offloadFlags });
   const stats = new Float64Array(ROW);
   const peerStats = new Float64Array(8 * PEER_ROW);
-  const loop = new QueueLoop({ cfg, tun, rx: udp, tx: [udp], poller: new FakePoller(tun, udp), peers: new PeerView(table.sab), stats, peerStats, stop: new Int32Array(1) });
+  const loop = new QueueLoop({
+    cfg,
+    tun,
+    rx: udp,
+    tx: [udp],
+    poller: new FakePoller(tun, udp),
+    peers: new PeerView(table.sab),
+    stats,
+    peerStats,
+    stop: new Int32Array(1),
+  });
   return { tun, stats, peerStats, loop, udp };
 }
 
@@ -56,7 +82,11 @@ describe('queue loop over fakes', () => {
     const pkt = buildTcp({ family: 4, src: SRC, dst: DST, sport: 40000, dport: 5201, seq: 1000, ack: 5, flags: 0x18, payload });
     new DataView(pkt.buffer).setUint16(36, partialChecksum(pkt, 4));
     const h = new VirtioHdr();
-    h.flags = VirtioFlag.NEEDS_CSUM; h.gsoType = VirtioGso.TCPV4; h.gsoSize = 1398; h.csumStart = 20; h.csumOffset = 16;
+    h.flags = VirtioFlag.NEEDS_CSUM;
+    h.gsoType = VirtioGso.TCPV4;
+    h.gsoSize = 1398;
+    h.csumStart = 20;
+    h.csumOffset = 16;
     a.tun.push(withHdr(pkt, h));
     expect(a.loop.turn()).toBe(true);
     const segs = Math.ceil(payload.length / 1398);
@@ -89,7 +119,14 @@ describe('queue loop over fakes', () => {
 
   it('works the same without a virtio header (offloads off): one datagram and one TUN write per packet', () => {
     const { a, b } = pair(false);
-    const pkt = buildUdp(4, SRC, DST, 1000, 2000, Uint8Array.from({ length: 600 }, (_, i) => i & 0xff));
+    const pkt = buildUdp(
+      4,
+      SRC,
+      DST,
+      1000,
+      2000,
+      Uint8Array.from({ length: 600 }, (_, i) => i & 0xff),
+    );
     a.tun.push(pkt);
     a.tun.push(pkt);
     a.loop.turn();
@@ -99,9 +136,22 @@ describe('queue loop over fakes', () => {
 
   it('small packets of one length to one peer go out as one UDP_SEGMENT message per run, in order, intact', () => {
     const { a, b } = pair();
-    const small = (k: number, len = 64) => buildUdp(4, SRC, DST, 1000, 2000, Uint8Array.from({ length: len }, (_, i) => (i + 13 * k) & 0xff));
+    const small = (k: number, len = 64) =>
+      buildUdp(
+        4,
+        SRC,
+        DST,
+        1000,
+        2000,
+        Uint8Array.from({ length: len }, (_, i) => (i + 13 * k) & 0xff),
+      );
     // A run of 5, one of another length, a run of 5: three messages, eleven datagrams.
-    const pkts = [0, 1, 2, 3, 4].map((k) => small(k)).concat([small(5, 100)], [6, 7, 8, 9, 10].map((k) => small(k)));
+    const pkts = [0, 1, 2, 3, 4]
+      .map((k) => small(k))
+      .concat(
+        [small(5, 100)],
+        [6, 7, 8, 9, 10].map((k) => small(k)),
+      );
     for (const p of pkts) a.tun.push(withHdr(p));
     expect(a.loop.turn()).toBe(true);
     expect(a.udp.wire.map((d) => Buffer.from(d.bytes.subarray(22)))).toEqual(pkts.map((p) => Buffer.from(p)));
@@ -121,18 +171,37 @@ describe('queue loop over fakes', () => {
     const [ua, ub] = fakeUdpPair();
     const a = host('a', ua, true);
     const b = host('b', ub, true, 0x07 | 0x20 | 0x40);
-    const small = (k: number, len = 64) => buildUdp(4, SRC, DST, 1000, 2000, Uint8Array.from({ length: len }, (_, i) => (i + 13 * k) & 0xff));
-    const pkts = [0, 1, 2, 3, 4].map((k) => small(k)).concat([small(5, 100)], [6, 7, 8, 9, 10].map((k) => small(k)));
+    const small = (k: number, len = 64) =>
+      buildUdp(
+        4,
+        SRC,
+        DST,
+        1000,
+        2000,
+        Uint8Array.from({ length: len }, (_, i) => (i + 13 * k) & 0xff),
+      );
+    const pkts = [0, 1, 2, 3, 4]
+      .map((k) => small(k))
+      .concat(
+        [small(5, 100)],
+        [6, 7, 8, 9, 10].map((k) => small(k)),
+      );
     for (const p of pkts) a.tun.push(withHdr(p));
     a.loop.turn();
     b.loop.turn();
     // 5 x 64; then 100 + 64 (a shorter datagram may end a run); then 4 x 64.
     const hdrs = b.tun.outbound.map((p) => readVirtioHdr(p, 0, new VirtioHdr()));
-    expect(hdrs.map((h) => [h.gsoType, h.gsoSize])).toEqual([[VirtioGso.UDP_L4, 64], [VirtioGso.UDP_L4, 100], [VirtioGso.UDP_L4, 64]]);
+    expect(hdrs.map((h) => [h.gsoType, h.gsoSize])).toEqual([
+      [VirtioGso.UDP_L4, 64],
+      [VirtioGso.UDP_L4, 100],
+      [VirtioGso.UDP_L4, 64],
+    ]);
     // What the kernel will hand the receiving socket: each packet's payload cut at gso_size.
     const datagrams = b.tun.outbound.flatMap((p, i) => {
       const body = p.subarray(VIRTIO_NET_HDR_LEN + 28);
-      return Array.from({ length: Math.ceil(body.length / hdrs[i].gsoSize) }, (_, k) => Buffer.from(body.subarray(k * hdrs[i].gsoSize, (k + 1) * hdrs[i].gsoSize)));
+      return Array.from({ length: Math.ceil(body.length / hdrs[i].gsoSize) }, (_, k) =>
+        Buffer.from(body.subarray(k * hdrs[i].gsoSize, (k + 1) * hdrs[i].gsoSize)),
+      );
     });
     expect(datagrams).toEqual(pkts.map((p) => Buffer.from(p.subarray(28))));
     expect(b.stats[counterIndex('rxPackets')]).toBe(11);
@@ -141,17 +210,35 @@ describe('queue loop over fakes', () => {
 
   it('a run never crosses peers: each datagram goes to the host that owns its inner destination', () => {
     const [ua] = fakeUdpPair();
-    const cfg: LocalConfig = { vni: 1, port: 8472, family: 4, vtepMac: MAC_A, gateway4: ip4('10.244.1.0'), gateway6: null, overlayMtu: 1450 };
+    const cfg: LocalConfig = {
+      vni: 1,
+      port: 8472,
+      family: 4,
+      vtepMac: MAC_A,
+      gateway4: ip4('10.244.1.0'),
+      gateway6: null,
+      overlayMtu: 1450,
+    };
     const table = new PeerTable(8);
     table.set([
       { publicIp: '192.0.2.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:02:01' },
       { publicIp: '192.0.2.3', subnet: '10.244.3.0/24', vtepMac: '02:00:00:00:03:01' },
     ]);
     const tun = new FakeTunQueue({ vnetHdr: true });
-    const loop = new QueueLoop({ cfg, tun, rx: ua, tx: [ua], poller: new FakePoller(tun, ua), peers: new PeerView(table.sab), stats: new Float64Array(ROW), stop: new Int32Array(1) });
+    const loop = new QueueLoop({
+      cfg,
+      tun,
+      rx: ua,
+      tx: [ua],
+      poller: new FakePoller(tun, ua),
+      peers: new PeerView(table.sab),
+      stats: new Float64Array(ROW),
+      stop: new Int32Array(1),
+    });
     // Same length throughout: 2, 3, 3, 2, 2, 2, 3 (by third octet of the destination).
     const order = [2, 3, 3, 2, 2, 2, 3];
-    for (const [k, net] of order.entries()) tun.push(withHdr(buildUdp(4, SRC, ip4(`10.244.${net}.9`), 1000, 2000, new Uint8Array(64).fill(k))));
+    for (const [k, net] of order.entries())
+      tun.push(withHdr(buildUdp(4, SRC, ip4(`10.244.${net}.9`), 1000, 2000, new Uint8Array(64).fill(k))));
     loop.turn();
     expect(ua.wire.map((d) => [d.addr[3], d.bytes[22 + 18]])).toEqual(order.map((net) => [net, net]));
     expect(ua.wire.map((d) => d.bytes[22 + 28])).toEqual(order.map((_, k) => k));

@@ -5,9 +5,17 @@ import { formatIpBytes, parseCidr, parseIpBytes } from '../../../dataplane/addre
 import { readU32 } from '../../../dataplane/packet/bytes.js';
 
 const a = { publicIp: '192.0.2.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:02:01' };
-const b = { publicIp: '192.0.2.3', subnet: '10.244.3.0/24', ipv6Subnet: 'fd10:244:3::/64', vtepMac: '02:00:00:00:03:01', ipv6VtepMac: '02:00:00:00:03:06' };
+const b = {
+  publicIp: '192.0.2.3',
+  subnet: '10.244.3.0/24',
+  ipv6Subnet: 'fd10:244:3::/64',
+  vtepMac: '02:00:00:00:03:01',
+  ipv6VtepMac: '02:00:00:00:03:06',
+};
 
-function ip4(s: string): number { return readU32(parseIpBytes(s)!, 0); }
+function ip4(s: string): number {
+  return readU32(parseIpBytes(s)!, 0);
+}
 
 describe('peer table', () => {
   it('routes inner destinations to the peer that owns the subnet', () => {
@@ -103,30 +111,36 @@ describe('peer subnet checks', () => {
   };
 
   it('refuses a peer list exactly when two subnets, or a peer and ours, share an address (against a brute-force check)', () => {
-    fc.assert(fc.property(cidr, fc.array(cidr, { maxLength: 8 }), (own, subnets) => {
-      const all = [own, ...subnets].map(range);
-      let overlapping = false;
-      for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) {
-        if (all[i][0] <= all[j][1] && all[j][0] <= all[i][1]) overlapping = true;
-      }
-      const run = () => checkPeerSubnets({ subnet: own }, subnets.map(peer));
-      if (overlapping) expect(run).toThrow(/^peers\[\d+\]\.subnet: .* (is our own subnet|overlaps)/);
-      else expect(run).not.toThrow();
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(cidr, fc.array(cidr, { maxLength: 8 }), (own, subnets) => {
+        const all = [own, ...subnets].map(range);
+        let overlapping = false;
+        for (let i = 0; i < all.length; i++)
+          for (let j = i + 1; j < all.length; j++) {
+            if (all[i][0] <= all[j][1] && all[j][0] <= all[i][1]) overlapping = true;
+          }
+        const run = () => checkPeerSubnets({ subnet: own }, subnets.map(peer));
+        if (overlapping) expect(run).toThrow(/^peers\[\d+\]\.subnet: .* (is our own subnet|overlaps)/);
+        else expect(run).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('names the later peer and the one it overlaps, also when others lie between them', () => {
-    expect(() => checkPeerSubnets({ subnet: '10.9.0.0/24' }, [peer('10.1.0.0/24'), peer('10.2.0.0/24'), peer('10.0.0.0/14')]))
-      .toThrow('peers[2].subnet: 10.0.0.0/14 overlaps peers[0].subnet 10.1.0.0/24');
-    expect(() => checkPeerSubnets({ ipv6Subnet: 'fd10:244:1::/64' }, [{ ...peer('10.1.0.0/24'), ipv6Subnet: 'fd10:244::/32' }]))
-      .toThrow('peers[0].ipv6Subnet: fd10:244::/32 overlaps our ipv6Subnet fd10:244:1::/64');
+    expect(() => checkPeerSubnets({ subnet: '10.9.0.0/24' }, [peer('10.1.0.0/24'), peer('10.2.0.0/24'), peer('10.0.0.0/14')])).toThrow(
+      'peers[2].subnet: 10.0.0.0/14 overlaps peers[0].subnet 10.1.0.0/24',
+    );
+    expect(() => checkPeerSubnets({ ipv6Subnet: 'fd10:244:1::/64' }, [{ ...peer('10.1.0.0/24'), ipv6Subnet: 'fd10:244::/32' }])).toThrow(
+      'peers[0].ipv6Subnet: fd10:244::/32 overlaps our ipv6Subnet fd10:244:1::/64',
+    );
   });
 });
 
 describe('peer counter slots', () => {
   const p = (n: number) => ({ publicIp: `192.0.2.${n}`, subnet: `10.244.${n}.0/24`, vtepMac: `02:00:00:00:0${n}:01` });
 
-  it('a peer keeps its slot across reloads (also with a new MAC); a removed peer\'s slot goes to the next new one, marked fresh', () => {
+  it("a peer keeps its slot across reloads (also with a new MAC); a removed peer's slot goes to the next new one, marked fresh", () => {
     const t = new PeerTable(4);
     const first = t.set([p(1), p(2)]);
     expect(first.fresh.sort()).toEqual([...first.slots].sort());

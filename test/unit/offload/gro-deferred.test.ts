@@ -25,13 +25,26 @@ function wireOf(family: 4 | 6, payloads: Uint8Array[], mss: number): { buf: Uint
     for (let o = 0; o < p.length; o += mss) {
       const piece = p.subarray(o, Math.min(p.length, o + mss));
       const last = o + mss >= p.length;
-      flows[flow].push(buildTcp({ family, src, dst, sport: 40000 + flow, dport: 5201, seq: seqs[flow], ack: 7, flags: ACK | (last ? PSH : 0), payload: piece }));
+      flows[flow].push(
+        buildTcp({
+          family,
+          src,
+          dst,
+          sport: 40000 + flow,
+          dport: 5201,
+          seq: seqs[flow],
+          ack: 7,
+          flags: ACK | (last ? PSH : 0),
+          payload: piece,
+        }),
+      );
       seqs[flow] += piece.length;
     }
   });
   // Both flows open at once, each in order, as on a real receive batch.
   const pkts: Uint8Array[] = [];
-  for (let k = 0; k < Math.max(flows[0].length, flows[1].length); k++) pkts.push(...[flows[0][k], flows[1][k]].filter((p) => p !== undefined));
+  for (let k = 0; k < Math.max(flows[0].length, flows[1].length); k++)
+    pkts.push(...[flows[0][k], flows[1][k]].filter((p) => p !== undefined));
   const buf = new Uint8Array(pkts.reduce((n, p) => n + p.length + 8, 0));
   const at: Array<[number, number]> = [];
   let off = 0;
@@ -67,23 +80,26 @@ function feed(c: Coalescer, buf: Uint8Array, pkts: Array<[number, number]>, sepa
 
 describe('Coalescer with deferred payload copies', () => {
   it('writes the same packets as copying at once, from one receive buffer or many', () => {
-    fc.assert(fc.property(
-      fc.constantFrom<4 | 6>(4, 6),
-      fc.array(fc.uint8Array({ minLength: 1, maxLength: 9000, size: 'max' }), { minLength: 1, maxLength: 6 }),
-      fc.integer({ min: 100, max: 1448 }),
-      fc.boolean(),
-      (family, payloads, mss, separate) => {
-        const { buf, pkts } = wireOf(family, payloads, mss);
-        const eager = feed(new Coalescer(), buf, pkts, separate);
-        const deferred = feed(new Coalescer({ copier: copyRanges }), buf, pkts, separate);
-        expect(deferred.length).toBe(eager.length);
-        deferred.forEach((p, i) => expect(p.equals(eager[i])).toBe(true));
-        // Coalescing happened wherever a message had more than one segment.
-        const segments = payloads.reduce((n, p) => n + Math.ceil(p.length / mss), 0);
-        if (segments > payloads.length) expect(eager.length).toBeLessThan(pkts.length);
-        expect(pkts.length).toBe(segments);
-      },
-    ), { numRuns: 120 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom<4 | 6>(4, 6),
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 9000, size: 'max' }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 100, max: 1448 }),
+        fc.boolean(),
+        (family, payloads, mss, separate) => {
+          const { buf, pkts } = wireOf(family, payloads, mss);
+          const eager = feed(new Coalescer(), buf, pkts, separate);
+          const deferred = feed(new Coalescer({ copier: copyRanges }), buf, pkts, separate);
+          expect(deferred.length).toBe(eager.length);
+          deferred.forEach((p, i) => expect(p.equals(eager[i])).toBe(true));
+          // Coalescing happened wherever a message had more than one segment.
+          const segments = payloads.reduce((n, p) => n + Math.ceil(p.length / mss), 0);
+          if (segments > payloads.length) expect(eager.length).toBeLessThan(pkts.length);
+          expect(pkts.length).toBe(segments);
+        },
+      ),
+      { numRuns: 120 },
+    );
   });
 
   it('copyRanges refuses a range outside either buffer and copies nothing', () => {

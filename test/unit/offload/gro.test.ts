@@ -42,10 +42,29 @@ describe('Coalescer: TSO split then GRO coalesce is the identity', () => {
           const opts = withOpts ? Uint8Array.from([1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8]) : undefined;
           const iph = family === 4 ? 20 : 40;
           const thl = 20 + (opts?.length ?? 0);
-          const orig = buildTcp({ family, src: family === 4 ? A4 : A6, dst: family === 4 ? B4 : B6, sport: 33000, dport: 22, seq, ack: 99, flags: ACK | (psh ? PSH : 0), payload, options: opts, id: 4242 });
+          const orig = buildTcp({
+            family,
+            src: family === 4 ? A4 : A6,
+            dst: family === 4 ? B4 : B6,
+            sport: 33000,
+            dport: 22,
+            seq,
+            ack: 99,
+            flags: ACK | (psh ? PSH : 0),
+            payload,
+            options: opts,
+            id: 4242,
+          });
           new DataView(orig.buffer).setUint16(iph + 16, partialChecksum(orig, family));
           const hdr = new VirtioHdr();
-          Object.assign(hdr, { flags: 1, gsoType: family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6, hdrLen: 0, gsoSize: mss, csumStart: iph, csumOffset: 16 });
+          Object.assign(hdr, {
+            flags: 1,
+            gsoType: family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6,
+            hdrLen: 0,
+            gsoSize: mss,
+            csumStart: iph,
+            csumOffset: 16,
+          });
           const stride = 32 + maxSegmentLen(orig, 0, orig.length, hdr);
           const wire = new Uint8Array(stride * 128);
           const lengths = new Int32Array(128);
@@ -64,7 +83,16 @@ describe('Coalescer: TSO split then GRO coalesce is the identity', () => {
             expect(pkt).toEqual(Uint8Array.from(segs[0]));
             return;
           }
-          expect(got).toEqual(Object.assign(new VirtioHdr(), { flags: 1, gsoType: hdr.gsoType, hdrLen: iph + thl, gsoSize: mss, csumStart: iph, csumOffset: 16 }));
+          expect(got).toEqual(
+            Object.assign(new VirtioHdr(), {
+              flags: 1,
+              gsoType: hdr.gsoType,
+              hdrLen: iph + thl,
+              gsoSize: mss,
+              csumStart: iph,
+              csumOffset: 16,
+            }),
+          );
           expect(pkt).toEqual(orig);
         },
       ),
@@ -87,7 +115,18 @@ describe('Coalescer: GRO coalesce then TSO split gives back the segments', () =>
           const segs = Array.from({ length: count }, (_, k) => {
             const last = k === count - 1;
             const payload = Uint8Array.from({ length: last ? Math.min(lastLen, mss) : mss }, (_, i) => (i * 7 + k) & 0xff);
-            return buildTcp({ family, src: family === 4 ? A4 : A6, dst: family === 4 ? B4 : B6, sport: 5, dport: 6, seq: (seq0 + k * mss) >>> 0, ack: 1, flags: ACK | (last && psh ? PSH : 0), payload, id: (65530 + k) & 0xffff });
+            return buildTcp({
+              family,
+              src: family === 4 ? A4 : A6,
+              dst: family === 4 ? B4 : B6,
+              sport: 5,
+              dport: 6,
+              seq: (seq0 + k * mss) >>> 0,
+              ack: 1,
+              flags: ACK | (last && psh ? PSH : 0),
+              payload,
+              id: (65530 + k) & 0xffff,
+            });
           });
           const out = run(segs, new PacketBatch(2, 70000));
           expect(out.count).toBe(1);
@@ -121,13 +160,25 @@ describe('Coalescer rules', () => {
     ['a gap in sequence numbers', [seg({ payload: p(100) }), seg({ payload: p(100), seq: 1101 })], 2],
     ['a different TTL', [seg({ payload: p(100) }), seg({ payload: p(100), seq: 1100, ttl: 3 })], 2],
     ['a larger segment after a smaller one', [seg({ payload: p(100) }), seg({ payload: p(200), seq: 1100 })], 2],
-    ['anything after a short segment', [seg({ payload: p(100) }), seg({ payload: p(50), seq: 1100 }), seg({ payload: p(50), seq: 1150 })], 2],
+    [
+      'anything after a short segment',
+      [seg({ payload: p(100) }), seg({ payload: p(50), seq: 1100 }), seg({ payload: p(50), seq: 1150 })],
+      2,
+    ],
     ['anything after PSH', [seg({ payload: p(100), flags: ACK | PSH }), seg({ payload: p(100), seq: 1100 })], 2],
     ['different TCP options', [seg({ payload: p(100), options: p(4, 1) }), seg({ payload: p(100), seq: 1100, options: p(4, 2) })], 2],
     ['a pure ACK', [seg({ payload: p(0) }), seg({ payload: p(0) })], 2],
     ['SYN', [seg({ payload: p(100), flags: 0x12 }), seg({ payload: p(100), seq: 1100 })], 2],
-    ['data after a FIN of the same flow is not moved before it', [seg({ payload: p(100) }), seg({ payload: p(10), seq: 1100, flags: 0x11 }), seg({ payload: p(100), seq: 1100 })], 3],
-    ['PSH closes the merged packet', [seg({ payload: p(100) }), seg({ payload: p(100), seq: 1100, flags: ACK | PSH }), seg({ payload: p(100), seq: 1200 })], 2],
+    [
+      'data after a FIN of the same flow is not moved before it',
+      [seg({ payload: p(100) }), seg({ payload: p(10), seq: 1100, flags: 0x11 }), seg({ payload: p(100), seq: 1100 })],
+      3,
+    ],
+    [
+      'PSH closes the merged packet',
+      [seg({ payload: p(100) }), seg({ payload: p(100), seq: 1100, flags: ACK | PSH }), seg({ payload: p(100), seq: 1200 })],
+      2,
+    ],
   ])('does not merge across %s', (_name, pkts, count) => {
     expect(run(pkts).count).toBe(count);
   });
@@ -166,7 +217,11 @@ describe('Coalescer rules', () => {
       return r;
     };
     expect(run([withOpts(1000), withOpts(1100)]).count).toBe(2);
-    const frag = (s: number) => { const q = seg({ payload: p(100), seq: s }); q[6] = 0x20; return q; };
+    const frag = (s: number) => {
+      const q = seg({ payload: p(100), seq: s });
+      q[6] = 0x20;
+      return q;
+    };
     expect(run([frag(1000), frag(1100)]).count).toBe(2);
   });
 
@@ -220,7 +275,10 @@ describe('Coalescer rules', () => {
         for (const b of pkts) {
           if (b.length > 0) b[0] = (b[0] & 0x0f) | (b[0] & 1 ? 0x40 : 0x60);
           if (b.length > 9) b[9] = 6;
-          if (!c.add(b, 0, b.length, out)) { c.finish(out); checkBatch(); }
+          if (!c.add(b, 0, b.length, out)) {
+            c.finish(out);
+            checkBatch();
+          }
         }
         c.finish(out);
         checkBatch();

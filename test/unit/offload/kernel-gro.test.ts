@@ -18,8 +18,9 @@ const PORT = 7411;
 
 /** Inner IPv4 TCP packets from A to B's port that carry data. */
 function dataSegments(frames: Uint8Array[]): Uint8Array[] {
-  return frames.map((f) => vxlanOf(f).payload.subarray(VXLAN_OVERHEAD)).filter((p) =>
-    p[0] === 0x45 && p[9] === 6 && ((p[22] << 8) | p[23]) === PORT && ((p[2] << 8) | p[3]) > 20 + ((p[32] >> 4) * 4));
+  return frames
+    .map((f) => vxlanOf(f).payload.subarray(VXLAN_OVERHEAD))
+    .filter((p) => p[0] === 0x45 && p[9] === 6 && ((p[22] << 8) | p[23]) === PORT && ((p[2] << 8) | p[3]) > 20 + (p[32] >> 4) * 4);
 }
 
 function tcpPayload(p: Uint8Array): Uint8Array {
@@ -29,15 +30,17 @@ function tcpPayload(p: Uint8Array): Uint8Array {
 describe.skipIf(!canRunNetns)('Coalescer on a TCP stream sent by kernel VXLAN (netns, root)', () => {
   let segs: Uint8Array[] = [];
 
-  beforeAll(() => pair.start(async () => {
-    // Over a veth the peer's super-packets would cross whole; on a real wire they arrive as MSS segments.
-    sh('ip', 'netns', 'exec', pair.nsA, 'ethtool', '-K', pair.vxlanA, 'tso', 'off', 'gso', 'off');
-    const server = `require('net').createServer(s=>s.resume().on('end',()=>process.exit(0))).listen(${PORT},'${GW_B}')`;
-    sh('ip', 'netns', 'exec', pair.nsB, 'sh', '-c', `timeout 10 ${process.execPath} -e "${server}" >/dev/null 2>&1 &`);
-    const client = `setTimeout(()=>{const s=require('net').connect(${PORT},'${GW_B}',()=>{s.end(Buffer.alloc(${BYTES},7))});s.on('close',()=>process.exit(0))},500)`;
-    const frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'timeout', '8', process.execPath, '-e', client), 0, 1000);
-    segs = dataSegments(frames);
-  }));
+  beforeAll(() =>
+    pair.start(async () => {
+      // Over a veth the peer's super-packets would cross whole; on a real wire they arrive as MSS segments.
+      sh('ip', 'netns', 'exec', pair.nsA, 'ethtool', '-K', pair.vxlanA, 'tso', 'off', 'gso', 'off');
+      const server = `require('net').createServer(s=>s.resume().on('end',()=>process.exit(0))).listen(${PORT},'${GW_B}')`;
+      sh('ip', 'netns', 'exec', pair.nsB, 'sh', '-c', `timeout 10 ${process.execPath} -e "${server}" >/dev/null 2>&1 &`);
+      const client = `setTimeout(()=>{const s=require('net').connect(${PORT},'${GW_B}',()=>{s.end(Buffer.alloc(${BYTES},7))});s.on('close',()=>process.exit(0))},500)`;
+      const frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'timeout', '8', process.execPath, '-e', client), 0, 1000);
+      segs = dataSegments(frames);
+    }),
+  );
   afterAll(() => pair.destroy());
 
   it('merges the segments and keeps every byte in order', () => {

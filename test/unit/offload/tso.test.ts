@@ -25,7 +25,19 @@ function gsoHdr(family: 4 | 6, proto: 'tcp' | 'udp', mss: number, iph: number): 
 
 /** A super-packet as the kernel hands it to a TUN: checksum field holds only the pseudo-header sum. */
 function superTcp(family: 4 | 6, payload: Uint8Array, seq: number, flags: number, options?: Uint8Array): Uint8Array {
-  const pkt = buildTcp({ family, src: family === 4 ? A4 : A6, dst: family === 4 ? B4 : B6, sport: 40000, dport: 5201, seq, ack: 777, flags, payload, options, id: 0xfffe });
+  const pkt = buildTcp({
+    family,
+    src: family === 4 ? A4 : A6,
+    dst: family === 4 ? B4 : B6,
+    sport: 40000,
+    dport: 5201,
+    seq,
+    ack: 777,
+    flags,
+    payload,
+    options,
+    id: 0xfffe,
+  });
   const iph = family === 4 ? 20 : 40;
   new DataView(pkt.buffer).setUint16(iph + 16, partialChecksum(pkt, family));
   return pkt;
@@ -97,36 +109,112 @@ describe('tsoSplit', () => {
 
   // biome-ignore lint/suspicious/noConfusingVoidType: a mutation returns the length to cut the packet to, or nothing
   it.each<[string, (h: VirtioHdr, p: Uint8Array) => number | void]>([
-    ['UFO (gso UDP) is refused', (h) => { h.gsoType = VirtioGso.UDP; }],
-    ['family mismatch', (h) => { h.gsoType = VirtioGso.TCPV6; }],
-    ['csum_start past the IP header', (h) => { h.csumStart = 24; }],
-    ['csum_offset not 16', (h) => { h.csumOffset = 6; }],
-    ['gso_size 0', (h) => { h.gsoSize = 0; }],
-    ['TCP data offset < 5', (_h, p) => { p[32] = 0x40; }],
-    ['TCP header past the end', (_h, p) => { p[32] = 0xf0; return 50; }],
+    [
+      'UFO (gso UDP) is refused',
+      (h) => {
+        h.gsoType = VirtioGso.UDP;
+      },
+    ],
+    [
+      'family mismatch',
+      (h) => {
+        h.gsoType = VirtioGso.TCPV6;
+      },
+    ],
+    [
+      'csum_start past the IP header',
+      (h) => {
+        h.csumStart = 24;
+      },
+    ],
+    [
+      'csum_offset not 16',
+      (h) => {
+        h.csumOffset = 6;
+      },
+    ],
+    [
+      'gso_size 0',
+      (h) => {
+        h.gsoSize = 0;
+      },
+    ],
+    [
+      'TCP data offset < 5',
+      (_h, p) => {
+        p[32] = 0x40;
+      },
+    ],
+    [
+      'TCP header past the end',
+      (_h, p) => {
+        p[32] = 0xf0;
+        return 50;
+      },
+    ],
     ['a packet ending inside the TCP header', () => 32],
-    ['more than maxSegs segments', (h) => { h.gsoSize = 1; }],
+    [
+      'more than maxSegs segments',
+      (h) => {
+        h.gsoSize = 1;
+      },
+    ],
   ])('refuses a malformed packet: %s', (_name, mutate) => {
     const pkt = superTcp(4, new Uint8Array(200), 1, 0x10);
     const hdr = gsoHdr(4, 'tcp', 100, 20);
     const len = mutate(hdr, pkt) ?? pkt.length;
     const out = new Uint8Array(1 << 16);
-    expect(tsoSplit(pkt.slice(0, len), 0, len, hdr, { out, outOff: 0, stride: 1600, headroom: 0, maxSegs: 128, lengths: new Int32Array(128) })).toBe(MALFORMED);
+    expect(
+      tsoSplit(pkt.slice(0, len), 0, len, hdr, { out, outOff: 0, stride: 1600, headroom: 0, maxSegs: 128, lengths: new Int32Array(128) }),
+    ).toBe(MALFORMED);
   });
 
   it('refuses when the stride or the output buffer is too small', () => {
     const pkt = superTcp(4, new Uint8Array(3000), 1, 0x10);
     const hdr = gsoHdr(4, 'tcp', 1000, 20);
-    expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: new Uint8Array(8000), outOff: 0, stride: 1039, headroom: 0, maxSegs: 64, lengths: new Int32Array(64) })).toBe(MALFORMED);
-    expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: new Uint8Array(2500), outOff: 0, stride: 1040, headroom: 0, maxSegs: 64, lengths: new Int32Array(64) })).toBe(MALFORMED);
-    expect(tsoSplit(pkt, 0, pkt.length, hdr, { out: new Uint8Array(2080 + 1040), outOff: 0, stride: 1040, headroom: 0, maxSegs: 64, lengths: new Int32Array(64) })).toBe(3);
+    expect(
+      tsoSplit(pkt, 0, pkt.length, hdr, {
+        out: new Uint8Array(8000),
+        outOff: 0,
+        stride: 1039,
+        headroom: 0,
+        maxSegs: 64,
+        lengths: new Int32Array(64),
+      }),
+    ).toBe(MALFORMED);
+    expect(
+      tsoSplit(pkt, 0, pkt.length, hdr, {
+        out: new Uint8Array(2500),
+        outOff: 0,
+        stride: 1040,
+        headroom: 0,
+        maxSegs: 64,
+        lengths: new Int32Array(64),
+      }),
+    ).toBe(MALFORMED);
+    expect(
+      tsoSplit(pkt, 0, pkt.length, hdr, {
+        out: new Uint8Array(2080 + 1040),
+        outOff: 0,
+        stride: 1040,
+        headroom: 0,
+        maxSegs: 64,
+        lengths: new Int32Array(64),
+      }),
+    ).toBe(3);
   });
 
   it('never throws on random bytes and headers, and stays inside its output', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ maxLength: 600, size: 'max' }),
-        fc.record({ flags: fc.nat(255), gsoType: fc.constantFrom(0, 1, 3, 4, 5, 0x81, 7), gsoSize: fc.nat(700), csumStart: fc.nat(80), csumOffset: fc.constantFrom(6, 16, 0, 500) }),
+        fc.record({
+          flags: fc.nat(255),
+          gsoType: fc.constantFrom(0, 1, 3, 4, 5, 0x81, 7),
+          gsoSize: fc.nat(700),
+          csumStart: fc.nat(80),
+          csumOffset: fc.constantFrom(6, 16, 0, 500),
+        }),
         (bytes, h) => {
           if (bytes.length > 0) bytes[0] = (bytes[0] & 0x0f) | (bytes[0] & 1 ? 0x40 : 0x60);
           const hdr = Object.assign(new VirtioHdr(), h);
@@ -143,7 +231,12 @@ describe('tsoSplit', () => {
 
 describe('completeChecksum', () => {
   it.each([4, 6] as const)('finishes a CHECKSUM_PARTIAL TCP packet over IPv%i', (family) => {
-    const pkt = superTcp(family, Uint8Array.from({ length: 333 }, (_, i) => i), 9, 0x18);
+    const pkt = superTcp(
+      family,
+      Uint8Array.from({ length: 333 }, (_, i) => i),
+      9,
+      0x18,
+    );
     const hdr = gsoHdr(family, 'tcp', 0, family === 4 ? 20 : 40);
     hdr.gsoType = VirtioGso.NONE;
     expect(l4ChecksumValid(pkt, family)).toBe(false);

@@ -30,7 +30,10 @@ describe('checksum', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 0, maxLength: 3000, size: 'max' }),
-        fc.nat(7), fc.nat(300), fc.nat(3000), fc.nat(0xffff),
+        fc.nat(7),
+        fc.nat(300),
+        fc.nat(3000),
+        fc.nat(0xffff),
         (bytes, shift, off, want, initial) => {
           // A Buffer at an odd byteOffset inside a larger ArrayBuffer exercises every alignment.
           const ab = new ArrayBuffer(bytes.length + 8);
@@ -70,7 +73,9 @@ describe('checksum', () => {
     for (let i = 8; i < 40; i++) v6[i] = i * 7;
     const ps6 = new Uint8Array(40);
     ps6.set(v6.subarray(8, 40), 0);
-    ps6[34] = 0x05; ps6[35] = 0xdc; ps6[39] = 17;
+    ps6[34] = 0x05;
+    ps6[35] = 0xdc;
+    ps6[39] = 17;
     expect(fold(pseudoHeaderSum(v6, 0, 6, 17, 1500))).toBe(~naiveChecksum(ps6, 0, 40) & 0xffff);
   });
 });

@@ -34,13 +34,38 @@ describe('ethernet', () => {
 });
 
 describe('vxlan', () => {
-  const ok = () => { const b = new Uint8Array(30); writeVxlan(b, 0, 0xabcdef); return b; };
+  const ok = () => {
+    const b = new Uint8Array(30);
+    writeVxlan(b, 0, 0xabcdef);
+    return b;
+  };
   it.each<[string, (b: Uint8Array) => Uint8Array, number]>([
     ['a valid header', (b) => b, 0xabcdef],
     ['too short for VXLAN + Ethernet', (b) => b.subarray(0, 21), ~DropReason.SHORT],
-    ['no I flag', (b) => { b[0] = 0; return b; }, ~DropReason.BAD_FLAGS],
-    ['an extra flag (GBP)', (b) => { b[0] = 0x88; return b; }, ~DropReason.BAD_FLAGS],
-    ['a reserved byte set', (b) => { b[7] = 1; return b; }, ~DropReason.BAD_FLAGS],
+    [
+      'no I flag',
+      (b) => {
+        b[0] = 0;
+        return b;
+      },
+      ~DropReason.BAD_FLAGS,
+    ],
+    [
+      'an extra flag (GBP)',
+      (b) => {
+        b[0] = 0x88;
+        return b;
+      },
+      ~DropReason.BAD_FLAGS,
+    ],
+    [
+      'a reserved byte set',
+      (b) => {
+        b[7] = 1;
+        return b;
+      },
+      ~DropReason.BAD_FLAGS,
+    ],
   ])('readVni on %s', (_n, mutate, want) => {
     const b = mutate(ok());
     expect(readVni(b, 0, b.length)).toBe(want);
@@ -51,17 +76,21 @@ describe('vxlan', () => {
   });
 
   it('readVni never throws on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40, size: 'max' }), (b) => {
-      const r = readVni(b, 0, b.length);
-      expect(r < 0 ? ~r < DROP_REASON_COUNT : r <= 0xffffff).toBe(true);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40, size: 'max' }), (b) => {
+        const r = readVni(b, 0, b.length);
+        expect(r < 0 ? ~r < DROP_REASON_COUNT : r <= 0xffffff).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('refuses an unknown inner EtherType', () => {
     const mac = parseMac('0e:2a:00:00:00:0a')!;
     const eth = new Uint8Array(14);
     eth.set(mac);
-    eth[12] = 0x88; eth[13] = 0xcc;
+    eth[12] = 0x88;
+    eth[13] = 0xcc;
     expect(innerEthertype(eth, 0, mac)).toBe(~DropReason.BAD_ETHERTYPE);
   });
 
@@ -77,9 +106,11 @@ describe('arp', () => {
   it('parses a request and refuses replies and other hardware types', () => {
     expect(parseArpRequest(REQ, 0, 28)).toMatchObject({ senderIp: ip4('10.5.1.0'), targetIp: ip4('10.5.2.0') });
     expect(parseArpRequest(REQ, 0, 27)).toBeNull();
-    const reply = REQ.slice(); reply[7] = 2;
+    const reply = REQ.slice();
+    reply[7] = 2;
     expect(parseArpRequest(reply, 0, 28)).toBeNull();
-    const ieee = REQ.slice(); ieee[1] = 6;
+    const ieee = REQ.slice();
+    ieee[1] = 6;
     expect(parseArpRequest(ieee, 0, 28)).toBeNull();
   });
 
@@ -102,7 +133,18 @@ describe('virtio_net_hdr', () => {
 
 describe('tcp and udp accessors', () => {
   it('read the fields buildTcp/buildUdp wrote', () => {
-    const t = buildTcp({ family: 4, src: ip4('1.2.3.4'), dst: ip4('5.6.7.8'), sport: 1, dport: 2, seq: 0xfffffff0, ack: 0x80000001, flags: 0x18, payload: new Uint8Array(3), options: new Uint8Array(4) });
+    const t = buildTcp({
+      family: 4,
+      src: ip4('1.2.3.4'),
+      dst: ip4('5.6.7.8'),
+      sport: 1,
+      dport: 2,
+      seq: 0xfffffff0,
+      ack: 0x80000001,
+      flags: 0x18,
+      payload: new Uint8Array(3),
+      options: new Uint8Array(4),
+    });
     expect([tcpSeq(t, 20), tcpAck(t, 20), tcpFlags(t, 20), tcpHeaderLen(t, 20)]).toEqual([0xfffffff0, 0x80000001, 0x18, 24]);
     setTcpSeq(t, 20, 0x100000005);
     expect(tcpSeq(t, 20)).toBe(5);
@@ -122,7 +164,18 @@ describe('drop reasons', () => {
 });
 
 describe('flow hash and outer source port', () => {
-  const pkt = (sport: number) => buildTcp({ family: 4, src: ip4('10.5.1.2'), dst: ip4('10.5.2.3'), sport, dport: 80, seq: 1, ack: 1, flags: 0x10, payload: new Uint8Array(0) });
+  const pkt = (sport: number) =>
+    buildTcp({
+      family: 4,
+      src: ip4('10.5.1.2'),
+      dst: ip4('10.5.2.3'),
+      sport,
+      dport: 80,
+      seq: 1,
+      ack: 1,
+      flags: 0x10,
+      payload: new Uint8Array(0),
+    });
 
   it('is stable for a flow, differs between flows, and ignores payload', () => {
     const a = pkt(1000);
@@ -133,10 +186,12 @@ describe('flow hash and outer source port', () => {
   });
 
   it('maps every hash into Linux default range [32768, 60999)', () => {
-    fc.assert(fc.property(fc.nat(0xffffffff), (h) => {
-      const p = sourcePortFromHash(h);
-      expect(p >= SRC_PORT_MIN && p < SRC_PORT_MAX).toBe(true);
-    }));
+    fc.assert(
+      fc.property(fc.nat(0xffffffff), (h) => {
+        const p = sourcePortFromHash(h);
+        expect(p >= SRC_PORT_MIN && p < SRC_PORT_MAX).toBe(true);
+      }),
+    );
     expect(sourcePortFromHash(0)).toBe(SRC_PORT_MIN);
     expect(sourcePortFromHash(0xffff)).toBe(SRC_PORT_MAX - 1);
   });

@@ -22,14 +22,16 @@ export function ip6(s: string): Uint8Array {
   const t = tail ? tail.split(':') : [];
   const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
   const out = new Uint8Array(16);
-  groups.forEach((g, i) => { const v = parseInt(g, 16); out[2 * i] = v >> 8; out[2 * i + 1] = v & 0xff; });
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  });
   return out;
 }
 
 function pseudo(family: 4 | 6, src: Uint8Array, dst: Uint8Array, proto: number, len: number): number[] {
-  return family === 4
-    ? [...src, ...dst, 0, proto, len >> 8, len & 0xff]
-    : [...src, ...dst, 0, 0, len >> 8, len & 0xff, 0, 0, 0, proto];
+  return family === 4 ? [...src, ...dst, 0, proto, len >> 8, len & 0xff] : [...src, ...dst, 0, 0, len >> 8, len & 0xff, 0, 0, 0, proto];
 }
 
 /** True when the TCP/UDP checksum of the IP packet is valid (naive, from scratch). */

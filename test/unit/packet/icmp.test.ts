@@ -19,7 +19,9 @@ describe('writeTooBig', () => {
     const n = writeTooBig(orig, 0, orig.length, 1450, GW4, out, 0);
     expect(n).toBe(576);
     const e = out.subarray(0, n);
-    expect(e.subarray(0, 20)).toEqual(hex('45000240 0000 4000 4001 0000 0a050200 0a050109').map((b, i) => (i === 10 || i === 11 ? e[i] : b)));
+    expect(e.subarray(0, 20)).toEqual(
+      hex('45000240 0000 4000 4001 0000 0a050200 0a050109').map((b, i) => (i === 10 || i === 11 ? e[i] : b)),
+    );
     expect(ipv4HeaderValid(e)).toBe(true);
     expect([...e.subarray(20, 28)]).toEqual([3, 4, e[22], e[23], 0, 0, 0x05, 0xaa]);
     expect(naiveChecksum(e, 20, n - 20)).toBe(0);
@@ -33,7 +35,17 @@ describe('writeTooBig', () => {
   });
 
   it('ICMPv6: type 2 with a 32-bit MTU, at most 1280 bytes, valid checksum', () => {
-    const orig = buildTcp({ family: 6, src: ip6('fd00:5:1::9'), dst: ip6('fd00:5:2::7'), sport: 1, dport: 2, seq: 3, ack: 4, flags: 0x10, payload: new Uint8Array(3000) });
+    const orig = buildTcp({
+      family: 6,
+      src: ip6('fd00:5:1::9'),
+      dst: ip6('fd00:5:2::7'),
+      sport: 1,
+      dport: 2,
+      seq: 3,
+      ack: 4,
+      flags: 0x10,
+      payload: new Uint8Array(3000),
+    });
     const out = new Uint8Array(4000);
     const n = writeTooBig(orig, 0, orig.length, 1400, GW6, out, 0);
     expect(n).toBe(1280);
@@ -48,11 +60,37 @@ describe('writeTooBig', () => {
   });
 
   it.each<[string, () => Uint8Array, Uint8Array]>([
-    ['an ICMP error', () => { const p = buildUdp(4, ip4('10.5.1.9'), ip4('10.5.2.7'), 1, 2, new Uint8Array(20)); p[9] = 1; p[20] = 3; return p; }, GW4],
-    ['a non-first fragment', () => { const p = buildUdp(4, ip4('10.5.1.9'), ip4('10.5.2.7'), 1, 2, new Uint8Array(20)); p[7] = 8; return p; }, GW4],
+    [
+      'an ICMP error',
+      () => {
+        const p = buildUdp(4, ip4('10.5.1.9'), ip4('10.5.2.7'), 1, 2, new Uint8Array(20));
+        p[9] = 1;
+        p[20] = 3;
+        return p;
+      },
+      GW4,
+    ],
+    [
+      'a non-first fragment',
+      () => {
+        const p = buildUdp(4, ip4('10.5.1.9'), ip4('10.5.2.7'), 1, 2, new Uint8Array(20));
+        p[7] = 8;
+        return p;
+      },
+      GW4,
+    ],
     ['a multicast source', () => buildUdp(4, ip4('224.0.0.9'), ip4('10.5.2.7'), 1, 2, new Uint8Array(20)), GW4],
     ['an unspecified IPv6 source', () => buildUdp(6, ip6('::'), ip6('fd00::1'), 1, 2, new Uint8Array(20)), GW6],
-    ['an ICMPv6 error', () => { const p = buildUdp(6, ip6('fd00::2'), ip6('fd00::1'), 1, 2, new Uint8Array(20)); p[6] = 58; p[40] = 1; return p; }, GW6],
+    [
+      'an ICMPv6 error',
+      () => {
+        const p = buildUdp(6, ip6('fd00::2'), ip6('fd00::1'), 1, 2, new Uint8Array(20));
+        p[6] = 58;
+        p[40] = 1;
+        return p;
+      },
+      GW6,
+    ],
     ['a gateway of the other family', () => buildUdp(4, ip4('10.5.1.9'), ip4('10.5.2.7'), 1, 2, new Uint8Array(20)), GW6],
     ['bytes that are not IP', () => new Uint8Array(40), GW4],
   ])('sends nothing for %s', (_n, make, gw) => {

@@ -11,24 +11,88 @@ const V6 = hex('6000000000140640' + 'fd000000000000000000000000000001' + 'fd0000
 describe('parseIp', () => {
   it('parses IPv4', () => {
     const info = parseIp(V4, 0, V4.length);
-    expect({ ...info }).toEqual({ family: 4, headerLen: 20, proto: 17, totalLen: 115, srcOff: 12, dstOff: 16, addrLen: 4, dontFragment: true, fragment: false });
+    expect({ ...info }).toEqual({
+      family: 4,
+      headerLen: 20,
+      proto: 17,
+      totalLen: 115,
+      srcOff: 12,
+      dstOff: 16,
+      addrLen: 4,
+      dontFragment: true,
+      fragment: false,
+    });
   });
 
   it('parses IPv6 at an offset, with trailing padding', () => {
     const buf = new Uint8Array(V6.length + 30);
     buf.set(V6, 10);
     const info = parseIp(buf, 10, V6.length + 20);
-    expect({ ...info }).toEqual({ family: 6, headerLen: 40, proto: 6, totalLen: 60, srcOff: 18, dstOff: 34, addrLen: 16, dontFragment: true, fragment: false });
+    expect({ ...info }).toEqual({
+      family: 6,
+      headerLen: 40,
+      proto: 6,
+      totalLen: 60,
+      srcOff: 18,
+      dstOff: 34,
+      addrLen: 16,
+      dontFragment: true,
+      fragment: false,
+    });
   });
 
   it.each<[string, (b: Uint8Array) => void, Partial<IpInfo> | null]>([
-    ['MF set', (b) => { b[6] = 0x20; }, { fragment: true, dontFragment: false }],
-    ['offset non-zero', (b) => { b[6] = 0x00; b[7] = 0x01; }, { fragment: true, dontFragment: false }],
-    ['IHL 6 (options)', (b) => { b[0] = 0x46; }, { headerLen: 24 }],
-    ['IHL 4', (b) => { b[0] = 0x44; }, null],
-    ['total length past the bytes', (b) => { b[2] = 0x10; }, null],
-    ['total length below the header', (b) => { b[2] = 0; b[3] = 10; }, null],
-    ['version 5', (b) => { b[0] = 0x55; }, null],
+    [
+      'MF set',
+      (b) => {
+        b[6] = 0x20;
+      },
+      { fragment: true, dontFragment: false },
+    ],
+    [
+      'offset non-zero',
+      (b) => {
+        b[6] = 0x00;
+        b[7] = 0x01;
+      },
+      { fragment: true, dontFragment: false },
+    ],
+    [
+      'IHL 6 (options)',
+      (b) => {
+        b[0] = 0x46;
+      },
+      { headerLen: 24 },
+    ],
+    [
+      'IHL 4',
+      (b) => {
+        b[0] = 0x44;
+      },
+      null,
+    ],
+    [
+      'total length past the bytes',
+      (b) => {
+        b[2] = 0x10;
+      },
+      null,
+    ],
+    [
+      'total length below the header',
+      (b) => {
+        b[2] = 0;
+        b[3] = 10;
+      },
+      null,
+    ],
+    [
+      'version 5',
+      (b) => {
+        b[0] = 0x55;
+      },
+      null,
+    ],
   ])('IPv4 with %s', (_n, mutate, want) => {
     const b = V4.slice();
     mutate(b);
@@ -47,10 +111,13 @@ describe('parseIp', () => {
   });
 
   it('never throws on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 80, size: 'max' }), fc.nat(100), fc.nat(100), (b, off, len) => {
-      const info = parseIp(b, off, len);
-      if (info !== null) expect(off + info.totalLen).toBeLessThanOrEqual(b.length);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80, size: 'max' }), fc.nat(100), fc.nat(100), (b, off, len) => {
+        const info = parseIp(b, off, len);
+        if (info !== null) expect(off + info.totalLen).toBeLessThanOrEqual(b.length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

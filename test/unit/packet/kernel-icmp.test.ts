@@ -28,11 +28,15 @@ function sendFromB(inner: Uint8Array, ethertype: number): void {
 function counter(name: string): number {
   if (name.includes(':')) {
     const [group, field] = name.split(':');
-    const lines = sh('ip', 'netns', 'exec', pair.nsA, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith(`${group}:`));
+    const lines = sh('ip', 'netns', 'exec', pair.nsA, 'cat', '/proc/net/snmp')
+      .split('\n')
+      .filter((l) => l.startsWith(`${group}:`));
     const keys = lines[0].split(/\s+/);
     return Number(lines[1].split(/\s+/)[keys.indexOf(field)]);
   }
-  const line = sh('ip', 'netns', 'exec', pair.nsA, 'cat', '/proc/net/snmp6').split('\n').find((l) => l.startsWith(`${name} `));
+  const line = sh('ip', 'netns', 'exec', pair.nsA, 'cat', '/proc/net/snmp6')
+    .split('\n')
+    .find((l) => l.startsWith(`${name} `));
   return Number(line?.trim().split(/\s+/)[1]);
 }
 
@@ -42,10 +46,12 @@ async function waitFor(name: string, want: number): Promise<number> {
 }
 
 describe.skipIf(!canRunNetns)('writeTooBig errors accepted by a Linux host through kernel VXLAN (netns, root)', () => {
-  beforeAll(() => pair.start(async () => {
-    sh('ip', 'netns', 'exec', pair.nsA, 'sysctl', '-qw', `net.ipv6.conf.${pair.vxlanA}.disable_ipv6=0`);
-    sh('ip', '-n', pair.nsA, 'addr', 'add', `${V6_A}/128`, 'dev', pair.vxlanA, 'nodad');
-  }));
+  beforeAll(() =>
+    pair.start(async () => {
+      sh('ip', 'netns', 'exec', pair.nsA, 'sysctl', '-qw', `net.ipv6.conf.${pair.vxlanA}.disable_ipv6=0`);
+      sh('ip', '-n', pair.nsA, 'addr', 'add', `${V6_A}/128`, 'dev', pair.vxlanA, 'nodad');
+    }),
+  );
   afterAll(() => pair.destroy());
 
   const v4Error = () => {
@@ -72,7 +78,17 @@ describe.skipIf(!canRunNetns)('writeTooBig errors accepted by a Linux host throu
   });
 
   it('ICMPv6 packet too big: counted as such, no checksum errors', async () => {
-    const orig = buildTcp({ family: 6, src: ip6(V6_A), dst: ip6('fd00:5:2::7'), sport: 1, dport: 2, seq: 0, ack: 0, flags: 0x18, payload: new Uint8Array(1500) });
+    const orig = buildTcp({
+      family: 6,
+      src: ip6(V6_A),
+      dst: ip6('fd00:5:2::7'),
+      sport: 1,
+      dport: 2,
+      seq: 0,
+      ack: 0,
+      flags: 0x18,
+      payload: new Uint8Array(1500),
+    });
     const out = new Uint8Array(2000);
     const n = writeTooBig(orig, 0, orig.length, 1280, ip6(V6_B), out, 0);
     expect(n).toBe(1280);

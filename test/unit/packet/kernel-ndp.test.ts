@@ -16,21 +16,27 @@ const V6_B = 'fd00:5:2::';
 
 /** Inner Ethernet frames carrying ICMPv6 of the given type (no extension headers). */
 function icmp6Frames(frames: Uint8Array[], type: number): Uint8Array[] {
-  return frames.map((f) => vxlanOf(f).payload.subarray(VXLAN_HLEN)).filter((e) =>
-    ((e[12] << 8) | e[13]) === ETHERTYPE_IPV6 && e[14 + 6] === 58 && e[14 + 40] === type);
+  return frames
+    .map((f) => vxlanOf(f).payload.subarray(VXLAN_HLEN))
+    .filter((e) => ((e[12] << 8) | e[13]) === ETHERTYPE_IPV6 && e[14 + 6] === 58 && e[14 + 40] === type);
 }
 
 describe.skipIf(!canRunNetns)('NDP golden frames from kernel VXLAN (netns, root)', () => {
   let frames: Uint8Array[] = [];
 
-  beforeAll(() => pair.start(async () => {
-    for (const [ns, dev, me, peer] of [[pair.nsA, pair.vxlanA, V6_A, V6_B], [pair.nsB, pair.vxlanB, V6_B, V6_A]]) {
-      sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`, `net.ipv6.conf.${dev}.addr_gen_mode=1`);
-      sh('ip', '-n', ns, 'addr', 'add', `${me}/128`, 'dev', dev, 'nodad');
-      sh('ip', '-n', ns, 'route', 'add', `${peer}/64`, 'via', peer, 'dev', dev, 'onlink');
-    }
-    frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-6', '-c', '1', '-W', '3', V6_B), 0, 1000);
-  }));
+  beforeAll(() =>
+    pair.start(async () => {
+      for (const [ns, dev, me, peer] of [
+        [pair.nsA, pair.vxlanA, V6_A, V6_B],
+        [pair.nsB, pair.vxlanB, V6_B, V6_A],
+      ]) {
+        sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`, `net.ipv6.conf.${dev}.addr_gen_mode=1`);
+        sh('ip', '-n', ns, 'addr', 'add', `${me}/128`, 'dev', dev, 'nodad');
+        sh('ip', '-n', ns, 'route', 'add', `${peer}/64`, 'via', peer, 'dev', dev, 'onlink');
+      }
+      frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-6', '-c', '1', '-W', '3', V6_B), 0, 1000);
+    }),
+  );
   afterAll(() => pair.destroy());
 
   it("parses the kernel's solicitation and writes the kernel's advertisement byte for byte", () => {

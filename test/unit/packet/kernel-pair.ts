@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcap } from './pcap.js';
 
-export const canRunNetns = process.getuid?.() === 0
-  && ['/usr/sbin/ip', '/usr/bin/ip'].some(existsSync) && ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].some(existsSync);
+export const canRunNetns =
+  process.getuid?.() === 0 &&
+  ['/usr/sbin/ip', '/usr/bin/ip'].some(existsSync) &&
+  ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].some(existsSync);
 
 export const MAC_A = '0e:2a:00:00:00:0a';
 export const MAC_B = '0e:2a:00:00:00:0b';
@@ -78,7 +80,12 @@ export class KernelPair {
     try {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('tcpdump did not start within 5 s')), 5000);
-        dump.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(t); resolve(); } });
+        dump.stderr.on('data', (d: Buffer) => {
+          if (d.toString().includes('listening on')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
       });
       action();
       await Promise.race([exited, new Promise((r) => setTimeout(r, count > 0 ? 5000 : settleMs))]);
@@ -95,7 +102,11 @@ export class KernelPair {
 
   destroy(): void {
     for (const ns of [this.nsA, this.nsB]) {
-      try { sh('ip', 'netns', 'del', ns); } catch { /* never created */ }
+      try {
+        sh('ip', 'netns', 'del', ns);
+      } catch {
+        /* never created */
+      }
     }
   }
 
@@ -106,7 +117,27 @@ export class KernelPair {
     sh('ip', 'link', 'set', veth, 'netns', ns);
     sh('ip', '-n', ns, 'addr', 'add', `${me}/24`, 'dev', veth);
     sh('ip', '-n', ns, 'link', 'set', veth, 'up');
-    sh('ip', '-n', ns, 'link', 'add', dev, 'address', mac, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', me, 'dev', veth, 'nolearning');
+    sh(
+      'ip',
+      '-n',
+      ns,
+      'link',
+      'add',
+      dev,
+      'address',
+      mac,
+      'type',
+      'vxlan',
+      'id',
+      '1',
+      'dstport',
+      '8472',
+      'local',
+      me,
+      'dev',
+      veth,
+      'nolearning',
+    );
     sh('ip', '-n', ns, 'addr', 'add', `${subnet}/32`, 'dev', dev);
     sh('ip', '-n', ns, 'link', 'set', dev, 'up');
     sh('bridge', '-n', ns, 'fdb', 'add', peerMac, 'dev', dev, 'dst', peer, 'self', 'permanent');

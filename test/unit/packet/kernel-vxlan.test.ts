@@ -21,14 +21,19 @@ const MAC_B = parseMac(B)!;
 describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => {
   let frames: Uint8Array[] = [];
 
-  beforeAll(() => pair.start(async () => {
-    frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-c', '1', '-W', '3', GW_B), 4);
-  }));
+  beforeAll(() =>
+    pair.start(async () => {
+      frames = await pair.capture(() => sh('ip', 'netns', 'exec', pair.nsA, 'ping', '-c', '1', '-W', '3', GW_B), 4);
+    }),
+  );
   afterAll(() => pair.destroy());
 
   it('captured ARP request, ARP reply, echo request, echo reply', () => {
     expect(frames.length).toBe(4);
-    const types = frames.map((f) => { const v = vxlanOf(f).payload; return (v[VXLAN_HLEN + 12] << 8) | v[VXLAN_HLEN + 13]; });
+    const types = frames.map((f) => {
+      const v = vxlanOf(f).payload;
+      return (v[VXLAN_HLEN + 12] << 8) | v[VXLAN_HLEN + 13];
+    });
     expect(types).toEqual([ETHERTYPE_ARP, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV4]);
   });
 
@@ -54,7 +59,12 @@ describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => 
   });
 
   it('inner Ethernet headers: writeEthernet reproduces them, innerEthertype accepts and refuses as a VTEP should', () => {
-    const want = [[MAC_B, MAC_A, ETHERTYPE_ARP], [MAC_A, MAC_B, ETHERTYPE_ARP], [MAC_B, MAC_A, ETHERTYPE_IPV4], [MAC_A, MAC_B, ETHERTYPE_IPV4]] as const;
+    const want = [
+      [MAC_B, MAC_A, ETHERTYPE_ARP],
+      [MAC_A, MAC_B, ETHERTYPE_ARP],
+      [MAC_B, MAC_A, ETHERTYPE_IPV4],
+      [MAC_A, MAC_B, ETHERTYPE_IPV4],
+    ] as const;
     expect(frames).toHaveLength(want.length);
     frames.forEach((f, i) => {
       const eth = vxlanOf(f).payload.subarray(VXLAN_HLEN);
@@ -82,11 +92,21 @@ describe.skipIf(!canRunNetns)('kernel VXLAN golden frames (netns, root)', () => 
   });
 
   it('ICMP echo: parseIp reads the inner packets and the encapsulation rebuilt around them matches', () => {
-    for (const [i, src, dst, srcMac, dstMac] of [[2, '10.5.1.0', '10.5.2.0', MAC_A, MAC_B], [3, '10.5.2.0', '10.5.1.0', MAC_B, MAC_A]] as const) {
+    for (const [i, src, dst, srcMac, dstMac] of [
+      [2, '10.5.1.0', '10.5.2.0', MAC_A, MAC_B],
+      [3, '10.5.2.0', '10.5.1.0', MAC_B, MAC_A],
+    ] as const) {
       const payload = vxlanOf(frames[i]).payload;
       const info = parseIp(payload, VXLAN_OVERHEAD, payload.length - VXLAN_OVERHEAD);
       const inner = payload.subarray(VXLAN_OVERHEAD);
-      expect(info).toMatchObject({ family: 4, proto: 1, totalLen: 84, headerLen: 20, dontFragment: (inner[6] & 0x40) !== 0, fragment: false });
+      expect(info).toMatchObject({
+        family: 4,
+        proto: 1,
+        totalLen: 84,
+        headerLen: 20,
+        dontFragment: (inner[6] & 0x40) !== 0,
+        fragment: false,
+      });
       expect(payload.subarray(info!.srcOff, info!.srcOff + 4)).toEqual(ip4(src));
       expect(payload.subarray(info!.dstOff, info!.dstOff + 4)).toEqual(ip4(dst));
       expect(ipv4HeaderValid(inner)).toBe(true);

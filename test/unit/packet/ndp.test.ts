@@ -5,15 +5,20 @@ import { parseNeighborSolicit, solicitAsksFor, writeNeighborAdvert } from '../..
 import { hex, ip6, naiveChecksum } from './helpers.js';
 
 // Linux's solicitation for fd00:5:2:: from fd00:5:1:: (0e:2a:00:00:00:0a), as captured in kernel-ndp.test.ts.
-const NS = hex('6000000000203afffd000005000100000000000000000000ff0200000000000000000001ff000000'
-  + '8700715c00000000fd000005000200000000000000000000' + '01010e2a0000000a');
+const NS = hex(
+  '6000000000203afffd000005000100000000000000000000ff0200000000000000000001ff000000' +
+    '8700715c00000000fd000005000200000000000000000000' +
+    '01010e2a0000000a',
+);
 
 function resum(p: Uint8Array): Uint8Array {
-  p[42] = 0; p[43] = 0;
+  p[42] = 0;
+  p[43] = 0;
   const len = p.length - 40;
   const all = [...p.subarray(8, 40), 0, 0, len >> 8, len & 0xff, 0, 0, 0, 58, ...p.subarray(40)];
   const c = naiveChecksum(all, 0, all.length);
-  p[42] = c >> 8; p[43] = c & 0xff;
+  p[42] = c >> 8;
+  p[43] = c & 0xff;
   return p;
 }
 
@@ -26,11 +31,41 @@ describe('ndp', () => {
   });
 
   it.each<[string, (p: Uint8Array) => Uint8Array]>([
-    ['a forwarded one (hop limit 254)', (p) => { p[7] = 254; return p; }],
-    ['a bad checksum', (p) => { p[50] ^= 1; return p; }],
-    ['a DAD probe (unspecified source)', (p) => { p.fill(0, 8, 24); return resum(p); }],
-    ['an option of length 0', (p) => { p[65] = 0; return resum(p); }],
-    ['an advertisement', (p) => { p[40] = 136; return resum(p); }],
+    [
+      'a forwarded one (hop limit 254)',
+      (p) => {
+        p[7] = 254;
+        return p;
+      },
+    ],
+    [
+      'a bad checksum',
+      (p) => {
+        p[50] ^= 1;
+        return p;
+      },
+    ],
+    [
+      'a DAD probe (unspecified source)',
+      (p) => {
+        p.fill(0, 8, 24);
+        return resum(p);
+      },
+    ],
+    [
+      'an option of length 0',
+      (p) => {
+        p[65] = 0;
+        return resum(p);
+      },
+    ],
+    [
+      'an advertisement',
+      (p) => {
+        p[40] = 136;
+        return resum(p);
+      },
+    ],
   ])('refuses %s', (_n, mutate) => {
     const p = mutate(NS.slice());
     expect(parseNeighborSolicit(p, 0, p.length)).toBeNull();
@@ -47,9 +82,16 @@ describe('ndp', () => {
   });
 
   it('never throws on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 120, size: 'max' }), (b) => {
-      if (b.length > 7) { b[0] = 0x60; b[6] = 58; b[7] = 255; }
-      parseNeighborSolicit(b, 0, b.length);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120, size: 'max' }), (b) => {
+        if (b.length > 7) {
+          b[0] = 0x60;
+          b[6] = 58;
+          b[7] = 255;
+        }
+        parseNeighborSolicit(b, 0, b.length);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

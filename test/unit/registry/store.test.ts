@@ -11,7 +11,12 @@ function doPut(s: Store, req: PutRequest) {
 }
 const keys = (kvs: { key: Buffer }[] | undefined) => (kvs ?? []).map((kv) => kv.key.toString());
 function rpcErr(fn: () => unknown): RpcError {
-  try { fn(); } catch (e) { if (e instanceof RpcError) return e; throw e; }
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof RpcError) return e;
+    throw e;
+  }
   throw new Error('expected an RpcError');
 }
 
@@ -79,8 +84,15 @@ describe('store: txn', () => {
     const s = new Store();
     doPut(s, { key: b('x'), value: b('5') });
     const r = txn(s, {
-      compare: [{ key: b('x'), target: 3, result: 0, value: b('5') }, { key: b('x'), target: 2, result: 2, mod_revision: '3' }],
-      success: [{ request_put: { key: b('x'), value: b('6') } }, { request_put: { key: b('y'), value: b('7') } }, { request_range: { key: b('x') } }],
+      compare: [
+        { key: b('x'), target: 3, result: 0, value: b('5') },
+        { key: b('x'), target: 2, result: 2, mod_revision: '3' },
+      ],
+      success: [
+        { request_put: { key: b('x'), value: b('6') } },
+        { request_put: { key: b('y'), value: b('7') } },
+        { request_range: { key: b('x') } },
+      ],
     });
     expect(r.resp.succeeded).toBe(true);
     expect(s.rev).toBe(3);
@@ -94,9 +106,12 @@ describe('store: txn', () => {
     const s = new Store();
     const many = Array.from({ length: 129 }, (_, i) => ({ request_put: { key: b('k' + i) } }));
     expect(rpcErr(() => txn(s, { success: many })).message).toBe('etcdserver: too many operations in txn request');
-    expect(rpcErr(() => txn(s, { success: [{ request_put: { key: b('a') } }, { request_put: { key: b('a') } }] })).message)
-      .toBe('etcdserver: duplicate key given in txn request');
-    expect(rpcErr(() => txn(s, { success: [{ request_put: { key: b('a') } }, { request_put: { key: b('b'), lease: '42' } }] })).grpcCode).toBe(5);
+    expect(rpcErr(() => txn(s, { success: [{ request_put: { key: b('a') } }, { request_put: { key: b('a') } }] })).message).toBe(
+      'etcdserver: duplicate key given in txn request',
+    );
+    expect(
+      rpcErr(() => txn(s, { success: [{ request_put: { key: b('a') } }, { request_put: { key: b('b'), lease: '42' } }] })).grpcCode,
+    ).toBe(5);
     expect(s.rev).toBe(1);
     expect(range(s, { key: Buffer.from([0]), range_end: Buffer.from([0]) })).toEqual({});
   });
@@ -118,7 +133,10 @@ describe('store: leases', () => {
     const revoked = s.revoke(id);
     records.push(revoked);
     expect(s.rev).toBe(4);
-    expect(s.history[s.history.length - 1].events.map((e) => [e.type, e.kv.key.toString()])).toEqual([[1, 'l1'], [1, 'l2']]);
+    expect(s.history[s.history.length - 1].events.map((e) => [e.type, e.kv.key.toString()])).toEqual([
+      [1, 'l1'],
+      [1, 'l2'],
+    ]);
     const copy = new Store(() => now);
     for (const r of records) copy.replay(r!);
     expect(copy.rev).toBe(4);

@@ -14,7 +14,9 @@ async function tmp(): Promise<string> {
   dirs.push(d);
   return d;
 }
-afterEach(async () => { for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true }); });
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
+});
 
 const noSnap = { snapshotEvery: 1e9, takeSnapshot: () => Buffer.alloc(0) };
 
@@ -23,7 +25,12 @@ describe('write-ahead log', () => {
     const dir = await tmp();
     await WriteAheadLog.recover(dir, 0);
     let fsyncs = 0;
-    const wal = await WriteAheadLog.open(dir, 0, { ...noSnap, onFsync: () => { fsyncs++; } });
+    const wal = await WriteAheadLog.open(dir, 0, {
+      ...noSnap,
+      onFsync: () => {
+        fsyncs++;
+      },
+    });
     await Promise.all(Array.from({ length: 200 }, (_, i) => wal.append({ t: 'g', id: String(i + 1), ttl: 10 })));
     expect(wal.durableSeq).toBe(200);
     expect(fsyncs).toBeLessThan(200);
@@ -59,7 +66,10 @@ describe('write-ahead log', () => {
   it('refuses a damaged segment that is not the last one', async () => {
     const dir = await tmp();
     await fs.mkdir(path.join(dir, 'wal'));
-    await fs.writeFile(path.join(dir, 'wal', '0000000000000001.wal'), Buffer.concat([encodeFrame('{"s":1,"t":"c","rev":1}'), Buffer.from('garbage')]));
+    await fs.writeFile(
+      path.join(dir, 'wal', '0000000000000001.wal'),
+      Buffer.concat([encodeFrame('{"s":1,"t":"c","rev":1}'), Buffer.from('garbage')]),
+    );
     await fs.writeFile(path.join(dir, 'wal', '0000000000000002.wal'), encodeFrame('{"s":2,"t":"c","rev":1}'));
     await expect(WriteAheadLog.recover(dir, 0)).rejects.toThrow(/damaged/);
   });
@@ -69,7 +79,11 @@ describe('write-ahead log', () => {
     const store = new Store();
     await WriteAheadLog.recover(dir, 0);
     const snaps: number[] = [];
-    const wal = await WriteAheadLog.open(dir, 0, { snapshotEvery: 50, takeSnapshot: (seq) => serializeSnapshot(store, seq), onSnapshot: (seq) => snaps.push(seq) });
+    const wal = await WriteAheadLog.open(dir, 0, {
+      snapshotEvery: 50,
+      takeSnapshot: (seq) => serializeSnapshot(store, seq),
+      onSnapshot: (seq) => snaps.push(seq),
+    });
     for (let i = 0; i < 120; i++) {
       const req = { key: Buffer.from(`k${i % 30}`), value: Buffer.from(`v${i}`) };
       checkPut(store, req);
@@ -91,7 +105,8 @@ describe('write-ahead log', () => {
     const all = { key: Buffer.from([0]), range_end: Buffer.from([0]) };
     expect(range(copy, all)).toEqual(range(store, all));
     // History retained for watchers: both see the same events per revision.
-    expect(copy.history.map((h) => [h.rev, h.events.map((e) => e.kv.value.toString())]))
-      .toEqual(store.history.map((h) => [h.rev, h.events.map((e) => e.kv.value.toString())]));
+    expect(copy.history.map((h) => [h.rev, h.events.map((e) => e.kv.value.toString())])).toEqual(
+      store.history.map((h) => [h.rev, h.events.map((e) => e.kv.value.toString())]),
+    );
   });
 });

@@ -17,12 +17,29 @@ describe('vxtun agent command', () => {
     for (const bad of ['0', '-5s', '1d', 'soon', '']) expect(() => parseDuration(bad)).toThrow(/duration such as 24h/);
   });
 
-  it('offers flanneld\'s etcd and subnet flags', async () => {
+  it("offers flanneld's etcd and subnet flags", async () => {
     const { p, out } = program();
     await expect(p.parseAsync(['node', 'vxtun', 'agent', '--help'])).rejects.toThrow();
     const help = out.join('');
-    for (const flag of ['--etcd-endpoints', '--etcd-prefix', '--public-ip', '--subnet-file', '--subnet-lease-ttl', '--state-dir', '--workers',
-      '--wait-timeout', '--subnet-lease-renew-margin', '--healthz-ip', '--healthz-port', '--iface', '--iface-regex', '--iface-can-reach', '--ip-masq', '--public-ipv6']) expect(help).toContain(flag);
+    for (const flag of [
+      '--etcd-endpoints',
+      '--etcd-prefix',
+      '--public-ip',
+      '--subnet-file',
+      '--subnet-lease-ttl',
+      '--state-dir',
+      '--workers',
+      '--wait-timeout',
+      '--subnet-lease-renew-margin',
+      '--healthz-ip',
+      '--healthz-port',
+      '--iface',
+      '--iface-regex',
+      '--iface-can-reach',
+      '--ip-masq',
+      '--public-ipv6',
+    ])
+      expect(help).toContain(flag);
     expect(help).toContain('FLANNELD_<FLAG>');
     expect(help).toContain('/coreos.com/network');
     expect(help).toContain('/run/flannel/subnet.env');
@@ -30,11 +47,20 @@ describe('vxtun agent command', () => {
 
   it('refuses a bad --public-ip, a bad TTL, a lease margin beyond the TTL and --kube-subnet-mgr, before touching anything', async () => {
     const a = program();
-    await expect(a.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', 'eth0'])).rejects.toMatchObject({ code: 'VXTUN_ERR_CONFIG', message: expect.stringMatching(/--public-ip eth0 is not an IPv4 address/) });
-    await expect(program().p.parseAsync(['node', 'vxtun', 'agent', '--kube-subnet-mgr'])).rejects.toThrow(/--kube-subnet-mgr is not supported: vxtun takes subnet leases from etcd/);
-    await expect(program().p.parseAsync(['node', 'vxtun', 'agent', '--subnet-lease-ttl', '1h', '--subnet-lease-renew-margin', '60'])).rejects.toThrow(/--subnet-lease-renew-margin \(60 min\) must be shorter than the lease TTL \(3600 s\)/);
+    await expect(a.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', 'eth0'])).rejects.toMatchObject({
+      code: 'VXTUN_ERR_CONFIG',
+      message: expect.stringMatching(/--public-ip eth0 is not an IPv4 address/),
+    });
+    await expect(program().p.parseAsync(['node', 'vxtun', 'agent', '--kube-subnet-mgr'])).rejects.toThrow(
+      /--kube-subnet-mgr is not supported: vxtun takes subnet leases from etcd/,
+    );
+    await expect(
+      program().p.parseAsync(['node', 'vxtun', 'agent', '--subnet-lease-ttl', '1h', '--subnet-lease-renew-margin', '60']),
+    ).rejects.toThrow(/--subnet-lease-renew-margin \(60 min\) must be shorter than the lease TTL \(3600 s\)/);
     const b = program();
-    await expect(b.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', '198.18.0.1', '--subnet-lease-ttl', 'forever'])).rejects.toThrow();
+    await expect(
+      b.p.parseAsync(['node', 'vxtun', 'agent', '--public-ip', '198.18.0.1', '--subnet-lease-ttl', 'forever']),
+    ).rejects.toThrow();
     expect(b.out.join('')).toMatch(/expected a duration such as 24h, 90m or 60s, got "forever"/);
   });
 
@@ -42,7 +68,12 @@ describe('vxtun agent command', () => {
     const { p } = program();
     const agent = p.commands.find((c) => c.name() === 'agent')!;
     agent.action(() => undefined);
-    const env = { FLANNELD_ETCD_ENDPOINTS: 'http://198.18.0.9:2379', FLANNELD_PUBLIC_IP: '198.18.0.5', FLANNELD_HEALTHZ_PORT: '8471', FLANNELD_ETCD_PREFIX: '/env/network' };
+    const env = {
+      FLANNELD_ETCD_ENDPOINTS: 'http://198.18.0.9:2379',
+      FLANNELD_PUBLIC_IP: '198.18.0.5',
+      FLANNELD_HEALTHZ_PORT: '8471',
+      FLANNELD_ETCD_PREFIX: '/env/network',
+    };
     const saved = { ...process.env };
     Object.assign(process.env, env);
     try {
@@ -51,6 +82,11 @@ describe('vxtun agent command', () => {
       for (const k of Object.keys(env)) delete process.env[k];
       Object.assign(process.env, saved);
     }
-    expect(agent.opts()).toMatchObject({ etcdEndpoints: 'http://198.18.0.9:2379', publicIp: '198.18.0.5', healthzPort: 8471, etcdPrefix: '/flag/network' });
+    expect(agent.opts()).toMatchObject({
+      etcdEndpoints: 'http://198.18.0.9:2379',
+      publicIp: '198.18.0.5',
+      healthzPort: 8471,
+      etcdPrefix: '/flag/network',
+    });
   });
 });

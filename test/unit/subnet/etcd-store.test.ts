@@ -27,7 +27,7 @@ describe.each([embedded, etcd3423])('lease store on $name', (target) => {
     await server?.stop();
   });
 
-  it('creates a lease only where none exists, under Flannel\'s key, bound to an etcd lease of the TTL', async () => {
+  it("creates a lease only where none exists, under Flannel's key, bound to an etcd lease of the TTL", async () => {
     const prefix = uniquePrefix('store').slice(0, -1);
     const store = new EtcdLeaseStore(client, prefix);
     expect(await store.createIfAbsent(sn('10.244.3.0/24'), value('198.18.0.1'), 600)).toBe(600);
@@ -39,7 +39,7 @@ describe.each([embedded, etcd3423])('lease store on $name', (target) => {
     expect(ttl!.ttl).toBeGreaterThan(590);
   });
 
-  it('update moves the key onto a fresh etcd lease (flanneld\'s renewal) and list reads it back', async () => {
+  it("update moves the key onto a fresh etcd lease (flanneld's renewal) and list reads it back", async () => {
     const prefix = uniquePrefix('store').slice(0, -1);
     const store = new EtcdLeaseStore(client, prefix);
     await store.createIfAbsent(sn('10.244.4.0/24'), value('198.18.0.1'), 600);
@@ -60,9 +60,14 @@ describe.each([embedded, etcd3423])('lease store on $name', (target) => {
     await store.createIfAbsent(sn('10.244.5.0/24'), value('198.18.0.5'), 600);
     const seen: string[] = [];
     let done!: () => void;
-    const finished = new Promise<void>((r) => { done = r; });
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
     const w = store.watch({
-      snapshot: (ls) => { seen.push(`snapshot ${ls.map((l) => formatSubnet4(l.subnet)).join(',')}`); void store.createIfAbsent(sn('10.244.6.0/24'), value('198.18.0.6'), 600).then(() => store.delete(sn('10.244.5.0/24'))); },
+      snapshot: (ls) => {
+        seen.push(`snapshot ${ls.map((l) => formatSubnet4(l.subnet)).join(',')}`);
+        void store.createIfAbsent(sn('10.244.6.0/24'), value('198.18.0.6'), 600).then(() => store.delete(sn('10.244.5.0/24')));
+      },
       changes: (cs: LeaseChange[]) => {
         for (const c of cs) seen.push(c.type === 'put' ? `put ${formatSubnet4(c.lease.subnet)}` : `delete ${formatSubnet4(c.subnet)}`);
         if (seen.length >= 3) done();
@@ -78,7 +83,15 @@ describe.each([embedded, etcd3423])('lease store on $name', (target) => {
     const prefix = uniquePrefix('store').slice(0, -1);
     const store = new EtcdLeaseStore(client, prefix);
     const config = parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
-    const host = (ip: string) => new LeaseManager({ store, config, attrs: vxlanLeaseAttrs(ip, 1, '02:00:00:00:00:01'), ttlSeconds: 600, log: silent, onLost: () => undefined });
+    const host = (ip: string) =>
+      new LeaseManager({
+        store,
+        config,
+        attrs: vxlanLeaseAttrs(ip, 1, '02:00:00:00:00:01'),
+        ttlSeconds: 600,
+        log: silent,
+        onLost: () => undefined,
+      });
     const a = await host('198.18.0.1').acquire();
     const b = await host('198.18.0.2').acquire();
     expect(formatSubnet4(a.subnet)).not.toBe(formatSubnet4(b.subnet));

@@ -17,16 +17,32 @@ async function relay(target: URL): Promise<{ url: string; silent: boolean; close
   const r = { url: '', silent: false, close: async () => {} };
   const server: Server = createServer((inbound) => {
     const outbound = connect(Number(target.port), target.hostname);
-    for (const s of [inbound, outbound]) { sockets.add(s); s.on('error', () => undefined); s.on('close', () => sockets.delete(s)); }
-    inbound.on('data', (d) => { if (!r.silent) outbound.write(d); });
-    outbound.on('data', (d) => { if (!r.silent) inbound.write(d); });
-    inbound.on('end', () => { if (!r.silent) outbound.end(); });
-    outbound.on('end', () => { if (!r.silent) inbound.end(); });
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    inbound.on('data', (d) => {
+      if (!r.silent) outbound.write(d);
+    });
+    outbound.on('data', (d) => {
+      if (!r.silent) inbound.write(d);
+    });
+    inbound.on('end', () => {
+      if (!r.silent) outbound.end();
+    });
+    outbound.on('end', () => {
+      if (!r.silent) inbound.end();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   r.url = `http://127.0.0.1:${port}`;
-  r.close = () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); });
+  r.close = () =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
   return r;
 }
 
@@ -41,8 +57,12 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<num
 
 describe('lease follower', () => {
   let server: RunningServer;
-  beforeAll(async () => { server = await embedded.start(); });
-  afterAll(async () => { await server?.stop(); });
+  beforeAll(async () => {
+    server = await embedded.start();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
 
   it('notices a silent connection within seconds and, once the path works again, lists what changed meanwhile', async () => {
     const r = await relay(new URL(server.url));

@@ -16,15 +16,26 @@ const OWN = '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","B
 
 function manager(store: MemoryLeaseStore, extra: Partial<LeaseManagerOptions> = {}) {
   const lost: VxtunError[] = [];
-  const m = new LeaseManager({ store, config, attrs: vxlanLeaseAttrs('198.18.0.1', 1, '02:00:00:00:00:01'), log: silent, onLost: (e) => lost.push(e), ...extra });
+  const m = new LeaseManager({
+    store,
+    config,
+    attrs: vxlanLeaseAttrs('198.18.0.1', 1, '02:00:00:00:00:01'),
+    log: silent,
+    onLost: (e) => lost.push(e),
+    ...extra,
+  });
   return { m, lost };
 }
 
 describe('lease manager', () => {
-  beforeEach(() => { vi.useFakeTimers(); });
-  afterEach(() => { vi.useRealTimers(); });
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
-  it('allocates a free subnet from SubnetMin up, never one another node holds, with Flannel\'s value', async () => {
+  it("allocates a free subnet from SubnetMin up, never one another node holds, with Flannel's value", async () => {
     const store = new MemoryLeaseStore();
     store.putOther(sn('10.244.1.0/24'), other('198.18.0.2'));
     const { m } = manager(store, { random: () => 0 });
@@ -89,7 +100,10 @@ describe('lease manager', () => {
     const small = parseNetworkConfig('{"Network":"10.5.0.0/28","Backend":{"Type":"vxlan"}}');
     const store = new MemoryLeaseStore();
     for (const s of ['10.5.0.4/30', '10.5.0.8/30', '10.5.0.12/30']) store.putOther(sn(s), other('198.18.0.7'));
-    await expect(manager(store, { config: small }).m.acquire()).rejects.toMatchObject({ code: 'VXTUN_ERR_CONFIG', message: expect.stringMatching(/no free \/30 subnet/) });
+    await expect(manager(store, { config: small }).m.acquire()).rejects.toMatchObject({
+      code: 'VXTUN_ERR_CONFIG',
+      message: expect.stringMatching(/no free \/30 subnet/),
+    });
   });
 
   it('keeps a 24 h lease alive for three days by renewing an hour before expiry', async () => {
@@ -146,7 +160,9 @@ describe('lease manager', () => {
     expect(lost).toEqual([]);
     store.putOther(subnet, other('198.18.0.66'));
     expect(lost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_CONFLICT']);
-    expect(lost[0].message).toMatch(/lease conflict on 10\.244\.\d+\.0\/24: host 198\.18\.0\.66 \(VTEP MAC 02:00:00:00:00:02\) wrote its lease over ours/);
+    expect(lost[0].message).toMatch(
+      /lease conflict on 10\.244\.\d+\.0\/24: host 198\.18\.0\.66 \(VTEP MAC 02:00:00:00:00:02\) wrote its lease over ours/,
+    );
     m.stop();
   });
 
@@ -176,14 +192,20 @@ describe('lease manager', () => {
     const { m: intruder, lost: intruderLost } = manager(store, { attrs: vxlanLeaseAttrs('198.18.0.1', 1, intruderMac) });
     const got = await intruder.acquire();
     expect([formatSubnet4(got.subnet), got.how]).toEqual([formatSubnet4(subnet), 'reused']);
-    store.watch({ snapshot: (ls) => intruder.observeSnapshot(ls), changes: (cs) => cs.forEach((c) => intruder.observe(c)), unreachable() {} });
+    store.watch({
+      snapshot: (ls) => intruder.observeSnapshot(ls),
+      changes: (cs) => cs.forEach((c) => intruder.observe(c)),
+      unreachable() {},
+    });
     await vi.advanceTimersByTimeAsync(10);
 
     // The registry holds the first host's VTEP MAC again, so peers keep sending to it, and the intruder gave up.
     expect(store.get(subnet)).toBe(OWN);
     expect(victimLost).toEqual([]);
     expect(intruderLost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_CONFLICT']);
-    expect(intruderLost[0].message).toMatch(/the host with VTEP MAC 02:00:00:00:00:01 that held this lease for public IP 198\.18\.0\.1 is still running/);
+    expect(intruderLost[0].message).toMatch(
+      /the host with VTEP MAC 02:00:00:00:00:01 that held this lease for public IP 198\.18\.0\.1 is still running/,
+    );
     // Nothing more is written once the intruder stopped.
     await vi.advanceTimersByTimeAsync(60_000);
     expect(store.get(subnet)).toBe(OWN);
@@ -229,9 +251,16 @@ describe('lease manager', () => {
     // The newer host listed before the older one's lease was written (the race), so it did not reuse it.
     const stale = {
       list: async () => ({ leases: [], revision: 0n }),
-      createIfAbsent: store.createIfAbsent.bind(store), update: store.update.bind(store), delete: store.delete.bind(store), watch: store.watch.bind(store),
+      createIfAbsent: store.createIfAbsent.bind(store),
+      update: store.update.bind(store),
+      delete: store.delete.bind(store),
+      watch: store.watch.bind(store),
     };
-    const { m: newer, lost: newerLost } = manager(store, { store: stale, attrs: vxlanLeaseAttrs('198.18.0.1', 1, '02:00:00:00:00:99'), random: () => 0.5 });
+    const { m: newer, lost: newerLost } = manager(store, {
+      store: stale,
+      attrs: vxlanLeaseAttrs('198.18.0.1', 1, '02:00:00:00:00:99'),
+      random: () => 0.5,
+    });
     const second = await newer.acquire();
     expect(formatSubnet4(second.subnet)).not.toBe(formatSubnet4(first.subnet));
     store.watch({ snapshot: (ls) => older.observeSnapshot(ls), changes: (cs) => cs.forEach((c) => older.observe(c)), unreachable() {} });
@@ -239,7 +268,9 @@ describe('lease manager', () => {
     await vi.advanceTimersByTimeAsync(10);
 
     expect(newerLost.map((e) => e.code)).toEqual(['VXTUN_ERR_LEASE_CONFLICT']);
-    expect(newerLost[0].message).toMatch(/host with VTEP MAC 02:00:00:00:00:01 has held a lease for our public IP 198\.18\.0\.1 \(10\.244\.1\.0\/24\) since before ours/);
+    expect(newerLost[0].message).toMatch(
+      /host with VTEP MAC 02:00:00:00:00:01 has held a lease for our public IP 198\.18\.0\.1 \(10\.244\.1\.0\/24\) since before ours/,
+    );
     expect(olderLost).toEqual([]);
     expect(store.keys()).toEqual(['10.244.1.0-24']);
     expect([newer.released, older.released]).toEqual([true, false]);

@@ -7,7 +7,10 @@ import type { Peer } from '../../../dataplane/dataplane.js';
 import { VxtunError } from '../../../dataplane/errors.js';
 
 const sn = (s: string) => parseSubnet4(s)!;
-const lease = (subnet: string, ip: string, mac: string, vni = 1) => ({ subnet: sn(subnet), value: encodeLeaseAttrs(vxlanLeaseAttrs(ip, vni, mac)) });
+const lease = (subnet: string, ip: string, mac: string, vni = 1) => ({
+  subnet: sn(subnet),
+  value: encodeLeaseAttrs(vxlanLeaseAttrs(ip, vni, mac)),
+});
 
 function setup() {
   const published: Peer[][] = [];
@@ -36,7 +39,10 @@ describe('lease peers', () => {
     peers.snapshot([lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02')]);
     peers.apply([{ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02') }]);
     expect(published.length).toBe(1);
-    peers.apply([{ type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:22') }, { type: 'put', lease: lease('10.244.3.0/24', '198.18.0.3', '02:00:00:00:00:03') }]);
+    peers.apply([
+      { type: 'put', lease: lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:22') },
+      { type: 'put', lease: lease('10.244.3.0/24', '198.18.0.3', '02:00:00:00:00:03') },
+    ]);
     expect(published.at(-1)!.map((p) => p.vtepMac)).toEqual(['02:00:00:00:00:22', '02:00:00:00:00:03']);
     peers.apply([{ type: 'delete', subnet: sn('10.244.2.0/24') }]);
     expect(published.at(-1)!.map((p) => p.subnet)).toEqual(['10.244.3.0/24']);
@@ -45,14 +51,27 @@ describe('lease peers', () => {
 
   it('a lease covering or inside our subnet is ignored, and a peer list the dataplane refuses keeps the old one', () => {
     const { peers, published, lines } = setup();
-    peers.snapshot([lease('10.244.0.0/20', '198.18.0.9', '02:00:00:00:00:09'), lease('10.244.1.128/25', '198.18.0.8', '02:00:00:00:00:08'),
-      lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02')]);
+    peers.snapshot([
+      lease('10.244.0.0/20', '198.18.0.9', '02:00:00:00:00:09'),
+      lease('10.244.1.128/25', '198.18.0.8', '02:00:00:00:00:08'),
+      lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02'),
+    ]);
     expect(published).toEqual([[{ publicIp: '198.18.0.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:00:02' }]]);
     expect(lines.filter((l) => l.startsWith('ignoring lease') && l.includes('overlaps our subnet 10.244.1.0/24')).length).toBe(2);
 
     const errors: string[] = [];
     const log = { info() {}, warn() {}, error: (o: object, m: string) => errors.push(`${m} ${JSON.stringify(o)}`) };
-    const refusing = new LeasePeers(sn('10.244.1.0/24'), 1, { setPeers: () => { throw new VxtunError('VXTUN_ERR_CONFIG', 'peers[1].subnet: overlaps'); } }, log as never, '198.18.0.1');
+    const refusing = new LeasePeers(
+      sn('10.244.1.0/24'),
+      1,
+      {
+        setPeers: () => {
+          throw new VxtunError('VXTUN_ERR_CONFIG', 'peers[1].subnet: overlaps');
+        },
+      },
+      log as never,
+      '198.18.0.1',
+    );
     expect(() => refusing.snapshot([lease('10.244.2.0/24', '198.18.0.2', '02:00:00:00:00:02')])).not.toThrow();
     expect(errors).toEqual([expect.stringContaining('peer list refused; the dataplane keeps the previous one {"code":"VXTUN_ERR_CONFIG"')]);
   });
@@ -74,8 +93,16 @@ describe('lease peers', () => {
     ]);
     expect(diff).toEqual({ added: 2, removed: 1, changed: 1 });
     expect(peers.size).toBe(3);
-    expect(published.at(-1)!.map((p) => `${p.subnet}@${p.publicIp}`)).toEqual(['10.244.3.0/24@198.18.0.33', '10.244.4.0/24@198.18.0.4', '10.244.5.0/24@198.18.0.5']);
-    expect(peers.snapshot([...[3, 4, 5].map((n) => lease(`10.244.${n}.0/24`, n === 3 ? '198.18.0.33' : `198.18.0.${n}`, `02:00:00:00:00:0${n}`))])).toEqual({ added: 0, removed: 0, changed: 0 });
+    expect(published.at(-1)!.map((p) => `${p.subnet}@${p.publicIp}`)).toEqual([
+      '10.244.3.0/24@198.18.0.33',
+      '10.244.4.0/24@198.18.0.4',
+      '10.244.5.0/24@198.18.0.5',
+    ]);
+    expect(
+      peers.snapshot([
+        ...[3, 4, 5].map((n) => lease(`10.244.${n}.0/24`, n === 3 ? '198.18.0.33' : `198.18.0.${n}`, `02:00:00:00:00:0${n}`)),
+      ]),
+    ).toEqual({ added: 0, removed: 0, changed: 0 });
   });
 
   it('never routes to a lease that carries our own public IP (a second host with the same --public-ip)', () => {

@@ -45,7 +45,11 @@ function drain(rx: NativeUdpBind, want: number): { bytes: Buffer; seg: number; p
     if (!(poller.wait(10) & READY_UDP)) continue;
     const n = rx.recv(batch, 32);
     for (let i = 0; i < n; i++) {
-      got.push({ bytes: Buffer.from(batch.buf.subarray(batch.offsets[i], batch.offsets[i] + batch.lengths[i])), seg: batch.segSizes[i], port: batch.ports[i] });
+      got.push({
+        bytes: Buffer.from(batch.buf.subarray(batch.offsets[i], batch.offsets[i] + batch.lengths[i])),
+        seg: batch.segSizes[i],
+        port: batch.ports[i],
+      });
     }
   }
   closeFd(wake);
@@ -111,8 +115,9 @@ describe('batch bounds', () => {
   });
 
   it('reports a bind to an address this host lacks as VXTUN_ERR_UDP_SOCKET with the errno', () => {
-    expect(() => openUdp({ family: 4, address: '198.51.100.7', port: 0, reusePort: false, bufferBytes: 0, gro: false }))
-      .toThrow(expect.objectContaining({ code: 'VXTUN_ERR_UDP_SOCKET', message: expect.stringContaining('EADDRNOTAVAIL') }));
+    expect(() => openUdp({ family: 4, address: '198.51.100.7', port: 0, reusePort: false, bufferBytes: 0, gro: false })).toThrow(
+      expect.objectContaining({ code: 'VXTUN_ERR_UDP_SOCKET', message: expect.stringContaining('EADDRNOTAVAIL') }),
+    );
   });
 
   it('refuses a message that points outside the batch buffer instead of reading past it', () => {

@@ -46,7 +46,16 @@ describe('sys argument validation', () => {
   it.each([
     ['MTU 67', { ...link, mtu: 67 }],
     ['MTU 65536', { ...link, mtu: 65536 }],
-    ['two IPv4 addresses', { ...link, addresses: [{ family: 4, addr: '10.0.0.0', prefixLen: 32 }, { family: 4, addr: '10.0.1.0', prefixLen: 32 }] }],
+    [
+      'two IPv4 addresses',
+      {
+        ...link,
+        addresses: [
+          { family: 4, addr: '10.0.0.0', prefixLen: 32 },
+          { family: 4, addr: '10.0.1.0', prefixLen: 32 },
+        ],
+      },
+    ],
     ['an IPv4 prefix of 33', { ...link, routes: [{ family: 4, dst: '10.0.0.0', prefixLen: 33 }] }],
     ['an IPv6 route given an IPv4 address', { ...link, routes: [{ family: 6, dst: '10.0.0.0', prefixLen: 64 }] }],
     ['a 5-byte address', { ...link, addresses: [{ family: 4, addr: new Uint8Array(5), prefixLen: 32 }] }],
