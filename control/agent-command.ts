@@ -92,7 +92,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--kube-subnet-mgr', 'not supported: vxtun takes its leases from etcd only')
     .option(
       '--public-ipv6 <ip>',
-      'IPv6 address advertised as PublicIPv6 in a dual-stack lease (vxtun carries both families over --public-ip)',
+      'IPv6 address advertised as PublicIPv6: in a dual-stack lease (vxtun carries both families over --public-ip), and in an IPv6-only network the underlay address (default: the global IPv6 address of the tunnel interface)',
     )
     .option('--etcd-endpoints <urls>', 'comma-separated registry URLs', 'http://127.0.0.1:2379')
     .option('--etcd-prefix <prefix>', 'registry prefix holding config and subnets/', '/coreos.com/network')

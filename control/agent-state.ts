@@ -19,7 +19,8 @@ export interface AgentStatus {
   readonly phase: AgentPhase;
   /** What the agent is waiting for while phase is `waiting`. */
   readonly waitingFor: string | null;
-  readonly lease: { readonly subnet: string; readonly ipv6Subnet: string | null; readonly expiresAt: string } | null;
+  /** subnet is null in an IPv6-only network. */
+  readonly lease: { readonly subnet: string | null; readonly ipv6Subnet: string | null; readonly expiresAt: string } | null;
   readonly registry: {
     readonly connected: boolean;
     /** ISO time the current outage began; null while connected. */

@@ -16,15 +16,15 @@ import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { serveMetrics, serveStatus, startMetricsEndpoint, type StatusSource } from './status.js';
 import { DirectRoutes } from './direct-routes.js';
-import { findExtInterface, type IfaceChoice } from './iface.js';
+import { findExtInterface, ipv6AddressOf, type IfaceChoice } from './iface.js';
 import { IpMasq } from './ip-masq.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
 import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
-import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanPeerOf } from './subnet/lease.js';
+import { decodeLeaseAttrs, vxlanLeaseAttrs, vxlanLeaseAttrsV6Only, vxlanPeerOf, vxlanV6PeerOf } from './subnet/lease.js';
 import { LeaseManager } from './subnet/manager.js';
 import { EtcdLeaseStore, type LeaseChange, type StoredLease } from './subnet/store.js';
 import { readPreviousIpv6Subnet, readPreviousSubnet, writeSubnetEnv } from './subnet/subnet-env.js';
-import { formatSubnet6 } from './subnet/ip6.js';
+import { formatSubnet6, overlaps6, sameSubnet6, type Subnet6 } from './subnet/ip6.js';
 import { persistentVtepMac } from './state.js';
 import { runUntilStopped, startHostDataplane } from './host-dataplane.js';
 import type { Logger } from './log.js';
@@ -38,7 +38,10 @@ export interface AgentOptions {
   iface?: Omit<IfaceChoice, 'publicIp'>;
   /** flanneld's --ip-masq. */
   ipMasq?: boolean;
-  /** Advertised as PublicIPv6 in a dual-stack lease (flanneld's --public-ipv6); vxtun itself carries both families over PublicIP. */
+  /**
+   * Advertised as PublicIPv6 (flanneld's --public-ipv6). In a dual-stack lease vxtun carries both families over
+   * PublicIP; in an IPv6-only network it is the underlay (default: the interface's global IPv6 address).
+   */
   publicIpv6?: string;
   subnetFile: string;
   stateDir: string;
@@ -132,7 +135,9 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
             cause: err,
           });
     });
-    const publicIp = o.publicIp ?? ext.address;
+    const v6Only = !config.enableIPv4;
+    // An IPv6-only network runs over IPv6 as flanneld's flannel-v6 device does: PublicIPv6 is the underlay.
+    const publicIp = v6Only ? (o.publicIpv6 ?? (await ipv6AddressOf(ext))) : (o.publicIp ?? ext.address);
     log.info({ iface: ext.name, address: ext.address, mtu: ext.mtu, how: ext.how, publicIp }, 'tunnel interface');
     const vtep = persistentVtepMac(o.stateDir, o.tunName);
     if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir: o.stateDir }, 'created a new VTEP MAC');
@@ -145,7 +150,9 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     const leases = new LeaseManager({
       store,
       config,
-      attrs: vxlanLeaseAttrs(publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null),
+      attrs: v6Only
+        ? vxlanLeaseAttrsV6Only(publicIp, backend.vni, vtep.mac)
+        : vxlanLeaseAttrs(publicIp, backend.vni, vtep.mac, config.ipv6 !== null, o.publicIpv6 ?? null),
       ttlSeconds: o.leaseTtlSeconds,
       renewMarginSeconds: o.renewMarginSeconds,
       log,
@@ -156,6 +163,8 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     if (!acquired) return;
     const { subnet, ipv6Subnet } = acquired;
     const v6 = config.ipv6 && ipv6Subnet ? { network: config.ipv6.network, subnet: ipv6Subnet } : undefined;
+    const v4 = v6Only ? undefined : { network: config.network, subnet };
+    const ownLabel = v4 ? formatSubnet4(subnet) : formatSubnet6(v6!.subnet);
     process.off('SIGTERM', onEarlyStop).off('SIGINT', onEarlyStop);
 
     const dp = await startHostDataplane(
@@ -163,8 +172,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         vni: backend.vni,
         port: backend.port,
         publicIp,
-        subnet: formatSubnet4(subnet),
-        network: formatSubnet4(config.network),
+        ...(v4 ? { subnet: formatSubnet4(v4.subnet), network: formatSubnet4(v4.network) } : {}),
         ...(v6 ? { ipv6Subnet: formatSubnet6(v6.subnet), ipv6Network: formatSubnet6(v6.network) } : {}),
         vtepMac: vtep.mac,
         tunName: o.tunName,
@@ -181,15 +189,14 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         masq = await IpMasq.start(
           o.tunName,
           {
-            v4: { network: formatSubnet4(config.network), subnet: formatSubnet4(subnet) },
+            ...(v4 ? { v4: { network: formatSubnet4(v4.network), subnet: formatSubnet4(v4.subnet) } } : {}),
             ...(v6 ? { v6: { network: formatSubnet6(v6.network), subnet: formatSubnet6(v6.subnet) } } : {}),
           },
           log,
         );
       }
       writeSubnetEnv(o.subnetFile, {
-        network: config.network,
-        subnet,
+        ...v4,
         mtu: dp.overlayMtu,
         ipMasq: o.ipMasq === true,
         ...(v6 ? { ipv6: v6 } : {}),
@@ -203,7 +210,13 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
             },
           }
         : dp;
-      follow = followRegistry(store, leases, new LeasePeers(subnet, backend.vni, target, log, publicIp, v6 !== undefined), state, log);
+      follow = followRegistry(
+        store,
+        leases,
+        new LeasePeers(subnet, backend.vni, target, log, publicIp, v6 !== undefined, v6Only ? v6!.subnet : undefined),
+        state,
+        log,
+      );
       leases.startRenewal();
     } catch (err) {
       follow?.close();
@@ -215,7 +228,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     state.followLease(
       () =>
         leases.lease && {
-          subnet: formatSubnet4(leases.lease.subnet),
+          subnet: v4 ? formatSubnet4(leases.lease.subnet) : null,
           ipv6Subnet: leases.lease.ipv6Subnet ? formatSubnet6(leases.lease.ipv6Subnet) : null,
           expiresAt: new Date(leases.lease.expiresAt).toISOString(),
         },
@@ -225,13 +238,13 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
       dp,
       publicIp,
       vtepMac: vtep.mac,
-      subnet: formatSubnet4(subnet),
+      subnet: v4 ? formatSubnet4(subnet) : undefined,
       ipv6Subnet: ipv6Subnet ? formatSubnet6(ipv6Subnet) : undefined,
     });
     serveMetrics(statusSrc, metrics);
     log.info(
       {
-        subnet: formatSubnet4(subnet),
+        ...(v4 ? { subnet: formatSubnet4(subnet) } : {}),
         ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}),
         publicIp,
         vtepMac: vtep.mac,
@@ -248,7 +261,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
           state.update({ phase: 'stopping', ready: false });
           follow?.close();
           leases.stop();
-          if (!leases.released) log.info({ subnet: formatSubnet4(subnet) }, 'lease kept in the registry for the next start');
+          if (!leases.released) log.info({ subnet: ownLabel }, 'lease kept in the registry for the next start');
         },
       },
       log,
@@ -355,7 +368,13 @@ export class LeasePeers {
     private readonly log: Logger,
     private readonly ownPublicIp?: string,
     private readonly dualStack = false,
+    /** Our IPv6 subnet in an IPv6-only network: leases are told apart, and routed, by their IPv6 subnet alone. */
+    private readonly ownV6Only?: Subnet6,
   ) {}
+
+  private keyOf(s: Subnet4, s6: Subnet6 | undefined): string {
+    return this.ownV6Only ? (s6 ? formatSubnet6(s6) : `${formatSubnet4(s)} (no IPv6 subnet)`) : formatSubnet4(s);
+  }
 
   get size(): number {
     return this.peers.size;
@@ -363,7 +382,7 @@ export class LeasePeers {
 
   /** Replaces the table with a full listing; returns what that changed. */
   snapshot(leases: StoredLease[]): { added: number; removed: number; changed: number } {
-    const seen = new Set(leases.map((l) => formatSubnet4(l.subnet)));
+    const seen = new Set(leases.map((l) => this.keyOf(l.subnet, l.ipv6Subnet)));
     const before = new Map(this.peers);
     let changed = false;
     for (const key of [...this.peers.keys()]) if (!seen.has(key)) changed = this.remove(key) || changed;
@@ -381,11 +400,12 @@ export class LeasePeers {
 
   apply(changes: LeaseChange[]): void {
     let changed = false;
-    for (const c of changes) changed = (c.type === 'put' ? this.put(c.lease) : this.remove(formatSubnet4(c.subnet))) || changed;
+    for (const c of changes) changed = (c.type === 'put' ? this.put(c.lease) : this.remove(this.keyOf(c.subnet, c.ipv6Subnet))) || changed;
     if (changed) this.publish();
   }
 
   private put(l: StoredLease): boolean {
+    if (this.ownV6Only) return this.putV6Only(l, this.ownV6Only);
     if (sameSubnet(l.subnet, this.own)) return false;
     const key = formatSubnet4(l.subnet);
     const attrs = decodeLeaseAttrs(l.value);
@@ -396,19 +416,43 @@ export class LeasePeers {
         : attrs.publicIp === this.ownPublicIp
           ? { skip: 'it carries our own public IP (a host with the same --public-ip)' }
           : vxlanPeerOf(attrs, this.vni);
-    if ('skip' in found) {
-      if (this.skipped.get(key) !== found.skip)
-        this.log.info({ subnet: key, publicIp: attrs?.publicIp, why: found.skip }, 'ignoring lease');
-      const removed = this.remove(key);
-      this.skipped.set(key, found.skip);
-      return removed;
-    }
+    if ('skip' in found) return this.skip(key, attrs?.publicIp, found.skip);
     this.skipped.delete(key);
     const peer: Peer = { publicIp: attrs!.publicIp, subnet: key, vtepMac: found.vtepMac };
     if (this.dualStack && l.ipv6Subnet) {
       peer.ipv6Subnet = formatSubnet6(l.ipv6Subnet);
       if (found.ipv6VtepMac && found.ipv6VtepMac !== found.vtepMac) peer.ipv6VtepMac = found.ipv6VtepMac;
     }
+    return this.set(key, peer);
+  }
+
+  /** An IPv6-only network: the peer is the lease's PublicIPv6 and BackendV6Data, routed for its IPv6 subnet. */
+  private putV6Only(l: StoredLease, own: Subnet6): boolean {
+    if (sameSubnet6(l.ipv6Subnet, own)) return false;
+    const key = this.keyOf(l.subnet, l.ipv6Subnet);
+    const attrs = decodeLeaseAttrs(l.value);
+    const found = !attrs
+      ? { skip: 'the value is not a lease' }
+      : !l.ipv6Subnet
+        ? { skip: 'it has no IPv6 subnet' }
+        : overlaps6(l.ipv6Subnet, own)
+          ? { skip: `it overlaps our subnet ${formatSubnet6(own)}` }
+          : attrs.publicIpv6 === this.ownPublicIp
+            ? { skip: 'it carries our own public IPv6 address (a host with the same --public-ipv6)' }
+            : vxlanV6PeerOf(attrs, this.vni);
+    if ('skip' in found) return this.skip(key, attrs?.publicIpv6 ?? undefined, found.skip);
+    this.skipped.delete(key);
+    return this.set(key, { publicIp: found.publicIpv6, ipv6Subnet: key, vtepMac: found.vtepMac });
+  }
+
+  private skip(key: string, publicIp: string | undefined, why: string): boolean {
+    if (this.skipped.get(key) !== why) this.log.info({ subnet: key, publicIp, why }, 'ignoring lease');
+    const removed = this.remove(key);
+    this.skipped.set(key, why);
+    return removed;
+  }
+
+  private set(key: string, peer: Peer): boolean {
     const old = this.peers.get(key);
     if (old && samePeer(old, peer)) return false;
     this.peers.set(key, peer);

@@ -93,3 +93,18 @@ async function routeTo(run: RunCommand, args: string[]): Promise<{ dev: string; 
     return undefined;
   }
 }
+
+/**
+ * The global IPv6 address of the tunnel's interface, the underlay of an IPv6-only network when --public-ipv6 is not
+ * given (flanneld's vxlan backend binds its flannel-v6 device to that address too).
+ */
+export async function ipv6AddressOf(ext: ExtInterface, run: RunCommand = runCommand): Promise<string> {
+  const links = JSON.parse(await run('ip', ['-j', '-6', 'addr', 'show', 'dev', ext.name, 'scope', 'global'])) as Link[];
+  const address = (links[0]?.addr_info ?? []).find((a) => a.family === 'inet6')?.local;
+  if (address === undefined)
+    throw new VxtunError(
+      'VXTUN_ERR_CONFIG',
+      `interface ${ext.name} (${ext.how}) has no global IPv6 address, which an IPv6-only network carries its tunnel on; give it one, or pass --public-ipv6`,
+    );
+  return address;
+}

@@ -11,7 +11,8 @@ import type { Logger } from './log.js';
 
 export interface MasqNetworks {
   /** The whole overlay and our lease in it, per family (`10.244.0.0/16`, `10.244.7.0/24`). */
-  v4: { network: string; subnet: string };
+  /** Absent in an IPv6-only network. */
+  v4?: { network: string; subnet: string };
   v6?: { network: string; subnet: string };
 }
 
@@ -32,7 +33,7 @@ export class IpMasq {
     private readonly log: Logger,
     private readonly run: RunCommand,
   ) {
-    this.families = [{ nft: 'ip', iptables: 'iptables', multicast: '224.0.0.0/4', net: nets.v4 }];
+    this.families = nets.v4 ? [{ nft: 'ip', iptables: 'iptables', multicast: '224.0.0.0/4', net: nets.v4 }] : [];
     if (nets.v6) this.families.push({ nft: 'ip6', iptables: 'ip6tables', multicast: 'ff00::/8', net: nets.v6 });
   }
 

@@ -66,7 +66,7 @@ function formatStatus(s: HostStatus, now: number): string {
   if (s.agent) {
     const lease = s.agent.lease;
     lines.push(
-      `  lease: ${lease ? `${lease.subnet}, expires ${lease.expiresAt} (in ${duration(Date.parse(lease.expiresAt) - now)})` : `none yet (${s.agent.waitingFor ? `waiting for ${s.agent.waitingFor}` : s.agent.phase})`}`,
+      `  lease: ${lease ? `${lease.subnet ?? lease.ipv6Subnet}, expires ${lease.expiresAt} (in ${duration(Date.parse(lease.expiresAt) - now)})` : `none yet (${s.agent.waitingFor ? `waiting for ${s.agent.waitingFor}` : s.agent.phase})`}`,
     );
     const r = s.agent.registry;
     lines.push(

@@ -26,6 +26,11 @@ export interface VxlanBackend {
 const VXLAN_FIELDS = ['Type', 'VNI', 'Port', 'MTU', 'GBP', 'Learning', 'DirectRouting', 'MacPrefix'];
 
 export interface NetworkConfig {
+  /**
+   * False for an IPv6-only network (`"EnableIPv4": false`): then, as in Flannel's Config, the IPv4 fields are
+   * zero (network 0.0.0.0/0, subnetLen/Min/Max 0) and every lease's IPv4 part is 0.0.0.0/0.
+   */
+  readonly enableIPv4: boolean;
   readonly network: Subnet4;
   readonly subnetLen: number;
   readonly subnetMin: number;
@@ -97,18 +102,28 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
     throw bad(source, `EnableIPv4 must be true or false, got ${JSON.stringify(enable4)}`);
   if (enable6 !== undefined && enable6 !== null && typeof enable6 !== 'boolean')
     throw bad(source, `EnableIPv6 must be true or false, got ${JSON.stringify(enable6)}`);
-  if (enable4 === false) {
-    throw bad(
-      source,
-      enable6 === true
-        ? "IPv6-only networks (EnableIPv4 false) are not supported by vxtun's agent; use a dual-stack config (EnableIPv4 true with EnableIPv6 and IPv6Network)"
-        : 'EnableIPv4 and EnableIPv6 are both off; enable at least IPv4',
-    );
-  }
+  if (enable4 === false && enable6 !== true)
+    throw bad(source, 'EnableIPv4 and EnableIPv6 are both off; enable at least one (IPv6 needs IPv6Network too)');
   const ipv6 = enable6 === true ? parseIpv6Config(json, source) : null;
   for (const multi of ['Networks', 'IPv6Networks']) {
     if (field(json, multi) !== undefined)
       throw bad(source, `${multi} (several networks) is not supported by vxtun; give one network in ${multi.slice(0, -1)}`);
+  }
+  const { type, backend } = backendOf(json, source);
+  if (enable4 === false) {
+    // Flannel's CheckNetworkConfig skips every IPv4 check then, and leaves the IPv4 fields at their zero values.
+    const zero = { ip: 0, len: 0 };
+    return {
+      enableIPv4: false,
+      network: zero,
+      subnetLen: 0,
+      subnetMin: 0,
+      subnetMax: 0,
+      ipv6,
+      backendType: type || 'udp',
+      backend,
+      raw: json,
+    };
   }
 
   const netText = field(json, 'Network');
@@ -132,13 +147,17 @@ export function parseNetworkConfig(text: string, source = '<config>'): NetworkCo
   }
   if (subnetMin > subnetMax) throw bad(source, `SubnetMin ${formatIp4(subnetMin)} is above SubnetMax ${formatIp4(subnetMax)}`);
 
+  return { enableIPv4: true, network, subnetLen, subnetMin, subnetMax, ipv6, backendType: type || 'udp', backend, raw: json };
+}
+
+function backendOf(json: Record<string, unknown>, source: string): { type: string | undefined; backend: Record<string, unknown> } {
   const backendRaw = field(json, 'Backend');
   const backend = isObject(backendRaw) ? backendRaw : {};
   if (backendRaw !== undefined && backendRaw !== null && !isObject(backendRaw))
     throw bad(source, 'Backend must be an object such as {"Type":"vxlan"}');
   const type = field(backend, 'Type');
   if (type !== undefined && typeof type !== 'string') throw bad(source, 'Backend.Type must be a string such as "vxlan"');
-  return { network, subnetLen, subnetMin, subnetMax, ipv6, backendType: type || 'udp', backend, raw: json };
+  return { type, backend };
 }
 
 /**
@@ -239,6 +258,7 @@ export function vxlanBackend(cfg: NetworkConfig, source = '<config>'): VxlanBack
 
 /** Whether a lease's subnet is one this config could have handed out (Flannel's isSubnetConfigCompat). */
 export function inRange(cfg: NetworkConfig, s: Subnet4): boolean {
+  if (!cfg.enableIPv4) return s.ip === 0 && s.len === 0;
   return s.len === cfg.subnetLen && s.ip >= cfg.subnetMin && s.ip <= cfg.subnetMax;
 }
 
@@ -250,10 +270,14 @@ export function inRange6(cfg: NetworkConfig, s: Subnet6 | undefined): boolean {
 
 export function describeConfig(cfg: NetworkConfig): Record<string, string | number> {
   return {
-    network: formatSubnet4(cfg.network),
-    subnetLen: cfg.subnetLen,
-    subnetMin: formatIp4(cfg.subnetMin),
-    subnetMax: formatIp4(cfg.subnetMax),
+    ...(cfg.enableIPv4
+      ? {
+          network: formatSubnet4(cfg.network),
+          subnetLen: cfg.subnetLen,
+          subnetMin: formatIp4(cfg.subnetMin),
+          subnetMax: formatIp4(cfg.subnetMax),
+        }
+      : { ipv4: 'off (IPv6-only)' }),
     backend: cfg.backendType,
     ...(cfg.ipv6 ? { ipv6Network: formatSubnet6(cfg.ipv6.network), ipv6SubnetLen: cfg.ipv6.subnetLen } : {}),
   };

@@ -2,6 +2,7 @@
  * A subnet lease as Flannel stores it: key `<prefix>/subnets/10.244.1.0-24`, value the JSON of Go's LeaseAttrs
  * in field order, `{"PublicIP":"…","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"…"}}`.
  */
+import { isIPv6 } from 'node:net';
 import { formatSubnet4, parseSubnet4, type Subnet4 } from './ip4.js';
 import { formatSubnet6, parseSubnet6, type Subnet6 } from './ip6.js';
 
@@ -38,6 +39,17 @@ export function subnetsFromKey(key: string): { subnet: Subnet4; ipv6Subnet?: Sub
 /** The IPv4 subnet a registry key names, or null for a key Flannel would not parse either. */
 export function subnetFromKey(key: string): Subnet4 | null {
   return subnetsFromKey(key)?.subnet ?? null;
+}
+
+/** The IPv4 part of an IPv6-only lease: Go's zero IP4Net, so the key is `0.0.0.0-0&fc00:0:0:1::-64`. */
+export const NO_IPV4_SUBNET: Subnet4 = { ip: 0, len: 0 };
+
+/**
+ * An IPv6-only vxlan lease as flanneld's vxlan backend writes it: no IPv4 device, so PublicIP stays Go's zero
+ * address ("0.0.0.0") and BackendData is omitted; PublicIPv6 and BackendV6Data carry the host.
+ */
+export function vxlanLeaseAttrsV6Only(publicIpv6: string, vni: number, vtepMac: string): LeaseAttrs {
+  return { publicIp: '0.0.0.0', publicIpv6, backendType: 'vxlan', backendData: undefined, backendV6Data: { VNI: vni, VtepMAC: vtepMac } };
 }
 
 /** Our vxlan lease; with `dualStack` it also carries BackendV6Data (one VTEP MAC serves both families). */
@@ -93,4 +105,14 @@ export function vxlanPeerOf(a: LeaseAttrs, vni: number): { vtepMac: string; ipv6
   const d6 = (a.backendV6Data ?? {}) as Record<string, unknown>;
   const v6 = typeof d6.VtepMAC === 'string' && MAC_RE.test(d6.VtepMAC) ? d6.VtepMAC.toLowerCase() : undefined;
   return v6 ? { vtepMac: d.VtepMAC.toLowerCase(), ipv6VtepMac: v6 } : { vtepMac: d.VtepMAC.toLowerCase() };
+}
+
+/** The peer an IPv6-only vxlan lease describes: its PublicIPv6 and the VTEP MAC of BackendV6Data. */
+export function vxlanV6PeerOf(a: LeaseAttrs, vni: number): { publicIpv6: string; vtepMac: string } | { skip: string } {
+  if (a.backendType !== 'vxlan') return { skip: `backend "${a.backendType || 'udp'}" is not vxlan` };
+  if (!a.publicIpv6 || !isIPv6(a.publicIpv6)) return { skip: 'PublicIPv6 is missing or not an IPv6 address' };
+  const d = (a.backendV6Data ?? {}) as Record<string, unknown>;
+  if (typeof d.VtepMAC !== 'string' || !MAC_RE.test(d.VtepMAC)) return { skip: 'BackendV6Data.VtepMAC is missing or not a MAC' };
+  if (d.VNI !== undefined && d.VNI !== vni) return { skip: `VNI ${String(d.VNI)} differs from ours (${vni})` };
+  return { publicIpv6: a.publicIpv6, vtepMac: d.VtepMAC.toLowerCase() };
 }

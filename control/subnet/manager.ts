@@ -10,9 +10,9 @@
 import { VxtunError } from '../../dataplane/errors.js';
 import type { Logger } from '../../dataplane/dataplane.js';
 import { inRange, inRange6, type NetworkConfig } from './config.js';
-import { blockSize6, formatSubnet6, overlaps6, type Subnet6 } from './ip6.js';
+import { blockSize6, formatSubnet6, overlaps6, sameSubnet6, type Subnet6 } from './ip6.js';
 import { blockSize, formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './ip4.js';
-import { decodeLeaseAttrs, encodeLeaseAttrs, type LeaseAttrs } from './lease.js';
+import { decodeLeaseAttrs, encodeLeaseAttrs, NO_IPV4_SUBNET, type LeaseAttrs } from './lease.js';
 import type { LeaseChange, LeaseStore, StoredLease } from './store.js';
 
 export const DEFAULT_LEASE_TTL_SECONDS = 24 * 3600;
@@ -54,8 +54,12 @@ export class LeaseManager {
   /** Set when a conflict made us delete our own lease (it was the newer of two for one public IP). */
   released = false;
 
+  /** Our identity in the registry: PublicIP, or PublicIPv6 in an IPv6-only network (where every PublicIP is 0.0.0.0). */
+  private readonly id: string | null;
+
   constructor(private readonly o: LeaseManagerOptions) {
     this.value = encodeLeaseAttrs(o.attrs);
+    this.id = this.idOf(o.attrs);
     this.ttl = o.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
     this.vtepMac = vtepMacOf(o.attrs);
   }
@@ -66,24 +70,40 @@ export class LeaseManager {
 
   /** `previous`/`previous6`: the subnets of our last subnet.env (FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET). */
   async acquire(previous?: Subnet4, previous6?: Subnet6): Promise<{ subnet: Subnet4; ipv6Subnet?: Subnet6; how: AcquiredHow }> {
-    const { store, config, attrs, log } = this.o;
+    const { store, config, log } = this.o;
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
       const { leases } = await store.list();
-      const mine = leases.find((l) => decodeLeaseAttrs(l.value)?.publicIp === attrs.publicIp);
+      const mine = leases.find((l) => this.idOf(decodeLeaseAttrs(l.value)) === this.id);
       if (mine && inRange(config, mine.subnet) && inRange6(config, mine.ipv6Subnet)) {
         const theirs = vtepMacOf(decodeLeaseAttrs(mine.value));
         if (theirs !== this.vtepMac) {
           this.tookOverFrom = theirs;
           log.warn(
-            { subnet: formatSubnet4(mine.subnet), vtepMac: theirs },
+            { subnet: label(mine.subnet, mine.ipv6Subnet), vtepMac: theirs },
             'the lease holding our PublicIP carries another VTEP MAC (our state dir was lost, or another host uses the same --public-ip); taking it over',
           );
         }
         return this.took(mine.subnet, mine.ipv6Subnet, await store.update(mine.subnet, this.value, this.ttl, mine.ipv6Subnet), 'reused');
       }
       if (mine) {
-        log.warn({ subnet: formatSubnet4(mine.subnet) }, 'the lease holding our PublicIP does not fit the network config; deleting it');
+        log.warn(
+          { subnet: label(mine.subnet, mine.ipv6Subnet) },
+          'the lease holding our PublicIP does not fit the network config; deleting it',
+        );
         await store.delete(mine.subnet, mine.ipv6Subnet);
+        continue;
+      }
+      if (!config.enableIPv4) {
+        // IPv6-only: every lease's IPv4 part is 0.0.0.0/0, so only the IPv6 subnets tell them apart.
+        const fromPrevious = previous6 !== undefined && inRange6(config, previous6) && isFree6(leases, previous6);
+        const candidate6 = fromPrevious ? previous6! : this.pickFree6(leases);
+        previous6 = undefined;
+        const ttl = await store.createIfAbsent(NO_IPV4_SUBNET, this.value, this.ttl, candidate6);
+        if (ttl !== null) return this.took(NO_IPV4_SUBNET, candidate6, ttl, fromPrevious ? 'previous' : 'allocated');
+        log.info(
+          { ipv6Subnet: formatSubnet6(candidate6), attempt: attempt + 1 },
+          'another node claimed the same subnet first; trying again',
+        );
         continue;
       }
       const v6 = config.ipv6
@@ -117,9 +137,9 @@ export class LeaseManager {
   /** Feed every change under `<prefix>/subnets/` here: it notices when our own key is deleted or taken. */
   observe(c: LeaseChange): void {
     if (!this.subnet || this.stopped) return;
-    const subnet = formatSubnet4(this.subnet);
+    const subnet = label(this.subnet, this.ipv6Subnet);
     if (c.type === 'delete') {
-      if (!sameSubnet(c.subnet, this.subnet)) return;
+      if (!this.isOurs(c.subnet, c.ipv6Subnet)) return;
       this.o.log.warn(
         { subnet },
         'our lease is gone from the registry (deleted, or expired while the registry was unreachable); taking it back',
@@ -128,26 +148,26 @@ export class LeaseManager {
       return;
     }
     const attrs = decodeLeaseAttrs(c.lease.value);
-    const publicIp = attrs?.publicIp ?? 'unknown';
+    const publicIp = this.idOf(attrs) ?? 'unknown';
     const mac = vtepMacOf(attrs);
-    if (!sameSubnet(c.lease.subnet, this.subnet)) {
-      if (publicIp !== this.o.attrs.publicIp || mac === this.vtepMac) return;
+    if (!this.isOurs(c.lease.subnet, c.lease.ipv6Subnet)) {
+      if (publicIp !== this.id || mac === this.vtepMac) return;
       // Two leases for one public IP (two hosts started at once with the same --public-ip): the newer one gives way.
       const theirs = c.lease.created;
       if (theirs !== undefined && this.created !== undefined && theirs < this.created) {
         return this.lost(
-          `host with VTEP MAC ${mac ?? 'none'} has held a lease for our public IP ${publicIp} (${formatSubnet4(c.lease.subnet)}) since before ours: two hosts were given the same --public-ip`,
+          `host with VTEP MAC ${mac ?? 'none'} has held a lease for our public IP ${publicIp} (${label(c.lease.subnet, c.lease.ipv6Subnet)}) since before ours: two hosts were given the same --public-ip`,
           undefined,
           true,
         );
       }
       this.o.log.error(
-        { code: 'VXTUN_ERR_LEASE_CONFLICT', subnet: formatSubnet4(c.lease.subnet), publicIp, vtepMac: mac },
+        { code: 'VXTUN_ERR_LEASE_CONFLICT', subnet: label(c.lease.subnet, c.lease.ipv6Subnet), publicIp, vtepMac: mac },
         'another host advertises our public IP in its own lease: two hosts were given the same --public-ip; its lease is not used as a peer',
       );
       return;
     }
-    if (publicIp !== this.o.attrs.publicIp) return this.lost(`host ${publicIp} (VTEP MAC ${mac ?? 'none'}) wrote its lease over ours`);
+    if (publicIp !== this.id) return this.lost(`host ${publicIp} (VTEP MAC ${mac ?? 'none'}) wrote its lease over ours`);
     if (c.lease.created !== undefined) this.created = c.lease.created;
     if (mac === this.vtepMac) return;
     if (mac !== undefined && mac === this.tookOverFrom) {
@@ -172,7 +192,7 @@ export class LeaseManager {
   /** The same for a full listing (the first, and each re-list after compaction): our key may have gone meanwhile. */
   observeSnapshot(leases: StoredLease[]): void {
     if (!this.subnet) return;
-    const own = leases.find((l) => sameSubnet(l.subnet, this.subnet!));
+    const own = leases.find((l) => this.isOurs(l.subnet, l.ipv6Subnet));
     this.observe(own ? { type: 'put', lease: own } : { type: 'delete', subnet: this.subnet });
     for (const l of leases) if (l !== own) this.observe({ type: 'put', lease: l });
   }
@@ -182,6 +202,15 @@ export class LeaseManager {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private idOf(a: LeaseAttrs | null): string | null {
+    return (this.o.config.enableIPv4 ? a?.publicIp : a?.publicIpv6) ?? null;
+  }
+
+  /** Whether a key names our lease: its IPv4 subnet, and in an IPv6-only network its IPv6 subnet. */
+  private isOurs(s: Subnet4, s6: Subnet6 | undefined): boolean {
+    return sameSubnet(s, this.subnet!) && (this.o.config.enableIPv4 || sameSubnet6(s6, this.ipv6Subnet));
   }
 
   private took(
@@ -195,7 +224,7 @@ export class LeaseManager {
     this.expiresAt = Date.now() + ttlSeconds * 1000;
     this.o.log.info(
       {
-        subnet: formatSubnet4(subnet),
+        ...(this.o.config.enableIPv4 ? { subnet: formatSubnet4(subnet) } : {}),
         ...(ipv6Subnet ? { ipv6Subnet: formatSubnet6(ipv6Subnet) } : {}),
         how,
         ttlSeconds,
@@ -270,11 +299,14 @@ export class LeaseManager {
       const ttl = await this.o.store.update(subnet, this.value, this.ttl, this.ipv6Subnet);
       if (this.stopped) return;
       this.expiresAt = Date.now() + ttl * 1000;
-      this.o.log.info({ subnet: formatSubnet4(subnet), ttlSeconds: ttl, expires: new Date(this.expiresAt).toISOString() }, 'lease renewed');
+      this.o.log.info(
+        { subnet: label(subnet, this.ipv6Subnet), ttlSeconds: ttl, expires: new Date(this.expiresAt).toISOString() },
+        'lease renewed',
+      );
       this.schedule(this.renewDelayMs());
     } catch (err) {
       this.o.log.warn(
-        { subnet: formatSubnet4(subnet), err: (err as Error).message, retryMs: this.retryMs() },
+        { subnet: label(subnet, this.ipv6Subnet), err: (err as Error).message, retryMs: this.retryMs() },
         'lease renewal failed; retrying',
       );
       this.schedule(this.retryMs());
@@ -289,17 +321,17 @@ export class LeaseManager {
       if (ttl === null)
         return this.lost('another host took it after it was gone from the registry', 'restart vxtun agent to lease a new subnet');
       this.expiresAt = Date.now() + ttl * 1000;
-      this.o.log.info({ subnet: formatSubnet4(subnet), ttlSeconds: ttl }, 'lease re-created');
+      this.o.log.info({ subnet: label(subnet, this.ipv6Subnet), ttlSeconds: ttl }, 'lease re-created');
       this.schedule(this.renewDelayMs());
     } catch (err) {
-      this.o.log.warn({ subnet: formatSubnet4(subnet), err: (err as Error).message }, 'taking our lease back failed; retrying');
+      this.o.log.warn({ subnet: label(subnet, this.ipv6Subnet), err: (err as Error).message }, 'taking our lease back failed; retrying');
       this.schedule(this.retryMs(), () => this.reclaim());
     }
   }
 
   /** Ends the run; `release` also deletes our lease (it was the newer of two for one public IP, so nobody else needs it). */
   private lost(why: string, todo = 'give every host its own --public-ip (and state dir), then restart this agent', release = false): void {
-    const subnet = formatSubnet4(this.subnet!);
+    const subnet = label(this.subnet!, this.ipv6Subnet);
     this.stop();
     if (release) {
       this.released = true;
@@ -309,8 +341,15 @@ export class LeaseManager {
   }
 }
 
+/** A lease's subnets for the log: the IPv4 one, or the IPv6 one of an IPv6-only lease (IPv4 part 0.0.0.0/0). */
+function label(s: Subnet4, s6: Subnet6 | undefined): string {
+  return s.len === 0 && s6 ? formatSubnet6(s6) : formatSubnet4(s);
+}
+
+/** The VTEP MAC of BackendData, or of BackendV6Data in an IPv6-only lease. */
 function vtepMacOf(a: LeaseAttrs | null): string | undefined {
-  const mac = (a?.backendData as { VtepMAC?: unknown } | undefined)?.VtepMAC;
+  const data = (a?.backendData ?? a?.backendV6Data) as { VtepMAC?: unknown } | undefined;
+  const mac = data?.VtepMAC;
   return typeof mac === 'string' ? mac.toLowerCase() : undefined;
 }
 

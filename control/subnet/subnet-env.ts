@@ -11,8 +11,9 @@ import { blockSize6, formatIp6, formatSubnet6, parseIp6, type Subnet6 } from './
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 
 export interface SubnetEnv {
-  network: Subnet4;
-  subnet: Subnet4;
+  /** The IPv4 side; both absent in an IPv6-only network, where flanneld writes neither FLANNEL_NETWORK nor FLANNEL_SUBNET. */
+  network?: Subnet4;
+  subnet?: Subnet4;
   /** Dual stack: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET, Flannel's names, between SUBNET and MTU. */
   ipv6?: { network: Subnet6; subnet: Subnet6 };
   mtu: number;
@@ -21,9 +22,13 @@ export interface SubnetEnv {
 
 export function formatSubnetEnv(e: SubnetEnv): string {
   return [
-    `FLANNEL_NETWORK=${formatSubnet4(e.network)}`,
-    // The first usable address: the CNI bridge takes it, while <subnet>.0 sits on the TUN.
-    `FLANNEL_SUBNET=${formatIp4(e.subnet.ip + 1)}/${e.subnet.len}`,
+    ...(e.network && e.subnet
+      ? [
+          `FLANNEL_NETWORK=${formatSubnet4(e.network)}`,
+          // The first usable address: the CNI bridge takes it, while <subnet>.0 sits on the TUN.
+          `FLANNEL_SUBNET=${formatIp4(e.subnet.ip + 1)}/${e.subnet.len}`,
+        ]
+      : []),
     ...(e.ipv6
       ? [
           `FLANNEL_IPV6_NETWORK=${formatSubnet6(e.ipv6.network)}`,

@@ -50,7 +50,7 @@ describe('dual stack', () => {
     expect(formatSubnet6(parseSubnet6('fc00:0:0:1::-64', '-')!)).toBe('fc00:0:0:1::/64');
   });
 
-  it("config: IPv6SubnetLen 64 by default, the first subnet skipped, Flannel's checks, IPv6-only refused", () => {
+  it("config: IPv6SubnetLen 64 by default, the first subnet skipped, Flannel's checks", () => {
     const v6 = dual().ipv6!;
     expect([formatSubnet6(v6.network), v6.subnetLen, formatIp6(v6.subnetMin), formatIp6(v6.subnetMax)]).toEqual([
       'fc00::/48',
@@ -70,7 +70,7 @@ describe('dual stack', () => {
       [{ IPv6SubnetLen: 49 }, /at least four \/49 subnets/],
       [{ IPv6SubnetMin: 'fd00::' }, /IPv6SubnetMin fd00:: is not inside/],
       [{ IPv6SubnetMax: 'fc00:0:0:3::1' }, /not on a \/64 boundary/],
-      [{ EnableIPv4: false }, /IPv6-only networks \(EnableIPv4 false\) are not supported/],
+      [{ EnableIPv4: false, EnableIPv6: false }, /EnableIPv4 and EnableIPv6 are both off/],
       [{ EnableIPv6: 'yes' }, /EnableIPv6 must be true or false/],
     ] as const) {
       expect(() => dual(extra)).toThrow(expect.objectContaining({ code: 'VXTUN_ERR_CONFIG', message: expect.stringMatching(msg) }));

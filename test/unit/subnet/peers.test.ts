@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { LeasePeers } from '../../../control/agent.js';
 import { parseSubnet4 } from '../../../control/subnet/ip4.js';
-import { encodeLeaseAttrs, vxlanLeaseAttrs } from '../../../control/subnet/lease.js';
+import { encodeLeaseAttrs, NO_IPV4_SUBNET, vxlanLeaseAttrs, vxlanLeaseAttrsV6Only } from '../../../control/subnet/lease.js';
+import { parseSubnet6 } from '../../../control/subnet/ip6.js';
 import type { Peer } from '../../../dataplane/dataplane.js';
 import { VxtunError } from '../../../dataplane/errors.js';
 
@@ -110,5 +111,33 @@ describe('lease peers', () => {
     peers.snapshot([lease('10.244.2.0/24', '198.18.0.1', '02:00:00:00:00:99'), lease('10.244.3.0/24', '198.18.0.3', '02:00:00:00:00:03')]);
     expect(published.at(-1)!.map((p) => p.subnet)).toEqual(['10.244.3.0/24']);
     expect(lines.some((l) => l.startsWith('ignoring lease') && l.includes('our own public IP'))).toBe(true);
+  });
+
+  it('IPv6-only: every key shares the IPv4 part 0.0.0.0/0; peers are told apart by IPv6 subnet and reached at PublicIPv6', () => {
+    const published: Peer[][] = [];
+    const log = { info() {}, warn() {}, error() {} };
+    const own = parseSubnet6('fc00:0:0:1::/64')!;
+    const peers = new LeasePeers(NO_IPV4_SUBNET, 1, { setPeers: (p) => published.push([...p]) }, log as never, 'fd00::1', true, own);
+    const v6 = (subnet: string, ip: string, mac: string) => ({
+      subnet: NO_IPV4_SUBNET,
+      ipv6Subnet: parseSubnet6(subnet)!,
+      value: encodeLeaseAttrs(vxlanLeaseAttrsV6Only(ip, 1, mac)),
+    });
+    peers.snapshot([
+      v6('fc00:0:0:1::/64', 'fd00::1', '02:00:00:00:00:01'),
+      v6('fc00:0:0:2::/64', 'fd00::2', '02:00:00:00:00:02'),
+      v6('fc00:0:0:3::/64', 'fd00::3', '02:00:00:00:00:03'),
+      {
+        subnet: NO_IPV4_SUBNET,
+        ipv6Subnet: parseSubnet6('fc00:0:0:4::/64')!,
+        value: encodeLeaseAttrs(vxlanLeaseAttrs('198.18.0.4', 1, '02:00:00:00:00:04')),
+      },
+    ]);
+    expect(published.at(-1)).toEqual([
+      { publicIp: 'fd00::2', ipv6Subnet: 'fc00:0:0:2::/64', vtepMac: '02:00:00:00:00:02' },
+      { publicIp: 'fd00::3', ipv6Subnet: 'fc00:0:0:3::/64', vtepMac: '02:00:00:00:00:03' },
+    ]);
+    peers.apply([{ type: 'delete', subnet: NO_IPV4_SUBNET, ipv6Subnet: parseSubnet6('fc00:0:0:2::/64')! }]);
+    expect(published.at(-1)).toEqual([{ publicIp: 'fd00::3', ipv6Subnet: 'fc00:0:0:3::/64', vtepMac: '02:00:00:00:00:03' }]);
   });
 });
