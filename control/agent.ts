@@ -16,7 +16,7 @@ import { AgentState } from './agent-state.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { serveMetrics, serveStatus, startMetricsEndpoint, type StatusSource } from './status.js';
 import { DirectRoutes } from './direct-routes.js';
-import { findExtInterface, ipv6AddressOf, type IfaceChoice } from './iface.js';
+import { findExtInterface, type IfaceChoice } from './iface.js';
 import { IpMasq } from './ip-masq.js';
 import { describeConfig, parseNetworkConfig, vxlanBackend } from './subnet/config.js';
 import { formatSubnet4, overlaps, sameSubnet, type Subnet4 } from './subnet/ip4.js';
@@ -35,7 +35,7 @@ export interface AgentOptions {
   /** Advertised address; default the chosen interface's IPv4 address. */
   publicIp?: string;
   /** flanneld's --iface/--iface-regex/--iface-can-reach. */
-  iface?: Omit<IfaceChoice, 'publicIp'>;
+  iface?: Omit<IfaceChoice, 'publicIp' | 'family'>;
   /** flanneld's --ip-masq. */
   ipMasq?: boolean;
   /**
@@ -128,16 +128,19 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
     );
     for (const w of backend.warnings) log.warn({ config: configKey }, w);
 
-    const ext = await findExtInterface({ ...o.iface, publicIp: o.publicIp }).catch((err: Error) => {
+    // flanneld's ipv6 stack: the interface, its address and the default route are IPv6 ones.
+    const v6Only = !config.enableIPv4;
+    const ext = await findExtInterface(
+      v6Only ? { ...o.iface, publicIp: o.publicIpv6, family: 6 } : { ...o.iface, publicIp: o.publicIp },
+    ).catch((err: Error) => {
       throw err instanceof VxtunError
         ? err
         : new VxtunError('VXTUN_ERR_CONFIG', `cannot list this host's interfaces (${err.message}); vxtun needs iproute2's \`ip\``, {
             cause: err,
           });
     });
-    const v6Only = !config.enableIPv4;
     // An IPv6-only network runs over IPv6 as flanneld's flannel-v6 device does: PublicIPv6 is the underlay.
-    const publicIp = v6Only ? (o.publicIpv6 ?? (await ipv6AddressOf(ext))) : (o.publicIp ?? ext.address);
+    const publicIp = (v6Only ? o.publicIpv6 : o.publicIp) ?? ext.address;
     log.info({ iface: ext.name, address: ext.address, mtu: ext.mtu, how: ext.how, publicIp }, 'tunnel interface');
     const vtep = persistentVtepMac(o.stateDir, o.tunName);
     if (vtep.created) log.info({ vtepMac: vtep.mac, stateDir: o.stateDir }, 'created a new VTEP MAC');

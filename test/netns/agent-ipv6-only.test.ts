@@ -31,7 +31,11 @@ describe.runIf(isRoot)('vxtun agent, IPv6-only network', () => {
 
   it("leases with Flannel's IPv6-only key and value, subnet.env with the IPv6 lines only; ping6 and 10 MB cross over IPv6", async () => {
     await cluster.etcdctl(['put', '/coreos.com/network/config', CONFIG]);
-    agents.push(await cluster.startAgent('a'), await cluster.startAgent('b'));
+    // The underlay address: a takes its interface's global IPv6 address, b is given one.
+    agents.push(
+      await cluster.startAgent('a', ['--iface', tb.hosts.a.dev]),
+      await cluster.startAgent('b', ['--public-ipv6', tb.hosts.b.underlayIp]),
+    );
     const [a, b] = agents;
     const leases = [...(await cluster.leases()).entries()].map(([k, v]) => [k.slice(k.lastIndexOf('/') + 1), JSON.parse(v)] as const);
     expect(leases).toHaveLength(2);

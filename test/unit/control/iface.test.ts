@@ -53,4 +53,32 @@ describe('tunnel interface', () => {
     await expect(findExtInterface({ ifaceRegex: ['('] }, run('eth0'))).rejects.toThrow(/is not a regular expression/);
     expect(await pick({ ifaceCanReach: '10.1.200.1' })).toEqual(['ens5', '10.1.9.9', 9001]);
   });
+
+  it("IPv6-only (flanneld's ipv6 stack): global IPv6 addresses, the IPv6 default route, --public-ipv6 picks its holder", async () => {
+    const links6 = [
+      { ifname: 'eth0', mtu: 1500, addr_info: [{ family: 'inet6', local: '2001:db8::10', scope: 'global' }] },
+      { ifname: 'ens5', mtu: 9001, addr_info: [{ family: 'inet6', local: 'fd00::3', scope: 'global' }] },
+      { ifname: 'wg0', mtu: 1420, addr_info: [] },
+    ];
+    const run6 = (defaultDev: string | null) => async (file: string, args: readonly string[]) => {
+      const a = args.join(' ');
+      if (a === '-j -6 addr show scope global') return JSON.stringify(links6);
+      if (a === '-j -6 route show default')
+        return JSON.stringify(defaultDev ? [{ dst: 'default', gateway: 'fe80::1', dev: defaultDev }] : []);
+      if (a === '-j -6 route get fd00:9::1') return JSON.stringify([{ dst: 'fd00:9::1', dev: 'ens5', prefsrc: 'fd00::3' }]);
+      throw new Error(`${file} ${a}: unexpected`);
+    };
+    const pick6 = async (c: Parameters<typeof findExtInterface>[0], defaultDev: string | null = 'eth0') => {
+      const e = await findExtInterface({ ...c, family: 6 }, run6(defaultDev));
+      return [e.name, e.address, e.mtu];
+    };
+    expect(await pick6({})).toEqual(['eth0', '2001:db8::10', 1500]);
+    expect(await pick6({ publicIp: 'fd00::3' })).toEqual(['ens5', 'fd00::3', 9001]);
+    expect(await pick6({ iface: ['fd00::3'] })).toEqual(['ens5', 'fd00::3', 9001]);
+    expect(await pick6({ iface: ['ens5'] })).toEqual(['ens5', 'fd00::3', 9001]);
+    expect(await pick6({ ifaceRegex: ['^2001:'] })).toEqual(['eth0', '2001:db8::10', 1500]);
+    expect(await pick6({ ifaceCanReach: 'fd00:9::1' })).toEqual(['ens5', 'fd00::3', 9001]);
+    await expect(findExtInterface({ iface: ['wg0'], family: 6 }, run6('eth0'))).rejects.toThrow(/wg0 .* has no global IPv6 address/);
+    await expect(findExtInterface({ family: 6 }, run6(null))).rejects.toThrow(/no IPv6 default route/);
+  });
 });
