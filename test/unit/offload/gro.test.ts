@@ -287,3 +287,47 @@ describe('Coalescer rules', () => {
     );
   });
 });
+
+describe('Coalescer: a TCP packet larger than the overlay MTU (a same-machine kernel peer sent it unsplit)', () => {
+  for (const family of [4, 6] as const) {
+    it(`is written as a TCP GSO packet of MTU-sized segments (IPv${family}), not as one packet no link can carry`, () => {
+      const mtu = 1450;
+      const payload = Uint8Array.from({ length: 7000 }, (_, i) => i & 0xff);
+      const big = buildTcp({
+        family,
+        src: family === 4 ? A4 : A6,
+        dst: family === 4 ? B4 : B6,
+        sport: 40000,
+        dport: 5201,
+        seq: 77,
+        ack: 1,
+        flags: ACK | PSH,
+        payload,
+      });
+      const out = run([big], new PacketBatch(4, 70000), new Coalescer({ mtu }));
+      expect(out.count).toBe(1);
+      const { hdr, pkt } = packetOf(out, 0);
+      const iph = family === 4 ? 20 : 40;
+      expect(hdr.gsoType).toBe(family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6);
+      expect(hdr.gsoSize).toBe(mtu - iph - 20);
+      expect(hdr.hdrLen).toBe(iph + 20);
+      expect(Buffer.from(pkt.subarray(iph + 20)).equals(Buffer.from(payload))).toBe(true);
+      if (family === 4) expect(ipv4HeaderValid(pkt)).toBe(true);
+    });
+  }
+
+  it('keeps FIN on a super-packet that ends the stream (the kernel sets it on the last segment only)', () => {
+    const big = seg({ payload: new Uint8Array(5000), flags: ACK | PSH | 0x01 });
+    const out = run([big], new PacketBatch(4, 70000), new Coalescer({ mtu: 1450 }));
+    const { hdr, pkt } = packetOf(out, 0);
+    expect(hdr.gsoType).toBe(VirtioGso.TCPV4);
+    expect(hdr.gsoSize).toBe(1410);
+    expect(pkt[20 + 13]).toBe(ACK | PSH | 0x01);
+  });
+
+  it('leaves a packet that fits the MTU alone', () => {
+    const small = seg({ payload: new Uint8Array(1000), flags: ACK | PSH });
+    const out = run([small], new PacketBatch(4, 70000), new Coalescer({ mtu: 1450 }));
+    expect(packetOf(out, 0).hdr.gsoType).toBe(VirtioGso.NONE);
+  });
+});
