@@ -68,7 +68,7 @@ export class Decapsulator {
     this.tun = tun;
     // UDP runs are merged only where the kernel takes UDP_L4 GSO packets from the TUN (USO, Linux 6.2+).
     const uso = TUN_F_USO4 | TUN_F_USO6;
-    this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloadFlags & uso) === uso });
+    this.coalescer = new Coalescer({ copier: copyRanges, udp: (tun.offloadFlags & uso) === uso, mtu: cfg.overlayMtu });
     this.neighbors = new NeighborResponder(cfg, stats, replyBind);
     this.out = new PacketBatch(64, VIRTIO_NET_HDR_LEN + 65536);
     this.ip = new IpInfo();

@@ -49,11 +49,18 @@ export interface CoalescerOptions {
   copier?: RangeCopier | null;
   /** Coalesce UDP datagrams into UDP_L4 GSO packets too (only for a TUN that accepted TUN_F_USO4/6). */
   udp?: boolean;
+  /**
+   * The overlay MTU (0: none). A TCP packet larger than it arrives only from a same-machine kernel VXLAN peer whose
+   * veth passed its super-packet unsplit; it is handed on as a TCP GSO packet of MTU-sized segments, since a
+   * container's link (MTU = overlay MTU) could not carry it whole.
+   */
+  mtu?: number;
 }
 
 export class Coalescer {
   readonly maxFlows: number;
   readonly udp: boolean;
+  readonly mtu: number;
   /** Packets dropped because they do not fit a slot of the output batch. */
   oversize: number;
   private readonly flowHashes: Uint32Array;
@@ -81,6 +88,7 @@ export class Coalescer {
     const maxFlows = opts.maxFlows ?? 64;
     this.maxFlows = maxFlows;
     this.udp = opts.udp ?? false;
+    this.mtu = opts.mtu ?? 0;
     this.copier = opts.copier ?? null;
     this.copies = new Int32Array(3 * MAX_PENDING_COPIES);
     this.copyCount = 0;
@@ -163,6 +171,18 @@ export class Coalescer {
     out.offsets[i] = start;
     out.lengths[i] = VIRTIO_NET_HDR_LEN + copyLen;
     this.merged[i] = 0;
+    if (ip !== null && ip.proto === IPPROTO_TCP && dataLen > 0 && this.mtu > 0 && ip.totalLen > this.mtu) {
+      // Written by finish() as a GSO packet whose segments fit the MTU (the kernel splits it, FIN/PSH on the last
+      // segment only); nothing may join it.
+      this.merged[i] = 1;
+      this.gsoSize[i] = this.mtu - ip.headerLen - thl;
+      this.closed[i] = 1;
+      this.ipHlen[i] = ip.headerLen;
+      this.tcpHlen[i] = thl;
+      this.family[i] = ip.family;
+      this.proto[i] = IPPROTO_TCP;
+      return true;
+    }
     if (!candidate || ip === null) {
       this.closed[i] = 1;
       return true;
