@@ -136,7 +136,10 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(
     async (args: readonly string[], timeoutMs = 15_000) =>
       (await tb.exec(a, ['etcdctl', '--endpoints', endpoints, '--dial-timeout', '3s', '--command-timeout', '5s', ...args], { timeoutMs }))
         .stdout;
-  const etcdctl = etcdctlAt(endpoint);
+  // Only the members running now: etcd 3.4's etcdctl does not retry a put that its balancer sent to a member just
+  // killed, so listing a dead endpoint fails the command (DeadlineExceeded) even though the cluster has quorum.
+  const etcdctl = (args: readonly string[], timeoutMs?: number) =>
+    etcdctlAt(members.flatMap((m, n) => (procs[n] === undefined ? [] : [m.endpoint])).join(',') || endpoint)(args, timeoutMs);
   try {
     for (const [n, m] of members.entries()) await waitForHealth(procs[n]!, etcdctlAt(m.endpoint), 20_000);
   } catch (err) {
