@@ -11,6 +11,7 @@ import { VxtunError } from '../dataplane/errors.js';
 import { repoRoot, type AnyHostName, type HostName, type Testbed, type TrackedProcess } from './testbed/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireTools } from './testbed/tools.js';
+import { etcdMemberArgs } from './registry/etcd-process.js';
 
 export const DEFAULT_PREFIX = '/coreos.com/network';
 const REGISTRY_PORT = 2379;
@@ -85,26 +86,7 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(
       endpoint: url,
       argv: [
         'etcd',
-        '--name',
-        name,
-        '--data-dir',
-        join(dir, `registry-${name}`),
-        '--listen-client-urls',
-        url,
-        '--advertise-client-urls',
-        url,
-        '--listen-peer-urls',
-        peer,
-        '--initial-advertise-peer-urls',
-        peer,
-        '--initial-cluster',
-        cluster,
-        '--logger',
-        'zap',
-        '--log-outputs',
-        'stderr',
-        '--log-level',
-        'error',
+        ...etcdMemberArgs({ name, dataDir: join(dir, `registry-${name}`), clientUrl: url, peerUrl: peer, initialCluster: cluster }),
       ],
     };
   };

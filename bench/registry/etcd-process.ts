@@ -34,6 +34,34 @@ export interface EtcdProcessOptions {
 }
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes remains). */
+/** etcd's flags for one member of a new cluster, logging errors only (zap, stderr). */
+export function etcdMemberArgs(m: { name: string; dataDir: string; clientUrl: string; peerUrl: string; initialCluster: string }): string[] {
+  return [
+    '--name',
+    m.name,
+    '--data-dir',
+    m.dataDir,
+    '--listen-client-urls',
+    m.clientUrl,
+    '--advertise-client-urls',
+    m.clientUrl,
+    '--listen-peer-urls',
+    m.peerUrl,
+    '--initial-advertise-peer-urls',
+    m.peerUrl,
+    '--initial-cluster',
+    m.initialCluster,
+    '--initial-cluster-state',
+    'new',
+    '--logger',
+    'zap',
+    '--log-outputs',
+    'stderr',
+    '--log-level',
+    'error',
+  ];
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -54,28 +82,7 @@ export async function startEtcd(opts: EtcdProcessOptions = {}): Promise<EtcdProc
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
-    '--name',
-    name,
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    url,
-    '--advertise-client-urls',
-    url,
-    '--listen-peer-urls',
-    peer,
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster',
-    opts.member?.initialCluster ?? `${name}=${peer}`,
-    '--initial-cluster-state',
-    'new',
-    '--logger',
-    'zap',
-    '--log-outputs',
-    'stderr',
-    '--log-level',
-    'error',
+    ...etcdMemberArgs({ name, dataDir, clientUrl: url, peerUrl: peer, initialCluster: opts.member?.initialCluster ?? `${name}=${peer}` }),
     ...(opts.tls ? ['--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile] : []),
     ...(opts.extraArgs ?? []),
   ];

@@ -3,9 +3,9 @@
  * receiver's drop counters account for every bad datagram, by reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestbed, randomVtepMac, type Testbed } from '../../bench/testbed/index.js';
+import { createTestbed, type Testbed } from '../../bench/testbed/index.js';
 import { join } from 'node:path';
-import { isRoot, ROOT, startStatic, tcpTransfer, type VxtunProc } from './harness.js';
+import { isRoot, ROOT, startStatic, tcpTransfer, type VxtunProc, pairConfig, pairMacs } from './harness.js';
 
 const MB = 1024 * 1024;
 const ROUNDS = 200;
@@ -13,21 +13,14 @@ const ROUNDS = 200;
 describe.runIf(isRoot)('bad input at the VXLAN port', () => {
   let tb: Testbed;
   const procs: Partial<Record<'a' | 'b', VxtunProc>> = {};
-  const mac = { a: randomVtepMac(), b: randomVtepMac() };
-  const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
+  const mac = pairMacs();
   let strangerIp = '';
 
   beforeAll(async () => {
     tb = await createTestbed();
-    const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-      publicIp: tb.hosts[self].underlayIp,
-      subnet: subnet[self],
-      network: '10.244.0.0/16',
-      vtepMac: mac[self],
-      peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
-    });
-    procs.a = await startStatic(tb, 'a', config('a', 'b'));
-    procs.b = await startStatic(tb, 'b', config('b', 'a'));
+    const config = (self: 'a' | 'b') => pairConfig(tb, mac, self);
+    procs.a = await startStatic(tb, 'a', config('a'));
+    procs.b = await startStatic(tb, 'b', config('b'));
     // A second address on host a that holds no lease.
     strangerIp = tb.hosts.a.underlayIPv4.replace(/\.1$/, '.77');
     await tb.exec('a', ['ip', 'addr', 'add', `${strangerIp}/32`, 'dev', tb.hosts.a.dev]);

@@ -7,40 +7,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestbed, randomVtepMac, writeStaticConfig, type Testbed } from '../../bench/testbed/index.js';
-import { CLI, isRoot, ping, startStatic, udpTransfer, type VxtunProc } from './harness.js';
+import { createTestbed, writeStaticConfig, type Testbed } from '../../bench/testbed/index.js';
+import { CLI, isRoot, ping, startStatic, udpTransfer, type VxtunProc, pairConfig, pairMacs } from './harness.js';
 
 describe.runIf(isRoot)('exclusive ownership of the TUN name and the VXLAN port', () => {
   let tb: Testbed;
   const procs: Partial<Record<'a' | 'b', VxtunProc>> = {};
-  const mac = { a: randomVtepMac(), b: randomVtepMac() };
-  const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
+  const mac = pairMacs();
   const dir = mkdtempSync(join(tmpdir(), 'vxtun-exclusive-'));
   // Both hosts use the same TUN name and port: they live in different namespaces.
-  const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-    publicIp: tb.hosts[self].underlayIp,
-    subnet: subnet[self],
-    network: '10.244.0.0/16',
-    vtepMac: mac[self],
-    tunName: 'vxtun0',
-    port: 8472,
-    workers: 2,
-    stateDir: join(dir, self),
-    peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
-  });
+  const config = (self: 'a' | 'b') => pairConfig(tb, mac, self, { tunName: 'vxtun0', port: 8472, workers: 2, stateDir: join(dir, self) });
 
   /** Runs a second `vxtun static` on host a to completion (at most 10 s); returns its exit code and output. */
   async function second(overrides: object) {
     const file = join(dir, 'second.json');
-    writeStaticConfig(file, { ...config('a', 'b'), subnet: '10.244.9.0/24', stateDir: join(dir, 'second'), ...overrides });
+    writeStaticConfig(file, { ...config('a'), subnet: '10.244.9.0/24', stateDir: join(dir, 'second'), ...overrides });
     const r = await tb.exec('a', ['node', CLI, 'static', '--config', file], { allowFail: true, timeoutMs: 10_000 });
     return { code: r.code, output: r.stdout + r.stderr };
   }
 
   beforeAll(async () => {
     tb = await createTestbed();
-    procs.a = await startStatic(tb, 'a', config('a', 'b'));
-    procs.b = await startStatic(tb, 'b', config('b', 'a'));
+    procs.a = await startStatic(tb, 'a', config('a'));
+    procs.b = await startStatic(tb, 'b', config('b'));
   });
 
   afterAll(async () => {
@@ -72,7 +61,7 @@ describe.runIf(isRoot)('exclusive ownership of the TUN name and the VXLAN port',
     procs.a!.signal('SIGKILL');
     await procs.a!.process.exited;
     procs.a = undefined;
-    procs.a = await startStatic(tb, 'a', config('a', 'b'));
+    procs.a = await startStatic(tb, 'a', config('a'));
     expect(await ping(tb, 'a', '10.244.2.0')).toBe(3);
   });
 
@@ -80,7 +69,7 @@ describe.runIf(isRoot)('exclusive ownership of the TUN name and the VXLAN port',
     await procs.a!.stop();
     procs.a = undefined;
     await tb.exec('a', ['ip', 'tuntap', 'add', 'dev', 'vxtun0', 'mode', 'tun', 'multi_queue', 'vnet_hdr']);
-    procs.a = await startStatic(tb, 'a', config('a', 'b'));
+    procs.a = await startStatic(tb, 'a', config('a'));
     expect(procs.a.logs('TUN device exists though no vxtun owns it')).toHaveLength(1);
     expect(await ping(tb, 'a', '10.244.2.0')).toBe(3);
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   launchStatic,
+  randomVtepMac,
   writeStaticConfig,
   type FinalStats,
   type HostName,
@@ -29,6 +30,27 @@ export async function startStatic(tb: Testbed, host: HostName, config: object, e
   const file = join(dir, 'config.json');
   writeStaticConfig(file, { stateDir: join(dir, 'state'), ...config });
   return launchStatic(tb, host, file, { extraArgs, ownedDir: dir });
+}
+
+/** The two-host `vxtun static` overlay most namespace tests run: 10.244.1.0/24 on a, 10.244.2.0/24 on b. */
+export const PAIR_SUBNET = { a: '10.244.1.0/24', b: '10.244.2.0/24' } as const;
+
+/** Fresh VTEP MACs for hosts a and b. */
+export function pairMacs(): Record<'a' | 'b', string> {
+  return { a: randomVtepMac(), b: randomVtepMac() };
+}
+
+/** The config of `self` in that overlay, the other host its one peer, with `extra` fields laid over it. */
+export function pairConfig(tb: Testbed, mac: Record<'a' | 'b', string>, self: 'a' | 'b', extra: object = {}): object {
+  const other = self === 'a' ? 'b' : 'a';
+  return {
+    publicIp: tb.hosts[self].underlayIp,
+    subnet: PAIR_SUBNET[self],
+    network: '10.244.0.0/16',
+    vtepMac: mac[self],
+    peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: PAIR_SUBNET[other], vtepMac: mac[other] }],
+    ...extra,
+  };
 }
 
 /** A traffic tool: the shared ones in bench/testbed/traffic (also used by the demo), test-only ones in test/netns/tools. */

@@ -4,8 +4,8 @@
  * socket's overflows (SO_RXQ_OVFL; a receive buffer far too small for the traffic).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestbed, randomVtepMac, type Testbed } from '../../bench/testbed/index.js';
-import { isRoot, ping, startStatic, udpTransfer, type VxtunProc } from './harness.js';
+import { createTestbed, type Testbed } from '../../bench/testbed/index.js';
+import { isRoot, ping, startStatic, udpTransfer, type VxtunProc, pairConfig, pairMacs } from './harness.js';
 
 /** The TUN's transmit drops as /proc/net/dev of the namespace reports them. */
 async function tunTxDropped(tb: Testbed, host: 'a' | 'b'): Promise<number> {
@@ -28,22 +28,14 @@ async function vxlanSocketDrops(tb: Testbed, host: 'a' | 'b'): Promise<number> {
 describe.runIf(isRoot)("kernel drops reported beside vxtun's", () => {
   let tb: Testbed;
   const procs: Partial<Record<'a' | 'b', VxtunProc>> = {};
-  const mac = { a: randomVtepMac(), b: randomVtepMac() };
-  const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
-  const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-    publicIp: tb.hosts[self].underlayIp,
-    subnet: subnet[self],
-    network: '10.244.0.0/16',
-    vtepMac: mac[self],
-    workers: 1,
-    peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
-  });
+  const mac = pairMacs();
+  const config = (self: 'a' | 'b') => pairConfig(tb, mac, self, { workers: 1 });
 
   beforeAll(async () => {
     tb = await createTestbed();
-    procs.a = await startStatic(tb, 'a', config('a', 'b'));
+    procs.a = await startStatic(tb, 'a', config('a'));
     // A receive buffer far below what a burst needs, so the socket overflows.
-    procs.b = await startStatic(tb, 'b', { ...config('b', 'a'), udpBufferBytes: 65536 });
+    procs.b = await startStatic(tb, 'b', { ...config('b'), udpBufferBytes: 65536 });
   });
 
   afterAll(async () => {

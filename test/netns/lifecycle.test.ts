@@ -3,27 +3,19 @@
  * error code and its final stats; set down and up again, it restores the overlay route and says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestbed, randomVtepMac, type Testbed } from '../../bench/testbed/index.js';
-import { isRoot, ping, startStatic, waitFor, type VxtunProc } from './harness.js';
+import { createTestbed, type Testbed } from '../../bench/testbed/index.js';
+import { isRoot, ping, startStatic, waitFor, type VxtunProc, pairConfig, pairMacs } from './harness.js';
 
 describe.runIf(isRoot)('the TUN taken from under a running forwarder', () => {
   let tb: Testbed;
   const procs: Partial<Record<'a' | 'b', VxtunProc>> = {};
-  const mac = { a: randomVtepMac(), b: randomVtepMac() };
-  const subnet = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
-  const config = (self: 'a' | 'b', other: 'a' | 'b') => ({
-    publicIp: tb.hosts[self].underlayIp,
-    subnet: subnet[self],
-    network: '10.244.0.0/16',
-    vtepMac: mac[self],
-    workers: 2,
-    peers: [{ publicIp: tb.hosts[other].underlayIp, subnet: subnet[other], vtepMac: mac[other] }],
-  });
+  const mac = pairMacs();
+  const config = (self: 'a' | 'b') => pairConfig(tb, mac, self, { workers: 2 });
 
   beforeAll(async () => {
     tb = await createTestbed();
-    procs.a = await startStatic(tb, 'a', config('a', 'b'));
-    procs.b = await startStatic(tb, 'b', config('b', 'a'));
+    procs.a = await startStatic(tb, 'a', config('a'));
+    procs.b = await startStatic(tb, 'b', config('b'));
   });
 
   afterAll(async () => {
