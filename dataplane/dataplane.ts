@@ -225,9 +225,9 @@ export class Dataplane extends EventEmitter {
   }
 
   /**
-   * Each second: the kernel must forward what the workers wrote to the TAP (Ip ForwDatagrams counts a super-packet
-   * once, after the FORWARD hook). A firewall that drops forwarded packets would blackhole them, so when fewer
-   * than half of the frames written were forwarded, the workers go back to UDP segments for good.
+   * Each second: the kernel must forward what the workers wrote to the TAP (see ipForwarded: a super-packet counts
+   * once). A firewall that drops forwarded packets would blackhole them, so when fewer than half of the frames
+   * written were forwarded, the workers go back to UDP segments for good.
    */
   private checkTunnel(): void {
     const t = this.tunnel;
@@ -580,7 +580,12 @@ function readSysctl(key: string): string | undefined {
   }
 }
 
-/** Ip ForwDatagrams of this network namespace (/proc/self/net/snmp), or undefined when unreadable. */
+/**
+ * Packets this network namespace forwarded and transmitted, from /proc/self/net/snmp: every IPv4 packet sent
+ * (OutTransmits, Linux 6.3+, counted after the FORWARD hook) minus those this host made (OutRequests) and the extra
+ * pieces of fragmented ones (FragCreates - FragOKs). ForwDatagrams is no use here: it counts before the FORWARD
+ * hook, so it grows even when a firewall drops the packet. Undefined when unreadable.
+ */
 function ipForwarded(): number | undefined {
   let text: string;
   try {
@@ -589,7 +594,12 @@ function ipForwarded(): number | undefined {
     return undefined;
   }
   const [names, values] = text.split('\n').filter((l) => l.startsWith('Ip:'));
-  const i = names?.split(/\s+/).indexOf('ForwDatagrams') ?? -1;
-  const v = i > 0 ? Number(values?.split(/\s+/)[i]) : Number.NaN;
+  const keys = names?.split(/\s+/) ?? [];
+  const vals = values?.split(/\s+/) ?? [];
+  const field = (name: string) => {
+    const i = keys.indexOf(name);
+    return i > 0 ? Number(vals[i]) : Number.NaN;
+  };
+  const v = field('OutTransmits') - field('OutRequests') - field('FragCreates') + field('FragOKs');
   return Number.isFinite(v) ? v : undefined;
 }

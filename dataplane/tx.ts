@@ -17,6 +17,7 @@ import { TCP_CSUM } from './packet/tcp.js';
 import { UDP_CSUM, UDP_MAX_SEGMENTS } from './packet/udp.js';
 import { writeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_HLEN } from './packet/ethernet.js';
 import { IPV4_HLEN, writeIpv4Header } from './packet/ipv4.js';
+import { fold, pseudoHeaderSum } from './packet/checksum.js';
 import { VXLAN_OVERHEAD, writeVxlan } from './packet/vxlan.js';
 import {
   VIRTIO_NET_HDR_LEN,
@@ -370,7 +371,9 @@ export class Encapsulator {
     writeU16(buf, udp, t.sourcePorts[bindIdx]);
     writeU16(buf, udp + 2, this.cfg.port);
     writeU16(buf, udp + 4, outerLen - IPV4_HLEN);
-    writeU16(buf, udp + 6, 0);
+    // The outer UDP checksum, as the UDP sockets send it: the kernel completes it per segment from the pseudo-header
+    // sum over the whole length (VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM; __skb_udp_tunnel_segment).
+    writeU16(buf, udp + 6, fold(pseudoHeaderSum(buf, frame + ETH_HLEN, 4, IPPROTO_UDP, outerLen - IPV4_HLEN)));
     writeVxlan(buf, udp + UDP_HLEN, this.cfg.vni);
     writeEthernet(buf, udp + UDP_HLEN + 8, mac, this.cfg.vtepMac, this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
     const st = this.stats;

@@ -11,6 +11,8 @@ export const VIRTIO_NET_HDR_TNL_LEN = 24;
 export const VirtioFlag = {
   NEEDS_CSUM: 1,
   DATA_VALID: 2,
+  /** Tunnel header only: the outer UDP checksum is to be completed per segment (its field holds the pseudo-header sum). */
+  UDP_TUNNEL_CSUM: 8,
 } as const;
 
 export const VirtioGso = {
@@ -93,7 +95,7 @@ export function writeZeroVirtioHdr(buf: Uint8Array, off: number): void {
  * Writes the 24-byte tunnel header for a frame that carries `hdr`'s GSO packet `shift` bytes further in (behind the
  * outer Ethernet, IP, UDP, VXLAN and inner Ethernet headers): csum_start moves by `shift`, hdr_len is the inner
  * packet's `headerLen` plus `shift`, the outer transport header is at `outerTh` and the inner network header at
- * `shift`. Outer UDP checksum: none.
+ * `shift`. The outer UDP checksum is completed by the kernel.
  */
 export function writeVirtioTunnelHdr(
   buf: Uint8Array,
@@ -104,7 +106,7 @@ export function writeVirtioTunnelHdr(
   outerTh: number,
 ): void {
   buf.fill(0, off, off + VIRTIO_NET_HDR_TNL_LEN);
-  buf[off] = VirtioFlag.NEEDS_CSUM;
+  buf[off] = VirtioFlag.NEEDS_CSUM | VirtioFlag.UDP_TUNNEL_CSUM;
   buf[off + 1] = hdr.gsoType | VirtioGso.UDP_TUNNEL_IPV4;
   writeLe16(buf, off + 2, headerLen + shift);
   writeLe16(buf, off + 4, hdr.gsoSize);
