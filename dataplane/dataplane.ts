@@ -225,8 +225,8 @@ export class Dataplane extends EventEmitter {
   }
 
   /**
-   * Each second: the kernel must forward what the workers wrote to the TAP (see ipForwarded: a super-packet counts
-   * once). A firewall that drops forwarded packets would blackhole them, so when fewer than half of the frames
+   * Each second, once 8 frames were written since the last verdict: the kernel must have forwarded them (see
+   * ipForwarded: a super-packet counts once). A firewall that drops forwarded packets would blackhole them, so when fewer than half of the frames
    * written were forwarded, the workers go back to UDP segments for good.
    */
   private checkTunnel(): void {
@@ -237,9 +237,11 @@ export class Dataplane extends EventEmitter {
     if (forwarded === undefined) return;
     const dw = writes - t.writes;
     const df = forwarded - t.forwarded;
+    // Judged over at least 8 frames: a blackholed TCP flow backs off and writes few super-packets a second.
+    if (dw < 8) return;
     t.writes = writes;
     t.forwarded = forwarded;
-    if (dw < 16 || df >= dw / 2) return;
+    if (df >= dw / 2) return;
     Atomics.store(t.off, 0, 1);
     this.tunnelReason = `the kernel forwarded ${df} of ${dw} frames written to ${t.tap.name} (a firewall dropping forwarded UDP?)`;
     this.opts.logger.warn(

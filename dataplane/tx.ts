@@ -6,6 +6,7 @@
  * of one length to one peer (a UDP flow, a stream of pure ACKs) are copied back to back and sent as one
  * UDP_SEGMENT message: the kernel walks its stack once per message, so this is what small packets cost.
  */
+import { constants } from 'node:os';
 import { PacketBatch, type TunnelWriter, type TunQueue, type UdpBind } from './sys/types.js';
 import { maxUdpPayload, type LocalConfig } from './local.js';
 import { MAX_PEERS, PeerView, type PeerEntry } from './routes.js';
@@ -49,6 +50,7 @@ const D_TOO_BIG = dropIndex(DropReason.TOO_BIG);
 const D_MALFORMED_GSO = dropIndex(DropReason.MALFORMED_GSO);
 
 const SPLIT_BYTES = 1 << 20;
+const { EINVAL } = constants.errno;
 
 /** Outer headers the kernel gets on the tunnel TAP: Ethernet, IPv4, UDP (VXLAN and inner Ethernet are VXLAN_OVERHEAD). */
 const UDP_HLEN = 8;
@@ -290,7 +292,6 @@ export class Encapsulator {
       this.tooBig(buf, off, len);
       return;
     }
-    if (this.tunnel !== null && this.sendWhole(batch, off, len, segLen - hdr.gsoSize, peer, mac, bindIdx)) return;
     const stride = VXLAN_OVERHEAD + segLen;
     const out = this.split;
     const maxSegs = Math.min(this.segLengths.length, Math.floor(out.buf.length / stride));
@@ -299,6 +300,8 @@ export class Encapsulator {
       this.stats[D_MALFORMED_GSO]++;
       return;
     }
+    // Whole through the tunnel TAP only what the split would take too (a GSO size of 1 byte is malformed either way).
+    if (this.tunnel !== null && this.sendWhole(batch, off, len, segLen - hdr.gsoSize, count, peer, mac, bindIdx)) return;
     copySegments(buf, off, len, segLen - hdr.gsoSize, hdr.gsoSize, out.buf, VXLAN_OVERHEAD, stride);
     const to = this.splitTarget;
     to.stride = stride;
@@ -349,6 +352,7 @@ export class Encapsulator {
     off: number,
     len: number,
     headerLen: number,
+    segments: number,
     peer: PeerEntry,
     mac: Uint8Array,
     bindIdx: number,
@@ -356,12 +360,11 @@ export class Encapsulator {
     const t = this.tunnel!;
     const hdr = this.hdr;
     const inner = hdr.gsoType & ~VirtioGso.ECN;
-    if (this.tunnelBroken || peer.family !== 4 || (inner !== VirtioGso.TCPV4 && inner !== VirtioGso.TCPV6)) return false;
+    if (this.tunnelBroken || peer.family !== 4 || inner !== (this.ip.family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6)) return false;
     if (!(hdr.flags & VirtioFlag.NEEDS_CSUM) || len + TUNNEL_SHIFT - ETH_HLEN > 0xffff || Atomics.load(t.off, 0) !== 0) return false;
     const buf = batch.buf;
     const frame = off - TUNNEL_SHIFT;
     const start = frame - VIRTIO_NET_HDR_TNL_LEN;
-    const segments = Math.ceil((len - headerLen) / hdr.gsoSize);
     writeVirtioTunnelHdr(buf, start, hdr, headerLen, TUNNEL_SHIFT, OUTER_TH);
     writeEthernet(buf, frame, t.tapMac, this.cfg.vtepMac, ETHERTYPE_IPV4);
     const outerLen = len + TUNNEL_SHIFT - ETH_HLEN;
@@ -378,8 +381,11 @@ export class Encapsulator {
     writeEthernet(buf, udp + UDP_HLEN + 8, mac, this.cfg.vtepMac, this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
     const st = this.stats;
     st[C_TX_CALLS]++;
-    if (t.writer.writeAt(batch, start, len + TUNNEL_SHIFT + VIRTIO_NET_HDR_TNL_LEN) < 0) {
-      this.tunnelBroken = true;
+    const written = t.writer.writeAt(batch, start, len + TUNNEL_SHIFT + VIRTIO_NET_HDR_TNL_LEN);
+    if (written < 0) {
+      // EINVAL: the kernel refused this packet's offload fields (a local program can write anything to the TUN);
+      // the split path judges it. Anything else means the TAP itself failed: split from now on.
+      if (written !== -EINVAL) this.tunnelBroken = true;
       st[C_TUNNEL_FALLBACKS]++;
       return false;
     }
