@@ -80,7 +80,12 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
         }
       }
     }
-    const relayCounts = await tb.stopWan();
+    // The relay's counts are a note on the run; without them (a relay that died) the measurements still stand.
+    let relayError: string | undefined;
+    const relayCounts = await tb.stopWan().catch((err: unknown) => {
+      relayError = `WAN relay: ${err instanceof Error ? err.message : String(err)}`;
+      return undefined;
+    });
     const congestion = await tb.exec('a', ['cat', '/proc/sys/net/ipv4/tcp_congestion_control'], { allowFail: true });
     const summary = summarizeRuns(runs, opts.modes);
     return {
@@ -110,7 +115,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
       runs,
       summary,
       targets: evaluateTargets(summary),
-      failures: collectFailures(runs),
+      failures: [...collectFailures(runs), ...(relayError === undefined ? [] : [relayError])],
     };
   } finally {
     await tb.destroy();

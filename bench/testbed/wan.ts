@@ -81,8 +81,9 @@ export async function startWan(
   );
   pids.add(relay.pid);
   await inRelay('sysctl', '-qw', `net.ipv4.conf.${tunName}.rp_filter=0`);
-  // A 64 KB TSO packet becomes ~45 segments at once; the default queue of 500 would drop bursts the relay can carry.
-  await inRelay('ip', 'link', 'set', tunName, 'txqueuelen', '10000');
+  // A 64 KB TSO packet becomes ~45 segments at once: room for ~20 of them (the default 500 drops bursts the relay
+  // can carry), yet short enough (~15 ms at the relay's rate) not to add a flood's backlog to the next measurement.
+  await inRelay('ip', 'link', 'set', tunName, 'txqueuelen', '1000');
   await inRelay('ip', 'route', 'add', 'default', 'dev', tunName, 'table', RELAY_TABLE);
   return relay;
 }
