@@ -4,8 +4,8 @@ import { VxtunError } from '../dataplane/errors.js';
 import { METRIC_GROUPS, type MetricGroup } from './catalog.js';
 import { MODE_NAMES, type ModeName } from './modes.js';
 import type { BenchOptions } from './runner.js';
-import type { NetemOptions } from './testbed/netns.js';
 import { OFFLOAD_PROFILES, type OffloadProfile } from './testbed/offloads.js';
+import type { WanOptions } from './testbed/wan.js';
 import { repoRoot } from './testbed/vxtun.js';
 
 /** `--quick`: two repetitions of 2-second measurements; all six modes finish in about five minutes. */
@@ -35,7 +35,7 @@ export function addBenchOptions(cmd: Command): Command {
     .option('--metrics <list>', `comma-separated metrics: ${METRIC_GROUPS.join(',')}`, METRIC_GROUPS.join(','))
     .option('--mtu <bytes>', 'underlay (veth) MTU', '1500')
     .addOption(new Option('--profile <name>', 'veth offload profile').choices([...OFFLOAD_PROFILES]).default('default'))
-    .option('--wan <spec>', 'tc netem on the underlay, each way, e.g. delay=10ms,loss=0.5%')
+    .option('--wan <spec>', 'a WAN between the hosts, each way, e.g. delay=10ms,loss=0.5% (made by a userspace relay: see bench/README.md)')
     .option('--quick', `short preset: ${QUICK.repetitions} repetitions × ${QUICK.durationS} s (about 5 minutes for every mode)`)
     .option('--out <dir>', 'where to write <timestamp>.json/.md/.svg (default: bench/results)');
 }
@@ -79,7 +79,7 @@ function list(value: string, allowed: readonly string[], flag: string): string[]
 }
 
 /** `delay=10ms,loss=0.5%` → { delayMs: 10, lossPct: 0.5 }; either part may be left out (0). */
-export function parseWan(spec: string): NetemOptions {
+export function parseWan(spec: string): WanOptions {
   let delayMs = 0;
   let lossPct = 0;
   for (const part of spec

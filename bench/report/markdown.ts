@@ -4,6 +4,7 @@ import { KERNEL_MODES, modeLabel, type ModeName } from '../modes.js';
 import type { BenchResult, MetricSummary } from '../result.js';
 import type { Summary } from '../stats.js';
 import { formatValue } from './format.js';
+import { wanNotes, wanSummary } from './wan.js';
 
 /** The run as a Markdown page: context, the table of medians with ranges, the targets, and every failure. */
 export function renderMarkdown(result: BenchResult): string {
@@ -17,9 +18,10 @@ export function renderMarkdown(result: BenchResult): string {
     '',
   );
   lines.push(
-    `Testbed: two network namespaces joined by one veth pair; underlay MTU ${result.testbed.underlayMtu}, ` +
-      `overlay MTU ${result.testbed.overlayMtu}; offload profile \`${result.testbed.profile}\`; ` +
-      `WAN: ${result.testbed.netem ? `netem delay ${result.testbed.netem.delayMs} ms, loss ${result.testbed.netem.lossPct} % each way` : 'none'}.`,
+    `Testbed: two network namespaces joined by ${result.testbed.wan ? 'veths through a third that relays between them' : 'one veth pair'}; ` +
+      `underlay MTU ${result.testbed.underlayMtu}, overlay MTU ${result.testbed.overlayMtu}; ` +
+      `offload profile \`${result.testbed.profile}\`; ${wanSummary(result)}` +
+      `${result.testbed.tcpCongestionControl ? `; TCP congestion control \`${result.testbed.tcpCongestionControl}\`` : ''}.`,
   );
   lines.push(`veth offloads (host a): ${offloadLine(result.testbed.offloads.a ?? {})}.`, '');
   lines.push(
@@ -65,6 +67,7 @@ export function renderMarkdown(result: BenchResult): string {
     lines.push('');
   }
   lines.push('## Notes', '');
+  for (const note of wanNotes(result)) lines.push(`- ${note}`);
   lines.push(
     '- CPU per GB: vxtun and the userspace tunnels count their own processes (utime + stime of both ' +
       'forwarders or daemons, all threads); ' +
