@@ -25,6 +25,7 @@ interface RawOptions {
   wan?: string;
   quick?: boolean;
   out?: string;
+  vxtunWorkers?: string;
 }
 
 export function addBenchOptions(cmd: Command): Command {
@@ -36,6 +37,7 @@ export function addBenchOptions(cmd: Command): Command {
     .option('--mtu <bytes>', 'underlay (veth) MTU', '1500')
     .addOption(new Option('--profile <name>', 'veth offload profile').choices([...OFFLOAD_PROFILES]).default('default'))
     .option('--wan <spec>', 'a WAN between the hosts, each way, e.g. delay=10ms,loss=0.5% (made by a userspace relay: see bench/README.md)')
+    .option('--vxtun-workers <n>', 'queue workers per vxtun host (default: one per core)')
     .option('--quick', `short preset: ${QUICK.repetitions} repetitions × ${QUICK.durationS} s (about 5 minutes for every mode)`)
     .option('--out <dir>', 'where to write <timestamp>.json/.md/.svg (default: bench/results)');
 }
@@ -53,6 +55,7 @@ export function resolveBenchOptions(raw: RawOptions, isDefault: (name: string) =
     mtu: positiveInt(raw.mtu, '--mtu', 1280, 9000),
     profile: raw.profile as OffloadProfile,
     ...(raw.wan === undefined ? {} : { wan: parseWan(raw.wan) }),
+    ...(raw.vxtunWorkers === undefined ? {} : { vxtunWorkers: positiveInt(raw.vxtunWorkers, '--vxtun-workers', 1, 64) }),
     outDir: raw.out ?? join(repoRoot(), 'bench', 'results'),
   };
 }
