@@ -7,8 +7,8 @@ import type { HostName, Testbed } from './testbed/netns.js';
 import { overlayPlan } from './testbed/overlay.js';
 import { startVxtun, type RunningVxtun } from './testbed/vxtun.js';
 
-export type ModeName = 'underlay' | 'kernel-vxlan' | 'vxtun' | 'tinc' | 'openvpn' | 'wireguard-go';
-export const MODE_NAMES: readonly ModeName[] = ['underlay', 'kernel-vxlan', 'vxtun', 'tinc', 'openvpn', 'wireguard-go'];
+export type ModeName = 'underlay' | 'kernel-vxlan' | 'vxtun' | 'vxtun-split' | 'tinc' | 'openvpn' | 'wireguard-go';
+export const MODE_NAMES: readonly ModeName[] = ['underlay', 'kernel-vxlan', 'vxtun', 'vxtun-split', 'tinc', 'openvpn', 'wireguard-go'];
 
 /** Modes without a forwarder process: the kernel carries the traffic. */
 export const KERNEL_MODES: readonly ModeName[] = ['underlay', 'kernel-vxlan'];
@@ -55,6 +55,9 @@ export async function setUpMode(mode: ModeName, tb: Testbed): Promise<ModeSessio
       return setUpKernelVxlan(tb);
     case 'vxtun':
       return setUpVxtun(tb);
+    // vxtun as it runs on kernels before 6.17 (no UDP-tunnel GSO on TAP): super-packets split into UDP segments.
+    case 'vxtun-split':
+      return setUpVxtun(tb, { tunnelGso: false });
     // The userspace tunnels vxtun is compared with: a daemon per host on its own TUN device.
     case 'tinc':
       return setUpPeerMode(tinc, tb);
@@ -100,7 +103,7 @@ async function setUpKernelVxlan(tb: Testbed): Promise<ModeSession> {
   };
 }
 
-async function setUpVxtun(tb: Testbed): Promise<ModeSession> {
+async function setUpVxtun(tb: Testbed, extraConfig: Record<string, unknown> = {}): Promise<ModeSession> {
   const plan = overlayPlan(tb);
   const running: RunningVxtun[] = [];
   const exits = new Map<number, number | string>();
@@ -110,7 +113,7 @@ async function setUpVxtun(tb: Testbed): Promise<ModeSession> {
   };
   try {
     for (const host of ['a', 'b'] as const) {
-      const forwarder = await startVxtun(tb, host, plan[host]);
+      const forwarder = await startVxtun(tb, host, { ...plan[host], extraConfig });
       void forwarder.process.exited.then((code) => exits.set(forwarder.pid, code));
       running.push(forwarder);
     }

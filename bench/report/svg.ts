@@ -26,6 +26,7 @@ export const MODE_COLOURS: Readonly<Record<ModeName, string>> = {
   underlay: '#9e9e9e',
   'kernel-vxlan': '#4e79a7',
   vxtun: '#f28e2b',
+  'vxtun-split': '#f1ce63',
   tinc: '#59a14f',
   openvpn: '#e15759',
   'wireguard-go': '#b07aa1',
