@@ -31,6 +31,7 @@ describe('bench options', () => {
       ['--duration', '0'],
       ['--mtu', '1000'],
       ['--wan', 'jitter=3ms'],
+      ['--wan', 'delay=20000ms'],
     ]) {
       const attempt = () => parse(argv);
       expect(attempt, `accepted ${argv.join(' ')}`).toThrow(VxtunError);
