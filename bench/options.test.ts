@@ -34,6 +34,7 @@ describe('bench options', () => {
       ['--mtu', '1000'],
       ['--wan', 'jitter=3ms'],
       ['--vxtun-workers', '0'],
+      ['--wan', 'delay=20000ms'],
     ]) {
       const attempt = () => parse(argv);
       expect(attempt, `accepted ${argv.join(' ')}`).toThrow(VxtunError);

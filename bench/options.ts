@@ -5,7 +5,7 @@ import { METRIC_GROUPS, type MetricGroup } from './catalog.js';
 import { MODE_NAMES, type ModeName } from './modes.js';
 import type { BenchOptions } from './runner.js';
 import { OFFLOAD_PROFILES, type OffloadProfile } from './testbed/offloads.js';
-import type { WanOptions } from './testbed/wan.js';
+import { MAX_WAN_DELAY_MS, type WanOptions } from './testbed/wan.js';
 import { repoRoot } from './testbed/vxtun.js';
 
 /** `--quick`: two repetitions of 2-second measurements; all six modes finish in about five minutes. */
@@ -91,10 +91,11 @@ export function parseWan(spec: string): WanOptions {
     .filter((s) => s !== '')) {
     const match = /^(delay|loss)=([\d.]+)(ms|%)?$/.exec(part);
     const value = match === null ? Number.NaN : Number(match[2]);
-    if (match === null || !Number.isFinite(value) || (match[1] === 'loss' && value > 100)) {
+    if (match === null || !Number.isFinite(value) || value > (match[1] === 'loss' ? 100 : MAX_WAN_DELAY_MS)) {
       throw new VxtunError(
         'VXTUN_ERR_CONFIG',
-        `--wan takes delay=<ms>,loss=<percent> (e.g. delay=10ms,loss=0.5%); ` + `cannot read "${part}"`,
+        `--wan takes delay=<ms>,loss=<percent> (e.g. delay=10ms,loss=0.5%; delay at most ${MAX_WAN_DELAY_MS} ms, ` +
+          `loss at most 100 %); cannot read "${part}"`,
       );
     }
     if (match[1] === 'delay') delayMs = value;

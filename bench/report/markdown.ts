@@ -49,6 +49,13 @@ export function renderMarkdown(result: BenchResult): string {
   }
 
   lines.push('## Targets (vxtun against kernel VXLAN, same run)', '');
+  if (result.testbed.wan !== undefined) {
+    lines.push(
+      "The targets are set for the bare testbed. Over this WAN the relay's ceiling holds both modes' throughput " +
+        'down (see the notes), so a throughput target met or missed here says little about the packet path.',
+      '',
+    );
+  }
   lines.push('| Metric | Target | vxtun | kernel-vxlan | Result |', '|---|---|---:|---:|---|');
   for (const t of result.targets) {
     const unit = metricInfo(t.metric).unit;

@@ -154,6 +154,8 @@ describe('a run over a WAN', () => {
     expect(md).toContain('dropped 1000 for the loss (0.500 % of them)');
     expect(md).toContain('37 waited for the relay in a full queue');
     expect(md).toContain('TCP congestion control `bbr`');
+    expect(md).toContain('a throughput target met or missed here says little about the packet path');
+    expect(renderMarkdown(plain)).not.toContain('says little about the packet path');
     expect(renderSvg(overWan)).toContain('WAN: delay 10 ms, loss 0.5 % each way (userspace relay)');
     expect(renderMarkdown(plain)).toContain('WAN: none');
   });
