@@ -75,7 +75,7 @@ const TOOLS: readonly { command: string; pkg: string; needed: (o: CliBenchOption
   { command: 'bridge', pkg: 'iproute2', needed: (o) => o.modes.includes('kernel-vxlan') },
   { command: 'ethtool', pkg: 'ethtool', needed: () => true },
   { command: 'ss', pkg: 'iproute2', needed: () => true },
-  { command: 'tc', pkg: 'iproute2', needed: (o) => o.wan !== undefined },
+  { command: 'sysctl', pkg: 'procps', needed: (o) => o.wan !== undefined },
   { command: 'iperf3', pkg: 'iperf3', needed: () => true },
   { command: 'sockperf', pkg: 'sockperf', needed: () => true },
   { command: 'ping', pkg: 'iputils-ping', needed: (o) => o.metrics.includes('ping') || o.modes.some(isPeerMode) },

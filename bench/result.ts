@@ -51,7 +51,10 @@ export interface BenchResult {
     readonly underlayMtu: number;
     readonly overlayMtu: number;
     readonly profile: string;
-    readonly netem?: { delayMs: number; lossPct: number };
+    /** The hosts' TCP congestion control (net.ipv4.tcp_congestion_control): it decides what TCP does with loss. */
+    readonly tcpCongestionControl?: string;
+    /** The WAN between the hosts, how it was made, and what its relay counted (relayed, loss, queueFull, sendFailed). */
+    readonly wan?: { delayMs: number; lossPct: number; method: string; relay?: Record<string, number> };
     readonly offloads: Record<string, Record<string, string>>;
   };
   readonly modes: readonly ModeName[];

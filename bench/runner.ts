@@ -4,7 +4,8 @@ import { metricInfo, type MetricGroup } from './catalog.js';
 import { setUpMode, type ModeName } from './modes.js';
 import { collectFailures, evaluateTargets, summarizeRuns, type BenchResult, type RunRecord } from './result.js';
 import { measureSession } from './session.js';
-import { createTestbed, type NetemOptions } from './testbed/netns.js';
+import { createTestbed, type Testbed } from './testbed/netns.js';
+import { WAN_METHOD, describeWan, type WanOptions } from './testbed/wan.js';
 import type { OffloadProfile } from './testbed/offloads.js';
 import { overlayMtu } from './testbed/overlay.js';
 import { repoRoot } from './testbed/vxtun.js';
@@ -17,7 +18,9 @@ export interface BenchOptions {
   readonly metrics: readonly MetricGroup[];
   readonly mtu: number;
   readonly profile: OffloadProfile;
-  readonly wan?: NetemOptions;
+  readonly wan?: WanOptions;
+  /** Queue workers per vxtun host (default: one per core). */
+  readonly vxtunWorkers?: number;
 }
 
 /**
@@ -30,7 +33,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   // Other work on the machine skews every mode; the load average at the start shows how much there was.
   const loadAtStart = loadavg();
   const { commit, dirty } = gitState();
-  const tb = await createTestbed({ mtu: opts.mtu, offloadProfile: opts.profile, ...(opts.wan ? { netem: opts.wan } : {}) });
+  const tb = await createTestbed({ mtu: opts.mtu, offloadProfile: opts.profile, ...(opts.wan ? { wan: opts.wan } : {}) });
   const runs: RunRecord[] = [];
   const modeDetails: Partial<Record<ModeName, string>> = {};
   try {
@@ -38,12 +41,14 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
       `testbed ${tb.prefix}: ${tb.hosts.a.netns} ${tb.hosts.a.underlayIp} <-veth-> ${tb.hosts.b.netns} ` +
         `${tb.hosts.b.underlayIp}, MTU ${tb.mtu}, offloads ${opts.profile}`,
     );
+    if (opts.wan) log(`WAN: ${describeWan(opts.wan)}, made by ${WAN_METHOD}`);
     for (let rep = 1; rep <= opts.repetitions; rep++) {
       for (const mode of opts.modes) {
         const tag = `[rep ${rep}/${opts.repetitions}] ${mode}`;
         let session;
         try {
-          session = await setUpMode(mode, tb);
+          checkWanRelay(tb);
+          session = await setUpMode(mode, tb, opts.vxtunWorkers === undefined ? {} : { workers: opts.vxtunWorkers });
         } catch (err) {
           const error = err instanceof Error ? err.message : String(err);
           log(`${tag}: FAILED to set up: ${error}`);
@@ -77,6 +82,13 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
         }
       }
     }
+    // The relay's counts are a note on the run; without them (a relay that died) the measurements still stand.
+    let relayError: string | undefined;
+    const relayCounts = await tb.stopWan().catch((err: unknown) => {
+      relayError = `WAN relay: ${err instanceof Error ? err.message : String(err)}`;
+      return undefined;
+    });
+    const congestion = await tb.exec('a', ['cat', '/proc/sys/net/ipv4/tcp_congestion_control'], { allowFail: true });
     const summary = summarizeRuns(runs, opts.modes);
     return {
       schema: 1,
@@ -96,7 +108,8 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
         underlayMtu: tb.mtu,
         overlayMtu: overlayMtu(tb),
         profile: opts.profile,
-        ...(opts.wan ? { netem: opts.wan } : {}),
+        ...(congestion.code === 0 ? { tcpCongestionControl: congestion.stdout.trim() } : {}),
+        ...(opts.wan ? { wan: { ...opts.wan, method: WAN_METHOD, ...(relayCounts ? { relay: relayCounts } : {}) } } : {}),
         offloads: { a: { ...tb.offloadState.a }, b: { ...tb.offloadState.b } },
       },
       modes: opts.modes,
@@ -104,10 +117,18 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
       runs,
       summary,
       targets: evaluateTargets(summary),
-      failures: collectFailures(runs),
+      failures: [...collectFailures(runs), ...(relayError === undefined ? [] : [relayError])],
     };
   } finally {
     await tb.destroy();
+  }
+}
+
+/** A WAN relay that died takes every later measurement with it: say so instead of timing out in each mode. */
+function checkWanRelay(tb: Testbed): void {
+  const relay = tb.wanRelay;
+  if (relay !== undefined && relay.child.exitCode !== null) {
+    throw new Error(`the WAN relay exited (${relay.child.exitCode}): ${relay.output().trim().slice(-400)}`);
   }
 }
 

@@ -35,6 +35,7 @@ interface AgentFlags {
   stateDir: string;
   tunName: string;
   workers?: number;
+  tunnelGso: boolean;
   subnetLeaseTtl: number;
   iface: string[];
   ifaceRegex: string[];
@@ -105,6 +106,10 @@ export function registerAgentCommand(program: Command): void {
     .option('--state-dir <dir>', 'where the VTEP MAC is kept across restarts', DEFAULT_STATE_DIR)
     .option('--tun-name <name>', 'TUN device name', 'vxtun0')
     .option('--workers <n>', `queue worker threads, 1..${MAX_WORKERS} (default: number of cores)`, intInRange(1, MAX_WORKERS))
+    .option(
+      '--no-tunnel-gso',
+      'send TCP super-packets as UDP segments, not whole through the TAP <tun-name>-gso that the kernel segments (Linux 6.17+)',
+    )
     .addOption(
       new Option('--subnet-lease-ttl <duration>', 'TTL of the subnet lease, renewed before it runs out (Flannel: 24h)')
         .argParser(parseDuration)
@@ -171,6 +176,7 @@ Needs a network config at <prefix>/config, e.g.
           stateDir: f.stateDir,
           tunName: f.tunName,
           workers: f.workers,
+          tunnelGso: f.tunnelGso,
           leaseTtlSeconds: f.subnetLeaseTtl,
           statsInterval: f.statsInterval,
           renewMarginSeconds: f.subnetLeaseRenewMargin === undefined ? undefined : f.subnetLeaseRenewMargin * 60,

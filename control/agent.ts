@@ -47,6 +47,8 @@ export interface AgentOptions {
   stateDir: string;
   tunName: string;
   workers?: number;
+  /** Super-packets whole through the tunnel TAP where the kernel allows it (default true). */
+  tunnelGso?: boolean;
   leaseTtlSeconds: number;
   /** Renew this long before expiry (flanneld's --subnet-lease-renew-margin); default min(1 h, TTL/4). */
   renewMarginSeconds?: number;
@@ -180,6 +182,7 @@ export async function runAgent(o: AgentOptions, log: Logger): Promise<void> {
         vtepMac: vtep.mac,
         tunName: o.tunName,
         workers: o.workers,
+        tunnelGso: o.tunnelGso,
         underlayMtu: backend.mtu ?? ext.mtu,
       },
       log,

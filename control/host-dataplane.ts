@@ -23,6 +23,7 @@ export type HostDataplaneOptions = Pick<DataplaneOptions, 'vni' | 'port' | 'publ
       | 'workers'
       | 'underlayMtu'
       | 'offloads'
+      | 'tunnelGso'
       | 'sourcePorts'
       | 'udpBufferBytes'
     >
@@ -57,6 +58,7 @@ export async function startHostDataplane(o: HostDataplaneOptions, log: Logger): 
     workers: o.workers ?? Math.max(1, availableParallelism()),
     underlayMtu,
     offloads: o.offloads ?? true,
+    tunnelGso: o.tunnelGso ?? true,
     sourcePorts: o.sourcePorts ?? DEFAULT_SOURCE_PORTS,
     udpBufferBytes: o.udpBufferBytes ?? DEFAULT_UDP_BUFFER_BYTES,
     logger: log,

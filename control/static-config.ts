@@ -52,6 +52,7 @@ export const StaticConfigSchema = z
       .max(1 << 30)
       .default(DEFAULT_UDP_BUFFER_BYTES),
     offloads: z.boolean().default(true),
+    tunnelGso: z.boolean().default(true),
     stateDir: z.string().min(1).optional(),
     peers: z.array(PeerSchema).default([]),
   })

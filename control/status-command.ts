@@ -78,6 +78,9 @@ function formatStatus(s: HostStatus, now: number): string {
     `  tun: mtu ${s.tun.mtu}, ${s.tun.workers} workers, ${s.tun.workerRestarts} restarts; offloads: ${off.vnetHdr ? 'tso+csum' : 'none'} on the TUN, udp gso ${onOff(off.gso)}, udp gro ${onOff(off.gro)}`,
   );
   lines.push(
+    `  super-packets: ${off.tunnelGso ? `whole through ${off.tunnelGso}` : `as udp segments (${off.tunnelGsoOff ?? 'tunnel gso off'})`}`,
+  );
+  lines.push(
     `  transfer: ${bytes(s.counters.rxBytes)} received (${s.counters.rxPackets} packets), ${bytes(s.counters.txBytes)} sent (${s.counters.txPackets} packets)`,
   );
   const drops = Object.entries(s.drops).map(([k, v]) => `${k} ${v}`);

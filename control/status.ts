@@ -31,7 +31,7 @@ export interface HostStatus {
     mtu: number;
     workers: number;
     workerRestarts: number;
-    offloads: { vnetHdr: boolean; gso: boolean; gro: boolean };
+    offloads: { vnetHdr: boolean; gso: boolean; gro: boolean; tunnelGso: string | null; tunnelGsoOff: string | null };
   } | null;
   peers: PeerStats[];
   counters: Record<string, number>;

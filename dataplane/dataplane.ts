@@ -5,6 +5,8 @@
  * same TUN queue (bounded: a worker that keeps failing stops the dataplane with VXTUN_ERR_WORKER).
  */
 import { EventEmitter } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { VxtunError } from './errors.js';
 import { overlayMtu, type LocalConfig } from './local.js';
@@ -24,7 +26,7 @@ import {
   P_TX_PACKETS,
   type DataplaneStats,
 } from './stats.js';
-import { openTun, configureLink, linkState, linkTxDropped, type LinkConfig } from './sys/tun.js';
+import { openTun, openTunnelTap, configureLink, linkState, linkTxDropped, type LinkConfig, type OpenedTunnelTap } from './sys/tun.js';
 import { createWakeFd, signalWake, closeFd } from './sys/poll.js';
 import type { TunQueue } from './sys/types.js';
 import type { WorkerInit, WorkerMessage } from './worker.js';
@@ -72,6 +74,11 @@ export interface DataplaneOptions {
   /** UDP send sockets per worker, one per outer source port. */
   sourcePorts: number;
   udpBufferBytes: number;
+  /**
+   * Send TSO super-packets whole through a TAP with UDP-tunnel GSO, the kernel segmenting them on the underlay
+   * (default true; used only where it works: Linux 6.17+, IPv4 underlay, offloads on, our address local).
+   */
+  tunnelGso?: boolean;
   logger: Logger;
 }
 
@@ -112,6 +119,10 @@ export class Dataplane extends EventEmitter {
   /** The TUN's transmit drops when we started (a reused device keeps its counters), and the last value read. */
   private tunTxBase = 0;
   private tunTxLast = 0;
+  /** The tunnel-GSO TAP and its switch, when that route is on (see setupTunnel). */
+  private tunnel: { tap: OpenedTunnelTap; source: Uint8Array; off: Int32Array; writes: number; forwarded: number } | null = null;
+  /** Why the tunnel route is not used (null while it is). */
+  private tunnelReason: string | null = 'not set up';
   /** What each worker reported when it became ready (offloads, source ports). */
   readonly workerInfo: Extract<WorkerMessage, { type: 'ready' }>[] = [];
 
@@ -144,6 +155,7 @@ export class Dataplane extends EventEmitter {
     const dp = new Dataplane(opts, cfg, name, queues, ownership);
     try {
       configureLink(name, dp.linkConfig());
+      dp.setupTunnel();
       // The first worker picks the outer source ports; the others bind the same ones (see WorkerInit).
       await dp.spawn(0, queues[0]);
       const ports = dp.workerInfo[0].localPorts;
@@ -164,11 +176,78 @@ export class Dataplane extends EventEmitter {
         mtu: cfg.overlayMtu,
         vnetHdr: queues[0]?.vnetHdr,
         offloadFlags: queues[0]?.offloadFlags,
+        tunnelGso: dp.tunnel ? dp.tunnel.tap.name : `off: ${dp.tunnelReason}`,
         workerInfo: dp.workerInfo,
       },
       'dataplane started',
     );
     return dp;
+  }
+
+  /**
+   * The tunnel route: a TAP `<tun>-gso` with UDP-tunnel GSO (Linux 6.17+). A super-packet written to it as one VXLAN
+   * frame, outer headers included, is forwarded by the kernel to the underlay, where veth or the NIC segments it:
+   * no split and no checksums in user space (native-notes/super-packets.md). The TAP forwards, accepts our own
+   * address as source and has no IPv6 (it never carries any). Off, with the reason kept, where it cannot work.
+   */
+  private setupTunnel(): void {
+    const { opts, cfg } = this;
+    const why = (reason: string) => {
+      this.tunnelReason = reason;
+    };
+    if (opts.tunnelGso === false) return why('switched off (tunnelGso: false)');
+    if (!opts.offloads) return why('needs the TUN offloads (offloads: true)');
+    if (cfg.family !== 4) return why('IPv4 underlay only');
+    const source = localSource(opts);
+    if (!source) return why(`${opts.publicIp} is not an address of this host (set bindAddress to the underlay address)`);
+    if (readSysctl('net/ipv4/conf/all/rp_filter') === '1')
+      return why('net.ipv4.conf.all.rp_filter is 1 (strict): the kernel would drop our frames as spoofed');
+    const opened = openTunnelTap(`${this.tunName.slice(0, 11)}-gso`, opts.workers);
+    if ('reason' in opened) return why(opened.reason);
+    try {
+      for (const [key, value] of [
+        [`net/ipv4/conf/${opened.name}/forwarding`, '1'],
+        [`net/ipv4/conf/${opened.name}/accept_local`, '1'],
+        [`net/ipv4/conf/${opened.name}/rp_filter`, '0'],
+      ])
+        writeFileSync(`/proc/sys/${key}`, value);
+      try {
+        writeFileSync(`/proc/sys/net/ipv6/conf/${opened.name}/disable_ipv6`, '1');
+      } catch {
+        // No IPv6 in this kernel: nothing to switch off.
+      }
+    } catch (err) {
+      for (const q of opened.queues) q.close();
+      return why(`configuring ${opened.name}: ${(err as Error).message}`);
+    }
+    this.tunnel = { tap: opened, source, off: new Int32Array(new SharedArrayBuffer(4)), writes: 0, forwarded: ipForwarded() ?? 0 };
+    this.tunnelReason = null;
+  }
+
+  /**
+   * Each second, once 8 frames were written since the last verdict: the kernel must have forwarded them (see
+   * ipForwarded: a super-packet counts once). A firewall that drops forwarded packets would blackhole them, so when fewer than half of the frames
+   * written were forwarded, the workers go back to UDP segments for good.
+   */
+  private checkTunnel(): void {
+    const t = this.tunnel;
+    if (!t || Atomics.load(t.off, 0) !== 0) return;
+    const writes = readStats(this.statsSab, this.opts.workers, 0).counters.tunnelWrites;
+    const forwarded = ipForwarded();
+    if (forwarded === undefined) return;
+    const dw = writes - t.writes;
+    const df = forwarded - t.forwarded;
+    // Judged over at least 8 frames: a blackholed TCP flow backs off and writes few super-packets a second.
+    if (dw < 8) return;
+    t.writes = writes;
+    t.forwarded = forwarded;
+    if (df >= dw / 2) return;
+    Atomics.store(t.off, 0, 1);
+    this.tunnelReason = `the kernel forwarded ${df} of ${dw} frames written to ${t.tap.name} (a firewall dropping forwarded UDP?)`;
+    this.opts.logger.warn(
+      { tap: t.tap.name, written: dw, forwarded: df },
+      'tunnel GSO route: the kernel did not forward the super-packets written to the TAP; sending them as UDP segments from now on',
+    );
   }
 
   /** MTU, gateway addresses and the overlay routes of the TUN. */
@@ -196,6 +275,7 @@ export class Dataplane extends EventEmitter {
    */
   private watchLink(): boolean {
     if (this.stopping) return true;
+    this.checkTunnel();
     let state: ReturnType<typeof linkState>;
     try {
       state = linkState(this.tunName);
@@ -258,13 +338,19 @@ export class Dataplane extends EventEmitter {
     });
   }
 
-  /** Offloads in use: the TUN's virtio header (TSO/checksum offload), UDP GSO on send and UDP GRO on receive. */
-  get offloads(): { vnetHdr: boolean; gso: boolean; gro: boolean } {
+  /**
+   * Offloads in use: the TUN's virtio header (TSO/checksum offload), UDP GSO on send, UDP GRO on receive, and the
+   * tunnel TAP super-packets leave through (null when off; `tunnelGsoOff` says why).
+   */
+  get offloads(): { vnetHdr: boolean; gso: boolean; gro: boolean; tunnelGso: string | null; tunnelGsoOff: string | null } {
     const info = this.workerInfo;
+    const on = this.tunnel !== null && Atomics.load(this.tunnel.off, 0) === 0;
     return {
       vnetHdr: this.queues[0]?.vnetHdr ?? false,
       gso: info.length > 0 && info.every((w) => w.gso),
       gro: info.length > 0 && info.every((w) => w.gro),
+      tunnelGso: on ? this.tunnel!.tap.name : null,
+      tunnelGsoOff: on ? null : this.tunnelReason,
     };
   }
 
@@ -312,6 +398,7 @@ export class Dataplane extends EventEmitter {
     );
     for (const s of this.slots) closeFd(s.init.wakeFd);
     for (const q of this.queues) q.close();
+    for (const q of this.tunnel?.tap.queues ?? []) q.close();
     this.ownership.release();
     this.opts.logger.info({ tun: this.tunName }, 'dataplane stopped');
   }
@@ -335,6 +422,14 @@ export class Dataplane extends EventEmitter {
       maxPeers: this.table.maxPeers,
       stopSab: this.stopSab,
       wakeFd: createWakeFd(),
+      ...(this.tunnel && {
+        tunnel: {
+          fd: this.tunnel.tap.queues[index].fd,
+          tapMac: this.tunnel.tap.mac,
+          source: this.tunnel.source,
+          offSab: this.tunnel.off.buffer as SharedArrayBuffer,
+        },
+      }),
     };
     const slot: Slot = { init, worker: null, restarts: new RestartBudget() };
     this.slots[index] = slot;
@@ -469,4 +564,44 @@ function localConfig(o: DataplaneOptions): LocalConfig {
     gateway4: o.subnet ? parseCidr(o.subnet, 'subnet').addr : null,
     gateway6: o.ipv6Subnet ? parseCidr(o.ipv6Subnet, 'ipv6Subnet').addr : null,
   };
+}
+
+/** The outer source of the tunnel route: bindAddress when it is one address, else publicIp if this host holds it. */
+function localSource(o: DataplaneOptions): Uint8Array | null {
+  const wanted = o.bindAddress && o.bindAddress !== '0.0.0.0' ? o.bindAddress : o.publicIp;
+  const held = Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv4' && a.address === wanted));
+  const bytes = parseIpBytes(wanted);
+  return held && bytes?.length === 4 ? bytes : null;
+}
+
+function readSysctl(key: string): string | undefined {
+  try {
+    return readFileSync(`/proc/sys/${key}`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Packets this network namespace forwarded and transmitted, from /proc/self/net/snmp: every IPv4 packet sent
+ * (OutTransmits, Linux 6.3+, counted after the FORWARD hook) minus those this host made (OutRequests) and the extra
+ * pieces of fragmented ones (FragCreates - FragOKs). ForwDatagrams is no use here: it counts before the FORWARD
+ * hook, so it grows even when a firewall drops the packet. Undefined when unreadable.
+ */
+function ipForwarded(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/net/snmp', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [names, values] = text.split('\n').filter((l) => l.startsWith('Ip:'));
+  const keys = names?.split(/\s+/) ?? [];
+  const vals = values?.split(/\s+/) ?? [];
+  const field = (name: string) => {
+    const i = keys.indexOf(name);
+    return i > 0 ? Number(vals[i]) : Number.NaN;
+  };
+  const v = field('OutTransmits') - field('OutRequests') - field('FragCreates') + field('FragOKs');
+  return Number.isFinite(v) ? v : undefined;
 }

@@ -5,7 +5,7 @@
 import { PacketBatch, READY_TUN, READY_UDP, type Poller, type TunQueue, type UdpBind } from './sys/types.js';
 import type { LocalConfig } from './local.js';
 import { PeerView } from './routes.js';
-import { Encapsulator } from './tx.js';
+import { Encapsulator, type TunnelRoute } from './tx.js';
 import { Decapsulator } from './rx.js';
 import { VIRTIO_NET_HDR_LEN } from './packet/virtio.js';
 import { counterIndex, dropIndex } from './stats.js';
@@ -17,7 +17,8 @@ const D_TRUNCATED = dropIndex(DropReason.TRUNCATED);
 /** Packets per TUN read batch and messages per recvmmsg (each up to 64 KB with GSO/GRO). */
 const TUN_BATCH = 32;
 const UDP_BATCH = 32;
-const SLOT = 65536 + VIRTIO_NET_HDR_LEN + 64;
+/** Room for the largest read (virtio header + 64 KB) behind the largest headroom (the tunnel route's 88 + 24 bytes). */
+const SLOT = 65536 + VIRTIO_NET_HDR_LEN + 128;
 /** poll() timeout: how often an idle queue re-reads the peer table and the stop flag without a wake-up. */
 const IDLE_POLL_MS = 250;
 
@@ -36,6 +37,8 @@ export interface QueueDeps {
   /** stop[0] !== 0 ends the loop; stop[1 + failIndex] !== 0 makes it throw (Dataplane.failWorker, a test hook). */
   stop: Int32Array;
   failIndex?: number;
+  /** Super-packets go whole through the tunnel TAP (Linux 6.17+), when set. */
+  tunnel?: TunnelRoute | null;
 }
 
 export class QueueLoop {
@@ -51,7 +54,7 @@ export class QueueLoop {
 
   constructor(d: QueueDeps) {
     this.d = d;
-    this.enc = new Encapsulator(d.cfg, d.peers, d.stats, d.tun, d.tx, d.peerStats);
+    this.enc = new Encapsulator(d.cfg, d.peers, d.stats, d.tun, d.tx, d.peerStats, d.tunnel ?? null);
     this.dec = new Decapsulator(d.cfg, d.peers, d.stats, d.tun, d.rx, d.peerStats);
     this.tunBatch = new PacketBatch(TUN_BATCH, SLOT);
     this.udpBatch = new PacketBatch(UDP_BATCH, SLOT);

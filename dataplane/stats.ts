@@ -19,6 +19,8 @@ export const COUNTERS = [
   'ndpReplies', // Neighbor Advertisements sent for our IPv6 gateway
   'icmpTooBig',
   'gsoFallbacks', // UDP_SEGMENT turned off after a send error
+  'tunnelWrites', // TSO super-packets written whole to the tunnel TAP (the kernel segments them on the underlay)
+  'tunnelFallbacks', // tunnel TAP writes that failed: that super-packet was split instead (and every later one, unless EINVAL)
   'socketOverflows', // datagrams the kernel dropped at this worker's receive socket (SO_RXQ_OVFL), across restarts
 ] as const;
 

@@ -6,18 +6,29 @@
  * of one length to one peer (a UDP flow, a stream of pure ACKs) are copied back to back and sent as one
  * UDP_SEGMENT message: the kernel walks its stack once per message, so this is what small packets cost.
  */
-import { PacketBatch, type TunQueue, type UdpBind } from './sys/types.js';
+import { constants } from 'node:os';
+import { PacketBatch, type TunnelWriter, type TunQueue, type UdpBind } from './sys/types.js';
 import { maxUdpPayload, type LocalConfig } from './local.js';
 import { MAX_PEERS, PeerView, type PeerEntry } from './routes.js';
-import { readU32 } from './packet/bytes.js';
+import { readU32, writeU16 } from './packet/bytes.js';
 import { DropReason } from './packet/drops.js';
 import { counterIndex, dropIndex, PEER_ROW, P_TX_BYTES, P_TX_PACKETS } from './stats.js';
 import { parseIp, IpInfo, IPPROTO_UDP } from './packet/ip.js';
 import { TCP_CSUM } from './packet/tcp.js';
 import { UDP_CSUM, UDP_MAX_SEGMENTS } from './packet/udp.js';
-import { writeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './packet/ethernet.js';
+import { writeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_HLEN } from './packet/ethernet.js';
+import { IPV4_HLEN, writeIpv4Header } from './packet/ipv4.js';
+import { fold, pseudoHeaderSum } from './packet/checksum.js';
 import { VXLAN_OVERHEAD, writeVxlan } from './packet/vxlan.js';
-import { VIRTIO_NET_HDR_LEN, VirtioHdr, readVirtioHdr, VirtioGso, VirtioFlag } from './packet/virtio.js';
+import {
+  VIRTIO_NET_HDR_LEN,
+  VIRTIO_NET_HDR_TNL_LEN,
+  VirtioHdr,
+  readVirtioHdr,
+  VirtioGso,
+  VirtioFlag,
+  writeVirtioTunnelHdr,
+} from './packet/virtio.js';
 import { flowHashOf } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
 import { GsoLayout, tsoSplit, completeChecksum, maxSegmentLen, segmentCount, type SplitTarget } from './offload/tso.js';
@@ -30,6 +41,8 @@ const C_TX_CALLS = counterIndex('txSyscalls');
 const C_TUN_READS = counterIndex('tunReads');
 const C_ICMP = counterIndex('icmpTooBig');
 const C_GSO_FALLBACK = counterIndex('gsoFallbacks');
+const C_TUNNEL_WRITES = counterIndex('tunnelWrites');
+const C_TUNNEL_FALLBACKS = counterIndex('tunnelFallbacks');
 const D_NO_ROUTE = dropIndex(DropReason.NO_ROUTE);
 const D_BAD_INNER = dropIndex(DropReason.BAD_INNER);
 const D_UDP_SEND = dropIndex(DropReason.UDP_SEND);
@@ -37,7 +50,30 @@ const D_TOO_BIG = dropIndex(DropReason.TOO_BIG);
 const D_MALFORMED_GSO = dropIndex(DropReason.MALFORMED_GSO);
 
 const SPLIT_BYTES = 1 << 20;
+const { EINVAL } = constants.errno;
 
+/** Outer headers the kernel gets on the tunnel TAP: Ethernet, IPv4, UDP (VXLAN and inner Ethernet are VXLAN_OVERHEAD). */
+const UDP_HLEN = 8;
+const OUTER_TH = ETH_HLEN + IPV4_HLEN;
+const TUNNEL_SHIFT = OUTER_TH + UDP_HLEN + VXLAN_OVERHEAD;
+/** The frame forwarded by the kernel leaves with TTL 64, as a UDP socket's datagrams do. */
+const TUNNEL_TTL = 65;
+
+/**
+ * Where TSO super-packets go whole (Linux 6.17+, IPv4 underlay): the tunnel TAP, as one VXLAN frame that the kernel
+ * forwards to the underlay and segments there (native-notes/super-packets.md). Set up by Dataplane.start.
+ */
+export interface TunnelRoute {
+  writer: TunnelWriter;
+  /** The TAP's MAC: the frame's destination, so the kernel takes it for this host and forwards it. */
+  tapMac: Uint8Array;
+  /** Our underlay address, the outer source. */
+  source: Uint8Array;
+  /** The outer source port of each send socket (the flow hash picks one, as for the UDP path). */
+  sourcePorts: number[];
+  /** [0] !== 0: the main thread saw the kernel not forward these frames; send as UDP segments instead. */
+  off: Int32Array;
+}
 export class Encapsulator {
   private readonly cfg: LocalConfig;
   private readonly peers: PeerView;
@@ -64,6 +100,10 @@ export class Encapsulator {
   /** Pending in-place messages: indexes into the TUN batch's descriptor arrays. */
   private pending = 0;
   private pendingBind = -1;
+  private readonly tunnel: TunnelRoute | null;
+  /** A TAP write failed in this worker: UDP segments from then on. */
+  private tunnelBroken = false;
+  private outerId = 0;
 
   constructor(
     cfg: LocalConfig,
@@ -72,8 +112,10 @@ export class Encapsulator {
     tun: TunQueue,
     binds: UdpBind[],
     peerStats: Float64Array = new Float64Array(MAX_PEERS * PEER_ROW),
+    tunnel: TunnelRoute | null = null,
   ) {
     this.peerStats = peerStats;
+    this.tunnel = tunnel;
     this.cfg = cfg;
     this.peers = peers;
     this.stats = stats;
@@ -97,9 +139,13 @@ export class Encapsulator {
     this.maxPayload = maxUdpPayload(cfg.family);
   }
 
-  /** Headroom to ask of TunQueue.read so the IP packet starts VXLAN_OVERHEAD bytes into its slot. */
+  /**
+   * Headroom to ask of TunQueue.read so the IP packet starts VXLAN_OVERHEAD bytes into its slot, or, with a tunnel
+   * route, far enough in for the tunnel header and the outer headers too.
+   */
   get readHeadroom(): number {
-    return this.tun.vnetHdr ? VXLAN_OVERHEAD - VIRTIO_NET_HDR_LEN : VXLAN_OVERHEAD;
+    const room = this.tunnel ? VIRTIO_NET_HDR_TNL_LEN + TUNNEL_SHIFT : VXLAN_OVERHEAD;
+    return this.tun.vnetHdr ? room - VIRTIO_NET_HDR_LEN : room;
   }
 
   /** Encapsulates and sends packets 0..n-1 of a batch filled by TunQueue.read. */
@@ -131,7 +177,7 @@ export class Encapsulator {
       const bindIdx = this.binds.length === 1 ? 0 : flowHashOf(buf, off, ip) % this.binds.length;
       if (this.hdr.gsoType !== VirtioGso.NONE) {
         this.flush(batch);
-        this.sendSplit(buf, off, len, peer, mac, bindIdx);
+        this.sendSplit(batch, off, len, peer, mac, bindIdx);
         continue;
       }
       if (this.hdr.flags & VirtioFlag.NEEDS_CSUM) completeChecksum(buf, off, len, this.hdr);
@@ -230,8 +276,12 @@ export class Encapsulator {
     if (sent < count) this.stats[D_UDP_SEND] += datagrams(batch, sent, count);
   }
 
-  /** Splits a TSO super-packet into segments that each carry their own VXLAN + Ethernet header. */
-  private sendSplit(buf: Buffer, off: number, len: number, peer: PeerEntry, mac: Uint8Array, bindIdx: number): void {
+  /**
+   * Sends a TSO super-packet: whole through the tunnel TAP where that route is on, else split into segments that
+   * each carry their own VXLAN + Ethernet header.
+   */
+  private sendSplit(batch: PacketBatch, off: number, len: number, peer: PeerEntry, mac: Uint8Array, bindIdx: number): void {
+    const buf = batch.buf;
     const hdr = this.hdr;
     const segLen = maxSegmentLen(buf, off, len, hdr, this.gso);
     if (segLen <= 0 || hdr.gsoSize === 0) {
@@ -250,6 +300,8 @@ export class Encapsulator {
       this.stats[D_MALFORMED_GSO]++;
       return;
     }
+    // Whole through the tunnel TAP only what the split would take too (a GSO size of 1 byte is malformed either way).
+    if (this.tunnel !== null && this.sendWhole(batch, off, len, segLen - hdr.gsoSize, count, peer, mac, bindIdx)) return;
     copySegments(buf, off, len, segLen - hdr.gsoSize, hdr.gsoSize, out.buf, VXLAN_OVERHEAD, stride);
     const to = this.splitTarget;
     to.stride = stride;
@@ -288,6 +340,63 @@ export class Encapsulator {
     this.stats[C_TX_BYTES] += bytes;
     this.peerStats[peer.slot * PEER_ROW + P_TX_PACKETS] += n;
     this.peerStats[peer.slot * PEER_ROW + P_TX_BYTES] += bytes;
+  }
+
+  /**
+   * Writes the super-packet at off (inner IP, `headerLen` bytes of headers) to the tunnel TAP with its outer headers
+   * in front, in the read headroom. False when the route does not apply (outer IPv6, inner UDP, switched off, too
+   * long for one outer IPv4 packet) or the write failed; the caller then splits it.
+   */
+  private sendWhole(
+    batch: PacketBatch,
+    off: number,
+    len: number,
+    headerLen: number,
+    segments: number,
+    peer: PeerEntry,
+    mac: Uint8Array,
+    bindIdx: number,
+  ): boolean {
+    const t = this.tunnel!;
+    const hdr = this.hdr;
+    const inner = hdr.gsoType & ~VirtioGso.ECN;
+    if (this.tunnelBroken || peer.family !== 4 || inner !== (this.ip.family === 4 ? VirtioGso.TCPV4 : VirtioGso.TCPV6)) return false;
+    if (!(hdr.flags & VirtioFlag.NEEDS_CSUM) || len + TUNNEL_SHIFT - ETH_HLEN > 0xffff || Atomics.load(t.off, 0) !== 0) return false;
+    const buf = batch.buf;
+    const frame = off - TUNNEL_SHIFT;
+    const start = frame - VIRTIO_NET_HDR_TNL_LEN;
+    writeVirtioTunnelHdr(buf, start, hdr, headerLen, TUNNEL_SHIFT, OUTER_TH);
+    writeEthernet(buf, frame, t.tapMac, this.cfg.vtepMac, ETHERTYPE_IPV4);
+    const outerLen = len + TUNNEL_SHIFT - ETH_HLEN;
+    writeIpv4Header(buf, frame + ETH_HLEN, IPPROTO_UDP, TUNNEL_TTL, t.source, 0, peer.publicIp, 0, outerLen, this.outerId);
+    this.outerId = (this.outerId + segments) & 0xffff;
+    const udp = frame + OUTER_TH;
+    writeU16(buf, udp, t.sourcePorts[bindIdx]);
+    writeU16(buf, udp + 2, this.cfg.port);
+    writeU16(buf, udp + 4, outerLen - IPV4_HLEN);
+    // The outer UDP checksum, as the UDP sockets send it: the kernel completes it per segment from the pseudo-header
+    // sum over the whole length (VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM; __skb_udp_tunnel_segment).
+    writeU16(buf, udp + 6, fold(pseudoHeaderSum(buf, frame + ETH_HLEN, 4, IPPROTO_UDP, outerLen - IPV4_HLEN)));
+    writeVxlan(buf, udp + UDP_HLEN, this.cfg.vni);
+    writeEthernet(buf, udp + UDP_HLEN + 8, mac, this.cfg.vtepMac, this.ip.family === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
+    const st = this.stats;
+    st[C_TX_CALLS]++;
+    const written = t.writer.writeAt(batch, start, len + TUNNEL_SHIFT + VIRTIO_NET_HDR_TNL_LEN);
+    if (written < 0) {
+      // EINVAL: the kernel refused this packet's offload fields (a local program can write anything to the TUN);
+      // the split path judges it. Anything else means the TAP itself failed: split from now on.
+      if (written !== -EINVAL) this.tunnelBroken = true;
+      st[C_TUNNEL_FALLBACKS]++;
+      return false;
+    }
+    const bytes = len + (segments - 1) * headerLen;
+    st[C_TUNNEL_WRITES]++;
+    st[C_TX_DGRAMS] += segments;
+    st[C_TX_PACKETS] += segments;
+    st[C_TX_BYTES] += bytes;
+    this.peerStats[peer.slot * PEER_ROW + P_TX_PACKETS] += segments;
+    this.peerStats[peer.slot * PEER_ROW + P_TX_BYTES] += bytes;
+    return true;
   }
 
   /** Answers a packet that does not fit the overlay with ICMP "fragmentation needed" / "packet too big". */

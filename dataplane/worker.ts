@@ -8,7 +8,7 @@ import type { LocalConfig } from './local.js';
 import { PeerView } from './routes.js';
 import { peerStatsBlock, workerRow } from './stats.js';
 import { QueueLoop } from './queue.js';
-import { tunQueueFromFd } from './sys/tun.js';
+import { tunnelWriterFromFd, tunQueueFromFd } from './sys/tun.js';
 import { openUdp } from './sys/udp.js';
 import { createPoller } from './sys/poll.js';
 import type { UdpBind } from './sys/types.js';
@@ -35,6 +35,8 @@ export interface WorkerInit {
   maxPeers: number;
   stopSab: SharedArrayBuffer;
   wakeFd: number;
+  /** The tunnel TAP queue of this worker (fd owned by the main thread) and what the route needs; absent when off. */
+  tunnel?: { fd: number; tapMac: Uint8Array; source: Uint8Array; offSab: SharedArrayBuffer };
 }
 
 export type WorkerMessage = { type: 'ready'; index: number; gso: boolean; gro: boolean; localPorts: number[] };
@@ -67,17 +69,26 @@ function main(init: WorkerInit): void {
       tx.push(b);
     }
     const poller = createPoller(tun, rx, init.wakeFd);
+    const t = init.tunnel;
+    const sendSockets = tx.length > 0 ? tx : [rx];
     const loop = new QueueLoop({
       cfg: init.cfg,
       tun,
       rx,
-      tx: tx.length > 0 ? tx : [rx],
+      tx: sendSockets,
       poller,
       peers: new PeerView(init.peerSab),
       stats: workerRow(init.statsSab, init.index),
       peerStats: peerStatsBlock(init.peerStatsSab, init.index, init.maxPeers),
       stop: new Int32Array(init.stopSab),
       failIndex: init.index,
+      tunnel: t && {
+        writer: tunnelWriterFromFd(t.fd),
+        tapMac: t.tapMac,
+        source: t.source,
+        sourcePorts: sendSockets.map((b) => localPort(b)),
+        off: new Int32Array(t.offSab),
+      },
     });
     port.postMessage({
       type: 'ready',

@@ -7,11 +7,9 @@
  *   host a  <prefix>ra 198.19.1.1 ── 198.19.1.2 ┐ relay ┌ 198.19.2.2 ── 198.19.2.1 <prefix>rb  host b
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { createTestbed, type HostName, type Testbed } from '../testbed/index.js';
-import { run, spawnTracked, type ExecResult, type TrackedProcess } from '../testbed/process.js';
-import { waitFor } from '../testbed/transfer.js';
-import { repoRoot } from '../testbed/vxtun.js';
+import { run, type ExecResult, type TrackedProcess } from '../testbed/process.js';
+import { startRelayProcess, stopRelayProcess } from '../testbed/relay-process.js';
 
 export interface RelaySide {
   /** The host's own address on its link to the relay (tunnel local address, vxtun publicIp). */
@@ -99,38 +97,20 @@ export async function createRelayBed(): Promise<RelayBed> {
     inRelay,
     async startRelay(ports, impairments) {
       if (relay !== undefined) throw new Error('the relay is already running');
-      const proc = spawnTracked(
-        [
-          'ip',
-          'netns',
-          'exec',
-          netns,
-          'node',
-          join(repoRoot(), 'bench/faults/relay.mjs'),
-          side.a.peerIp,
-          side.a.ip,
-          side.b.peerIp,
-          side.b.ip,
-          ports.join(','),
-          impairments,
-        ],
-        () => undefined,
-      );
-      relay = proc;
-      await waitFor(() => proc.output().includes('relay: listening') || proc.child.exitCode !== null, 10_000, 'relay listening');
-      if (proc.child.exitCode !== null) throw new Error(`relay exited: ${proc.output()}`);
+      relay = await startRelayProcess(netns, 'relay.mjs', [
+        side.a.peerIp,
+        side.a.ip,
+        side.b.peerIp,
+        side.b.ip,
+        ports.join(','),
+        impairments,
+      ]);
     },
     async stopRelay() {
       const proc = relay;
       if (proc === undefined) throw new Error('the relay is not running');
       relay = undefined;
-      await proc.stop(3000);
-      const line = proc
-        .output()
-        .split('\n')
-        .find((l) => l.startsWith('{'));
-      if (line === undefined) throw new Error(`relay printed no counts: ${proc.output()}`);
-      return JSON.parse(line) as Record<string, number>;
+      return stopRelayProcess(proc);
     },
   };
 }

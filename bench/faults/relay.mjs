@@ -1,11 +1,10 @@
 // The impairing underlay between two hosts: a UDP relay that sits in its own namespace, receives each VXLAN
 // datagram on the side facing one host and sends it on from the side facing the other, impaired on the way.
 // Usage: node relay.mjs <addr-facing-a> <host-a-addr> <addr-facing-b> <host-b-addr> <ports,comma-separated> <impairments>
-//   impairments: comma-separated key=probability, e.g. loss=0.01,reorder=0.02,duplicate=0.01,
-//     corruptOuter=0.001 (a bit of the VXLAN or inner Ethernet header), corruptInner=0.001 (a bit of the inner
-//     transport header or payload), corruptIpHeader=0.1 (a bit of the inner IPv4 identification field, so only
-//     the header checksum can tell), optionally direction=ab|ba (impair one way only; default both) and
-//     zeroChecksum=1 (send every datagram with a zero outer UDP checksum, as Linux VXLAN's noudpcsum does), or "none".
+//   impairments: see impair.mjs, e.g. loss=0.01,reorder=0.02,duplicate=0.01,delay=5; here corruptOuter flips a bit
+//     of the VXLAN or inner Ethernet header, corruptInner a bit of the inner transport header or payload,
+//     corruptIpHeader a bit of the inner IPv4 identification field (so only the header checksum can tell), and
+//     zeroChecksum=1 sends every datagram with a zero outer UDP checksum, as Linux VXLAN's noudpcsum does.
 // Without zeroChecksum the relay sends with an ordinary socket, so the outer checksum covers the bytes as
 // impaired: the receiving kernel accepts corrupted datagrams just as it does those with a zero checksum.
 // zeroChecksum sends through vxtun's own UDP wrapper (SO_NO_CHECK; needs `npm run build`), from an ephemeral port.
@@ -13,28 +12,13 @@
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { DelayLine, direction as relayDirection, newCounts, parseImpairments } from './impair.mjs';
 
 const [facingA, hostA, facingB, hostB, portList, spec] = process.argv.slice(2);
 const ports = portList.split(',').map(Number);
-const p = { loss: 0, reorder: 0, duplicate: 0, corruptOuter: 0, corruptInner: 0, corruptIpHeader: 0 };
-let direction = 'both';
-let zeroChecksum = false;
-if (spec !== 'none') {
-  for (const kv of spec.split(',')) {
-    const [k, v] = kv.split('=');
-    if (k === 'direction' && (v === 'ab' || v === 'ba')) {
-      direction = v;
-      continue;
-    }
-    if (k === 'zeroChecksum' && v === '1') {
-      zeroChecksum = true;
-      continue;
-    }
-    if (!(k in p) || !(Number(v) >= 0 && Number(v) <= 1)) throw new Error(`relay: bad impairment "${kv}"`);
-    p[k] = Number(v);
-  }
-}
-const counts = { relayed: 0, sendFailed: 0, loss: 0, reorder: 0, duplicate: 0, corruptOuter: 0, corruptInner: 0, corruptIpHeader: 0 };
+const opts = parseImpairments(spec);
+const { direction, zeroChecksum } = opts;
+const counts = newCounts();
 const VXLAN_ETH = 8 + 14;
 
 function flip(msg, from, to) {
@@ -51,7 +35,7 @@ function innerHeaderLen(msg) {
   return v === 4 ? (msg[VXLAN_ETH] & 0x0f) * 4 : v === 6 ? 40 : 0;
 }
 
-function impair(msg) {
+function impair(msg, p) {
   if (Math.random() < p.corruptOuter && flip(msg, 0, VXLAN_ETH)) counts.corruptOuter++;
   const ihl = innerHeaderLen(msg);
   if (ihl > 0 && Math.random() < p.corruptInner && flip(msg, VXLAN_ETH + ihl, msg.length)) counts.corruptInner++;
@@ -101,39 +85,8 @@ for (const port of ports) {
 }
 
 function wire(from, send, dst, port, impaired) {
-  let held = null;
-  let heldTimer = null;
-  const release = () => {
-    if (held === null) return;
-    send(held, port, dst);
-    held = null;
-    clearTimeout(heldTimer);
-  };
-  from.on('message', (msg) => {
-    counts.relayed++;
-    if (!impaired) {
-      send(msg, port, dst);
-      return;
-    }
-    if (Math.random() < p.loss) {
-      counts.loss++;
-      return;
-    }
-    impair(msg);
-    if (Math.random() < p.duplicate) {
-      counts.duplicate++;
-      send(Buffer.from(msg), port, dst);
-    }
-    if (held === null && Math.random() < p.reorder) {
-      // Held back until the next datagram has gone (or 2 ms pass), so it arrives after a later one.
-      counts.reorder++;
-      held = msg;
-      heldTimer = setTimeout(release, 2);
-      return;
-    }
-    send(msg, port, dst);
-    release();
-  });
+  const delayLine = new DelayLine(opts.delayMs, counts, true);
+  from.on('message', relayDirection({ impaired, opts, counts, corrupt: impair, send: (msg) => send(msg, port, dst), delayLine }));
 }
 
 process.on('SIGTERM', () => {

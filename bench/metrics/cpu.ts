@@ -28,8 +28,17 @@ export function parseProcessCpuTicks(stat: string): number {
 
 /** Peak resident set size (VmHWM) of a process in bytes; undefined once it has gone. */
 export function peakRssBytes(pid: number): number | undefined {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** Resident set size now (VmRSS: the process's memory, shared by all its threads) in bytes; undefined once it has gone. */
+export function rssBytes(pid: number): number | undefined {
+  return statusBytes(pid, 'VmRSS');
+}
+
+function statusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
   try {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match === null ? undefined : Number(match[1]) * 1024;
   } catch {
     return undefined;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { VxtunError } from '../../dataplane/errors.js';
 import type { HostName, Testbed } from '../testbed/netns.js';
 
@@ -104,9 +105,17 @@ export async function runIperfClient(tb: Testbed, client: HostName, serverIp: st
   ];
   if (opts.reverse) argv.push('-R');
   if (opts.udp64) argv.push('-u', '-l', '64', '-b', '0');
-  const result = await tb.exec(client, argv, { timeoutMs: (opts.durationS + 20) * 1000, allowFail: true });
-  if (result.code === null) {
-    throw new VxtunError('VXTUN_ERR_BENCH', `iperf3 did not finish within ${opts.durationS + 20} s`);
+  // iperf3's server closes its listening socket when a test ends and opens it again for the next (iperf_run_server
+  // listens, cleanup_server closes): a client that connects in between is refused. Try again a few times, a second
+  // apart; a server that is gone still fails.
+  for (let attempt = 1; ; attempt++) {
+    const result = await tb.exec(client, argv, { timeoutMs: (opts.durationS + 20) * 1000, allowFail: true });
+    if (result.code === null) {
+      throw new VxtunError('VXTUN_ERR_BENCH', `iperf3 did not finish within ${opts.durationS + 20} s`);
+    }
+    if (attempt >= CONNECT_ATTEMPTS || !result.stdout.includes('unable to connect to server: Connection refused')) return result.stdout;
+    await sleep(1000);
   }
-  return result.stdout;
 }
+
+const CONNECT_ATTEMPTS = 3;

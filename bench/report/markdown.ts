@@ -4,6 +4,7 @@ import { KERNEL_MODES, modeLabel, type ModeName } from '../modes.js';
 import type { BenchResult, MetricSummary } from '../result.js';
 import type { Summary } from '../stats.js';
 import { formatValue } from './format.js';
+import { wanNotes, wanSummary } from './wan.js';
 
 /** The run as a Markdown page: context, the table of medians with ranges, the targets, and every failure. */
 export function renderMarkdown(result: BenchResult): string {
@@ -17,9 +18,10 @@ export function renderMarkdown(result: BenchResult): string {
     '',
   );
   lines.push(
-    `Testbed: two network namespaces joined by one veth pair; underlay MTU ${result.testbed.underlayMtu}, ` +
-      `overlay MTU ${result.testbed.overlayMtu}; offload profile \`${result.testbed.profile}\`; ` +
-      `WAN: ${result.testbed.netem ? `netem delay ${result.testbed.netem.delayMs} ms, loss ${result.testbed.netem.lossPct} % each way` : 'none'}.`,
+    `Testbed: two network namespaces joined by ${result.testbed.wan ? 'veths through a third that relays between them' : 'one veth pair'}; ` +
+      `underlay MTU ${result.testbed.underlayMtu}, overlay MTU ${result.testbed.overlayMtu}; ` +
+      `offload profile \`${result.testbed.profile}\`; ${wanSummary(result)}` +
+      `${result.testbed.tcpCongestionControl ? `; TCP congestion control \`${result.testbed.tcpCongestionControl}\`` : ''}.`,
   );
   lines.push(`veth offloads (host a): ${offloadLine(result.testbed.offloads.a ?? {})}.`, '');
   lines.push(
@@ -41,12 +43,19 @@ export function renderMarkdown(result: BenchResult): string {
   lines.push('');
   const details = Object.entries(result.modeDetails ?? {});
   if (details.length > 0) {
-    lines.push('Userspace tunnels, as they ran:', '');
+    lines.push('Userspace forwarders, as they ran:', '');
     for (const [mode, text] of details) lines.push(`- \`${mode}\`: ${text}`);
     lines.push('');
   }
 
   lines.push('## Targets (vxtun against kernel VXLAN, same run)', '');
+  if (result.testbed.wan !== undefined) {
+    lines.push(
+      "The targets are set for the bare testbed. Over this WAN the relay's ceiling holds both modes' throughput " +
+        'down (see the notes), so a throughput target met or missed here says little about the packet path.',
+      '',
+    );
+  }
   lines.push('| Metric | Target | vxtun | kernel-vxlan | Result |', '|---|---|---:|---:|---|');
   for (const t of result.targets) {
     const unit = metricInfo(t.metric).unit;
@@ -65,6 +74,7 @@ export function renderMarkdown(result: BenchResult): string {
     lines.push('');
   }
   lines.push('## Notes', '');
+  for (const note of wanNotes(result)) lines.push(`- ${note}`);
   lines.push(
     '- CPU per GB: vxtun and the userspace tunnels count their own processes (utime + stime of both ' +
       'forwarders or daemons, all threads); ' +

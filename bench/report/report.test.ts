@@ -130,3 +130,43 @@ describe('report with the userspace tunnels', () => {
     expect(Math.max(...bars.map((b) => b.right))).toBeLessThan(width);
   });
 });
+
+describe('a run over a WAN', () => {
+  const plain = result();
+  const overWan: BenchResult = {
+    ...plain,
+    testbed: {
+      ...plain.testbed,
+      tcpCongestionControl: 'bbr',
+      wan: {
+        delayMs: 10,
+        lossPct: 0.5,
+        method: 'a userspace relay (bench/faults/tun-relay.mjs)',
+        relay: { relayed: 200_000, loss: 1000, queueFull: 0, sendFailed: 0, tunQueueFull: 37 },
+      },
+    },
+  };
+  const md = renderMarkdown(overWan);
+
+  it('states the WAN, how it is made and what the relay dropped, in the table and the chart', () => {
+    expect(md).toContain('WAN: delay 10 ms, loss 0.5 % each way (userspace relay)');
+    expect(md).toContain('made by a userspace relay (bench/faults/tun-relay.mjs)');
+    expect(md).toContain('dropped 1000 for the loss (0.500 % of them)');
+    expect(md).toContain('37 waited for the relay in a full queue');
+    expect(md).toContain('TCP congestion control `bbr`');
+    expect(md).toContain('a throughput target met or missed here says little about the packet path');
+    expect(renderMarkdown(plain)).not.toContain('says little about the packet path');
+    expect(renderSvg(overWan)).toContain('WAN: delay 10 ms, loss 0.5 % each way (userspace relay)');
+    expect(renderMarkdown(plain)).toContain('WAN: none');
+  });
+
+  it("names the modes that came within 20 % of the underlay, the relay's ceiling", () => {
+    // underlay 20 Gbit/s, kernel-vxlan 15 (75 %), vxtun 7.5: none capped; at 16.5 kernel-vxlan is.
+    expect(md).toContain("No mode reached 80 % of the underlay's throughput");
+    const summary = overWan.summary.map((row) =>
+      row.id === 'tcp1.ab' ? { ...row, modes: { ...row.modes, 'kernel-vxlan': { ...row.modes['kernel-vxlan']!, median: 16.5 } } } : row,
+    );
+    expect(renderMarkdown({ ...overWan, summary })).toContain('held back by the relay rather than by themselves');
+    expect(renderMarkdown({ ...overWan, summary })).toContain('TCP 1 stream a→b: kernel-vxlan.');
+  });
+});

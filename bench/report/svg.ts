@@ -2,6 +2,7 @@ import { metricInfo, type MetricId } from '../catalog.js';
 import { modeLabel, type ModeName } from '../modes.js';
 import type { BenchResult, MetricSummary } from '../result.js';
 import { formatValue } from './format.js';
+import { wanSummary } from './wan.js';
 
 /**
  * A grouped bar chart: one group per metric, one bar per mode, each bar the mode's median divided by the
@@ -25,6 +26,7 @@ export const MODE_COLOURS: Readonly<Record<ModeName, string>> = {
   underlay: '#9e9e9e',
   'kernel-vxlan': '#4e79a7',
   vxtun: '#f28e2b',
+  'vxtun-split': '#f1ce63',
   tinc: '#59a14f',
   openvpn: '#e15759',
   'wireguard-go': '#b07aa1',
@@ -52,7 +54,7 @@ export function renderSvg(result: BenchResult): string {
   }
   const subtitle =
     `commit ${result.commit.slice(0, 12)}${result.dirty ? '+' : ''} · underlay MTU ` +
-    `${result.testbed.underlayMtu} · offloads ${result.testbed.profile} · bars: median ÷ baseline ` +
+    `${result.testbed.underlayMtu} · offloads ${result.testbed.profile} · ${wanSummary(result)} · bars: median ÷ baseline ` +
     '(kernel-vxlan, else underlay); whiskers: min–max';
   // About 6 px a character at 11 px, 7 at 12 px: wide enough for the subtitle and the legend with few metrics too.
   const width = Math.max(LEFT + Math.max(1, rows.length) * groupWidth + 30, legendEnd + 20, LEFT + subtitle.length * 6);

@@ -1,5 +1,7 @@
 export { createTestbed, randomPrefix, HOST_NAMES } from './netns.js';
-export type { AnyHostName, HostName, NetemOptions, Testbed, TestbedHost, TestbedOptions } from './netns.js';
+export type { AnyHostName, HostName, Testbed, TestbedHost, TestbedOptions } from './netns.js';
+export { WAN_METHOD, describeWan } from './wan.js';
+export type { WanOptions } from './wan.js';
 export { OFFLOAD_PROFILES, REPORTED_FEATURES, offloadSettings, parseEthtoolFeatures } from './offloads.js';
 export type { OffloadProfile } from './offloads.js';
 export { setupFlannelVxlan } from './kernel-vxlan.js';

@@ -6,23 +6,19 @@ import { VxtunError } from '../../dataplane/errors.js';
 import { cleanUpNow, trackLeftovers, untrackLeftovers, type Leftovers } from './cleanup.js';
 import { offloadSettings, parseEthtoolFeatures, type OffloadProfile } from './offloads.js';
 import { run, spawnTracked, type ExecOptions, type ExecResult, type TrackedProcess } from './process.js';
+import { stopRelayProcess } from './relay-process.js';
+import { startWan, type WanOptions } from './wan.js';
 
 /**
  * Two hosts (network namespaces `<prefix>a`, `<prefix>b`) joined by one veth pair: the underlay. With `hosts: 3`
  * a third host `<prefix>c`, and the underlay is a bridge in a fourth namespace `<prefix>u`, one veth from each host.
+ * With `wan`, the two hosts' veths end in a namespace `<prefix>w` whose relay delays and drops packets (wan.ts).
  * Addresses come from the benchmarking range 198.18.0.0/15 (RFC 2544) and fd00::/8, so nothing can leak out.
  */
 export type HostName = 'a' | 'b';
 /** A host of any testbed: the two of every testbed, and the third of a three-host one. */
 export type AnyHostName = HostName | 'c';
 export const HOST_NAMES: readonly HostName[] = ['a', 'b'];
-
-export interface NetemOptions {
-  /** One-way delay added on each direction, so the round trip grows by twice this. */
-  readonly delayMs: number;
-  /** Loss applied on each direction. */
-  readonly lossPct: number;
-}
 
 export interface TestbedOptions {
   /** Names every namespace and link; default `vx` + 4 random hex digits. At most 13 characters, [a-z0-9]. */
@@ -33,8 +29,8 @@ export interface TestbedOptions {
   readonly ipv6Underlay?: boolean;
   /** ethtool offload settings of both veths (default: the kernel's defaults). */
   readonly offloadProfile?: OffloadProfile;
-  /** tc netem on both veths: a WAN between the hosts. Needs sch_netem in the kernel. */
-  readonly netem?: NetemOptions;
+  /** A WAN between the two hosts: every packet crosses a userspace relay that delays and drops it (wan.ts). IPv4 only. */
+  readonly wan?: WanOptions;
   /** 3: hosts a, b and c on one bridged underlay (default 2: a and b on one veth pair). */
   readonly hosts?: 2 | 3;
 }
@@ -55,7 +51,11 @@ export interface Testbed<H extends AnyHostName = HostName> {
   readonly mtu: number;
   readonly ipv6Underlay: boolean;
   readonly offloadProfile: OffloadProfile;
-  readonly netem: NetemOptions | undefined;
+  readonly wan: WanOptions | undefined;
+  /** The WAN's relay process while it runs (undefined without a WAN). */
+  readonly wanRelay: TrackedProcess | undefined;
+  /** Stops the WAN's relay (once the measurements are done) and returns its counts; undefined without a WAN. */
+  stopWan(): Promise<Record<string, number> | undefined>;
   readonly hosts: Readonly<Record<H, TestbedHost>>;
   /** `ethtool -k` of each host's veth after the profile was applied (feature → on/off). */
   readonly offloadState: Readonly<Record<H, Readonly<Record<string, string>>>>;
@@ -106,8 +106,11 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
     };
   };
   const names: readonly AnyHostName[] = opts.hosts === 3 ? ['a', 'b', 'c'] : HOST_NAMES;
+  if (opts.wan !== undefined && (names.length !== 2 || ipv6Underlay)) {
+    throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', 'a WAN is available between two hosts on an IPv4 underlay only');
+  }
   const hosts = Object.fromEntries(names.map((name, i) => [name, makeHost(name, i + 1)])) as Record<AnyHostName, TestbedHost>;
-  const switchNetns = names.length > 2 ? `${prefix}u` : undefined;
+  const switchNetns = names.length > 2 ? `${prefix}u` : opts.wan !== undefined ? `${prefix}w` : undefined;
   const leftovers: Leftovers = {
     pids: new Set(),
     namespaces: [...names.map((n) => hosts[n].netns), ...(switchNetns ? [switchNetns] : [])],
@@ -136,11 +139,24 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
     const path = mkdtempSync(join(tmpdir(), `vxtun-${prefix}-${label}-`));
     return { path, remove: trackPath(path) };
   };
+  let wanRelay: TrackedProcess | undefined;
+  const stopWan = async (): Promise<Record<string, number> | undefined> => {
+    const relay = wanRelay;
+    if (relay === undefined || switchNetns === undefined) return undefined;
+    // Packets the kernel dropped because the relay did not read them fast enough: its TUN device's transmit drops.
+    const link = await run(['ip', 'netns', 'exec', switchNetns, 'ip', '-j', '-s', 'link', 'show', 'dev', `${prefix}wt`], {
+      allowFail: true,
+    });
+    const tunQueueFull = link.code === 0 ? Number(JSON.parse(link.stdout)[0]?.stats64?.tx?.dropped ?? Number.NaN) : Number.NaN;
+    wanRelay = undefined;
+    return { ...(await stopRelayProcess(relay)), ...(Number.isFinite(tunQueueFull) ? { tunQueueFull } : {}) };
+  };
   let destroyed = false;
   const destroy = async (): Promise<void> => {
     if (destroyed) return;
     destroyed = true;
     await Promise.all([...tracked].map((proc) => proc.stop(2000)));
+    await wanRelay?.stop(2000);
     cleanUpNow(leftovers);
     untrackLeftovers(leftovers);
   };
@@ -151,11 +167,19 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
       mtu,
       exec,
       switchNetns,
+      opts.wan === undefined,
     );
     for (const name of names) {
       const settings = offloadSettings(offloadProfile);
       if (settings.length > 0) await exec(name, ['ethtool', '-K', hosts[name].dev, ...settings]);
-      if (opts.netem !== undefined) await addNetem(exec, hosts[name], opts.netem);
+    }
+    if (opts.wan !== undefined && switchNetns !== undefined) {
+      const port = async (host: TestbedHost) => ({
+        port: switchPort(host),
+        hostIp: host.underlayIPv4,
+        hostMac: (await exec(host.name, ['cat', `/sys/class/net/${host.dev}/address`])).stdout.trim(),
+      });
+      wanRelay = await startWan(switchNetns, `${prefix}wt`, mtu, [await port(hosts.a), await port(hosts.b)], opts.wan, leftovers.pids);
     }
     const offloadState = {} as Record<AnyHostName, Record<string, string>>;
     for (const name of names) offloadState[name] = parseEthtoolFeatures((await exec(name, ['ethtool', '-k', hosts[name].dev])).stdout);
@@ -164,7 +188,11 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
       mtu,
       ipv6Underlay,
       offloadProfile,
-      netem: opts.netem,
+      wan: opts.wan,
+      get wanRelay() {
+        return wanRelay;
+      },
+      stopWan,
       hosts,
       offloadState,
       exec,
@@ -181,8 +209,22 @@ export async function createTestbed(opts: TestbedOptions = {}): Promise<Testbed<
 
 type Exec = (host: AnyHostName, argv: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
 
-/** Two hosts: one veth pair. More: each host's veth ends in the switch namespace, as a port of one bridge. */
-async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: Exec, switchNetns: string | undefined): Promise<void> {
+/** The peer of a host's veth in the switch (or relay) namespace. */
+function switchPort(host: TestbedHost): string {
+  return `${host.dev.slice(0, -1)}1`;
+}
+
+/**
+ * Two hosts: one veth pair. More, or a WAN: each host's veth ends in the switch namespace, as a port of one bridge
+ * (`bridged`) or, for the WAN, a port the relay routes from (configured by startWan).
+ */
+async function buildUnderlay(
+  hosts: readonly TestbedHost[],
+  mtu: number,
+  exec: Exec,
+  switchNetns: string | undefined,
+  bridged: boolean,
+): Promise<void> {
   for (const netns of [...hosts.map((h) => h.netns), ...(switchNetns ? [switchNetns] : [])]) {
     await run(['ip', 'netns', 'add', netns]).catch((err: unknown) => {
       throw new VxtunError(
@@ -216,10 +258,12 @@ async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: E
   } else {
     const bridge = `${hosts[0].dev.slice(0, -2)}br`;
     const sw = (...argv: string[]) => run(['ip', 'netns', 'exec', switchNetns, 'ip', ...argv]);
-    await sw('link', 'add', bridge, 'mtu', String(mtu), 'type', 'bridge');
-    await sw('link', 'set', bridge, 'up');
+    if (bridged) {
+      await sw('link', 'add', bridge, 'mtu', String(mtu), 'type', 'bridge');
+      await sw('link', 'set', bridge, 'up');
+    }
     for (const host of hosts) {
-      const port = `${host.dev.slice(0, -1)}1`;
+      const port = switchPort(host);
       await run([
         'ip',
         'link',
@@ -239,7 +283,7 @@ async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: E
         'mtu',
         String(mtu),
       ]);
-      await sw('link', 'set', port, 'master', bridge, 'up');
+      if (bridged) await sw('link', 'set', port, 'master', bridge, 'up');
     }
   }
   for (const host of hosts) {
@@ -251,17 +295,5 @@ async function buildUnderlay(hosts: readonly TestbedHost[], mtu: number, exec: E
       await exec(name, ['ip', '-6', 'addr', 'add', `${host.underlayIPv6}/64`, 'dev', host.dev, 'nodad']);
     }
     await exec(name, ['ip', 'link', 'set', host.dev, 'up']);
-  }
-}
-
-async function addNetem(exec: Exec, host: TestbedHost, netem: NetemOptions): Promise<void> {
-  const argv = ['tc', 'qdisc', 'replace', 'dev', host.dev, 'root', 'netem', 'delay', `${netem.delayMs}ms`, 'loss', `${netem.lossPct}%`];
-  const result = await exec(host.name, argv, { allowFail: true });
-  if (result.code !== 0) {
-    throw new VxtunError(
-      'VXTUN_ERR_TESTBED',
-      `tc netem failed on ${host.dev} (${result.stderr.trim()}): the kernel may lack sch_netem ` +
-        '(CONFIG_NET_SCH_NETEM); run without --wan or on a kernel that has it',
-    );
   }
 }

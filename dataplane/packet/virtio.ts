@@ -5,10 +5,14 @@
  */
 
 export const VIRTIO_NET_HDR_LEN = 10;
+/** struct virtio_net_hdr_v1_hash_tunnel (Linux 6.17+): what a TAP opened for UDP-tunnel GSO takes. */
+export const VIRTIO_NET_HDR_TNL_LEN = 24;
 
 export const VirtioFlag = {
   NEEDS_CSUM: 1,
   DATA_VALID: 2,
+  /** Tunnel header only: the outer UDP checksum is to be completed per segment (its field holds the pseudo-header sum). */
+  UDP_TUNNEL_CSUM: 8,
 } as const;
 
 export const VirtioGso = {
@@ -17,6 +21,8 @@ export const VirtioGso = {
   UDP: 3,
   TCPV6: 4,
   UDP_L4: 5,
+  /** The packet is a UDP tunnel (outer IPv4) around a GSO packet of the type in the low bits. */
+  UDP_TUNNEL_IPV4: 0x20,
   ECN: 0x80,
 } as const;
 
@@ -83,4 +89,34 @@ export function writeNeedsCsumHdr(buf: Uint8Array, off: number, csumStart: numbe
 /** Writes the all-zero header: a plain packet, checksums to be verified by the kernel. */
 export function writeZeroVirtioHdr(buf: Uint8Array, off: number): void {
   for (let i = 0; i < VIRTIO_NET_HDR_LEN; i++) buf[off + i] = 0;
+}
+
+/**
+ * Writes the 24-byte tunnel header for a frame that carries `hdr`'s GSO packet `shift` bytes further in (behind the
+ * outer Ethernet, IP, UDP, VXLAN and inner Ethernet headers): csum_start moves by `shift`, hdr_len is the inner
+ * packet's `headerLen` plus `shift`, the outer transport header is at `outerTh` and the inner network header at
+ * `shift`. The outer UDP checksum is completed by the kernel.
+ */
+export function writeVirtioTunnelHdr(
+  buf: Uint8Array,
+  off: number,
+  hdr: VirtioHdr,
+  headerLen: number,
+  shift: number,
+  outerTh: number,
+): void {
+  buf.fill(0, off, off + VIRTIO_NET_HDR_TNL_LEN);
+  buf[off] = VirtioFlag.NEEDS_CSUM | VirtioFlag.UDP_TUNNEL_CSUM;
+  buf[off + 1] = hdr.gsoType | VirtioGso.UDP_TUNNEL_IPV4;
+  writeLe16(buf, off + 2, headerLen + shift);
+  writeLe16(buf, off + 4, hdr.gsoSize);
+  writeLe16(buf, off + 6, hdr.csumStart + shift);
+  writeLe16(buf, off + 8, hdr.csumOffset);
+  writeLe16(buf, off + 20, outerTh);
+  writeLe16(buf, off + 22, shift);
+}
+
+function writeLe16(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v;
+  buf[off + 1] = v >>> 8;
 }

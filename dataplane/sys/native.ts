@@ -28,9 +28,11 @@ export interface NativeShim {
   tunOpen(name: string, flags: number, fdsOut: Int32Array, nameOut: Uint8Array): number;
   tunRead(fd: number, batch: BatchHandle, headroom: number): number;
   tunWrite(fd: number, batch: BatchHandle, count: number): number;
+  tunWriteAt(fd: number, batch: BatchHandle, offset: number, length: number): number;
   linkSetMtu(name: string, mtu: number): number;
   linkSetUp(name: string): number;
   linkFlags(name: string): number;
+  linkHwAddr(name: string, out: Uint8Array): number;
   linkAdd(name: string, family: number, addr: Uint8Array, prefixLen: number, isRoute: number): number;
   setNetns(nsFd: number): number;
   udpOpen(family: number, addr: Uint8Array, port: number, flags: number, bufferBytes: number, info: Int32Array): number;
@@ -68,6 +70,8 @@ export interface NativeShim {
 export const TUN_FLAG_MULTI_QUEUE = 1;
 export const TUN_FLAG_VNET_HDR = 2;
 export const TUN_FLAG_EXCLUSIVE = 4;
+export const TUN_FLAG_TAP = 8;
+export const TUN_FLAG_TUNNEL = 16;
 export const UDP_FLAG_REUSEPORT = 1;
 export const UDP_FLAG_GRO = 2;
 export const UDP_FLAG_NO_CHECK = 4;

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { VxtunError } from '../errors.js';
 import { bindBatch } from './batch-handle.js';
-import { loadNative, TUN_FLAG_EXCLUSIVE, TUN_FLAG_MULTI_QUEUE, TUN_FLAG_VNET_HDR } from './native.js';
-import { sysError } from './syserror.js';
-import type { PacketBatch, TunQueue } from './types.js';
+import { loadNative, TUN_FLAG_EXCLUSIVE, TUN_FLAG_MULTI_QUEUE, TUN_FLAG_TAP, TUN_FLAG_TUNNEL, TUN_FLAG_VNET_HDR } from './native.js';
+import { errnoName, sysError } from './syserror.js';
+import type { PacketBatch, TunnelWriter, TunQueue } from './types.js';
 import { addressBytes, checkBool, checkFamily, checkIfName, checkInt, formatAddress, invalid } from './validate.js';
 
 export interface TunOptions {
@@ -119,6 +119,66 @@ export function tunQueueFromFd(fd: number, vnetHdr: boolean, offloadFlags: numbe
     checkBool('vnetHdr', vnetHdr),
     checkInt('offloadFlags', offloadFlags, 0, 0xffff),
   );
+}
+
+class NativeTunnelWriter implements TunnelWriter {
+  readonly fd: number;
+  private closed = false;
+  private readonly native = loadNative();
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  writeAt(batch: PacketBatch, offset: number, length: number): number {
+    return this.native.tunWriteAt(this.fd, bindBatch(this.native, batch).handle, offset, length);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.closeFd(this.fd);
+  }
+}
+
+export interface OpenedTunnelTap {
+  name: string;
+  /** The TAP's own MAC: frames written to it must be addressed to it to be taken for this host. */
+  mac: Uint8Array;
+  queues: TunnelWriter[];
+}
+
+/**
+ * Opens `queues` fds of a TAP with the 24-byte tunnel virtio header and UDP-tunnel GSO (Linux 6.17+). Returns null
+ * with the reason when the kernel lacks it (TUNSETOFFLOAD refuses the tunnel bits: EINVAL) or the device cannot be
+ * made; the caller then sends super-packets as UDP segments.
+ */
+export function openTunnelTap(name: string, queues: number): OpenedTunnelTap | { reason: string } {
+  checkIfName('tap name', name);
+  checkInt('queues', queues, 1, MAX_QUEUES);
+  const native = loadNative();
+  const fds = new Int32Array(queues);
+  const nameOut = new Uint8Array(IFNAMSIZ);
+  const r = native.tunOpen(name, TUN_FLAG_TAP | TUN_FLAG_TUNNEL | TUN_FLAG_VNET_HDR | TUN_FLAG_MULTI_QUEUE, fds, nameOut);
+  if (r < 0) {
+    const why = r === -EINVAL ? 'this kernel has no UDP-tunnel GSO on TUN/TAP (Linux 6.17+)' : `opening TAP ${name}: ${errnoName(-r)}`;
+    return { reason: why };
+  }
+  const actual = Buffer.from(nameOut).toString('latin1').replace(/\0.*$/s, '');
+  const writers = Array.from(fds, (fd) => new NativeTunnelWriter(fd));
+  const mac = new Uint8Array(6);
+  const m = native.linkHwAddr(actual, mac);
+  const up = m < 0 ? m : native.linkSetUp(actual);
+  if (up < 0) {
+    for (const w of writers) w.close();
+    return { reason: `setting up TAP ${actual}: ${errnoName(-up)}` };
+  }
+  return { name: actual, mac, queues: writers };
+}
+
+/** Wraps a tunnel TAP queue fd opened by the main thread. */
+export function tunnelWriterFromFd(fd: number): TunnelWriter {
+  return new NativeTunnelWriter(checkInt('fd', fd, 0, 0x7fffffff));
 }
 
 /** Sets MTU, addresses, brings the link up, then adds routes (IPv4 routes need the device up). Re-running is harmless. */

@@ -66,6 +66,17 @@ export interface TunQueue {
   close(): void;
 }
 
+/**
+ * A queue of the tunnel-GSO TAP (Linux 6.17+): one whole VXLAN super-packet per write, as an Ethernet frame behind a
+ * 24-byte virtio_net_hdr_v1_hash_tunnel; the kernel forwards it to the underlay, where the NIC or veth segments it.
+ */
+export interface TunnelWriter {
+  readonly fd: number;
+  /** Writes bytes offset..offset+length-1 of the batch's buffer as one frame. Returns bytes written or -errno. */
+  writeAt(batch: PacketBatch, offset: number, length: number): number;
+  close(): void;
+}
+
 export interface UdpBind {
   readonly fd: number;
   readonly family: 4 | 6;

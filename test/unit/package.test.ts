@@ -13,7 +13,7 @@ describe('the published package', () => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
 
-  it('holds the vxtun command, the benchmark it loads on demand, the shim sources and the traffic tools', () => {
+  it('holds the vxtun command, the benchmark it loads on demand, the shim sources, the traffic tools and the WAN relay', () => {
     for (const f of [
       'dist/control/cli.js',
       'dist/bench/command.js',
@@ -21,6 +21,9 @@ describe('the published package', () => {
       'dataplane/native/src/tun.c',
       'dataplane/native/build.mjs',
       'bench/testbed/traffic/tcp-sink.mjs',
+      // `vxtun bench --wan` starts the WAN relay from these.
+      'bench/faults/tun-relay.mjs',
+      'bench/faults/impair.mjs',
     ])
       expect(files).toContain(f);
   });

@@ -168,10 +168,28 @@ static napi_value set_netns(napi_env env, napi_callback_info info) {
   return vx_int(env, setns(fd, CLONE_NEWNET) < 0 ? -errno : 0);
 }
 
+/* (name, out: Uint8Array(6)) -> 0 | -errno: the device's hardware address (SIOCGIFHWADDR). */
+static napi_value link_hw_addr(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  char name[IFNAMSIZ] = {0};
+  uint8_t *out = NULL;
+  size_t n = 0;
+  if (!vx_args(env, info, 2, a) || !vx_str(env, a[0], name, sizeof name) ||
+      !vx_typed(env, a[1], napi_uint8_array, (void **)&out, &n))
+    return NULL;
+  if (n < 6) return vx_int(env, -EINVAL);
+  struct ifreq ifr;
+  ifreq_for(&ifr, name);
+  int r = ioctl_on(AF_INET, SIOCGIFHWADDR, &ifr);
+  if (r == 0) memcpy(out, ifr.ifr_hwaddr.sa_data, 6);
+  return vx_int(env, r);
+}
+
 const vx_fn vx_link_fns[] = {
     {"linkSetMtu", link_set_mtu},
     {"linkSetUp", link_set_up},
     {"linkFlags", link_flags},
+    {"linkHwAddr", link_hw_addr},
     {"linkAdd", link_add},
     {"setNetns", set_netns},
     {NULL, NULL},

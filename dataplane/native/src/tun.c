@@ -19,13 +19,32 @@
 #define VX_TUN_MULTI_QUEUE 1
 #define VX_TUN_VNET_HDR 2
 #define VX_TUN_EXCL 4 /* the first queue must create the device: EBUSY when one of that name exists */
+#define VX_TUN_TAP 8   /* IFF_TAP: Ethernet frames instead of IP packets */
+#define VX_TUN_TUNNEL 16 /* 24-byte virtio_net_hdr_v1_hash_tunnel: UDP-tunnel GSO frames may be written (6.17+) */
 #define VX_VNET_HDR_LEN 10
+#define VX_VNET_TNL_HDR_LEN 24
 
-/* TCP offloads are required once IFF_VNET_HDR is on; USO is probed and dropped silently when refused. */
-static int set_offloads(int fd) {
-  int hdr = VX_VNET_HDR_LEN;
+/* Linux 6.17 added GSO over UDP tunnels to TUN/TAP (include/uapi/linux/if_tun.h). */
+#ifndef TUN_F_UDP_TUNNEL_GSO
+#define TUN_F_UDP_TUNNEL_GSO 0x80
+#endif
+#ifndef TUN_F_UDP_TUNNEL_GSO_CSUM
+#define TUN_F_UDP_TUNNEL_GSO_CSUM 0x100
+#endif
+
+/*
+ * TCP offloads are required once IFF_VNET_HDR is on; USO is probed and dropped silently when refused. With
+ * VX_TUN_TUNNEL the tunnel bits are required: a kernel without them refuses TUNSETOFFLOAD with EINVAL (set_offload
+ * in tun.c rejects unknown bits), which is how the caller learns that UDP-tunnel GSO is not there.
+ */
+static int set_offloads(int fd, int flags) {
+  int hdr = (flags & VX_TUN_TUNNEL) ? VX_VNET_TNL_HDR_LEN : VX_VNET_HDR_LEN;
   if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) return -errno;
   unsigned tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  if (flags & VX_TUN_TUNNEL) {
+    unsigned all = tcp | TUN_F_UDP_TUNNEL_GSO | TUN_F_UDP_TUNNEL_GSO_CSUM;
+    return ioctl(fd, TUNSETOFFLOAD, all) == 0 ? (int)all : -errno;
+  }
   if (ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) == 0) return (int)(tcp | TUN_F_USO4 | TUN_F_USO6);
   if (ioctl(fd, TUNSETOFFLOAD, tcp) == 0) return (int)tcp;
   return -errno;
@@ -37,7 +56,7 @@ static int open_queue(const char *name, int flags) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   vx_ifname(ifr.ifr_name, name);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = ((flags & VX_TUN_TAP) ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
   if (flags & VX_TUN_MULTI_QUEUE) ifr.ifr_flags |= IFF_MULTI_QUEUE;
   if (flags & VX_TUN_VNET_HDR) ifr.ifr_flags |= IFF_VNET_HDR;
   if (flags & VX_TUN_EXCL) ifr.ifr_flags |= IFF_TUN_EXCL;
@@ -71,7 +90,7 @@ static int open_queues(char *name, int flags, int32_t *fds, size_t n) {
     fds[i] = fd;
     if (i > 0) continue;
     name_of(fd, name); /* "tun%d" resolves here; later queues must attach to the same device */
-    if (flags & VX_TUN_VNET_HDR) offloads = set_offloads(fd);
+    if (flags & VX_TUN_VNET_HDR) offloads = set_offloads(fd, flags);
     if (offloads < 0) {
       close_all(fds, 1);
       return offloads;
@@ -164,9 +183,29 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
   return vx_int(env, written);
 }
 
+/*
+ * (fd, batch, offset, length) -> bytes written | -errno: one frame of the batch's buffer, written at once
+ * (a super-packet leaving through the tunnel-GSO TAP, between the batched sends of the packets around it).
+ */
+static napi_value tun_write_at(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  int32_t fd = -1, off = 0, len = 0;
+  vx_batch *b;
+  if (!vx_args(env, info, 4, a) || !vx_i32(env, a[0], &fd) || (b = vx_batch_arg(env, a[1])) == NULL ||
+      !vx_i32(env, a[2], &off) || !vx_i32(env, a[3], &len))
+    return NULL;
+  if (off < 0 || len <= 0 || (size_t)off + (size_t)len > b->buf_len) return vx_int(env, -EFAULT);
+  for (;;) {
+    ssize_t r = write(fd, b->buf + off, (size_t)len);
+    if (r >= 0) return vx_int(env, r);
+    if (errno != EINTR) return vx_int(env, -errno);
+  }
+}
+
 const vx_fn vx_tun_fns[] = {
     {"tunOpen", tun_open},
     {"tunRead", tun_read},
     {"tunWrite", tun_write},
+    {"tunWriteAt", tun_write_at},
     {NULL, NULL},
 };

@@ -34,8 +34,11 @@ const LINKTYPE_ETHERNET = 1;
 /** Enough for every header of interest: outer Ethernet + IPv6 + UDP + VXLAN + inner Ethernet + IPv6 + TCP. */
 const SNAP_LEN = 256;
 
-/** Runs tcpdump on the host's underlay veth with a BPF filter while `action` runs; returns the datagrams it saw. */
-export async function captureVxlan<T>(tb: Testbed, host: HostName, filter: string[], action: () => Promise<T>) {
+/**
+ * Runs tcpdump on the host's underlay veth with a BPF filter while `action` runs; returns the datagrams it saw and
+ * the frames as captured (the first `snapLen` bytes of each).
+ */
+export async function captureVxlan<T>(tb: Testbed, host: HostName, filter: string[], action: () => Promise<T>, snapLen = SNAP_LEN) {
   const dir = mkdtempSync(join(tmpdir(), `vxtun-pcap-${tb.prefix}-`));
   const file = join(dir, 'capture.pcap');
   // -Z root: keep writing into our 0700 directory (tcpdump may drop to its own user). --immediate-mode and -U:
@@ -50,7 +53,7 @@ export async function captureVxlan<T>(tb: Testbed, host: HostName, filter: strin
     '-U',
     '-n',
     '-s',
-    String(SNAP_LEN),
+    String(snapLen),
     '-w',
     file,
     ...filter,
@@ -63,7 +66,7 @@ export async function captureVxlan<T>(tb: Testbed, host: HostName, filter: strin
     const pcap = readPcap(readFileSync(file));
     if (pcap.linkType !== LINKTYPE_ETHERNET) throw new Error(`capture link type ${pcap.linkType}, expected Ethernet`);
     const datagrams = pcap.frames.map((f) => parseVxlanFrame(f.data)).filter((d): d is VxlanDatagram => d !== null);
-    return { result, datagrams, frames: pcap.frames.length };
+    return { result, datagrams, frames: pcap.frames.length, raw: pcap.frames.map((f) => f.data) };
   } finally {
     await dump.stop(1000);
     rmSync(dir, { recursive: true, force: true });
