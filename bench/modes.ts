@@ -41,7 +41,12 @@ export interface ModeSession {
   teardown(): Promise<void>;
 }
 
-export async function setUpMode(mode: ModeName, tb: Testbed): Promise<ModeSession> {
+/** How vxtun runs in the benchmark: queue workers per host (default: one per core, as `vxtun static` does). */
+export interface VxtunModeOptions {
+  readonly workers?: number;
+}
+
+export async function setUpMode(mode: ModeName, tb: Testbed, vx: VxtunModeOptions = {}): Promise<ModeSession> {
   switch (mode) {
     case 'underlay':
       return {
@@ -54,10 +59,10 @@ export async function setUpMode(mode: ModeName, tb: Testbed): Promise<ModeSessio
     case 'kernel-vxlan':
       return setUpKernelVxlan(tb);
     case 'vxtun':
-      return setUpVxtun(tb);
+      return setUpVxtun(tb, vx);
     // vxtun as it runs on kernels before 6.17 (no UDP-tunnel GSO on TAP): super-packets split into UDP segments.
     case 'vxtun-split':
-      return setUpVxtun(tb, { tunnelGso: false });
+      return setUpVxtun(tb, { ...vx, tunnelGso: false });
     // The userspace tunnels vxtun is compared with: a daemon per host on its own TUN device.
     case 'tinc':
       return setUpPeerMode(tinc, tb);
@@ -103,7 +108,7 @@ async function setUpKernelVxlan(tb: Testbed): Promise<ModeSession> {
   };
 }
 
-async function setUpVxtun(tb: Testbed, extraConfig: Record<string, unknown> = {}): Promise<ModeSession> {
+async function setUpVxtun(tb: Testbed, extraConfig: VxtunModeOptions & { tunnelGso?: boolean }): Promise<ModeSession> {
   const plan = overlayPlan(tb);
   const running: RunningVxtun[] = [];
   const exits = new Map<number, number | string>();
@@ -113,7 +118,7 @@ async function setUpVxtun(tb: Testbed, extraConfig: Record<string, unknown> = {}
   };
   try {
     for (const host of ['a', 'b'] as const) {
-      const forwarder = await startVxtun(tb, host, { ...plan[host], extraConfig });
+      const forwarder = await startVxtun(tb, host, { ...plan[host], extraConfig: { ...extraConfig } });
       void forwarder.process.exited.then((code) => exits.set(forwarder.pid, code));
       running.push(forwarder);
     }
@@ -126,11 +131,18 @@ async function setUpVxtun(tb: Testbed, extraConfig: Record<string, unknown> = {}
     if (dead === undefined) return undefined;
     return `vxtun (pid ${dead.pid}) exited with ${String(exits.get(dead.pid))}: ${dead.output().trim().slice(-500)}`;
   };
+  // As the forwarder itself reported it: queue workers and where super-packets go.
+  const started = running[0].logs('dataplane started')[0] ?? {};
+  const route = String(started.tunnelGso ?? 'unknown');
+  const details =
+    `${String(started.workers ?? '?')} queue workers per host; TCP super-packets ` +
+    (route.startsWith('off') ? `split into UDP segments (tunnel route ${route})` : `whole through the tunnel TAP ${route}`);
   return {
     address: { a: plan.a.overlayIp, b: plan.b.overlayIp },
     cpuAccounting: 'process',
     forwarderPids: running.map((r) => r.pid),
     health,
     teardown,
+    details,
   };
 }

@@ -13,7 +13,8 @@ describe('bench options', () => {
   it('defaults to every mode (the userspace tunnels too) and metric, 3 repetitions of 10 s, MTU 1500, veth defaults', () => {
     const opts = parse([]);
     expect(opts).toMatchObject({ durationS: 10, repetitions: 3, mtu: 1500, profile: 'default' });
-    expect(opts.modes).toEqual(['underlay', 'kernel-vxlan', 'vxtun', 'tinc', 'openvpn', 'wireguard-go']);
+    expect(opts.modes).toEqual(['underlay', 'kernel-vxlan', 'vxtun', 'vxtun-split', 'tinc', 'openvpn', 'wireguard-go']);
+    expect(opts.vxtunWorkers).toBeUndefined();
     expect(opts.metrics).toEqual(['tcp1', 'tcp4', 'udp64', 'latency', 'ping']);
     expect(opts.outDir).toMatch(/bench[/\\]results$/);
   });
@@ -22,6 +23,7 @@ describe('bench options', () => {
     expect(parse(['--quick'])).toMatchObject({ durationS: QUICK.durationS, repetitions: QUICK.repetitions });
     expect(parse(['--quick', '--duration', '5'])).toMatchObject({ durationS: 5, repetitions: QUICK.repetitions });
     expect(parse(['--modes', 'vxtun,underlay']).modes).toEqual(['underlay', 'vxtun']);
+    expect(parse(['--vxtun-workers', '1']).vxtunWorkers).toBe(1);
     expect(parse(['--modes', 'wireguard-go,vxtun,openvpn,tinc']).modes).toEqual(['vxtun', 'tinc', 'openvpn', 'wireguard-go']);
   });
 
@@ -31,6 +33,8 @@ describe('bench options', () => {
       ['--duration', '0'],
       ['--mtu', '1000'],
       ['--wan', 'jitter=3ms'],
+      ['--vxtun-workers', '0'],
+      ['--wan', 'delay=20000ms'],
     ]) {
       const attempt = () => parse(argv);
       expect(attempt, `accepted ${argv.join(' ')}`).toThrow(VxtunError);

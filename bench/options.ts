@@ -5,7 +5,7 @@ import { METRIC_GROUPS, type MetricGroup } from './catalog.js';
 import { MODE_NAMES, type ModeName } from './modes.js';
 import type { BenchOptions } from './runner.js';
 import { OFFLOAD_PROFILES, type OffloadProfile } from './testbed/offloads.js';
-import type { WanOptions } from './testbed/wan.js';
+import { MAX_WAN_DELAY_MS, type WanOptions } from './testbed/wan.js';
 import { repoRoot } from './testbed/vxtun.js';
 
 /** `--quick`: two repetitions of 2-second measurements; all six modes finish in about five minutes. */
@@ -25,6 +25,7 @@ interface RawOptions {
   wan?: string;
   quick?: boolean;
   out?: string;
+  vxtunWorkers?: string;
 }
 
 export function addBenchOptions(cmd: Command): Command {
@@ -36,6 +37,7 @@ export function addBenchOptions(cmd: Command): Command {
     .option('--mtu <bytes>', 'underlay (veth) MTU', '1500')
     .addOption(new Option('--profile <name>', 'veth offload profile').choices([...OFFLOAD_PROFILES]).default('default'))
     .option('--wan <spec>', 'a WAN between the hosts, each way, e.g. delay=10ms,loss=0.5% (made by a userspace relay: see bench/README.md)')
+    .option('--vxtun-workers <n>', 'queue workers per vxtun host (default: one per core)')
     .option('--quick', `short preset: ${QUICK.repetitions} repetitions × ${QUICK.durationS} s (about 5 minutes for every mode)`)
     .option('--out <dir>', 'where to write <timestamp>.json/.md/.svg (default: bench/results)');
 }
@@ -53,6 +55,7 @@ export function resolveBenchOptions(raw: RawOptions, isDefault: (name: string) =
     mtu: positiveInt(raw.mtu, '--mtu', 1280, 9000),
     profile: raw.profile as OffloadProfile,
     ...(raw.wan === undefined ? {} : { wan: parseWan(raw.wan) }),
+    ...(raw.vxtunWorkers === undefined ? {} : { vxtunWorkers: positiveInt(raw.vxtunWorkers, '--vxtun-workers', 1, 64) }),
     outDir: raw.out ?? join(repoRoot(), 'bench', 'results'),
   };
 }
@@ -88,10 +91,11 @@ export function parseWan(spec: string): WanOptions {
     .filter((s) => s !== '')) {
     const match = /^(delay|loss)=([\d.]+)(ms|%)?$/.exec(part);
     const value = match === null ? Number.NaN : Number(match[2]);
-    if (match === null || !Number.isFinite(value) || (match[1] === 'loss' && value > 100)) {
+    if (match === null || !Number.isFinite(value) || value > (match[1] === 'loss' ? 100 : MAX_WAN_DELAY_MS)) {
       throw new VxtunError(
         'VXTUN_ERR_CONFIG',
-        `--wan takes delay=<ms>,loss=<percent> (e.g. delay=10ms,loss=0.5%); ` + `cannot read "${part}"`,
+        `--wan takes delay=<ms>,loss=<percent> (e.g. delay=10ms,loss=0.5%; delay at most ${MAX_WAN_DELAY_MS} ms, ` +
+          `loss at most 100 %); cannot read "${part}"`,
       );
     }
     if (match[1] === 'delay') delayMs = value;

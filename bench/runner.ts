@@ -19,6 +19,8 @@ export interface BenchOptions {
   readonly mtu: number;
   readonly profile: OffloadProfile;
   readonly wan?: WanOptions;
+  /** Queue workers per vxtun host (default: one per core). */
+  readonly vxtunWorkers?: number;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
         let session;
         try {
           checkWanRelay(tb);
-          session = await setUpMode(mode, tb);
+          session = await setUpMode(mode, tb, opts.vxtunWorkers === undefined ? {} : { workers: opts.vxtunWorkers });
         } catch (err) {
           const error = err instanceof Error ? err.message : String(err);
           log(`${tag}: FAILED to set up: ${error}`);

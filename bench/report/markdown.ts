@@ -43,7 +43,7 @@ export function renderMarkdown(result: BenchResult): string {
   lines.push('');
   const details = Object.entries(result.modeDetails ?? {});
   if (details.length > 0) {
-    lines.push('Userspace tunnels, as they ran:', '');
+    lines.push('Userspace forwarders, as they ran:', '');
     for (const [mode, text] of details) lines.push(`- \`${mode}\`: ${text}`);
     lines.push('');
   }

@@ -19,6 +19,9 @@ export interface WanOptions {
   readonly lossPct: number;
 }
 
+/** The longest one-way delay the relay takes (bench/faults/impair.mjs checks the same bound). */
+export const MAX_WAN_DELAY_MS = 10_000;
+
 /** How the WAN is made, for reports. */
 export const WAN_METHOD =
   'a userspace relay (bench/faults/tun-relay.mjs, one Node process) in a namespace between the hosts: the kernel routes ' +
@@ -56,8 +59,11 @@ export async function startWan(
   wan: WanOptions,
   pids: Set<number>,
 ): Promise<TrackedProcess> {
-  if (!(wan.delayMs >= 0 && wan.delayMs <= 10_000 && wan.lossPct >= 0 && wan.lossPct <= 100)) {
-    throw new VxtunError('VXTUN_ERR_INVALID_ARGUMENT', `WAN delay must be 0..10000 ms and loss 0..100 %, got ${describeWan(wan)}`);
+  if (!(wan.delayMs >= 0 && wan.delayMs <= MAX_WAN_DELAY_MS && wan.lossPct >= 0 && wan.lossPct <= 100)) {
+    throw new VxtunError(
+      'VXTUN_ERR_INVALID_ARGUMENT',
+      `WAN delay must be 0..${MAX_WAN_DELAY_MS} ms and loss 0..100 %, got ${describeWan(wan)}`,
+    );
   }
   const inRelay = (...argv: string[]): Promise<ExecResult> => run(['ip', 'netns', 'exec', netns, ...argv], {}, pids);
   await inRelay('ip', 'link', 'set', 'lo', 'up');
