@@ -18,6 +18,7 @@ const REGISTRY_PORT = 2379;
 
 export interface RunningAgent {
   readonly host: AnyHostName;
+  readonly pid: number;
   /** The subnet the agent leased, e.g. `10.244.37.0/24`. */
   readonly subnet: string;
   readonly subnetFile: string;
@@ -42,6 +43,17 @@ export interface AgentCluster<H extends AnyHostName = HostName> {
   stopRegistry(signal: 'SIGTERM' | 'SIGKILL', member?: number): Promise<void>;
   /** Starts the registry (or that member) again on the same address and data directory; resolves when it answers. */
   startRegistry(member?: number): Promise<void>;
+  /** The agent process's established TCP connections to registry members (`member`: index of the endpoint). */
+  registryConnections(agent: RunningAgent): Promise<{ member: number; local: string }[]>;
+  /**
+   * Waits (bounded) until every etcd member still running follows one leader among them (`member`, if given);
+   * returns the leader's index. Until the survivors notice that a killed leader is gone (about an election timeout), a
+   * follower forwards writes to it, where they are lost: such a write ends only at its timeout ("request timed out,
+   * possibly due to previous leader failure").
+   */
+  waitForLeader(timeoutMs: number, member?: number): Promise<number>;
+  /** Makes that etcd member the leader (etcdctl move-leader) and waits until every running member follows it. */
+  moveLeader(member: number, timeoutMs: number): Promise<void>;
   /** Stops every agent still running and the registry, and removes the working directory. */
   close(): Promise<void>;
 }
@@ -160,6 +172,7 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(
         const subnet = String(JSON.parse(line).subnet);
         return {
           host,
+          pid: proc.pid,
           subnet,
           subnetFile,
           output: () => proc.output(),
@@ -184,6 +197,21 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(
     })();
     started.catch(() => undefined);
     return { running: started, process: proc };
+  };
+
+  const waitForLeader = async (timeoutMs: number, member?: number): Promise<number> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = await etcdctl(['endpoint', 'status', '-w', 'json'], 5_000).catch(() => '');
+      const { leader } = clusterStatus(text, members, procs.filter((p) => p !== undefined).length);
+      if (leader !== undefined && (member === undefined || leader === member)) return leader;
+      if (Date.now() > deadline)
+        throw new VxtunError(
+          'VXTUN_ERR_TESTBED',
+          `the running etcd members agreed on no leader ${member === undefined ? 'among them' : `m${member}`} within ${timeoutMs} ms:\n${text}`,
+        );
+      await sleep(100);
+    }
   };
 
   return {
@@ -217,8 +245,49 @@ export async function startAgentCluster<H extends AnyHostName = HostName>(
       }
       for (const n of which) await waitForHealth(procs[n]!, etcdctlAt(members[n].endpoint), 20_000);
     },
+    async registryConnections(agent) {
+      // Columns without the state: Recv-Q Send-Q Local Peer Process.
+      const { stdout } = await tb.exec(agent.host as H, ['ss', '-tnpH', 'state', 'established', 'dst', ip]);
+      return stdout
+        .split('\n')
+        .filter((line) => line.includes(`pid=${agent.pid},`))
+        .map((line) => line.trim().split(/\s+/))
+        .map(([, , local, peer]) => ({ member: members.findIndex((m) => m.endpoint === `http://${peer}`), local }))
+        .filter((c) => c.member >= 0);
+    },
+    waitForLeader,
+    async moveLeader(member, timeoutMs) {
+      const { ids } = clusterStatus(await etcdctl(['endpoint', 'status', '-w', 'json']), members, 0);
+      const id = ids[member];
+      if (id === undefined) throw new VxtunError('VXTUN_ERR_TESTBED', `etcd member m${member} did not report its ID`);
+      if ((await waitForLeader(timeoutMs)) === member) return;
+      await etcdctl(['move-leader', BigInt(id).toString(16)]);
+      await waitForLeader(timeoutMs, member);
+    },
     close,
   };
+}
+
+/**
+ * `etcdctl endpoint status -w json` read per member: its ID, and the index of the member they all follow if every one
+ * of the `running` members answered and they agree on a leader among them. IDs are 64-bit: kept as decimal strings.
+ */
+function clusterStatus(
+  text: string,
+  members: readonly { endpoint: string }[],
+  running: number,
+): { ids: (string | undefined)[]; leader?: number } {
+  const ids: (string | undefined)[] = members.map(() => undefined);
+  const leaders = new Set<string | undefined>();
+  const each = text.split('{"Endpoint":').slice(1);
+  for (const e of each) {
+    const n = members.findIndex((m) => e.startsWith(`"${m.endpoint}"`));
+    if (n >= 0) ids[n] = /"member_id":(\d+)/.exec(e)?.[1];
+    leaders.add(/"leader":(\d+)/.exec(e)?.[1]);
+  }
+  const [leader] = leaders;
+  const index = leaders.size === 1 && each.length === running && leader !== undefined ? ids.indexOf(leader) : -1;
+  return index >= 0 ? { ids, leader: index } : { ids };
 }
 
 async function waitForHealth(

@@ -1,6 +1,11 @@
 /**
  * One queue: a TUN queue and its UDP sockets, both directions, on one thread. Busy while there is work, then
  * blocks in poll() on the TUN, the receive socket and a wake-up fd, so stop() reaches it at once.
+ *
+ * Sparse traffic (a ping, a request/response) pays for every syscall and JS pass between two sleeps, each made
+ * on cold caches: after poll() only the sources it reported are read, and a pass that moved at most
+ * SPARSE_PASS packets goes back to poll() (which returns at once when more is queued) instead of making a
+ * second pass over both sources that finds them empty. A busier pass is followed by another pass at once.
  */
 import { PacketBatch, READY_TUN, READY_UDP, type Poller, type TunQueue, type UdpBind } from './sys/types.js';
 import type { LocalConfig } from './local.js';
@@ -21,6 +26,9 @@ const UDP_BATCH = 32;
 const SLOT = 65536 + VIRTIO_NET_HDR_LEN + 128;
 /** poll() timeout: how often an idle queue re-reads the peer table and the stop flag without a wake-up. */
 const IDLE_POLL_MS = 250;
+/** Packets (TUN reads plus UDP messages) up to which a pass counts as sparse: poll() next, not another pass. */
+const SPARSE_PASS = 2;
+const READY_BOTH = READY_TUN | READY_UDP;
 
 export interface QueueDeps {
   cfg: LocalConfig;
@@ -65,27 +73,35 @@ export class QueueLoop {
 
   /** One pass over both directions without blocking. Returns true when any packet moved. */
   turn(): boolean {
+    return this.pass(READY_BOTH) > 0;
+  }
+
+  /** One pass over the sources in `ready` (READY_* bits); returns the TUN packets plus UDP messages it moved. */
+  private pass(ready: number): number {
     this.d.peers.refresh();
-    const n = this.d.tun.read(this.tunBatch, this.enc.readHeadroom);
+    const n = (ready & READY_TUN) !== 0 ? this.d.tun.read(this.tunBatch, this.enc.readHeadroom) : 0;
     if (n > 0) this.enc.process(this.tunBatch, n);
-    const m = this.d.rx.recv(this.udpBatch, this.dec.recvHeadroom);
+    const m = (ready & READY_UDP) !== 0 ? this.d.rx.recv(this.udpBatch, this.dec.recvHeadroom) : 0;
     if (m > 0) {
       this.dec.process(this.udpBatch, m);
       this.d.stats[C_SOCKET_OVERFLOWS] = this.overflowBase + this.d.rx.overflows;
       this.d.stats[D_TRUNCATED] = this.truncatedBase + this.d.rx.truncated;
     }
-    return n > 0 || m > 0;
+    return n + m;
   }
 
   /** Runs for the life of the worker thread, until stop[0] is set (and the poller woken). */
   runUntilStopped(): void {
     const { poller, stop } = this.d;
-    let ready = READY_TUN | READY_UDP;
+    let ready = READY_BOTH;
     const fail = 1 + (this.d.failIndex ?? -1);
     while (Atomics.load(stop, 0) === 0) {
       if (fail > 0 && Atomics.load(stop, fail) !== 0)
         throw new Error(`queue ${fail - 1}: failure forced by Dataplane.failWorker (test hook)`);
-      if (ready !== 0 && this.turn()) continue;
+      if ((ready & READY_BOTH) !== 0 && this.pass(ready) > SPARSE_PASS) {
+        ready = READY_BOTH;
+        continue;
+      }
       ready = poller.wait(IDLE_POLL_MS);
       if (ready === 0) this.d.peers.refresh();
     }

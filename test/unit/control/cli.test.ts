@@ -5,11 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { configureBenchCommand } from '../../../bench/command.js';
+import { freePort } from '../../../bench/registry/etcd-process.js';
 import { buildProgram } from '../../../control/program.js';
 import { CLI, ROOT } from '../../netns/harness.js';
 
@@ -50,7 +53,15 @@ function commands(): [string, Command][] {
   return [['vxtun', program], ...sub, ['vxtun bench', configureBenchCommand(new Command('vxtun bench'))]];
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}, stopAfterMs = 0): Promise<{ code: number | null; out: string; err: string }> {
+/**
+ * Runs the CLI; a long-running command gets SIGTERM once `stopWhen` holds (polled, at most for 20 s), not after a
+ * fixed time: on a loaded machine Node may take seconds before its first log line.
+ */
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  stopWhen?: (out: string) => boolean | Promise<boolean>,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VXTUN_') && !k.startsWith('FLANNELD_')));
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,11 +73,18 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}, stopAfterMs = 0): Prom
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGTERM'), stopAfterMs || 10_000);
+    let exited = false;
+    const timer = setTimeout(() => child.kill('SIGTERM'), stopWhen ? 20_000 : 10_000);
     child.once('exit', (code) => {
+      exited = true;
       clearTimeout(timer);
       resolve({ code, out, err });
     });
+    if (stopWhen)
+      void (async () => {
+        while (!exited && !(await stopWhen(out))) await sleep(50);
+        child.kill('SIGTERM');
+      })();
   });
 }
 
@@ -138,23 +156,38 @@ describe('vxtun command line', () => {
   it('logs one ISO timestamp format, pretty or JSON (--log-format), at the level asked for (--log-level)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vxtun-cli-log-'));
     try {
-      const registry = ['registry', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')];
-      const json = await run(['--log-format', 'json', ...registry], {}, 1_500);
+      const port = await freePort();
+      const registry = ['registry', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')];
+      const firstLine = (out: string) => out.includes('\n');
+      // Accepting connections means it has recovered its data dir and listens, both logged at info.
+      const listening = () => accepts(port);
+      const json = await run(['--log-format', 'json', ...registry], {}, firstLine);
       const first = JSON.parse(json.out.split('\n')[0]) as { time: string; level: number; msg: string };
       expect(first.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-      const pretty = await run([...registry, '--log-format', 'pretty'], {}, 1_500);
+      const pretty = await run([...registry, '--log-format', 'pretty'], {}, firstLine);
       expect(pretty.out.split('\n')[0]).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: recovered \d+ log records /);
-      const piped = await run(registry, {}, 1_500); // stdout is a pipe here: JSON
+      const piped = await run(registry, {}, firstLine); // stdout is a pipe here: JSON
       expect(() => JSON.parse(piped.out.split('\n')[0])).not.toThrow();
-      const quiet = await run([...registry, '--log-level', 'warn'], {}, 1_500);
+      const quiet = await run([...registry, '--log-level', 'warn'], {}, listening);
       expect(quiet.out).toBe('');
-      const viaEnv = await run(registry, { VXTUN_LOG_LEVEL: 'warn' }, 1_500);
+      const viaEnv = await run(registry, { VXTUN_LOG_LEVEL: 'warn' }, listening);
       expect(viaEnv.out).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
 
 function captureHelp(cmd: Command): string {
   let text = '';

@@ -19,14 +19,14 @@ import {
 } from '../../../dataplane/stats.js';
 import type { LocalConfig } from '../../../dataplane/local.js';
 import { FakePoller, FakeTunQueue, fakeUdpPair, type FakeUdpBind } from '../../../dataplane/sys/fake.js';
-import { PacketBatch } from '../../../dataplane/sys/types.js';
+import { PacketBatch, READY_TUN, READY_UDP, type Poller } from '../../../dataplane/sys/types.js';
 import { VirtioFlag, VirtioGso, VirtioHdr, readVirtioHdr, writeVirtioHdr, VIRTIO_NET_HDR_LEN } from '../../../dataplane/packet/virtio.js';
 import { buildTcp, buildUdp, ip4, l4ChecksumValid, partialChecksum } from '../packet/helpers.js';
 
 const MAC_A = Uint8Array.of(2, 0, 0, 0, 1, 1);
 const MAC_B = Uint8Array.of(2, 0, 0, 0, 2, 1);
 
-function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloadFlags?: number) {
+function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloadFlags?: number, poller?: Poller, stop?: Int32Array) {
   const self =
     name === 'a'
       ? { mac: MAC_A, subnet: '10.244.1.0/24', gw: ip4('10.244.1.0') }
@@ -46,11 +46,11 @@ function host(name: 'a' | 'b', udp: FakeUdpBind, vnetHdr: boolean, offloadFlags?
     tun,
     rx: udp,
     tx: [udp],
-    poller: new FakePoller(tun, udp),
+    poller: poller ?? new FakePoller(tun, udp),
     peers: new PeerView(table.sab),
     stats,
     peerStats,
-    stop: new Int32Array(1),
+    stop: stop ?? new Int32Array(1),
   });
   return { tun, stats, peerStats, loop, udp };
 }
@@ -291,5 +291,111 @@ describe('queue loop over fakes', () => {
     a.udp.send(big, 1);
     expect(b.loop.turn()).toBe(true);
     expect(b.stats[dropIndex(DropReason.TRUNCATED)]).toBe(1);
+  });
+});
+
+/**
+ * runUntilStopped over the fakes with a scripted poller that behaves like poll(): wait() reports what is queued;
+ * when nothing is, the queue "sleeps" and the next step runs (it may queue packets); after the last step it stops
+ * the loop. `reads` counts the reads of each source from one wait() to the next.
+ */
+function scripted(name: 'a' | 'b', udp: FakeUdpBind, steps: (() => void)[]) {
+  const stop = new Int32Array(1);
+  const reads: { tun: number; udp: number }[] = [{ tun: 0, udp: 0 }];
+  let h: ReturnType<typeof host> | undefined;
+  let step = 0;
+  const poller: Poller = {
+    wait: () => {
+      const queued = () => (h!.tun.inbound.length > 0 ? READY_TUN : 0) | (h!.udp.pending > 0 ? READY_UDP : 0);
+      // Something still queued: poll() returns at once. Otherwise the queue sleeps until the next step.
+      if (queued() === 0) {
+        if (step === steps.length) {
+          Atomics.store(stop, 0, 1);
+          return 0;
+        }
+        steps[step++]();
+      }
+      reads.push({ tun: 0, udp: 0 });
+      return queued();
+    },
+    wake: () => {},
+    close: () => {},
+  };
+  h = host(name, udp, true, undefined, poller, stop);
+  const tunRead = h.tun.read.bind(h.tun);
+  const udpRecv = h.udp.recv.bind(h.udp);
+  h.tun.read = (batch, headroom) => {
+    reads[reads.length - 1].tun++;
+    return tunRead(batch, headroom);
+  };
+  h.udp.recv = (batch, headroom) => {
+    reads[reads.length - 1].udp++;
+    return udpRecv(batch, headroom);
+  };
+  return { ...h, reads };
+}
+
+describe('queue loop wake-ups (sparse traffic: a ping, a request/response)', () => {
+  const ping = (k: number, src = SRC, dst = DST) =>
+    withHdr(
+      buildUdp(
+        4,
+        src,
+        dst,
+        40000,
+        7,
+        Uint8Array.from({ length: 56 }, (_, i) => (i + k) & 0xff),
+      ),
+    );
+
+  it('a lone packet from the TUN is sent after one read of the TUN and no receive, then the queue sleeps', () => {
+    const [ua, ub] = fakeUdpPair();
+    const a = scripted('a', ua, [() => a.tun.push(ping(1)), () => a.tun.push(ping(2))]);
+    a.loop.runUntilStopped();
+    expect(ub.pending).toBe(2);
+    // reads[0]: the pass at start; reads[1], reads[2]: after each wake-up, until the next sleep.
+    expect(a.reads).toEqual([
+      { tun: 1, udp: 1 },
+      { tun: 1, udp: 0 },
+      { tun: 1, udp: 0 },
+    ]);
+  });
+
+  it('a lone datagram is written to the TUN after one receive, and the answer the kernel queues goes out after one more read', () => {
+    const [ua, ub] = fakeUdpPair();
+    const a = host('a', ua, true);
+    const b = scripted('b', ub, [
+      () => {
+        a.tun.push(ping(3));
+        a.loop.turn();
+      },
+    ]);
+    // The kernel answers what is written to the TUN at once (an echo reply), into the same TUN queue.
+    const write = b.tun.write.bind(b.tun);
+    b.tun.write = (batch, count) => {
+      const n = write(batch, count);
+      b.tun.push(ping(4, DST, SRC));
+      return n;
+    };
+    b.loop.runUntilStopped();
+    expect(b.tun.outbound.length).toBe(1);
+    expect(ua.pending).toBe(1);
+    // Wake-up 1: the receive; wake-up 2 (poll returns at once: the answer is queued): the TUN read.
+    expect(b.reads).toEqual([
+      { tun: 1, udp: 1 },
+      { tun: 0, udp: 1 },
+      { tun: 1, udp: 0 },
+    ]);
+  });
+
+  it('a busy pass is followed by another pass over both sources before the queue sleeps', () => {
+    const [ua] = fakeUdpPair();
+    const a = scripted('a', ua, [() => [1, 2, 3, 4, 5].forEach((k) => a.tun.push(ping(k)))]);
+    a.loop.runUntilStopped();
+    expect(ua.wire.length).toBe(5);
+    expect(a.reads).toEqual([
+      { tun: 1, udp: 1 },
+      { tun: 2, udp: 1 },
+    ]);
   });
 });
