@@ -267,6 +267,12 @@ function metricsRoute(status: () => HostStatus, agent: boolean): RouteHandler {
   total('vxtun_worker_restarts_total', 'Queue worker threads restarted after a failure', [], (s, set) =>
     set({}, s.tun?.workerRestarts ?? 0),
   );
+  total('vxtun_tunnel_writes_total', 'TCP super-packets written whole to the tunnel TAP for the kernel to segment', [], (s, set) =>
+    set({}, s.counters.tunnelWrites ?? 0),
+  );
+  gauge('vxtun_tunnel_gso', 'Whether TCP super-packets leave whole through the tunnel TAP (1) or are split into UDP segments (0)', (s) =>
+    s.tun ? (s.tun.offloads.tunnelGso ? 1 : 0) : null,
+  );
   gauge('vxtun_peers', 'Peers in the forwarding table', (s) => s.peers.length);
   gauge('vxtun_start_time_seconds', 'When this vxtun started, Unix seconds', (s) => Date.parse(s.startedAt) / 1000);
   if (agent) {

@@ -202,6 +202,9 @@ describe.runIf(isRoot)('vxtun status and metrics of static hosts', () => {
     expect((await get(tb, 'a', '/healthz')).code).toBe(200);
     const text = (await get(tb, 'a', '/metrics')).body;
     expect(metric(text, 'vxtun_peers', {})).toBe(1);
+    // The testbed's veth segments UDP tunnels itself: super-packets leave whole through the tunnel TAP.
+    expect(s.tun?.offloads.tunnelGso).toBe(`${tb.prefix}s-gso`);
+    expect(metric(text, 'vxtun_tunnel_gso', {})).toBe(1);
     expect(metric(text, 'vxtun_peer_packets_total', { peer: subnet.b, direction: 'rx' })).toBe(s.peers[0].rxPackets);
     expect(text).not.toMatch(/^vxtun_registry_reachable /m);
 
