@@ -5,6 +5,7 @@
  * same TUN queue (bounded: a worker that keeps failing stops the dataplane with VXTUN_ERR_WORKER).
  */
 import { EventEmitter } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -198,8 +199,13 @@ export class Dataplane extends EventEmitter {
     if (opts.tunnelGso === false) return why('switched off (tunnelGso: false)');
     if (!opts.offloads) return why('needs the TUN offloads (offloads: true)');
     if (cfg.family !== 4) return why('IPv4 underlay only');
-    const source = localSource(opts);
-    if (!source) return why(`${opts.publicIp} is not an address of this host (set bindAddress to the underlay address)`);
+    const local = localSource(opts);
+    if (!local) return why(`${opts.publicIp} is not an address of this host (set bindAddress to the underlay address)`);
+    const { source, device } = local;
+    // Segmented in software, a 64 KB tunnel super-packet costs the kernel ~50 us, more than splitting it here
+    // (native-notes/super-packets.md §3): only where the device segments UDP tunnels with their checksum itself.
+    const missing = missingTunnelOffload(device);
+    if (missing) return why(missing);
     if (readSysctl('net/ipv4/conf/all/rp_filter') === '1')
       return why('net.ipv4.conf.all.rp_filter is 1 (strict): the kernel would drop our frames as spoofed');
     const opened = openTunnelTap(`${this.tunName.slice(0, 11)}-gso`, opts.workers);
@@ -566,12 +572,34 @@ function localConfig(o: DataplaneOptions): LocalConfig {
   };
 }
 
-/** The outer source of the tunnel route: bindAddress when it is one address, else publicIp if this host holds it. */
-function localSource(o: DataplaneOptions): Uint8Array | null {
+/**
+ * The outer source of the tunnel route and the interface holding it: bindAddress when it is one address, else
+ * publicIp if this host holds it.
+ */
+function localSource(o: DataplaneOptions): { source: Uint8Array; device: string } | null {
   const wanted = o.bindAddress && o.bindAddress !== '0.0.0.0' ? o.bindAddress : o.publicIp;
-  const held = Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv4' && a.address === wanted));
   const bytes = parseIpBytes(wanted);
-  return held && bytes?.length === 4 ? bytes : null;
+  if (bytes?.length !== 4) return null;
+  for (const [device, list] of Object.entries(networkInterfaces())) {
+    if (list?.some((a) => a.family === 'IPv4' && a.address === wanted)) return { source: bytes, device };
+  }
+  return null;
+}
+
+/** Why `device` would segment tunnel super-packets in software (from `ethtool -k`), or null when it does not. */
+function missingTunnelOffload(device: string): string | null {
+  let text: string;
+  try {
+    text = execFileSync('ethtool', ['-k', device], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return `could not read the offloads of ${device} (ethtool -k): is ethtool installed?`;
+  }
+  for (const feature of ['tx-udp_tnl-segmentation', 'tx-udp_tnl-csum-segmentation']) {
+    const state = new RegExp(`^\\s*${feature}: (\\S+)`, 'm').exec(text)?.[1];
+    if (state !== 'on')
+      return `${device} has ${feature} ${state ?? 'unknown'}: the kernel would segment in software, which costs more than splitting`;
+  }
+  return null;
 }
 
 function readSysctl(key: string): string | undefined {

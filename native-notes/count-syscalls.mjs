@@ -32,7 +32,7 @@ function switches(pid) {
 }
 
 for (const profile of ['default', 'nic']) {
-  const tb = await createTestbed({ offloads: profile });
+  const tb = await createTestbed({ offloadProfile: profile });
   try {
     const plan = overlayPlan(tb);
     const a = await startVxtun(tb, 'a', plan.a);

@@ -56,13 +56,13 @@ describe.runIf(isRoot)('super-packets through the tunnel TAP', () => {
   });
 
   it('on the wire: MTU-sized VXLAN datagrams with valid outer and inner checksums; the file arrives intact', async () => {
-    // No checksum or segmentation offload on a's veth: the kernel finishes every datagram in software, so the
-    // capture on b shows what a NIC would put on a cable.
+    const p = await startA();
+    expect(p.logs('dataplane started')[0].tunnelGso).toBe('vxtun0-gso');
+    expect(await links()).toContain('vxtun0-gso');
+    // Then no checksum or segmentation offload on a's veth (vxtun checks the device only at start): the kernel
+    // finishes every datagram in software, so the capture on b shows what a NIC would put on a cable.
     await tb.exec('a', ['ethtool', '-K', tb.hosts.a.dev, 'tx', 'off']);
     try {
-      const p = await startA();
-      expect(p.logs('dataplane started')[0].tunnelGso).toBe('vxtun0-gso');
-      expect(await links()).toContain('vxtun0-gso');
       const { result, raw } = await captureVxlan(
         tb,
         'b',
@@ -123,6 +123,22 @@ describe.runIf(isRoot)('super-packets through the tunnel TAP', () => {
       await tb.exec('a', ['nft', 'delete', 'table', 'inet', table], { allowFail: true });
     }
   }, 90_000);
+
+  it('an underlay that would segment tunnel packets in software: no TAP, the log says why, and traffic flows', async () => {
+    await tb.exec('a', ['ethtool', '-K', tb.hosts.a.dev, 'tx-udp_tnl-csum-segmentation', 'off']);
+    try {
+      const p = await startA();
+      expect(p.logs('dataplane started')[0].tunnelGso).toBe(
+        `off: ${tb.hosts.a.dev} has tx-udp_tnl-csum-segmentation off: the kernel would segment in software, which costs more than splitting`,
+      );
+      expect(await links()).not.toContain('-gso');
+      const r = await tcpTransfer(tb, 'a', 'b', GATEWAY_B, 10 * MB);
+      expect(r.received).toEqual(r.sent);
+      expect((await stopA()).tunnelWrites).toBe(0);
+    } finally {
+      await tb.exec('a', ['ethtool', '-K', tb.hosts.a.dev, 'tx-udp_tnl-csum-segmentation', 'on']);
+    }
+  }, 60_000);
 
   it('switched off, or with strict reverse-path filtering: no TAP, the log says why, and traffic flows as UDP segments', async () => {
     let p = await startA({ tunnelGso: false });
