@@ -65,7 +65,7 @@ export function flowHash(buf: Uint8Array, ipOff: number, len: number): number {
 }
 
 /** flowHash of a packet the caller has already parsed into ip. */
-export function flowHashOf(buf: Uint8Array, ipOff: number, ip: IpInfo): number {
+function flowHashOf(buf: Uint8Array, ipOff: number, ip: IpInfo): number {
   return hashTuple(buf, ip.srcOff, ip.addrLen, ip.proto, portsOffset(ipOff, ip), 0);
 }
 
