@@ -29,7 +29,7 @@ import {
   VirtioFlag,
   writeVirtioTunnelHdr,
 } from './packet/virtio.js';
-import { flowHashOf } from './packet/flowhash.js';
+import { flowSlot } from './packet/flowhash.js';
 import { writeTooBig } from './packet/icmp.js';
 import { GsoLayout, tsoSplit, completeChecksum, maxSegmentLen, segmentCount, type SplitTarget } from './offload/tso.js';
 import { copyRanges, copySegments, finishSegmentChecksums } from './sys/csum.js';
@@ -174,7 +174,7 @@ export class Encapsulator {
         continue;
       }
       const mac = ip.family === 4 ? peer.mac : peer.mac6;
-      const bindIdx = this.binds.length === 1 ? 0 : flowHashOf(buf, off, ip) % this.binds.length;
+      const bindIdx = this.binds.length === 1 ? 0 : flowSlot(buf, off, ip, this.binds.length);
       if (this.hdr.gsoType !== VirtioGso.NONE) {
         this.flush(batch);
         this.sendSplit(batch, off, len, peer, mac, bindIdx);

@@ -183,10 +183,11 @@ export class Coalescer {
       this.proto[i] = IPPROTO_TCP;
       return true;
     }
-    if (!candidate || ip === null) {
-      this.closed[i] = 1;
-      return true;
-    }
+    // Closed until known to be a candidate, stored before the test: a store only non-candidates make would be a
+    // path optimized code built on a run of candidates (small UDP) has never taken, and the first ping would
+    // throw that code away.
+    this.closed[i] = 1;
+    if (!candidate || ip === null) return true;
     const tcp = ip.proto === IPPROTO_TCP;
     this.closed[i] = tcp ? (src[l4 + TCP_FLAGS] & TCP_PSH) >>> 3 : 0;
     this.gsoSize[i] = dataLen;

@@ -30,11 +30,12 @@ export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstO
 
 /**
  * Copy for payloads: one memcpy. The source view it needs is the only allocation, once per segment; a plain
- * Uint8Array view is cheaper than Buffer#subarray, which builds a Buffer.
+ * Uint8Array view is cheaper than Buffer#subarray, which builds a Buffer. One path for every length: with a
+ * byte loop below some size, the first larger packet after a run of small ones (a ping after small UDP) would
+ * throw away the optimized code of the receive path, which at a ping's rate stays unoptimized for seconds.
  */
 export function copyPayload(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
-  if (len < 64) copyBytes(src, srcOff, dst, dstOff, len);
-  else dst.set(new Uint8Array(src.buffer, src.byteOffset + srcOff, len), dstOff);
+  dst.set(new Uint8Array(src.buffer, src.byteOffset + srcOff, len), dstOff);
 }
 
 export function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {

@@ -20,13 +20,13 @@ function mix(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
+/** The final avalanche, as a signed 32-bit value (`>>> 0` makes it the unsigned hash). */
 function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -34,6 +34,15 @@ function finish(h: number): number {
  * the 4 port bytes there. Unsigned 32-bit.
  */
 export function tupleHash(buf: Uint8Array, addrOff: number, addrLen: number, proto: number, portsOff: number): number {
+  return hashTuple(buf, addrOff, addrLen, proto, portsOff, 0);
+}
+
+/**
+ * tupleHash, or with n > 0 tupleHash % n. The remainder is taken here, from the top 30 and the low 2 bits, so what
+ * this returns to a hot loop is always a small integer: V8 boxes a uint32 of 2^30 or more as a heap number, and
+ * optimized code that met only small hashes is thrown away the first time a flow's hash is large.
+ */
+function hashTuple(buf: Uint8Array, addrOff: number, addrLen: number, proto: number, portsOff: number, n: number): number {
   let h = SEED;
   const end = addrOff + 2 * addrLen;
   for (let i = addrOff; i < end; i += 4) {
@@ -42,7 +51,9 @@ export function tupleHash(buf: Uint8Array, addrOff: number, addrLen: number, pro
   if (portsOff >= 0) {
     h = mix(h, (buf[portsOff] << 24) | (buf[portsOff + 1] << 16) | (buf[portsOff + 2] << 8) | buf[portsOff + 3]);
   }
-  return finish(mix(h, proto));
+  // finish() stays signed: `>>> 0` of a hash of 2^31 or more, met after only smaller ones, deoptimizes too.
+  const f = finish(mix(h, proto));
+  return n > 0 ? (4 * ((f >>> 2) % n) + (f & 3)) % n : f >>> 0;
 }
 
 const info = new IpInfo();
@@ -54,10 +65,28 @@ export function flowHash(buf: Uint8Array, ipOff: number, len: number): number {
 }
 
 /** flowHash of a packet the caller has already parsed into ip. */
-export function flowHashOf(buf: Uint8Array, ipOff: number, ip: IpInfo): number {
-  const p = ip.proto;
-  const hasPorts = (p === IPPROTO_TCP || p === IPPROTO_UDP || p === SCTP) && !ip.fragment && ip.totalLen >= ip.headerLen + 4;
-  return tupleHash(buf, ip.srcOff, ip.addrLen, p, hasPorts ? ipOff + ip.headerLen : -1);
+function flowHashOf(buf: Uint8Array, ipOff: number, ip: IpInfo): number {
+  return hashTuple(buf, ip.srcOff, ip.addrLen, ip.proto, portsOffset(ipOff, ip), 0);
+}
+
+/** flowHashOf(buf, ipOff, ip) % n (n > 0), as a small integer whatever the hash (see hashTuple). */
+export function flowSlot(buf: Uint8Array, ipOff: number, ip: IpInfo, n: number): number {
+  return hashTuple(buf, ip.srcOff, ip.addrLen, ip.proto, portsOffset(ipOff, ip), n);
+}
+
+/**
+ * Protocols whose first 4 header bytes are the ports. A table rather than a chain of comparisons: optimized code
+ * built while only TCP or UDP passed would be thrown away at the first packet of another protocol (a ping) that
+ * reaches a comparison never made before.
+ */
+const HAS_PORTS = new Uint8Array(256);
+HAS_PORTS[IPPROTO_TCP] = 1;
+HAS_PORTS[IPPROTO_UDP] = 1;
+HAS_PORTS[SCTP] = 1;
+
+/** Where the ports of an unfragmented TCP/UDP/SCTP packet start, else -1. */
+function portsOffset(ipOff: number, ip: IpInfo): number {
+  return HAS_PORTS[ip.proto] === 1 && !ip.fragment && ip.totalLen >= ip.headerLen + 4 ? ipOff + ip.headerLen : -1;
 }
 
 /** Maps a hash into [min, max) the way Linux's udp_flow_src_port() does. */

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { ARP_FRAME_LEN, parseArpRequest, writeArpReply } from '../../../dataplane/packet/arp.js';
 import { DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason } from '../../../dataplane/packet/drops.js';
 import { formatMac, parseMac, randomVtepMac } from '../../../dataplane/packet/ethernet.js';
-import { flowHash, sourcePortFromHash, SRC_PORT_MAX, SRC_PORT_MIN } from '../../../dataplane/packet/flowhash.js';
+import { flowHash, flowSlot, sourcePortFromHash, SRC_PORT_MAX, SRC_PORT_MIN } from '../../../dataplane/packet/flowhash.js';
+import { IpInfo, parseIp } from '../../../dataplane/packet/ip.js';
 import { setTcpSeq, tcpAck, tcpFlags, tcpHeaderLen, tcpSeq } from '../../../dataplane/packet/tcp.js';
 import { udpChecksum, udpLength } from '../../../dataplane/packet/udp.js';
 import { readVirtioHdr, VirtioHdr, writeVirtioHdr } from '../../../dataplane/packet/virtio.js';
@@ -198,5 +199,58 @@ describe('flow hash and outer source port', () => {
 
   it('hashes non-IP bytes to 0 without throwing', () => {
     expect(flowHash(new Uint8Array(10), 0, 10)).toBe(0);
+  });
+
+  // IPv4 10.5.1.2 -> 10.5.2.3 with protocol `proto` and ports sport -> 80 (a TCP/UDP/ICMP header's first 4 bytes).
+  const tuple = (proto: number, sport: number) =>
+    Uint8Array.from([
+      0x45,
+      0,
+      0,
+      40,
+      0,
+      0,
+      0x40,
+      0,
+      64,
+      proto,
+      0,
+      0,
+      10,
+      5,
+      1,
+      2,
+      10,
+      5,
+      2,
+      3,
+      sport >> 8,
+      sport & 255,
+      0,
+      80,
+      ...new Array<number>(16).fill(0),
+    ]);
+
+  it('gives each flow the hash it always had, so a flow keeps its outer source port across an upgrade', () => {
+    const flows: [number, number][] = [
+      [6, 1000],
+      [17, 1000],
+      [1, 0],
+      [6, 4242],
+      [17, 53],
+    ];
+    // Computed by the implementation before flowSlot existed.
+    expect(flows.map(([p, s]) => flowHash(tuple(p, s), 0, 40))).toEqual([568076329, 1046592531, 2159673585, 220476443, 1518923913]);
+  });
+
+  it('flowSlot(n) is flowHash % n for every flow, and a small integer even where the hash is 2^30 or more', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(1, 6, 17, 47, 132), fc.nat(0xffff), fc.integer({ min: 1, max: 64 }), (proto, sport, n) => {
+        const pkt = tuple(proto, sport);
+        const ip = parseIp(pkt, 0, pkt.length, new IpInfo());
+        expect(ip).not.toBeNull();
+        expect(flowSlot(pkt, 0, ip!, n)).toBe(flowHash(pkt, 0, pkt.length) % n);
+      }),
+    );
   });
 });
