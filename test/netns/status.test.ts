@@ -26,7 +26,7 @@ interface PeerJson {
 interface StatusJson {
   kind: string;
   subnet: string;
-  tun: { name: string; mtu: number; workers: number; workerRestarts: number };
+  tun: { name: string; mtu: number; workers: number; workerRestarts: number; offloads: { tunnelGso: string | null } };
   agent: { lease: { subnet: string; expiresAt: string } | null; registry: { connected: boolean }; ready: boolean };
   peers: PeerJson[];
   drops: Record<string, number>;
