@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { onPath } from '../../bench/testbed/tools.js';
 import { ROOT } from '../netns/harness.js';
 
 const exec = promisify(execFile);
@@ -77,7 +76,7 @@ describe('the npm package', () => {
   }, 180_000);
 });
 
-describe.runIf(onPath('systemd-analyze'))('systemd units', () => {
+describe('systemd units (systemd-analyze: test/packages.txt)', () => {
   it('every unit in deploy/systemd passes systemd-analyze verify, and a broken one does not', async () => {
     const units = readdirSync(UNITS)
       .filter((f) => f.endsWith('.service'))
