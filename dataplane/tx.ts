@@ -69,8 +69,6 @@ export interface TunnelRoute {
   tapMac: Uint8Array;
   /** Our underlay address, the outer source. */
   source: Uint8Array;
-  /** The outer source port of each send socket (the flow hash picks one, as for the UDP path). */
-  sourcePorts: number[];
   /** [0] !== 0: the main thread saw the kernel not forward these frames; send as UDP segments instead. */
   off: Int32Array;
 }
@@ -371,7 +369,7 @@ export class Encapsulator {
     writeIpv4Header(buf, frame + ETH_HLEN, IPPROTO_UDP, TUNNEL_TTL, t.source, 0, peer.publicIp, 0, outerLen, this.outerId);
     this.outerId = (this.outerId + segments) & 0xffff;
     const udp = frame + OUTER_TH;
-    writeU16(buf, udp, t.sourcePorts[bindIdx]);
+    writeU16(buf, udp, this.binds[bindIdx].localPort); // the send socket the flow hash picked, as on the UDP path
     writeU16(buf, udp + 2, this.cfg.port);
     writeU16(buf, udp + 4, outerLen - IPV4_HLEN);
     // The outer UDP checksum, as the UDP sockets send it: the kernel completes it per segment from the pseudo-header

@@ -70,12 +70,11 @@ function main(init: WorkerInit): void {
     }
     const poller = createPoller(tun, rx, init.wakeFd);
     const t = init.tunnel;
-    const sendSockets = tx.length > 0 ? tx : [rx];
     const loop = new QueueLoop({
       cfg: init.cfg,
       tun,
       rx,
-      tx: sendSockets,
+      tx: tx.length > 0 ? tx : [rx],
       poller,
       peers: new PeerView(init.peerSab),
       stats: workerRow(init.statsSab, init.index),
@@ -86,7 +85,6 @@ function main(init: WorkerInit): void {
         writer: tunnelWriterFromFd(t.fd),
         tapMac: t.tapMac,
         source: t.source,
-        sourcePorts: sendSockets.map((b) => localPort(b)),
         off: new Int32Array(t.offSab),
       },
     });
@@ -95,7 +93,7 @@ function main(init: WorkerInit): void {
       index: init.index,
       gso: tx.every((b) => b.gso),
       gro: rx.gro,
-      localPorts: tx.map((b) => localPort(b)),
+      localPorts: tx.map((b) => b.localPort),
     } satisfies WorkerMessage);
     loop.runUntilStopped();
     poller.close();
@@ -103,10 +101,6 @@ function main(init: WorkerInit): void {
     // The TUN fd belongs to the main thread: a restarted worker reuses it.
     for (const b of binds) b.close();
   }
-}
-
-function localPort(b: UdpBind): number {
-  return (b as UdpBind & { localPort?: number }).localPort ?? 0;
 }
 
 main(workerData as WorkerInit);

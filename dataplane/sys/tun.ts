@@ -108,7 +108,7 @@ export function openTun(opts: TunOptions): OpenedTun {
       'check that /dev/net/tun exists (modprobe tun), that an existing device of that name has the same flags, and that multi-queue is supported',
     );
   }
-  const actual = Buffer.from(nameOut).toString('latin1').replace(/\0.*$/s, '');
+  const actual = ifName(nameOut);
   return { name: actual, queues: Array.from(fds, (fd) => new NativeTunQueue(fd, vnetHdr, offloadFlags)) };
 }
 
@@ -164,7 +164,7 @@ export function openTunnelTap(name: string, queues: number): OpenedTunnelTap | {
     const why = r === -EINVAL ? 'this kernel has no UDP-tunnel GSO on TUN/TAP (Linux 6.17+)' : `opening TAP ${name}: ${errnoName(-r)}`;
     return { reason: why };
   }
-  const actual = Buffer.from(nameOut).toString('latin1').replace(/\0.*$/s, '');
+  const actual = ifName(nameOut);
   const writers = Array.from(fds, (fd) => new NativeTunnelWriter(fd));
   const mac = new Uint8Array(6);
   const m = native.linkHwAddr(actual, mac);
@@ -240,4 +240,9 @@ function prefixArg(what: string, family: unknown, text: unknown, prefixLen: unkn
   const f = checkFamily(`${what}.family`, family);
   const bytes = addressBytes(`${what} address`, f, text);
   return { family: f, text: formatAddress(f, bytes), bytes, prefixLen: checkInt(`${what}.prefixLen`, prefixLen, 0, f === 4 ? 32 : 128) };
+}
+
+/** The NUL-terminated interface name the shim wrote into `out`. */
+function ifName(out: Uint8Array): string {
+  return Buffer.from(out).toString('latin1').replace(/\0.*$/s, '');
 }

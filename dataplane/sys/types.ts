@@ -80,6 +80,8 @@ export interface TunnelWriter {
 export interface UdpBind {
   readonly fd: number;
   readonly family: 4 | 6;
+  /** The port the socket is bound to (the outer source port of what it sends). */
+  readonly localPort: number;
   /** UDP_SEGMENT sends are available. */
   readonly gso: boolean;
   /** UDP_GRO receive is enabled: a message may hold several datagrams of segSizes[i] bytes (the last may be shorter). */
