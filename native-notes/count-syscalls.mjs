@@ -1,6 +1,9 @@
 // Counts what one 64 KB of TCP payload costs vxtun in calls and CPU: one iperf3 stream a -> b through
 // `vxtun static` on a fresh two-namespace testbed, per offload profile; both forwarders' "final stats" (their
 // own counters) are read on exit, their CPU time (utime + stime, all threads) and context switches from /proc. Needs root and `npm run build` (it imports dist/). Every run is bounded (iperf3 -t, time limits).
+// Profiles: the testbed's `default` and `nic`, and `nic+sw-tunnel-seg`: `nic` with UDP-tunnel segmentation switched
+// off on a's veth *after* vxtun started (so the tunnel route, which checks the device only at start, stays on and
+// the kernel segments its frames in software: what the route would cost on a NIC without that offload).
 // Usage: sudo node native-notes/count-syscalls.mjs [seconds per profile, default 5]
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,12 +34,15 @@ function switches(pid) {
   return { voluntary, involuntary };
 }
 
-for (const profile of ['default', 'nic']) {
-  const tb = await createTestbed({ offloadProfile: profile });
+for (const profile of ['default', 'nic', 'nic+sw-tunnel-seg']) {
+  const tb = await createTestbed({ offloadProfile: profile === 'default' ? 'default' : 'nic' });
   try {
     const plan = overlayPlan(tb);
     const a = await startVxtun(tb, 'a', plan.a);
     const b = await startVxtun(tb, 'b', plan.b);
+    if (profile === 'nic+sw-tunnel-seg') {
+      await tb.exec('a', ['ethtool', '-K', tb.hosts.a.dev, 'tx-udp_tnl-segmentation', 'off', 'tx-udp_tnl-csum-segmentation', 'off']);
+    }
     const server = tb.spawn('b', ['iperf3', '-s', '-1', '-B', plan.b.overlayIp, '-p', String(IPERF_PORT)]);
     await new Promise((r) => setTimeout(r, 500));
     const before = [switches(a.pid), switches(b.pid)];
@@ -54,7 +60,7 @@ for (const profile of ['default', 'nic']) {
         `per ${PER} B of payload:`,
     );
     console.log(
-      `  host a (TX): tunReads ${per(sa.tunReads)}, sendmmsg calls ${per(sa.txSyscalls)}, ` +
+      `  host a (TX): tunReads ${per(sa.tunReads)}, sends ${per(sa.txSyscalls)} (of them whole to the tunnel TAP ${per(sa.tunnelWrites)}), ` +
         `datagrams sent ${per(sa.txDatagrams)}; its RX of the ACKs: recvmmsg ${per(sa.rxSyscalls)}, tunWrites ${per(sa.tunWrites)}`,
     );
     console.log(
